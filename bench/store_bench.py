@@ -1,0 +1,354 @@
+"""Benchmark of the durable job store (:class:`wsrf_uws.store.SQLiteJobStore`).
+
+Why: every request the service handles reads or writes the store, and each write is a
+durable commit, so the store sets the ceiling on how many jobs a node can create, start
+and report on. The design promises that reading a job costs about the same whether
+the store holds a hundred resources or a million; this script checks that promise.
+
+What it measures:
+
+1. Throughput (operations per second) on a fresh store, for ``synchronous="full"`` (the
+   default) and ``synchronous="normal"``: creating a job (one ``insert``, i.e. one
+   committed transaction, per call), reading one by a random id (``get``), and a phase
+   change (``transition`` PENDING→QUEUED, a compare-and-set, one commit per call).
+2. Read latency (p50, p99, mean of ``get`` by a random existing id) in a store of 10^2
+   resources against one of 10^6 (10^5 with ``--quick``), and their ratio. The target is
+   a ratio of at most 1.2; a miss is reported, not treated as a failure.
+
+Results are printed as a plain-text table and written to ``bench/out/store_bench.json``.
+
+Run from the project root: ``python bench/store_bench.py`` (about 2-3 minutes), or
+``python bench/store_bench.py --quick`` for a smoke run of a few seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from wsrf_uws.core.model import Job, new_resource_id
+from wsrf_uws.core.phases import Phase
+from wsrf_uws.store import SQLiteJobStore
+
+#: The read-latency target: large-store latency / small-store latency.
+TARGET_RATIO = 1.2
+
+OWNERS = 1000
+CONTRACT = "ogc-wps-execute"
+BASE_URL = "https://uws.example.org/jobs/"
+DEFAULT_OUT = Path(__file__).resolve().parent / "out" / "store_bench.json"
+
+FULL = {"ops": 5000, "small": 100, "large": 1_000_000, "reads": 20_000, "warmup": 5000}
+QUICK = {"ops": 300, "small": 100, "large": 100_000, "reads": 2000, "warmup": 500}
+
+_JDL = (
+    '<wps:Execute xmlns:wps="http://www.opengis.net/wps/2.0" '
+    'xmlns:ows="http://www.opengis.net/ows/2.0" service="WPS" version="2.0.0">'
+    "<ows:Identifier>resample</ows:Identifier>"
+    '<wps:Input id="scene"><wps:Reference href="https://data.example.org/s/{scene:08d}"/>'
+    '</wps:Input><wps:Input id="res"><wps:Data>{res}</wps:Data></wps:Input></wps:Execute>'
+)
+
+
+# -- workload -------------------------------------------------------------------------
+
+
+def make_job(rng: random.Random, now: datetime) -> Job:
+    """A realistic small PENDING job: ~300 bytes of JDL, one of OWNERS owners."""
+    resource_id = new_resource_id()
+    lifetime = None if rng.random() < 0.05 else timedelta(hours=rng.randint(1, 24 * 30))
+    jdl = _JDL.format(scene=rng.randrange(10**8), res=rng.choice((10, 20, 30, 60)))
+    return Job(
+        resource_id=resource_id,
+        contract=CONTRACT,
+        owner=f"user{rng.randrange(OWNERS):04d}",
+        phase=Phase.PENDING,
+        creation_time=now - timedelta(seconds=rng.randrange(86_400)),
+        termination_time=None if lifetime is None else now + lifetime,
+        execution_duration=rng.choice((0, 600, 3600, 86_400)),
+        jdl=jdl.encode(),
+        address=BASE_URL + resource_id,
+    )
+
+
+def make_jobs(rng: random.Random, count: int, ids: list[str]) -> Iterator[Job]:
+    """``count`` fresh jobs; their resource ids are appended to ``ids``."""
+    now = datetime.now(UTC)
+    for _ in range(count):
+        job = make_job(rng, now)
+        ids.append(job.resource_id)
+        yield job
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    """Seconds taken by ``fn()``."""
+    start = time.perf_counter_ns()
+    fn()
+    return (time.perf_counter_ns() - start) / 1e9
+
+
+def store_bytes(path: Path) -> int:
+    """Size of the store's files (database, WAL and shared memory, where present)."""
+    return sum(
+        p.stat().st_size for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists()
+    )
+
+
+# -- 1. throughput --------------------------------------------------------------------
+
+
+@dataclass
+class Throughput:
+    synchronous: str
+    operation: str
+    count: int
+    seconds: float
+    ops_per_s: float
+
+
+def throughput(synchronous: str, ops: int, rng: random.Random) -> list[Throughput]:
+    """Create, read and phase-change rates on a fresh store."""
+    now = datetime.now(UTC)
+    jobs = [make_job(rng, now) for _ in range(ops)]
+    ids = [job.resource_id for job in jobs]
+    read_ids = [rng.choice(ids) for _ in range(ops)]
+    move_ids = rng.sample(ids, len(ids))
+
+    def create() -> None:
+        for job in jobs:
+            store.insert(job)
+
+    def read() -> None:
+        for rid in read_ids:
+            store.get(rid)
+
+    def change() -> None:
+        expected = {Phase.PENDING}
+        for rid in move_ids:
+            if store.transition(rid, Phase.QUEUED, expected=expected) is None:
+                raise RuntimeError(f"transition of {rid} failed")
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="store_bench_") as tmp:
+        store = SQLiteJobStore(Path(tmp) / "jobs.sqlite", synchronous=synchronous)  # type: ignore[arg-type]
+        try:
+            for name, fn in (("create", create), ("read", read), ("phase change", change)):
+                seconds = timed(fn)
+                results.append(Throughput(synchronous, name, ops, seconds, ops / seconds))
+        finally:
+            store.close()
+    return results
+
+
+# -- 2. read latency against store size -----------------------------------------------
+
+
+@dataclass
+class Latency:
+    resources: int
+    reads: int
+    p50_us: float
+    p99_us: float
+    mean_us: float
+
+
+def load(path: Path, count: int, batch: int, rng: random.Random) -> list[str]:
+    """Fill a new store at ``path`` with ``count`` jobs, ``batch`` per transaction."""
+    ids: list[str] = []
+    store = SQLiteJobStore(path)
+    try:
+        while len(ids) < count:
+            store.insert_many(make_jobs(rng, min(batch, count - len(ids)), ids))
+        assert store.count() == count
+    finally:
+        store.close()
+    return ids
+
+
+def percentile(ordered: list[int], fraction: float) -> int:
+    """Nearest-rank percentile of an ascending list."""
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+def read_latency(
+    path: Path, ids: list[str], reads: int, warmup: int, rng: random.Random
+) -> Latency:
+    """Latency of ``get`` by random existing ids, on a freshly opened store."""
+    sample = [rng.choice(ids) for _ in range(warmup + reads)]
+    store = SQLiteJobStore(path)
+    try:
+        for rid in sample[:warmup]:
+            store.get(rid)
+        clock = time.perf_counter_ns
+        samples = []
+        for rid in sample[warmup:]:
+            start = clock()
+            store.get(rid)
+            samples.append(clock() - start)
+    finally:
+        store.close()
+    samples.sort()
+    return Latency(
+        resources=len(ids),
+        reads=reads,
+        p50_us=percentile(samples, 0.50) / 1000,
+        p99_us=percentile(samples, 0.99) / 1000,
+        mean_us=sum(samples) / len(samples) / 1000,
+    )
+
+
+def scaling(args: argparse.Namespace, rng: random.Random) -> dict[str, Any]:
+    """Read latency in a small and a large store, the large store's load time and size."""
+    with tempfile.TemporaryDirectory(prefix="store_bench_") as tmp:
+        small_path, large_path = Path(tmp) / "small.sqlite", Path(tmp) / "large.sqlite"
+        small_ids = load(small_path, args.small, args.batch, rng)
+        start = time.perf_counter_ns()
+        large_ids = load(large_path, args.large, args.batch, rng)
+        load_seconds = (time.perf_counter_ns() - start) / 1e9
+        large_bytes = store_bytes(large_path)
+        small = read_latency(small_path, small_ids, args.reads, args.warmup, rng)
+        large = read_latency(large_path, large_ids, args.reads, args.warmup, rng)
+    ratio_p50 = large.p50_us / small.p50_us
+    ratio_mean = large.mean_us / small.mean_us
+    return {
+        "small": asdict(small),
+        "large": asdict(large),
+        "batch": args.batch,
+        "load_seconds": load_seconds,
+        "load_rows_per_s": args.large / load_seconds,
+        "large_file_bytes": large_bytes,
+        "ratio_p50": ratio_p50,
+        "ratio_mean": ratio_mean,
+        "target_ratio": TARGET_RATIO,
+        "pass_p50": ratio_p50 <= TARGET_RATIO,
+        "pass_mean": ratio_mean <= TARGET_RATIO,
+    }
+
+
+# -- output ---------------------------------------------------------------------------
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    """An aligned plain-text table; the first column left-aligned, the rest right-aligned."""
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+
+    def line(cells: list[str]) -> str:
+        padded = [cells[0].ljust(widths[0])]
+        padded += [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
+        return "  ".join(padded).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+def throughput_row(r: Throughput) -> list[str]:
+    return [r.synchronous, r.operation, str(r.count), f"{r.seconds:.3f}", f"{r.ops_per_s:,.0f}"]
+
+
+def latency_row(x: dict[str, Any]) -> list[str]:
+    figures = (x["p50_us"], x["p99_us"], x["mean_us"])
+    return [f"{x['resources']:,}", f"{x['reads']:,}", *(f"{v:.1f}" for v in figures)]
+
+
+def ratio_line(label: str, ratio: float) -> str:
+    verdict = "PASS" if ratio <= TARGET_RATIO else "MISS"
+    return f"ratio large/small {label} {ratio:5.2f}  (target <= {TARGET_RATIO})  {verdict}"
+
+
+def environment() -> dict[str, Any]:
+    return {
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "sqlite": sqlite3.sqlite_version,
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+    }
+
+
+def report(env: dict[str, Any], rates: list[Throughput], scale: dict[str, Any], quick: bool) -> str:
+    small, large = scale["small"], scale["large"]
+    size_mib = scale["large_file_bytes"] / 2**20
+    return "\n".join(
+        [
+            "wsrf_uws store benchmark" + (" (--quick: 10^2 vs 10^5 resources)" if quick else ""),
+            f"Python {env['python']} ({env['implementation']}), SQLite {env['sqlite']}, "
+            f"{env['cpus']} CPUs, {env['platform']}",
+            "",
+            "1. Throughput on a fresh store (one committed transaction per create/phase change)",
+            "",
+            table(
+                ["synchronous", "operation", "ops", "seconds", "ops/s"],
+                [throughput_row(r) for r in rates],
+            ),
+            "",
+            "2. Read latency (get by random existing id) against store size",
+            "",
+            table(
+                ["resources", "reads", "p50 us", "p99 us", "mean us"],
+                [latency_row(small), latency_row(large)],
+            ),
+            "",
+            f"bulk load of {large['resources']:,} jobs (insert_many, batches of "
+            f"{scale['batch']:,}): {scale['load_seconds']:.1f} s "
+            f"({scale['load_rows_per_s']:,.0f} jobs/s)",
+            f"size of the {large['resources']:,}-resource store: {size_mib:,.1f} MiB",
+            ratio_line("p50: ", scale["ratio_p50"]),
+            ratio_line("mean:", scale["ratio_mean"]),
+        ]
+    )
+
+
+# -- main -----------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    parser.add_argument("--ops", type=int, help="operations per throughput measurement")
+    parser.add_argument("--small", type=int, help="resources in the small store")
+    parser.add_argument("--large", type=int, help="resources in the large store")
+    parser.add_argument("--reads", type=int, help="timed reads per latency measurement")
+    parser.add_argument("--warmup", type=int, help="untimed reads before each measurement")
+    parser.add_argument("--batch", type=int, default=50_000, help="jobs per bulk-load batch")
+    parser.add_argument("--seed", type=int, default=1, help="random seed of the workload")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output file")
+    args = parser.parse_args(argv)
+    for name, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    rng = random.Random(args.seed)
+    env = environment()
+    rates = [r for sync in ("full", "normal") for r in throughput(sync, args.ops, rng)]
+    scale = scaling(args, rng)
+    print(report(env, rates, scale, args.quick))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    figures = {
+        "environment": env,
+        "quick": args.quick,
+        "settings": {k: v for k, v in vars(args).items() if k != "out"},
+        "throughput": [asdict(r) for r in rates],
+        "read_latency": scale,
+    }
+    args.out.write_text(json.dumps(figures, indent=2) + "\n")
+    print(f"\nfigures written to {args.out}")
+
+
+if __name__ == "__main__":
+    main()

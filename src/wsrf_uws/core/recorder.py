@@ -1,0 +1,111 @@
+"""Turns what an executor reports into store changes (the engine's execution listener).
+
+Every phase change here is a compare-and-set: a run that ends after the job was
+aborted or destroyed finds the phase already changed (or the row gone) and changes
+nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ..execution.base import Outcome, OutcomeKind, RunSpec
+from ..store.base import JobStore
+from ..store.files import JobFiles
+from .clock import Clock
+from .model import ErrorSummary, ErrorType, Progress, Result
+from .phases import Phase
+from .registry import ContractRegistry
+
+log = logging.getLogger(__name__)
+
+
+class ExecutionRecorder:
+    """The :class:`~wsrf_uws.execution.base.ExecutionListener` of a :class:`JobService`."""
+
+    def __init__(
+        self, *, store: JobStore, files: JobFiles, registry: ContractRegistry, clock: Clock
+    ) -> None:
+        self._store = store
+        self._files = files
+        self._registry = registry
+        self._clock = clock
+
+    def claim(self, resource_id: str) -> RunSpec | None:
+        job = self._store.get(resource_id)
+        if job is None or job.phase is not Phase.QUEUED:
+            return None
+        try:
+            contract = self._registry.get(job.contract)
+        except Exception as exc:
+            self._store.transition(
+                resource_id,
+                Phase.ERROR,
+                expected={Phase.QUEUED},
+                end_time=self._clock.now(),
+                error=ErrorSummary(str(exc)),
+            )
+            return None
+        claimed = self._store.transition(
+            resource_id,
+            Phase.EXECUTING,
+            expected={Phase.QUEUED},
+            start_time=self._clock.now(),
+            end_time=None,
+            run_count=job.run_count + 1,
+        )
+        if claimed is None:
+            return None
+        return RunSpec(
+            resource_id=resource_id,
+            contract=contract,
+            jdl=claimed.jdl,
+            workdir=self._files.ensure(resource_id),
+            execution_duration=claimed.execution_duration,
+            jdl_state=claimed.jdl_state,
+            run_count=claimed.run_count,
+        )
+
+    def on_progress(self, resource_id: str, progress: Progress) -> None:
+        self._store.update(resource_id, progress=progress)
+
+    def on_state(self, resource_id: str, state: dict[str, Any]) -> None:
+        self._store.update(resource_id, jdl_state=state)
+
+    def on_result(self, resource_id: str, result: Result) -> None:
+        self._store.add_result(resource_id, result)
+
+    def on_finished(self, resource_id: str, outcome: Outcome) -> None:
+        now = self._clock.now()
+        if outcome.kind is OutcomeKind.COMPLETED:
+            job = self._store.get(resource_id)
+            if job is None:
+                return
+            self._store.transition(
+                resource_id,
+                Phase.COMPLETED,
+                expected={Phase.EXECUTING},
+                end_time=now,
+                progress=Progress(fraction=1.0, steps=job.progress.steps),
+            )
+        elif outcome.kind in (OutcomeKind.FAILED, OutcomeKind.DIED):
+            error = ErrorSummary(
+                outcome.message or "the job failed",
+                ErrorType.TRANSIENT if outcome.transient else ErrorType.FATAL,
+                outcome.detail,
+            )
+            self._store.transition(
+                resource_id, Phase.ERROR, expected={Phase.EXECUTING}, end_time=now, error=error
+            )
+        elif outcome.kind is OutcomeKind.TIMED_OUT:
+            # UWS 1.1 §2.1.8: exceeding executionDuration aborts; results so far are kept.
+            self._store.transition(
+                resource_id,
+                Phase.ABORTED,
+                expected={Phase.EXECUTING},
+                end_time=now,
+                error=ErrorSummary(outcome.message or "execution duration exceeded"),
+            )
+        # ABORTED: the service already moved the job before stopping it.
+        # INTERRUPTED: the service is stopping; restart recovery decides at next start-up.

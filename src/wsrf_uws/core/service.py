@@ -1,0 +1,279 @@
+"""The JobService: every operation of the UWS pattern, independent of any binding.
+
+Bindings (SOAP, a future REST face, the CLI) call these methods with the caller's
+identity; the service validates through the contract, applies the lifetime policy,
+and records each change durably before returning. A resource of another owner is
+reported exactly like an unknown one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..execution.base import Executor
+from ..store.base import JobStore
+from ..store.files import JobFiles
+from .clock import Clock, format_utc
+from .contract import Contract
+from .errors import InvalidPhaseError, ResourceUnknownError
+from .lifetime import DEFAULT, Default, TerminationPolicy
+from .model import ANONYMOUS, Job, Quote, new_resource_id
+from .phases import ACTIVE_PHASES, FINAL_PHASES, Phase
+from .reaper import Reaper
+from .recorder import ExecutionRecorder
+from .recovery import RecoveryReport, recover
+from .registry import ContractRegistry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ExecutionLimits:
+    """Run-time limits in seconds (0 = none): the default, and the most a JDL may ask."""
+
+    default: int = 3600
+    maximum: int = 86400
+
+    def resolve(self, requested: int | None) -> int:
+        """The limit for a job whose JDL asked for ``requested`` seconds (None: no wish)."""
+        if requested is None:
+            return self.default
+        if self.maximum and (requested == 0 or requested > self.maximum):
+            return self.maximum
+        return requested
+
+
+@dataclass(frozen=True)
+class TerminationChange:
+    """The answer to SetTerminationTime: the new time (None = infinite) and the current time."""
+
+    new_termination_time: datetime | None
+    current_time: datetime
+    destroyed: bool = False
+
+
+class JobService:
+    """Create, run, inspect and forget job resources.
+
+    Call :meth:`startup` before use (restart recovery, executor, reaper) and
+    :meth:`shutdown` after; the service is also a context manager doing both.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        files: JobFiles,
+        registry: ContractRegistry,
+        executor: Executor,
+        clock: Clock,
+        policy: TerminationPolicy,
+        limits: ExecutionLimits | None = None,
+    ) -> None:
+        self.store = store
+        self.files = files
+        self.registry = registry
+        self.executor = executor
+        self.clock = clock
+        self.policy = policy
+        self.limits = limits or ExecutionLimits()
+        self.recorder = ExecutionRecorder(
+            store=store, files=files, registry=registry, clock=clock
+        )
+        self.reaper = Reaper(store=store, clock=clock, expire=self._expire)
+        #: What restart recovery did at the last :meth:`startup`.
+        self.startup_report: RecoveryReport | None = None
+        self._started = False
+
+    # -- life of the service -----------------------------------------------------------
+
+    def startup(self) -> RecoveryReport:
+        """Start the executor, recover interrupted jobs, then start the reaper."""
+        self.executor.start(self.recorder)
+        report = recover(
+            store=self.store,
+            files=self.files,
+            registry=self.registry,
+            executor=self.executor,
+            clock=self.clock,
+        )
+        self.reaper.start()
+        self._started = True
+        self.startup_report = report
+        return report
+
+    def shutdown(self) -> None:
+        """Stop the reaper and the executor; running jobs stay recorded as EXECUTING."""
+        if self._started:
+            self.reaper.stop()
+            self.executor.shutdown()
+            self._started = False
+        self.store.close()
+
+    def __enter__(self) -> JobService:
+        self.startup()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    # -- the pattern's operations ------------------------------------------------------
+
+    def create_job(
+        self,
+        *,
+        contract: str,
+        document: bytes,
+        owner: str = ANONYMOUS,
+        address: str = "",
+        termination_time: datetime | None | Default = DEFAULT,
+    ) -> Job:
+        """createJob: validate ``document`` with the contract, quote it, record it PENDING.
+
+        Raises :class:`InvalidJobDescriptionError` (or a lifetime or quota error) and
+        records nothing if the job is not acceptable.
+        """
+        plugin = self.registry.get(contract)
+        description = plugin.parse(document)
+        assessment = plugin.assess(description, owner=owner)
+        now = self.clock.now()
+        ends = self.policy.initial(
+            now, requested=termination_time, proposed_lifetime=assessment.lifetime
+        )
+        job = Job(
+            resource_id=new_resource_id(),
+            contract=plugin.name,
+            owner=owner,
+            phase=Phase.PENDING,
+            creation_time=now,
+            termination_time=ends,
+            execution_duration=self.limits.resolve(assessment.execution_duration),
+            jdl=document,
+            address=address,
+            quote=assessment.quote or Quote(),
+            jdl_state=assessment.jdl_state,
+        )
+        self.store.insert(job)
+        self.reaper.schedule(ends)
+        return job
+
+    def get_job(self, resource_id: str, *, owner: str) -> Job:
+        """The job, if it exists and belongs to ``owner``; else :class:`ResourceUnknownError`."""
+        job = self.store.get(resource_id)
+        if job is None or job.owner != owner:
+            raise ResourceUnknownError(resource_id)
+        return job
+
+    def start_job(self, resource_id: str, *, owner: str) -> Phase:
+        """startJob: PENDING (or HELD) → QUEUED, recorded before returning.
+
+        Idempotent on a job already QUEUED or EXECUTING; refused in a final phase.
+        """
+        return self._queue(
+            resource_id, owner=owner, operation="startJob", sources={Phase.PENDING, Phase.HELD}
+        )
+
+    def resume_job(self, resource_id: str, *, owner: str) -> Phase:
+        """resumeJob: a HELD (or SUSPENDED) job is queued again.
+
+        A job the service already restarted, or that has since ended, answers its
+        phase as a successful resumption (pattern §2.4). A job never started cannot
+        be resumed.
+        """
+        return self._queue(
+            resource_id, owner=owner, operation="resumeJob", sources={Phase.HELD, Phase.SUSPENDED}
+        )
+
+    def abort_job(self, resource_id: str, *, owner: str) -> Phase:
+        """Abort: stop the work (killing it if running) and end in ABORTED, keeping results."""
+        job = self.get_job(resource_id, owner=owner)
+        if job.phase is Phase.ABORTED:
+            return job.phase
+        aborted = self.store.transition(
+            resource_id,
+            Phase.ABORTED,
+            expected=ACTIVE_PHASES | {Phase.PENDING, Phase.HELD, Phase.SUSPENDED},
+            end_time=self.clock.now(),
+        )
+        if aborted is None:
+            current = self.get_job(resource_id, owner=owner)
+            raise InvalidPhaseError("abort", current.phase)
+        self.executor.cancel(resource_id)
+        return Phase.ABORTED
+
+    def destroy_job(self, resource_id: str, *, owner: str) -> None:
+        """Destroy: stop any work, release what the job holds, and forget it."""
+        self._destroy(self.get_job(resource_id, owner=owner))
+
+    def set_termination_time(
+        self, resource_id: str, *, owner: str, requested: datetime | None
+    ) -> TerminationChange:
+        """SetTerminationTime: a new time within policy; a past time destroys at once."""
+        job = self.get_job(resource_id, owner=owner)
+        now = self.clock.now()
+        new_time = self.policy.change(now, requested)
+        if new_time is not None and new_time <= now:
+            self._destroy(job)
+            return TerminationChange(new_time, now, destroyed=True)
+        self.contract_of(job).review_termination_time(job, new_time)
+        if self.store.update(resource_id, termination_time=new_time) is None:
+            raise ResourceUnknownError(resource_id)
+        self.reaper.schedule(new_time)
+        return TerminationChange(new_time, now)
+
+    def list_jobs(
+        self,
+        *,
+        owner: str,
+        phases: Collection[Phase] | None = None,
+        after: datetime | None = None,
+        last: int | None = None,
+    ) -> list[Job]:
+        """The owner's jobs, newest first, filtered as UWS 1.1 job lists are (PHASE/AFTER/LAST)."""
+        if last is not None and last < 1:
+            raise ValueError("last must be a positive number of jobs")
+        return self.store.list_jobs(owner=owner, phases=phases, after=after, last=last)
+
+    def contract_of(self, job: Job) -> Contract:
+        """The contract plug-in that owns ``job``."""
+        return self.registry.get(job.contract)
+
+    # -- internals ---------------------------------------------------------------------
+
+    def _queue(
+        self, resource_id: str, *, owner: str, operation: str, sources: set[Phase]
+    ) -> Phase:
+        job = self.get_job(resource_id, owner=owner)
+        if job.phase in sources:
+            changes = {}
+            if job.phase is not Phase.PENDING:
+                changes["note"] = f"resumed by {operation} ({format_utc(self.clock.now())})"
+            queued = self.store.transition(
+                resource_id, Phase.QUEUED, expected={job.phase}, **changes
+            )
+            if queued is not None:
+                self.executor.submit(resource_id)
+                return Phase.QUEUED
+            job = self.get_job(resource_id, owner=owner)  # raced with another change
+        if job.phase in ACTIVE_PHASES:
+            return job.phase
+        if operation == "resumeJob" and job.phase in FINAL_PHASES and job.run_count:
+            return job.phase
+        raise InvalidPhaseError(operation, job.phase)
+
+    def _destroy(self, job: Job) -> None:
+        self.executor.cancel(job.resource_id)
+        if job.contract in self.registry:
+            self.contract_of(job).release(job)
+        self.store.delete(job.resource_id)
+        self.files.remove(job.resource_id)
+        log.info("destroyed %s (%s, %s)", job.resource_id, job.contract, job.phase)
+
+    def _expire(self, resource_id: str, now: datetime) -> None:
+        job = self.store.get(resource_id)
+        if job is None or job.termination_time is None or job.termination_time > now:
+            return  # destroyed or extended since the reaper looked
+        self._destroy(job)

@@ -1,0 +1,67 @@
+"""Safe parsing and validation of job-description documents.
+
+Every JDL document arrives from an untrusted client. It is parsed with entity
+resolution, network access and DTD loading switched off, and a document that
+carries a DOCTYPE at all is refused: nothing in a JDL needs one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lxml import etree
+
+from .errors import InvalidJobDescriptionError
+
+
+def _parser() -> etree.XMLParser:
+    # A parser per call: lxml parsers must not be shared between threads.
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+    )
+
+
+def parse_document(document: bytes) -> etree._Element:
+    """Parse ``document`` and return its root element.
+
+    Raises :class:`InvalidJobDescriptionError` with the line and column of a syntax
+    error, or when the document declares a DOCTYPE.
+    """
+    if not document.strip():
+        raise InvalidJobDescriptionError("the document is empty")
+    try:
+        root = etree.fromstring(document, _parser())
+    except etree.XMLSyntaxError as exc:
+        raise InvalidJobDescriptionError(
+            str(exc.msg), line=exc.lineno, column=exc.offset
+        ) from None
+    if root.getroottree().docinfo.doctype:
+        raise InvalidJobDescriptionError("a DOCTYPE declaration is not allowed", line=1)
+    return root
+
+
+def load_schema(path: Path) -> etree.XMLSchema:
+    """Load an XSD from a local file; imports resolve relative to it and never over the network."""
+    tree = etree.parse(str(path), _parser())
+    return etree.XMLSchema(tree)
+
+
+def validate(element: etree._Element, schema: etree.XMLSchema) -> None:
+    """Validate ``element`` against ``schema``, raising the first error with its line."""
+    if schema.validate(element):
+        return
+    error = schema.error_log.last_error
+    raise InvalidJobDescriptionError(
+        str(error.message) if error else "the document does not match the schema",
+        line=error.line if error else None,
+        column=error.column if error else None,
+    )
+
+
+def local_name(element: etree._Element) -> str:
+    """``{namespace}name`` of an element, as a plain string."""
+    return etree.QName(element).text

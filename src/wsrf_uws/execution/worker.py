@@ -1,0 +1,78 @@
+"""Inside a worker process: run one job and report how it ended.
+
+The process leads its own process group, so the executor can stop the job and
+everything it started with one signal. A watchdog thread takes the whole group
+down if the service process disappears (for instance after ``kill -9``), so no
+work outlives the service that would restart it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import traceback
+from multiprocessing.connection import Connection
+from types import FrameType
+from typing import Any
+
+from ..core.errors import JobFailure
+from .base import RunSpec
+from .context import WorkerContext
+from .processes import descendants, signal_tree
+
+
+class JobInterrupted(BaseException):  # noqa: N818 - a stop request, not an error
+    """Raised in the job's main thread when the executor asks it to stop (SIGTERM).
+
+    A BaseException, so ``except Exception`` in contract code does not swallow it and
+    ``finally`` blocks still run.
+    """
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise JobInterrupted
+
+
+def _watch_service(conn: Connection, finished: threading.Event) -> None:
+    # The service never sends anything: EOF means its end of the connection is gone.
+    try:
+        while True:
+            conn.recv()
+    except (EOFError, OSError):
+        pass
+    if not finished.is_set():
+        os.killpg(0, signal.SIGKILL)
+
+
+def run_job(spec: RunSpec, conn: Connection) -> None:
+    """Entry point of a worker process (the target of ``multiprocessing.Process``)."""
+    os.setpgrp()
+    signal.signal(signal.SIGTERM, _interrupt)
+    finished = threading.Event()
+    threading.Thread(
+        target=_watch_service, args=(conn, finished), name="service-watchdog", daemon=True
+    ).start()
+    message: tuple[Any, ...] | None
+    try:
+        description = spec.contract.parse(spec.jdl)
+        spec.contract.run(description, WorkerContext(spec, conn))
+        message = ("done",)
+    except JobInterrupted:
+        message = None
+    except JobFailure as exc:
+        message = ("failed", exc.message, exc.transient, None)
+    except BaseException as exc:
+        message = ("failed", f"{type(exc).__name__}: {exc}", False, traceback.format_exc())
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    finished.set()
+    # Children the job left behind belong to the job: stop them before reporting.
+    leftovers = descendants(os.getpid())
+    if leftovers:
+        signal_tree(os.getpid(), signal.SIGKILL, leftovers)
+    if message is not None:
+        try:
+            conn.send(message)
+        except OSError:
+            pass
+    conn.close()

@@ -1,0 +1,128 @@
+"""One settings object for the whole service.
+
+Values come, highest priority first, from command-line flags (passed to
+:meth:`Settings.load` as overrides), ``WSRF_UWS_*`` environment variables, a TOML
+configuration file, and the defaults below, which run a service on a laptop.
+Durations accept seconds or ISO 8601 (``"P7D"``, ``"PT1H"``).
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+_config_file: ContextVar[Path | None] = ContextVar("wsrf_uws_config_file", default=None)
+
+
+class Settings(BaseSettings):
+    """Everything a deployment can configure."""
+
+    model_config = SettingsConfigDict(env_prefix="WSRF_UWS_", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(
+        Path("var"), description="Folder holding the store and one folder per resource."
+    )
+    public_url: str | None = Field(
+        None, description="Base URL clients use; default http://{host}:{port}."
+    )
+    host: str = Field("127.0.0.1", description="Interface the server listens on.")
+    port: int = Field(8080, ge=0, le=65535, description="Port the server listens on.")
+
+    default_lifetime: timedelta = Field(
+        timedelta(days=7), description="Lifetime of a new resource when the client asks none."
+    )
+    max_lifetime: timedelta = Field(
+        timedelta(days=30), description="How far ahead of now a termination time may be set."
+    )
+    allow_infinite_lifetime: bool = Field(
+        False, description="Whether a nil (infinite) termination time is accepted."
+    )
+
+    default_execution_duration: int = Field(
+        3600, ge=0, description="Run-time limit in seconds when the JDL gives none; 0 = none."
+    )
+    max_execution_duration: int = Field(
+        86400, ge=0, description="Largest run-time limit a JDL may ask for; 0 = no cap."
+    )
+
+    slots: int = Field(2, ge=1, description="Jobs the local executor runs at once.")
+    kill_grace: float = Field(
+        2.0, ge=0, description="Seconds a job gets after SIGTERM before SIGKILL."
+    )
+    sqlite_synchronous: Literal["full", "normal"] = Field(
+        "full",
+        description="'full' survives power loss; 'normal' only process crashes, and is faster.",
+    )
+    contracts: list[str] | None = Field(
+        None, description="Contracts to serve; default every installed one."
+    )
+
+    @model_validator(mode="after")
+    def _check_limits(self) -> Settings:
+        if self.default_lifetime <= timedelta(0):
+            raise ValueError("default_lifetime must be positive")
+        if self.max_lifetime < self.default_lifetime:
+            raise ValueError("max_lifetime must not be shorter than default_lifetime")
+        if self.max_execution_duration and (
+            self.default_execution_duration == 0
+            or self.default_execution_duration > self.max_execution_duration
+        ):
+            raise ValueError("default_execution_duration must lie within max_execution_duration")
+        return self
+
+    @property
+    def store_path(self) -> Path:
+        """The SQLite file of the embedded store."""
+        return self.data_dir / "wsrf-uws.sqlite"
+
+    @property
+    def jobs_dir(self) -> Path:
+        """Parent of the per-resource folders."""
+        return self.data_dir / "jobs"
+
+    @property
+    def base_url(self) -> str:
+        """The public URL, without a trailing slash."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @classmethod
+    def load(cls, config_file: Path | str | None = None, **overrides: Any) -> Settings:
+        """Settings from ``config_file`` (TOML), the environment and ``overrides``.
+
+        ``overrides`` whose value is ``None`` are ignored, so unset CLI flags can be
+        passed straight through.
+        """
+        path = Path(config_file) if config_file is not None else None
+        if path is not None and not path.is_file():
+            raise FileNotFoundError(f"configuration file {path} does not exist")
+        token = _config_file.set(path)
+        try:
+            return cls(**{k: v for k, v in overrides.items() if v is not None})
+        finally:
+            _config_file.reset(token)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Flags, then environment, then the TOML file given to :meth:`load`."""
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_file.get()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)

@@ -1,0 +1,48 @@
+"""The SQLite schema and its history.
+
+The schema version is SQLite's ``user_version``. Each entry of :data:`MIGRATIONS`
+takes the schema from version ``n - 1`` to ``n``; a store is brought up to date in
+one transaction when opened, and a store newer than this code is refused.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[list[str]] = [
+    # 1: the jobs table. Times are integer microseconds since the epoch (UTC); JSON in
+    # text columns; the JDL last, so reading the other columns never touches its pages.
+    [
+        """
+        CREATE TABLE jobs (
+            resource_id        TEXT PRIMARY KEY,
+            contract           TEXT NOT NULL,
+            owner              TEXT NOT NULL,
+            phase              TEXT NOT NULL,
+            creation_time      INTEGER NOT NULL,
+            start_time         INTEGER,
+            end_time           INTEGER,
+            termination_time   INTEGER,
+            execution_duration INTEGER NOT NULL,
+            address            TEXT NOT NULL,
+            quote              TEXT NOT NULL,
+            progress           TEXT NOT NULL,
+            error              TEXT,
+            results            TEXT NOT NULL,
+            jdl_state          TEXT NOT NULL,
+            note               TEXT,
+            run_count          INTEGER NOT NULL DEFAULT 0,
+            jdl                BLOB NOT NULL
+        )
+        """,
+        "CREATE INDEX jobs_by_owner ON jobs (owner, creation_time)",
+        # The reaper reads only this index: the earliest time, and what is due.
+        """
+        CREATE INDEX jobs_by_termination ON jobs (termination_time)
+        WHERE termination_time IS NOT NULL
+        """,
+        # Restart recovery looks only at active jobs.
+        "CREATE INDEX jobs_active ON jobs (phase) WHERE phase IN ('QUEUED', 'EXECUTING')",
+    ],
+]
+
+#: The schema version this code writes.
+SCHEMA_VERSION = len(MIGRATIONS)

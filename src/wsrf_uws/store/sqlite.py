@@ -1,0 +1,289 @@
+"""The embedded store: one SQLite file in WAL mode.
+
+Each thread gets its own connection (WAL lets readers proceed while one writer
+commits). Writes run in ``BEGIN IMMEDIATE`` transactions and are committed before
+a method returns; with ``synchronous=FULL`` (the default) a commit also survives a
+power cut, and in any mode a process killed at any instant leaves a consistent file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from ..core.model import Job, Result
+from ..core.phases import Phase
+from . import codec
+from .base import JobStore, StoreError
+from .migrations import MIGRATIONS, SCHEMA_VERSION
+
+_COLUMNS = (
+    "resource_id, contract, owner, phase, creation_time, start_time, end_time, "
+    "termination_time, execution_duration, address, quote, progress, error, results, "
+    "jdl_state, note, run_count, jdl"
+)
+
+
+class SQLiteJobStore(JobStore):
+    """A :class:`JobStore` in one SQLite file."""
+
+    def __init__(
+        self, path: Path | str, *, synchronous: Literal["full", "normal"] = "full"
+    ) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._synchronous = synchronous.upper()
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._migrate()
+
+    # -- connections and transactions ------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            # Each connection is used by its own thread only; close() may run elsewhere.
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, timeout=30.0, check_same_thread=False
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            conn.execute("PRAGMA cache_size=-32768")
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
+            with self._connections_lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self._write() as conn:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} has schema version {version}; this wsrf-uws knows only "
+                    f"up to {SCHEMA_VERSION}. Upgrade wsrf-uws."
+                )
+            for statements in MIGRATIONS[version:]:
+                for statement in statements:
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def schema_version(self) -> int:
+        """The schema version of the file."""
+        return int(self._connection().execute("PRAGMA user_version").fetchone()[0])
+
+    def close(self) -> None:
+        """Close every connection this store opened (from any thread)."""
+        with self._connections_lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    # -- rows ------------------------------------------------------------------------
+
+    @staticmethod
+    def _row(job: Job) -> tuple[Any, ...]:
+        return (
+            job.resource_id,
+            job.contract,
+            job.owner,
+            job.phase.value,
+            codec.time_to_db(job.creation_time),
+            codec.time_to_db(job.start_time),
+            codec.time_to_db(job.end_time),
+            codec.time_to_db(job.termination_time),
+            job.execution_duration,
+            job.address,
+            codec.quote_to_db(job.quote),
+            codec.progress_to_db(job.progress),
+            codec.error_to_db(job.error),
+            codec.results_to_db(job.results),
+            codec.state_to_db(job.jdl_state),
+            job.note,
+            job.run_count,
+            job.jdl,
+        )
+
+    @staticmethod
+    def _job(row: sqlite3.Row) -> Job:
+        creation_time = codec.time_from_db(row["creation_time"])
+        assert creation_time is not None
+        return Job(
+            resource_id=row["resource_id"],
+            contract=row["contract"],
+            owner=row["owner"],
+            phase=Phase(row["phase"]),
+            creation_time=creation_time,
+            start_time=codec.time_from_db(row["start_time"]),
+            end_time=codec.time_from_db(row["end_time"]),
+            termination_time=codec.time_from_db(row["termination_time"]),
+            execution_duration=row["execution_duration"],
+            address=row["address"],
+            quote=codec.quote_from_db(row["quote"]),
+            progress=codec.progress_from_db(row["progress"]),
+            error=codec.error_from_db(row["error"]),
+            results=codec.results_from_db(row["results"]),
+            jdl_state=codec.state_from_db(row["jdl_state"]),
+            note=row["note"],
+            run_count=row["run_count"],
+            jdl=bytes(row["jdl"]),
+        )
+
+    # -- JobStore --------------------------------------------------------------------
+
+    def insert(self, job: Job) -> None:
+        with self._write() as conn:
+            conn.execute(f"INSERT INTO jobs ({_COLUMNS}) VALUES ({_PLACEHOLDERS})", self._row(job))
+
+    def insert_many(self, jobs: Iterable[Job]) -> int:
+        with self._write() as conn:
+            cursor = conn.executemany(
+                f"INSERT INTO jobs ({_COLUMNS}) VALUES ({_PLACEHOLDERS})",
+                (self._row(job) for job in jobs),
+            )
+            return cursor.rowcount
+
+    def get(self, resource_id: str) -> Job | None:
+        row = (
+            self._connection()
+            .execute(f"SELECT {_COLUMNS} FROM jobs WHERE resource_id = ?", (resource_id,))
+            .fetchone()
+        )
+        return None if row is None else self._job(row)
+
+    def _compare_and_set(
+        self, resource_id: str, expected: frozenset[Phase], to: Phase, changes: dict[str, Any]
+    ) -> Job | None:
+        assignments, values = _assignments(changes)
+        marks = ", ".join("?" * len(expected))
+        with self._write() as conn:
+            row = conn.execute(
+                f"UPDATE jobs SET phase = ?{assignments} "
+                f"WHERE resource_id = ? AND phase IN ({marks}) RETURNING {_COLUMNS}",
+                (to.value, *values, resource_id, *sorted(expected)),
+            ).fetchone()
+        return None if row is None else self._job(row)
+
+    def _update(self, resource_id: str, changes: dict[str, Any]) -> Job | None:
+        if not changes:
+            return self.get(resource_id)
+        assignments, values = _assignments(changes)
+        with self._write() as conn:
+            row = conn.execute(
+                f"UPDATE jobs SET {assignments.lstrip(', ')} WHERE resource_id = ? "
+                f"RETURNING {_COLUMNS}",
+                (*values, resource_id),
+            ).fetchone()
+        return None if row is None else self._job(row)
+
+    def add_result(self, resource_id: str, result: Result) -> Job | None:
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT results FROM jobs WHERE resource_id = ?", (resource_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            results = [r for r in codec.results_from_db(row[0]) if r.name != result.name]
+            results.append(result)
+            updated = conn.execute(
+                f"UPDATE jobs SET results = ? WHERE resource_id = ? RETURNING {_COLUMNS}",
+                (codec.results_to_db(tuple(results)), resource_id),
+            ).fetchone()
+        return self._job(updated)
+
+    def delete(self, resource_id: str) -> bool:
+        with self._write() as conn:
+            cursor = conn.execute("DELETE FROM jobs WHERE resource_id = ?", (resource_id,))
+            return cursor.rowcount == 1
+
+    def list_jobs(
+        self,
+        *,
+        owner: str | None,
+        phases: Collection[Phase] | None = None,
+        after: datetime | None = None,
+        last: int | None = None,
+    ) -> list[Job]:
+        if phases is None:
+            phases = [p for p in Phase if p is not Phase.ARCHIVED]
+        clauses = [f"phase IN ({', '.join('?' * len(phases))})"]
+        values: list[Any] = [p.value for p in phases]
+        if owner is not None:
+            clauses.append("owner = ?")
+            values.append(owner)
+        if after is not None:
+            clauses.append("creation_time > ?")
+            values.append(codec.time_to_db(after))
+        sql = (
+            f"SELECT {_COLUMNS} FROM jobs WHERE {' AND '.join(clauses)} "
+            "ORDER BY creation_time DESC, resource_id"
+        )
+        if last is not None:
+            sql += " LIMIT ?"
+            values.append(last)
+        return [self._job(row) for row in self._connection().execute(sql, values)]
+
+    def in_phases(self, phases: Collection[Phase]) -> Iterator[Job]:
+        marks = ", ".join("?" * len(phases))
+        rows = (
+            self._connection()
+            .execute(
+                f"SELECT {_COLUMNS} FROM jobs WHERE phase IN ({marks}) ORDER BY creation_time",
+                [p.value for p in phases],
+            )
+            .fetchall()
+        )
+        return (self._job(row) for row in rows)
+
+    def exists(self, resource_id: str) -> bool:
+        cursor = self._connection().execute(
+            "SELECT 1 FROM jobs WHERE resource_id = ?", (resource_id,)
+        )
+        return cursor.fetchone() is not None
+
+    def count(self) -> int:
+        return int(self._connection().execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+
+    def next_termination_time(self) -> datetime | None:
+        row = (
+            self._connection()
+            .execute("SELECT MIN(termination_time) FROM jobs WHERE termination_time IS NOT NULL")
+            .fetchone()
+        )
+        return codec.time_from_db(row[0])
+
+    def expired(self, now: datetime, *, limit: int) -> list[str]:
+        rows = self._connection().execute(
+            "SELECT resource_id FROM jobs WHERE termination_time IS NOT NULL "
+            "AND termination_time <= ? ORDER BY termination_time LIMIT ?",
+            (codec.time_to_db(now), limit),
+        )
+        return [row[0] for row in rows]
+
+
+_PLACEHOLDERS = ", ".join("?" * len(_COLUMNS.split(", ")))
+
+
+def _assignments(changes: dict[str, Any]) -> tuple[str, list[Any]]:
+    """``, col = ?`` fragments and their values for ``changes`` (names already checked)."""
+    text = "".join(f", {name} = ?" for name in changes)
+    values = [codec.ENCODERS[name](value) for name, value in changes.items()]
+    return text, values

@@ -1,0 +1,263 @@
+"""The SQLite store: round trips, migrations, queries, and compare-and-set under contention."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from factories import T0, make_job
+
+from wsrf_uws.core.model import (
+    ErrorSummary,
+    ErrorType,
+    Progress,
+    ProgressStep,
+    Quote,
+    Result,
+    StepStatus,
+)
+from wsrf_uws.core.phases import Phase
+from wsrf_uws.store import JobFiles, SQLiteJobStore, StoreError
+from wsrf_uws.store.files import atomic_writer, write_atomic
+from wsrf_uws.store.migrations import SCHEMA_VERSION
+
+
+def test_every_field_survives_a_round_trip(tmp_path: Path) -> None:
+    job = make_job(
+        phase=Phase.EXECUTING,
+        start_time=T0 + timedelta(seconds=1),
+        end_time=None,
+        termination_time=None,
+        quote=Quote(duration=timedelta(seconds=90.5), cost={"bytes": 1e9, "cpu-seconds": 3}),
+        progress=Progress(
+            0.25,
+            (
+                ProgressStep("fetch", StepStatus.DONE),
+                ProgressStep(
+                    "run",
+                    StepStatus.ACTIVE,
+                    "frame 3/12",
+                    (ProgressStep("resample", StepStatus.ACTIVE, "row 10"),),
+                ),
+            ),
+        ),
+        error=ErrorSummary("disk full", ErrorType.TRANSIENT, "ENOSPC on /scratch"),
+        results=(Result("table", "table.vot", "application/x-votable+xml", 1234),),
+        jdl_state={"rows": 5, "nested": {"a": [1, 2]}},
+        note="held for a reason",
+        run_count=2,
+        jdl=b"<job>\xc3\xa9</job>",
+    )
+    path = tmp_path / "s.sqlite"
+    first = SQLiteJobStore(path)
+    first.insert(job)
+    first.close()
+    reopened = SQLiteJobStore(path)  # what was committed is on disk, not in a cache
+    assert reopened.get(job.resource_id) == job
+    reopened.close()
+
+
+def test_unknown_resource(store: SQLiteJobStore) -> None:
+    assert store.get("nosuchjob") is None
+    assert store.update("nosuchjob", note="x") is None
+    assert store.add_result("nosuchjob", Result("a", "a")) is None
+    assert store.transition("nosuchjob", Phase.QUEUED) is None
+    assert store.delete("nosuchjob") is False
+
+
+def test_duplicate_resource_id_is_refused(store: SQLiteJobStore) -> None:
+    job = make_job()
+    store.insert(job)
+    with pytest.raises(sqlite3.IntegrityError):
+        store.insert(job)
+
+
+def test_update_refuses_identity_fields(store: SQLiteJobStore) -> None:
+    job = make_job()
+    store.insert(job)
+    with pytest.raises(ValueError, match="cannot change owner"):
+        store.update(job.resource_id, owner="mallory")
+    with pytest.raises(ValueError, match="cannot change phase"):
+        store.update(job.resource_id, phase=Phase.COMPLETED)
+
+
+def test_add_result_replaces_by_name(store: SQLiteJobStore) -> None:
+    job = make_job()
+    store.insert(job)
+    store.add_result(job.resource_id, Result("a", "a.txt", "text/plain", 1))
+    store.add_result(job.resource_id, Result("b", "b.txt", "text/plain", 2))
+    updated = store.add_result(job.resource_id, Result("a", "a2.txt", "text/plain", 3))
+    assert updated is not None
+    assert [(r.name, r.location) for r in updated.results] == [("b", "b.txt"), ("a", "a2.txt")]
+
+
+def test_list_jobs_filters(store: SQLiteJobStore) -> None:
+    jobs = [
+        make_job(owner="alice", creation_time=T0 + timedelta(minutes=i), phase=phase)
+        for i, phase in enumerate(
+            [Phase.PENDING, Phase.COMPLETED, Phase.ARCHIVED, Phase.ERROR, Phase.PENDING]
+        )
+    ]
+    store.insert_many([*jobs, make_job(owner="bob")])
+    ids = [j.resource_id for j in jobs]
+
+    def listed(**kw: object) -> list[str]:
+        return [j.resource_id for j in store.list_jobs(owner="alice", **kw)]  # type: ignore[arg-type]
+
+    assert listed() == [ids[4], ids[3], ids[1], ids[0]]  # newest first, ARCHIVED hidden
+    assert listed(phases=[Phase.ARCHIVED]) == [ids[2]]
+    assert listed(phases=[Phase.PENDING, Phase.ERROR]) == [ids[4], ids[3], ids[0]]
+    assert listed(after=T0 + timedelta(minutes=1)) == [ids[4], ids[3]]
+    assert listed(last=2) == [ids[4], ids[3]]
+    assert listed(phases=[Phase.PENDING], last=1) == [ids[4]]
+    assert len(store.list_jobs(owner=None)) == 5
+
+
+def test_termination_queries_use_the_earliest_time(store: SQLiteJobStore) -> None:
+    assert store.next_termination_time() is None
+    late = make_job(termination_time=T0 + timedelta(days=2))
+    soon = make_job(termination_time=T0 + timedelta(hours=1))
+    forever = make_job(termination_time=None)
+    store.insert_many([late, soon, forever])
+    assert store.next_termination_time() == soon.termination_time
+    assert store.expired(T0, limit=10) == []
+    assert store.expired(T0 + timedelta(hours=1), limit=10) == [soon.resource_id]
+    assert store.expired(T0 + timedelta(days=9), limit=10) == [soon.resource_id, late.resource_id]
+    assert store.expired(T0 + timedelta(days=9), limit=1) == [soon.resource_id]
+
+
+def test_reaper_queries_read_only_the_index(store: SQLiteJobStore) -> None:
+    conn = sqlite3.connect(store.path)
+    plans = [
+        " ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", args))
+        for sql, args in [
+            ("SELECT MIN(termination_time) FROM jobs WHERE termination_time IS NOT NULL", ()),
+            (
+                "SELECT resource_id FROM jobs WHERE termination_time IS NOT NULL "
+                "AND termination_time <= ? ORDER BY termination_time LIMIT ?",
+                (0, 10),
+            ),
+        ]
+    ]
+    conn.close()
+    for plan in plans:
+        assert "jobs_by_termination" in plan
+        assert "SCAN jobs" not in plan.replace("USING COVERING INDEX", "")
+
+
+def test_schema_version_is_recorded_and_newer_stores_refused(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    SQLiteJobStore(path).close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(StoreError, match="Upgrade wsrf-uws"):
+        SQLiteJobStore(path)
+
+
+def test_migrations_run_on_an_empty_file_only_once(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    job = make_job()
+    first = SQLiteJobStore(path)
+    first.insert(job)
+    first.close()
+    again = SQLiteJobStore(path)  # opening again must not re-create or lose anything
+    assert again.get(job.resource_id) == job
+    assert again.schema_version() == SCHEMA_VERSION
+    again.close()
+
+
+def test_concurrent_starts_in_threads_have_one_winner(store: SQLiteJobStore) -> None:
+    for _ in range(20):
+        job = make_job(phase=Phase.QUEUED)
+        store.insert(job)
+        barrier = threading.Barrier(8)
+        wins: list[bool] = []
+
+        def start(rid: str = job.resource_id, b: threading.Barrier = barrier) -> None:
+            b.wait()
+            won = store.transition(rid, Phase.EXECUTING, expected={Phase.QUEUED}) is not None
+            wins.append(won)
+
+        threads = [threading.Thread(target=start) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert wins.count(True) == 1
+
+
+def _race(path: str, resource_ids: list[str], barrier: object, out: object) -> None:
+    store = SQLiteJobStore(path)
+    won = []
+    barrier.wait()  # type: ignore[attr-defined]
+    for rid in resource_ids:
+        if store.transition(rid, Phase.EXECUTING, expected={Phase.QUEUED}) is not None:
+            won.append(rid)
+    out.put(won)  # type: ignore[attr-defined]
+    store.close()
+
+
+def test_concurrent_starts_in_processes_have_one_winner(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    store = SQLiteJobStore(path)
+    jobs = [make_job(phase=Phase.QUEUED) for _ in range(200)]
+    store.insert_many(jobs)
+    ids = [j.resource_id for j in jobs]
+    ctx = multiprocessing.get_context("spawn")
+    barrier, out = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_race, args=(str(path), ids, barrier, out)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    winners = [rid for _ in procs for rid in out.get(timeout=60)]
+    for p in procs:
+        p.join()
+    assert sorted(winners) == sorted(ids)  # every job started exactly once, by exactly one
+    assert {j.phase for j in store.list_jobs(owner=None)} == {Phase.EXECUTING}
+    store.close()
+
+
+def test_files_are_per_resource_and_removed_whole(tmp_path: Path) -> None:
+    files = JobFiles(tmp_path / "jobs")
+    rid = make_job().resource_id
+    folder = files.ensure(rid)
+    write_atomic(folder / "a.txt", b"hello")
+    assert (folder / "a.txt").read_bytes() == b"hello"
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no temp files left
+    assert files.file(rid, "a.txt") == (folder / "a.txt").resolve()
+    with pytest.raises(ValueError, match="not inside"):
+        files.file(rid, "../../etc/passwd")
+    with pytest.raises(ValueError, match="not a resource id"):
+        files.folder("../x")
+    files.remove(rid)
+    assert not folder.exists()
+    files.remove(rid)  # idempotent
+
+
+def test_failed_atomic_write_leaves_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "f.bin"
+    write_atomic(target, b"old")
+    with pytest.raises(RuntimeError), atomic_writer(target) as stream:
+        stream.write(b"new, half written")
+        raise RuntimeError("crash in the middle")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]
+
+
+def test_sweep_removes_orphans_and_trash(tmp_path: Path) -> None:
+    files = JobFiles(tmp_path / "jobs")
+    live, dead = make_job().resource_id, make_job().resource_id
+    files.ensure(live)
+    files.ensure(dead)
+    (files.root / ".trash" / "leftover").mkdir(parents=True)
+    assert files.sweep(lambda rid: rid == live) == [dead]
+    assert files.folder(live).exists()
+    assert not files.folder(dead).exists()
+    trash = files.root / ".trash"
+    assert not trash.exists() or not any(trash.iterdir())
