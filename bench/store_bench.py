@@ -38,6 +38,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+# wsrf_uws.core must be imported before wsrf_uws.store (importing the store first hits a
+# circular import between store.base and core.service).
 from wsrf_uws.core.model import Job, new_resource_id
 from wsrf_uws.core.phases import Phase
 from wsrf_uws.store import SQLiteJobStore
@@ -182,31 +184,51 @@ def percentile(ordered: list[int], fraction: float) -> int:
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
 
 
-def read_latency(
-    path: Path, ids: list[str], reads: int, warmup: int, rng: random.Random
-) -> Latency:
-    """Latency of ``get`` by random existing ids, on a freshly opened store."""
-    sample = [rng.choice(ids) for _ in range(warmup + reads)]
-    store = SQLiteJobStore(path)
-    try:
-        for rid in sample[:warmup]:
-            store.get(rid)
-        clock = time.perf_counter_ns
-        samples = []
-        for rid in sample[warmup:]:
-            start = clock()
-            store.get(rid)
-            samples.append(clock() - start)
-    finally:
-        store.close()
-    samples.sort()
+#: Reads per block when the small and the large store take turns (see read_latencies).
+BLOCK = 500
+
+
+def timed_gets(store: SQLiteJobStore, ids: list[str], samples: list[int]) -> None:
+    """``get`` each id, appending each call's latency in nanoseconds to ``samples``."""
+    clock = time.perf_counter_ns
+    for rid in ids:
+        start = clock()
+        store.get(rid)
+        samples.append(clock() - start)
+
+
+def summary(ids: list[str], samples: list[int]) -> Latency:
+    ordered = sorted(samples)
     return Latency(
         resources=len(ids),
-        reads=reads,
-        p50_us=percentile(samples, 0.50) / 1000,
-        p99_us=percentile(samples, 0.99) / 1000,
-        mean_us=sum(samples) / len(samples) / 1000,
+        reads=len(ordered),
+        p50_us=percentile(ordered, 0.50) / 1000,
+        p99_us=percentile(ordered, 0.99) / 1000,
+        mean_us=sum(ordered) / len(ordered) / 1000,
     )
+
+
+def read_latencies(
+    stores: list[tuple[Path, list[str]]], reads: int, warmup: int, rng: random.Random
+) -> list[Latency]:
+    """Latency of ``get`` by random existing ids in each store, freshly opened.
+
+    After ``warmup`` untimed reads in each, the stores take turns in blocks of BLOCK
+    timed reads, so background load on the machine affects them alike.
+    """
+    opened = [SQLiteJobStore(path) for path, _ in stores]
+    samples: list[list[int]] = [[] for _ in stores]
+    try:
+        for store, (_, ids) in zip(opened, stores, strict=True):
+            for rid in rng.choices(ids, k=warmup):
+                store.get(rid)
+        for done in range(0, reads, BLOCK):
+            for store, (_, ids), out in zip(opened, stores, samples, strict=True):
+                timed_gets(store, rng.choices(ids, k=min(BLOCK, reads - done)), out)
+    finally:
+        for store in opened:
+            store.close()
+    return [summary(ids, out) for (_, ids), out in zip(stores, samples, strict=True)]
 
 
 def scaling(args: argparse.Namespace, rng: random.Random) -> dict[str, Any]:
@@ -218,8 +240,9 @@ def scaling(args: argparse.Namespace, rng: random.Random) -> dict[str, Any]:
         large_ids = load(large_path, args.large, args.batch, rng)
         load_seconds = (time.perf_counter_ns() - start) / 1e9
         large_bytes = store_bytes(large_path)
-        small = read_latency(small_path, small_ids, args.reads, args.warmup, rng)
-        large = read_latency(large_path, large_ids, args.reads, args.warmup, rng)
+        small, large = read_latencies(
+            [(small_path, small_ids), (large_path, large_ids)], args.reads, args.warmup, rng
+        )
     ratio_p50 = large.p50_us / small.p50_us
     ratio_mean = large.mean_us / small.mean_us
     return {

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import alive, wait_for_children
-
 from wsrf_uws.core import JobService, Phase
 from wsrf_uws.core.model import ANONYMOUS
 from wsrf_uws.testing import build_test_service, steps_jdl, wait_for_job
+
+from conftest import alive, wait_for_children
 
 
 def test_execution_duration_aborts_and_kills_children(service: JobService) -> None:

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import alive, wait_for_children
 
 from wsrf_uws.core import (
     JobService,
@@ -18,6 +17,8 @@ from wsrf_uws.core import (
 from wsrf_uws.core.model import ANONYMOUS
 from wsrf_uws.testing import ManualClock, build_test_service, steps_jdl
 
+from conftest import alive, wait_for_children
+
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 POLICY = TerminationPolicy(default_lifetime=timedelta(days=7), max_lifetime=timedelta(days=30))
 
@@ -25,13 +26,9 @@ POLICY = TerminationPolicy(default_lifetime=timedelta(days=7), max_lifetime=time
 class TestPolicy:
     def test_default_and_proposed_lifetimes(self) -> None:
         assert POLICY.initial(NOW) == NOW + timedelta(days=7)
-        assert POLICY.initial(NOW, proposed_lifetime=timedelta(hours=1)) == NOW + timedelta(
-            hours=1
-        )
+        assert POLICY.initial(NOW, proposed_lifetime=timedelta(hours=1)) == NOW + timedelta(hours=1)
         # A lifetime the JDL proposes is an offer: capped, not refused.
-        assert POLICY.initial(NOW, proposed_lifetime=timedelta(days=99)) == NOW + timedelta(
-            days=30
-        )
+        assert POLICY.initial(NOW, proposed_lifetime=timedelta(days=99)) == NOW + timedelta(days=30)
 
     def test_requested_initial_time(self) -> None:
         wanted = NOW + timedelta(days=2)
@@ -65,9 +62,7 @@ class TestPolicy:
 def test_create_beyond_the_cap_creates_nothing(manual_service: JobService) -> None:
     too_late = manual_service.clock.now() + timedelta(days=31)
     with pytest.raises(TerminationTimeRejectedError):
-        manual_service.create_job(
-            contract="steps", document=steps_jdl(), termination_time=too_late
-        )
+        manual_service.create_job(contract="steps", document=steps_jdl(), termination_time=too_late)
     with pytest.raises(UnableToSetTerminationTimeError):
         manual_service.create_job(contract="steps", document=steps_jdl(), termination_time=None)
     assert manual_service.store.count() == 0
@@ -81,9 +76,7 @@ def test_jdl_lifetime_is_used(manual_service: JobService, clock: ManualClock) ->
 def test_set_termination_time(manual_service: JobService, clock: ManualClock) -> None:
     job = manual_service.create_job(contract="steps", document=steps_jdl())
     wanted = clock.now() + timedelta(days=20)
-    change = manual_service.set_termination_time(
-        job.resource_id, owner=ANONYMOUS, requested=wanted
-    )
+    change = manual_service.set_termination_time(job.resource_id, owner=ANONYMOUS, requested=wanted)
     assert (change.new_termination_time, change.current_time) == (wanted, clock.now())
     assert manual_service.get_job(job.resource_id, owner=ANONYMOUS).termination_time == wanted
     with pytest.raises(TerminationTimeRejectedError):
@@ -153,9 +146,7 @@ def test_an_earlier_time_wakes_the_reaper(manual_service: JobService, clock: Man
     assert manual_service.store.count() == 0
 
 
-def test_extending_keeps_the_resource_alive(
-    manual_service: JobService, clock: ManualClock
-) -> None:
+def test_extending_keeps_the_resource_alive(manual_service: JobService, clock: ManualClock) -> None:
     job = manual_service.create_job(contract="steps", document=steps_jdl(lifetime_seconds=60))
     manual_service.set_termination_time(
         job.resource_id, owner=ANONYMOUS, requested=clock.now() + timedelta(hours=2)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from factories import make_job
 
 from wsrf_uws.core.phases import FINAL_PHASES, TRANSITIONS, Phase, is_legal, sources_of
 from wsrf_uws.store import SQLiteJobStore
+
+from factories import make_job
 
 #: The legal transitions, written out independently of the table under test.
 LEGAL = {

@@ -12,12 +12,13 @@ import time
 from pathlib import Path
 
 import psutil
-from conftest import alive
 
 from wsrf_uws.core import Phase
 from wsrf_uws.core.model import ANONYMOUS
 from wsrf_uws.store import SQLiteJobStore
 from wsrf_uws.testing import build_test_service, wait_for_job
+
+from conftest import alive
 
 HELPER = Path(__file__).with_name("hold_jobs.py")
 
@@ -122,8 +123,11 @@ def test_kill_9_then_recover(tmp_path: Path) -> None:
 
 def test_resume_of_a_job_that_already_runs_again_succeeds(tmp_path: Path) -> None:
     service = build_test_service(tmp_path / "d")
-    job = service.create_job(contract="steps", document=b"""<job xmlns="urn:wsrf-uws:test:v1">
-      <steps>1</steps><stepSeconds>0</stepSeconds><children>1</children></job>""")
+    job = service.create_job(
+        contract="steps",
+        document=b"""<job xmlns="urn:wsrf-uws:test:v1">
+      <steps>1</steps><stepSeconds>0</stepSeconds><children>1</children></job>""",
+    )
     # As if a previous service process had been running it when it died:
     service.store.transition(job.resource_id, Phase.QUEUED)
     service.store.transition(job.resource_id, Phase.EXECUTING, run_count=1)

@@ -190,7 +190,8 @@ def test_another_owner_sees_nothing(service: JobService) -> None:
     ):
         with pytest.raises(ResourceUnknownError) as info:
             call()
-        unknown = pytest.raises(ResourceUnknownError, service.get_job, "x" * 32, owner="bob")
+        with pytest.raises(ResourceUnknownError) as unknown:
+            service.get_job("x" * 32, owner="bob")
         # Exactly the message an unknown resource gets, apart from the id itself.
         assert str(info.value).replace(job.resource_id, "?") == str(unknown.value).replace(
             "x" * 32, "?"

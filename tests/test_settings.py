@@ -24,9 +24,7 @@ def test_defaults_work_on_a_laptop(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.store_path == Path("var/wsrf-uws.sqlite")
 
 
-def test_file_then_environment_then_flags(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_file_then_environment_then_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = tmp_path / "wsrf-uws.toml"
     config.write_text(
         'data_dir = "/srv/uws"\n'

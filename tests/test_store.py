@@ -9,7 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from factories import T0, make_job
 
 from wsrf_uws.core.model import (
     ErrorSummary,
@@ -24,6 +23,8 @@ from wsrf_uws.core.phases import Phase
 from wsrf_uws.store import JobFiles, SQLiteJobStore, StoreError
 from wsrf_uws.store.files import atomic_writer, write_atomic
 from wsrf_uws.store.migrations import SCHEMA_VERSION
+
+from factories import T0, make_job
 
 
 def test_every_field_survives_a_round_trip(tmp_path: Path) -> None:
@@ -180,10 +181,11 @@ def test_concurrent_starts_in_threads_have_one_winner(store: SQLiteJobStore) -> 
         barrier = threading.Barrier(8)
         wins: list[bool] = []
 
-        def start(rid: str = job.resource_id, b: threading.Barrier = barrier) -> None:
+        def start(
+            rid: str = job.resource_id, b: threading.Barrier = barrier, out: list[bool] = wins
+        ) -> None:
             b.wait()
-            won = store.transition(rid, Phase.EXECUTING, expected={Phase.QUEUED}) is not None
-            wins.append(won)
+            out.append(store.transition(rid, Phase.EXECUTING, expected={Phase.QUEUED}) is not None)
 
         threads = [threading.Thread(target=start) for _ in range(8)]
         for t in threads:
@@ -243,9 +245,14 @@ def test_files_are_per_resource_and_removed_whole(tmp_path: Path) -> None:
 def test_failed_atomic_write_leaves_the_old_file(tmp_path: Path) -> None:
     target = tmp_path / "f.bin"
     write_atomic(target, b"old")
-    with pytest.raises(RuntimeError), atomic_writer(target) as stream:
-        stream.write(b"new, half written")
-        raise RuntimeError("crash in the middle")
+
+    def crash_while_writing() -> None:
+        with atomic_writer(target) as stream:
+            stream.write(b"new, half written")
+            raise RuntimeError("crash in the middle")
+
+    with pytest.raises(RuntimeError):
+        crash_while_writing()
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]
 

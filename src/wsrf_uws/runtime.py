@@ -34,8 +34,7 @@ def build_service(
         store=SQLiteJobStore(settings.store_path, synchronous=settings.sqlite_synchronous),
         files=JobFiles(settings.jobs_dir),
         registry=registry,
-        executor=executor
-        or LocalExecutor(slots=settings.slots, kill_grace=settings.kill_grace),
+        executor=executor or LocalExecutor(slots=settings.slots, kill_grace=settings.kill_grace),
         clock=clock or SystemClock(),
         policy=TerminationPolicy(
             default_lifetime=settings.default_lifetime,

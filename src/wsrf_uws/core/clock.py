@@ -1,4 +1,4 @@
-"""Time for the engine: one clock object, so lifetime and reaper logic can be tested without sleeping.
+"""Time for the engine: one clock object, so lifetime and reaper tests need not sleep.
 
 All instants are timezone-aware UTC ``datetime`` objects.
 """

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 
 from lxml import etree
 
@@ -79,9 +79,7 @@ class JobContext(Protocol):
         """Write ``data`` atomically as the file result ``name`` and announce it."""
         ...
 
-    def open_result(
-        self, name: str, *, mime_type: str
-    ) -> AbstractContextManager[IO[bytes]]:
+    def open_result(self, name: str, *, mime_type: str) -> AbstractContextManager[IO[bytes]]:
         """A binary file that becomes result ``name`` atomically when the block ends cleanly."""
         ...
 
@@ -143,7 +141,7 @@ class Contract:
             raise InvalidJobDescriptionError(
                 f"the root element is {local_name(root)}, contract {self.name!r} expects "
                 f"{self.jdl_qname}",
-                line=root.sourceline,
+                line=cast("int | None", root.sourceline),
             )
         if self.schema is not None:
             validate(root, self.schema)
@@ -189,4 +187,3 @@ class Contract:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {self.namespace}>"
-

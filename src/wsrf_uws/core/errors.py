@@ -50,9 +50,7 @@ class InvalidJobDescriptionError(UwsError):
 
     code = "invalid-job-description"
 
-    def __init__(
-        self, reason: str, *, line: int | None = None, column: int | None = None
-    ) -> None:
+    def __init__(self, reason: str, *, line: int | None = None, column: int | None = None) -> None:
         where = f" (line {line}" + (f", column {column}" if column else "") + ")" if line else ""
         super().__init__(f"invalid job description{where}: {reason}")
         self.reason = reason
@@ -110,7 +108,7 @@ class QuotaExceededError(UwsError):
     code = "quota-exceeded"
 
 
-class JobFailure(Exception):  # noqa: N818 - it is what a job raises, not an internal error
+class JobFailure(Exception):
     """Raised by a contract's ``run`` to end a job in ERROR with a message for the user.
 
     ``transient=True`` marks errors worth retrying (UWS errorSummary type ``transient``).

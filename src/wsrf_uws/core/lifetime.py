@@ -12,7 +12,7 @@ from .errors import TerminationTimeRejectedError, UnableToSetTerminationTimeErro
 
 
 class _Default(Enum):
-    TOKEN = "default"
+    TOKEN = "default"  # noqa: S105 - a sentinel, not a password
 
 
 #: Marks an argument the caller did not give (distinct from ``None``, which means "infinite").
@@ -45,7 +45,7 @@ class TerminationPolicy:
         self,
         now: datetime,
         *,
-        requested: datetime | None | Default = DEFAULT,
+        requested: datetime | Default | None = DEFAULT,
         proposed_lifetime: timedelta | None = None,
     ) -> datetime | None:
         """Termination time of a resource created at ``now``.

@@ -51,7 +51,9 @@ TRANSITIONS: dict[Phase, frozenset[Phase]] = {
     Phase.QUEUED: frozenset({Phase.EXECUTING, Phase.HELD, Phase.ABORTED, Phase.ERROR}),
     Phase.EXECUTING: frozenset({Phase.QUEUED, Phase.HELD, Phase.SUSPENDED} | _ENDINGS),
     Phase.HELD: frozenset({Phase.QUEUED, Phase.ABORTED, Phase.ERROR}),
-    Phase.SUSPENDED: frozenset({Phase.QUEUED, Phase.EXECUTING, Phase.HELD, Phase.ABORTED, Phase.ERROR}),
+    Phase.SUSPENDED: frozenset(
+        {Phase.QUEUED, Phase.EXECUTING, Phase.HELD, Phase.ABORTED, Phase.ERROR}
+    ),
     Phase.UNKNOWN: frozenset(Phase) - {Phase.UNKNOWN, Phase.ARCHIVED},
     Phase.COMPLETED: frozenset({Phase.ARCHIVED}),
     Phase.ERROR: frozenset({Phase.ARCHIVED}),

@@ -80,9 +80,7 @@ class JobService:
         self.clock = clock
         self.policy = policy
         self.limits = limits or ExecutionLimits()
-        self.recorder = ExecutionRecorder(
-            store=store, files=files, registry=registry, clock=clock
-        )
+        self.recorder = ExecutionRecorder(store=store, files=files, registry=registry, clock=clock)
         self.reaper = Reaper(store=store, clock=clock, expire=self._expire)
         #: What restart recovery did at the last :meth:`startup`.
         self.startup_report: RecoveryReport | None = None
@@ -129,7 +127,7 @@ class JobService:
         document: bytes,
         owner: str = ANONYMOUS,
         address: str = "",
-        termination_time: datetime | None | Default = DEFAULT,
+        termination_time: datetime | Default | None = DEFAULT,
     ) -> Job:
         """createJob: validate ``document`` with the contract, quote it, record it PENDING.
 
@@ -243,9 +241,7 @@ class JobService:
 
     # -- internals ---------------------------------------------------------------------
 
-    def _queue(
-        self, resource_id: str, *, owner: str, operation: str, sources: set[Phase]
-    ) -> Phase:
+    def _queue(self, resource_id: str, *, owner: str, operation: str, sources: set[Phase]) -> Phase:
         job = self.get_job(resource_id, owner=owner)
         if job.phase in sources:
             changes = {}

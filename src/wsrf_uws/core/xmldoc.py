@@ -8,6 +8,7 @@ carries a DOCTYPE at all is refused: nothing in a JDL needs one.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
@@ -36,10 +37,8 @@ def parse_document(document: bytes) -> etree._Element:
     try:
         root = etree.fromstring(document, _parser())
     except etree.XMLSyntaxError as exc:
-        raise InvalidJobDescriptionError(
-            str(exc.msg), line=exc.lineno, column=exc.offset
-        ) from None
-    if root.getroottree().docinfo.doctype:
+        raise InvalidJobDescriptionError(str(exc.msg), line=exc.lineno, column=exc.offset) from None
+    if getattr(root.getroottree().docinfo, "doctype", ""):
         raise InvalidJobDescriptionError("a DOCTYPE declaration is not allowed", line=1)
     return root
 
@@ -54,7 +53,9 @@ def validate(element: etree._Element, schema: etree.XMLSchema) -> None:
     """Validate ``element`` against ``schema``, raising the first error with its line."""
     if schema.validate(element):
         return
-    error = schema.error_log.last_error
+    log: Any = schema.error_log  # lxml-stubs do not declare the log iterable
+    errors = list(log)
+    error = errors[0] if errors else None
     raise InvalidJobDescriptionError(
         str(error.message) if error else "the document does not match the schema",
         line=error.line if error else None,

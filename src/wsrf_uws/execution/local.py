@@ -20,8 +20,9 @@ import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
+from multiprocessing.context import SpawnContext
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, cast
 
 import psutil
 
@@ -59,7 +60,8 @@ class LocalExecutor(Executor):
     ) -> None:
         if slots < 1:
             raise ValueError("slots must be at least 1")
-        self._ctx = multiprocessing.get_context(start_method)
+        # Every start method's context has Process; typeshed only types the base class.
+        self._ctx = cast(SpawnContext, multiprocessing.get_context(start_method))
         if start_method == "forkserver":
             self._ctx.set_forkserver_preload(["wsrf_uws.execution.worker"])
         self.slots = slots

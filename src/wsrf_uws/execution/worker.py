@@ -8,6 +8,7 @@ work outlives the service that would restart it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -22,7 +23,7 @@ from .context import WorkerContext
 from .processes import descendants, signal_tree
 
 
-class JobInterrupted(BaseException):  # noqa: N818 - a stop request, not an error
+class JobInterrupted(BaseException):
     """Raised in the job's main thread when the executor asks it to stop (SIGTERM).
 
     A BaseException, so ``except Exception`` in contract code does not swallow it and
@@ -71,8 +72,6 @@ def run_job(spec: RunSpec, conn: Connection) -> None:
     if leftovers:
         signal_tree(os.getpid(), signal.SIGKILL, leftovers)
     if message is not None:
-        try:
+        with contextlib.suppress(OSError):
             conn.send(message)
-        except OSError:
-            pass
     conn.close()

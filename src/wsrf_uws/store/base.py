@@ -130,7 +130,10 @@ class JobStore(ABC):
 
     @abstractmethod
     def expired(self, now: datetime, *, limit: int) -> list[str]:
-        """Up to ``limit`` resources whose termination time is at or before ``now``, earliest first."""
+        """Up to ``limit`` resources whose termination time is at or before ``now``.
+
+        Earliest first.
+        """
 
     @abstractmethod
     def close(self) -> None:

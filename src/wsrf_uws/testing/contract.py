@@ -99,7 +99,8 @@ class StepsContract(Contract):
             context.progress(i / description.steps, steps=_steps(labels, active=i))
             time.sleep(description.step_seconds)
             context.write_result(
-                f"step-{i + 1}.txt", f"step {i + 1} of run {context.run_count}\n".encode(),
+                f"step-{i + 1}.txt",
+                f"step {i + 1} of run {context.run_count}\n".encode(),
                 mime_type="text/plain",
             )
         context.progress(1.0, steps=_steps(labels, active=description.steps))
@@ -115,9 +116,7 @@ class StepsContract(Contract):
         # Half stay in the job's process group; half escape into sessions of their own,
         # as a careless application might: the executor must stop both.
         sleeper = [sys.executable, "-c", "import time; time.sleep(3600)"]
-        return [
-            subprocess.Popen(sleeper, start_new_session=bool(i % 2)).pid for i in range(count)
-        ]
+        return [subprocess.Popen(sleeper, start_new_session=bool(i % 2)).pid for i in range(count)]
 
     def state_element(self, job: Job) -> etree._Element | None:
         element = etree.Element(f"{{{NAMESPACE}}}state")
@@ -151,6 +150,4 @@ def steps_jdl(steps: int = 1, step_seconds: float = 0.0, **options: Any) -> byte
     if options.get("ignore_term"):
         parts.append("<ignoreTerm/>")
     isolated = "true" if options.get("isolated", True) else "false"
-    return (
-        f'<job xmlns="{NAMESPACE}" isolated="{isolated}">{"".join(parts)}</job>'.encode()
-    )
+    return f'<job xmlns="{NAMESPACE}" isolated="{isolated}">{"".join(parts)}</job>'.encode()
