@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wsrf_uws.core import JobService, Phase
-from wsrf_uws.core.model import ANONYMOUS
-from wsrf_uws.testing import build_test_service, steps_jdl, wait_for_job
+import pytest
+
+from wsrf_uws.core import JobService, Phase, ResourceNotDestroyedError
+from wsrf_uws.core.model import ANONYMOUS, Job
+from wsrf_uws.testing import StepsContract, build_test_service, steps_jdl, wait_for_job
 
 from conftest import alive, wait_for_children
 
@@ -119,3 +121,24 @@ def test_shutdown_interrupts_but_keeps_jobs_executing(tmp_path: Path) -> None:
         rerun = wait_for_job(reopened, job.resource_id, phases={Phase.EXECUTING})
         assert rerun.run_count == 2
         reopened.abort_job(job.resource_id, owner=ANONYMOUS)
+
+
+class OfflineArchive(StepsContract):
+    """Runs like ``steps`` but can never release what it holds (module level: it is pickled)."""
+
+    def release(self, job: Job) -> None:
+        raise ResourceNotDestroyedError("the archive is offline")
+
+
+def test_a_failed_destroy_of_running_work_leaves_it_aborted(tmp_path: Path) -> None:
+    svc = build_test_service(tmp_path / "d", contracts=[OfflineArchive()])
+    with svc:
+        job = svc.create_job(contract="steps", document=steps_jdl(1, 0, children=1))
+        svc.start_job(job.resource_id, owner=ANONYMOUS)
+        children = wait_for_children(svc, job.resource_id)
+        with pytest.raises(ResourceNotDestroyedError):
+            svc.destroy_job(job.resource_id, owner=ANONYMOUS)
+        kept = svc.get_job(job.resource_id, owner=ANONYMOUS)
+        assert kept.phase is Phase.ABORTED  # not EXECUTING with nothing running
+        assert alive(children) == []
+        assert svc.files.folder(job.resource_id).exists()  # nothing released, nothing lost

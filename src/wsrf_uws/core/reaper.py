@@ -42,6 +42,9 @@ class Reaper:
         self._wakeup = threading.Event()
         self._stopping = False
         self._deadline: datetime | None = None
+        # Guards _deadline: the look-up and the comparison in schedule() must not interleave,
+        # or a time committed just after the look-up would be slept past.
+        self._deadline_lock = threading.Lock()
         self._checked = threading.Condition()
         self._checked_until: datetime | None = None
         self._thread: threading.Thread | None = None
@@ -68,9 +71,9 @@ class Reaper:
         """
         if termination_time is None:
             return
-        deadline = self._deadline
-        if deadline is None or termination_time < deadline:
-            self._wakeup.set()
+        with self._deadline_lock:
+            if self._deadline is None or termination_time < self._deadline:
+                self._wakeup.set()
 
     def sweep(self, now: datetime) -> int:
         """Expire everything due at ``now``; returns how many resources were handed over.
@@ -109,7 +112,8 @@ class Reaper:
             self._wakeup.clear()
             now = self._clock.now()
             self.sweep(now)
-            self._deadline = self._store.next_termination_time()
+            with self._deadline_lock:
+                self._deadline = self._store.next_termination_time()
             self.passes += 1
             with self._checked:
                 self._checked_until = now

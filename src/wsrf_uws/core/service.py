@@ -261,6 +261,12 @@ class JobService:
         raise InvalidPhaseError(operation, job.phase)
 
     def _destroy(self, job: Job) -> None:
+        if job.phase in ACTIVE_PHASES:
+            # Recorded first, so a job whose release fails below is not left EXECUTING
+            # with nothing running.
+            self.store.transition(
+                job.resource_id, Phase.ABORTED, expected=ACTIVE_PHASES, end_time=self.clock.now()
+            )
         self.executor.cancel(job.resource_id)
         if job.contract in self.registry:
             self.contract_of(job).release(job)
