@@ -17,7 +17,7 @@ What it measures:
 
 Results are printed as a plain-text table and written to ``bench/out/store_bench.json``.
 
-Run from the project root: ``python bench/store_bench.py`` (about 2-3 minutes), or
+Run from the project root: ``python bench/store_bench.py`` (one to two minutes on two cores), or
 ``python bench/store_bench.py --quick`` for a smoke run of a few seconds.
 """
 
@@ -36,13 +36,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 # wsrf_uws.core must be imported before wsrf_uws.store (importing the store first hits a
 # circular import between store.base and core.service).
 from wsrf_uws.core.model import Job, new_resource_id
 from wsrf_uws.core.phases import Phase
 from wsrf_uws.store import SQLiteJobStore
+
+Sync = Literal["full", "normal"]
+
+#: The synchronous modes compared; "full" is the store's default.
+SYNC_MODES: tuple[Sync, ...] = ("full", "normal")
 
 #: The read-latency target: large-store latency / small-store latency.
 TARGET_RATIO = 1.2
@@ -120,7 +125,7 @@ class Throughput:
     ops_per_s: float
 
 
-def throughput(synchronous: str, ops: int, rng: random.Random) -> list[Throughput]:
+def throughput(synchronous: Sync, ops: int, rng: random.Random) -> list[Throughput]:
     """Create, read and phase-change rates on a fresh store."""
     now = datetime.now(UTC)
     jobs = [make_job(rng, now) for _ in range(ops)]
@@ -144,7 +149,7 @@ def throughput(synchronous: str, ops: int, rng: random.Random) -> list[Throughpu
 
     results = []
     with tempfile.TemporaryDirectory(prefix="store_bench_") as tmp:
-        store = SQLiteJobStore(Path(tmp) / "jobs.sqlite", synchronous=synchronous)  # type: ignore[arg-type]
+        store = SQLiteJobStore(Path(tmp) / "jobs.sqlite", synchronous=synchronous)
         try:
             for name, fn in (("create", create), ("read", read), ("phase change", change)):
                 seconds = timed(fn)
@@ -188,6 +193,20 @@ def percentile(ordered: list[int], fraction: float) -> int:
 BLOCK = 500
 
 
+def prime_os_cache(path: Path) -> None:
+    """Read the store's files once, so that they start out in the operating system's cache.
+
+    Otherwise how much of a large store is still cached after the bulk load depends on the
+    machine (some VMs reclaim idle page cache within a minute) and reads would measure the
+    disk. SQLite's own page cache still starts cold.
+    """
+    for part in (path, Path(f"{path}-wal")):
+        if part.exists():
+            with part.open("rb") as f:
+                while f.read(1 << 20):
+                    pass
+
+
 def timed_gets(store: SQLiteJobStore, ids: list[str], samples: list[int]) -> None:
     """``get`` each id, appending each call's latency in nanoseconds to ``samples``."""
     clock = time.perf_counter_ns
@@ -209,13 +228,21 @@ def summary(ids: list[str], samples: list[int]) -> Latency:
 
 
 def read_latencies(
-    stores: list[tuple[Path, list[str]]], reads: int, warmup: int, rng: random.Random
+    stores: list[tuple[Path, list[str]]],
+    reads: int,
+    warmup: int,
+    rng: random.Random,
+    prime: bool = True,
 ) -> list[Latency]:
     """Latency of ``get`` by random existing ids in each store, freshly opened.
 
+    The store files are first read once (see prime_os_cache) unless ``prime`` is false.
     After ``warmup`` untimed reads in each, the stores take turns in blocks of BLOCK
     timed reads, so background load on the machine affects them alike.
     """
+    if prime:
+        for path, _ in stores:
+            prime_os_cache(path)
     opened = [SQLiteJobStore(path) for path, _ in stores]
     samples: list[list[int]] = [[] for _ in stores]
     try:
@@ -241,7 +268,11 @@ def scaling(args: argparse.Namespace, rng: random.Random) -> dict[str, Any]:
         load_seconds = (time.perf_counter_ns() - start) / 1e9
         large_bytes = store_bytes(large_path)
         small, large = read_latencies(
-            [(small_path, small_ids), (large_path, large_ids)], args.reads, args.warmup, rng
+            [(small_path, small_ids), (large_path, large_ids)],
+            args.reads,
+            args.warmup,
+            rng,
+            prime=args.prime,
         )
     ratio_p50 = large.p50_us / small.p50_us
     ratio_mean = large.mean_us / small.mean_us
@@ -249,11 +280,14 @@ def scaling(args: argparse.Namespace, rng: random.Random) -> dict[str, Any]:
         "small": asdict(small),
         "large": asdict(large),
         "batch": args.batch,
+        "primed_os_cache": args.prime,
         "load_seconds": load_seconds,
         "load_rows_per_s": args.large / load_seconds,
         "large_file_bytes": large_bytes,
         "ratio_p50": ratio_p50,
         "ratio_mean": ratio_mean,
+        "delta_p50_us": large.p50_us - small.p50_us,
+        "delta_mean_us": large.mean_us - small.mean_us,
         "target_ratio": TARGET_RATIO,
         "pass_p50": ratio_p50 <= TARGET_RATIO,
         "pass_mean": ratio_mean <= TARGET_RATIO,
@@ -285,9 +319,24 @@ def latency_row(x: dict[str, Any]) -> list[str]:
     return [f"{x['resources']:,}", f"{x['reads']:,}", *(f"{v:.1f}" for v in figures)]
 
 
-def ratio_line(label: str, ratio: float) -> str:
+def ratio_line(label: str, small: float, large: float) -> str:
+    ratio = large / small
     verdict = "PASS" if ratio <= TARGET_RATIO else "MISS"
-    return f"ratio large/small {label} {ratio:5.2f}  (target <= {TARGET_RATIO})  {verdict}"
+    return (
+        f"ratio large/small {label} {ratio:5.2f}  ({large - small:+.1f} us per read)  "
+        f"target <= {TARGET_RATIO}  {verdict}"
+    )
+
+
+def power_of_ten(n: int) -> str:
+    """``10^k`` when ``n`` is a power of ten, else ``n`` with thousands separators."""
+    text = str(n)
+    return f"10^{len(text) - 1}" if text.strip("0") == "1" else f"{n:,}"
+
+
+def quick_note(small: dict[str, Any], large: dict[str, Any]) -> str:
+    sizes = f"{power_of_ten(small['resources'])} vs {power_of_ten(large['resources'])}"
+    return f" (--quick: fewer operations; {sizes} resources instead of 10^2 vs 10^6)"
 
 
 def environment() -> dict[str, Any]:
@@ -305,7 +354,7 @@ def report(env: dict[str, Any], rates: list[Throughput], scale: dict[str, Any], 
     size_mib = scale["large_file_bytes"] / 2**20
     return "\n".join(
         [
-            "wsrf_uws store benchmark" + (" (--quick: 10^2 vs 10^5 resources)" if quick else ""),
+            "wsrf_uws store benchmark" + (quick_note(small, large) if quick else ""),
             f"Python {env['python']} ({env['implementation']}), SQLite {env['sqlite']}, "
             f"{env['cpus']} CPUs, {env['platform']}",
             "",
@@ -317,6 +366,9 @@ def report(env: dict[str, Any], rates: list[Throughput], scale: dict[str, Any], 
             ),
             "",
             "2. Read latency (get by random existing id) against store size",
+            "   (store files "
+            + ("read once into the OS cache first" if scale["primed_os_cache"] else "not primed")
+            + "; SQLite's cache cold, then a warm-up of untimed reads)",
             "",
             table(
                 ["resources", "reads", "p50 us", "p99 us", "mean us"],
@@ -327,8 +379,8 @@ def report(env: dict[str, Any], rates: list[Throughput], scale: dict[str, Any], 
             f"{scale['batch']:,}): {scale['load_seconds']:.1f} s "
             f"({scale['load_rows_per_s']:,.0f} jobs/s)",
             f"size of the {large['resources']:,}-resource store: {size_mib:,.1f} MiB",
-            ratio_line("p50: ", scale["ratio_p50"]),
-            ratio_line("mean:", scale["ratio_mean"]),
+            ratio_line("p50: ", small["p50_us"], large["p50_us"]),
+            ratio_line("mean:", small["mean_us"], large["mean_us"]),
         ]
     )
 
@@ -336,15 +388,35 @@ def report(env: dict[str, Any], rates: list[Throughput], scale: dict[str, Any], 
 # -- main -----------------------------------------------------------------------------
 
 
+def defaults(name: str) -> str:
+    return f"(default {FULL[name]:,}; --quick {QUICK[name]:,})"
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
-    parser.add_argument("--ops", type=int, help="operations per throughput measurement")
-    parser.add_argument("--small", type=int, help="resources in the small store")
-    parser.add_argument("--large", type=int, help="resources in the large store")
-    parser.add_argument("--reads", type=int, help="timed reads per latency measurement")
-    parser.add_argument("--warmup", type=int, help="untimed reads before each measurement")
+    parser.add_argument(
+        "--ops", type=int, help=f"operations per throughput measurement {defaults('ops')}"
+    )
+    parser.add_argument(
+        "--small", type=int, help=f"resources in the small store {defaults('small')}"
+    )
+    parser.add_argument(
+        "--large", type=int, help=f"resources in the large store {defaults('large')}"
+    )
+    parser.add_argument(
+        "--reads", type=int, help=f"timed reads per latency measurement {defaults('reads')}"
+    )
+    parser.add_argument(
+        "--warmup", type=int, help=f"untimed reads before each measurement {defaults('warmup')}"
+    )
     parser.add_argument("--batch", type=int, default=50_000, help="jobs per bulk-load batch")
+    parser.add_argument(
+        "--no-prime",
+        dest="prime",
+        action="store_false",
+        help="do not read the store files into the OS cache before timing reads",
+    )
     parser.add_argument("--seed", type=int, default=1, help="random seed of the workload")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output file")
     args = parser.parse_args(argv)
@@ -358,7 +430,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     rng = random.Random(args.seed)
     env = environment()
-    rates = [r for sync in ("full", "normal") for r in throughput(sync, args.ops, rng)]
+    rates = [r for sync in SYNC_MODES for r in throughput(sync, args.ops, rng)]
     scale = scaling(args, rng)
     print(report(env, rates, scale, args.quick))
     args.out.parent.mkdir(parents=True, exist_ok=True)
