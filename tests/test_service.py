@@ -99,6 +99,17 @@ def test_resource_ids_are_unique(service: JobService) -> None:
     assert len(ids) == 200
 
 
+def test_a_taken_resource_id_is_drawn_again(
+    service: JobService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = service.create_job(contract="steps", document=steps_jdl())
+    fresh = iter([first.resource_id, "b" * 32])
+    monkeypatch.setattr("wsrf_uws.core.service.new_resource_id", lambda: next(fresh))
+    second = service.create_job(contract="steps", document=steps_jdl())
+    assert second.resource_id == "b" * 32
+    assert service.store.count() == 2
+
+
 def test_execution_duration_defaults_and_caps(tmp_path: object) -> None:
     from wsrf_uws.testing import build_test_service
 

@@ -20,9 +20,10 @@ from wsrf_uws.core.model import (
     StepStatus,
 )
 from wsrf_uws.core.phases import Phase
-from wsrf_uws.store import JobFiles, SQLiteJobStore, StoreError
+from wsrf_uws.store import JobFiles, ResourceIdTakenError, SQLiteJobStore, StoreError
 from wsrf_uws.store.files import atomic_writer, write_atomic
 from wsrf_uws.store.migrations import SCHEMA_VERSION
+from wsrf_uws.store.sqlite import row_key
 
 from factories import T0, make_job
 
@@ -73,8 +74,34 @@ def test_unknown_resource(store: SQLiteJobStore) -> None:
 def test_duplicate_resource_id_is_refused(store: SQLiteJobStore) -> None:
     job = make_job()
     store.insert(job)
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(ResourceIdTakenError):
         store.insert(job)
+    with pytest.raises(ResourceIdTakenError):
+        store.insert_many([make_job(), job])
+    assert store.count() == 1  # the batch was refused whole
+
+
+def test_a_row_key_clash_never_returns_the_wrong_job(store: SQLiteJobStore) -> None:
+    # A row squatting on the key of "victim" (as a 63-bit hash clash would) is never
+    # mistaken for it, and blocks only the insertion of "victim" itself.
+    squatter = make_job(resource_id="squatter")
+    store.insert(squatter)
+    conn = sqlite3.connect(store.path)
+    conn.execute("UPDATE jobs SET key = ? WHERE resource_id = 'squatter'", (row_key("victim"),))
+    conn.commit()
+    conn.close()
+    assert store.get("victim") is None
+    assert store.exists("victim") is False
+    assert store.delete("victim") is False
+    assert store.transition("victim", Phase.QUEUED) is None
+    with pytest.raises(ResourceIdTakenError):
+        store.insert(make_job(resource_id="victim"))
+    assert store.count() == 1
+
+
+def test_synchronous_mode_is_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="'full' or 'normal'"):
+        SQLiteJobStore(tmp_path / "s.sqlite", synchronous="ful")  # type: ignore[arg-type]
 
 
 def test_update_refuses_identity_fields(store: SQLiteJobStore) -> None:

@@ -31,7 +31,11 @@ def build_service(
     if registry is None:
         registry = ContractRegistry.from_entry_points(settings, enabled=settings.contracts)
     return JobService(
-        store=SQLiteJobStore(settings.store_path, synchronous=settings.sqlite_synchronous),
+        store=SQLiteJobStore(
+            settings.store_path,
+            synchronous=settings.sqlite_synchronous,
+            mmap_bytes=settings.sqlite_mmap_bytes,
+        ),
         files=JobFiles(settings.jobs_dir),
         registry=registry,
         executor=executor or LocalExecutor(slots=settings.slots, kill_grace=settings.kill_grace),

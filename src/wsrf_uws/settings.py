@@ -63,6 +63,11 @@ class Settings(BaseSettings):
         "full",
         description="'full' survives power loss; 'normal' only process crashes, and is faster.",
     )
+    sqlite_mmap_bytes: int = Field(
+        0x7FFF0000,
+        ge=0,
+        description="How much of the store file is read through a memory map; 0 = none.",
+    )
     contracts: list[str] | None = Field(
         None, description="Contracts to serve; default every installed one."
     )

@@ -1,7 +1,11 @@
 """The UWS pattern, binding-agnostic: job model, phases, lifetime, recovery, contracts.
 
-Pure Python; nothing here speaks HTTP or SOAP.
+Pure Python; nothing here speaks HTTP or SOAP. The service and its helpers are
+exported lazily, so the store and executors can import the model without pulling
+in the service that depends on them.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from .clock import Clock, SystemClock, format_utc
 from .contract import Assessment, Contract, ExtraOperation, JobContext
@@ -32,7 +36,20 @@ from .model import (
 )
 from .phases import FINAL_PHASES, TRANSITIONS, Phase
 from .registry import ContractRegistry
-from .service import ExecutionLimits, JobService, TerminationChange
+
+if TYPE_CHECKING:
+    from .service import ExecutionLimits, JobService, TerminationChange
+
+_FROM_SERVICE = {"ExecutionLimits", "JobService", "TerminationChange"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_SERVICE:
+        from . import service
+
+        return getattr(service, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ANONYMOUS",

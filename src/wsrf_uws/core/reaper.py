@@ -11,9 +11,12 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from ..store.base import JobStore
 from .clock import Clock
+
+if TYPE_CHECKING:
+    from ..store.base import JobStore
 
 log = logging.getLogger(__name__)
 

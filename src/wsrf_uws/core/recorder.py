@@ -8,15 +8,17 @@ nothing.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..execution.base import Outcome, OutcomeKind, RunSpec
-from ..store.base import JobStore
-from ..store.files import JobFiles
 from .clock import Clock
 from .model import ErrorSummary, ErrorType, Progress, Result
 from .phases import Phase
 from .registry import ContractRegistry
+
+if TYPE_CHECKING:
+    from ..store.base import JobStore
+    from ..store.files import JobFiles
 
 log = logging.getLogger(__name__)
 

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ..execution.base import Executor
-from ..store.base import JobStore
-from ..store.files import JobFiles
 from .clock import Clock, format_utc
 from .phases import ACTIVE_PHASES, Phase
 from .registry import ContractRegistry
+
+if TYPE_CHECKING:
+    from ..execution.base import Executor
+    from ..store.base import JobStore
+    from ..store.files import JobFiles
 
 log = logging.getLogger(__name__)
 

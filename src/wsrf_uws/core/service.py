@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from ..execution.base import Executor
-from ..store.base import JobStore
-from ..store.files import JobFiles
+from ..store.base import ResourceIdTakenError
 from .clock import Clock, format_utc
 from .contract import Contract
 from .errors import InvalidPhaseError, ResourceUnknownError
@@ -26,6 +25,11 @@ from .reaper import Reaper
 from .recorder import ExecutionRecorder
 from .recovery import RecoveryReport, recover
 from .registry import ContractRegistry
+
+if TYPE_CHECKING:
+    from ..execution.base import Executor
+    from ..store.base import JobStore
+    from ..store.files import JobFiles
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +146,7 @@ class JobService:
             now, requested=termination_time, proposed_lifetime=assessment.lifetime
         )
         job = Job(
-            resource_id=new_resource_id(),
+            resource_id="",
             contract=plugin.name,
             owner=owner,
             phase=Phase.PENDING,
@@ -154,7 +158,16 @@ class JobService:
             quote=assessment.quote or Quote(),
             jdl_state=assessment.jdl_state,
         )
-        self.store.insert(job)
+        # 160 random bits make a clash practically impossible; a clash of the store's
+        # shorter row key is merely unlikely, so a taken id is simply drawn again.
+        for attempt in range(3):
+            job = replace(job, resource_id=new_resource_id())
+            try:
+                self.store.insert(job)
+                break
+            except ResourceIdTakenError:
+                if attempt == 2:
+                    raise
         self.reaper.schedule(ends)
         return job
 

@@ -1,7 +1,13 @@
 """Durable persistence of job resources behind one interface (:class:`JobStore`)."""
 
-from .base import JobStore, StoreError
+from .base import JobStore, ResourceIdTakenError, StoreError
 from .files import JobFiles
 from .sqlite import SQLiteJobStore
 
-__all__ = ["JobFiles", "JobStore", "SQLiteJobStore", "StoreError"]
+__all__ = [
+    "JobFiles",
+    "JobStore",
+    "ResourceIdTakenError",
+    "SQLiteJobStore",
+    "StoreError",
+]

@@ -38,12 +38,20 @@ class StoreError(Exception):
     """The store cannot be used (for example it was written by a newer version)."""
 
 
+class ResourceIdTakenError(StoreError):
+    """A new job's resource id (or the key derived from it) is already recorded."""
+
+    def __init__(self, resource_id: str) -> None:
+        super().__init__(f"resource id {resource_id} is already taken")
+        self.resource_id = resource_id
+
+
 class JobStore(ABC):
     """Durable records of job resources."""
 
     @abstractmethod
     def insert(self, job: Job) -> None:
-        """Record a new job; its resource id must be new."""
+        """Record a new job; raises :class:`ResourceIdTakenError` if its id is not new."""
 
     @abstractmethod
     def insert_many(self, jobs: Iterable[Job]) -> int:

@@ -4,6 +4,9 @@ Each thread gets its own connection (WAL lets readers proceed while one writer
 commits). Writes run in ``BEGIN IMMEDIATE`` transactions and are committed before
 a method returns; with ``synchronous=FULL`` (the default) a commit also survives a
 power cut, and in any mode a process killed at any instant leaves a consistent file.
+
+Rows are found by :func:`row_key`, a 63-bit hash of the resource id, always together
+with the id itself, so a hash collision can never return the wrong job.
 """
 
 from __future__ import annotations
@@ -13,31 +16,54 @@ import threading
 from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from hashlib import blake2b
 from pathlib import Path
 from typing import Any, Literal
 
 from ..core.model import Job, Result
 from ..core.phases import Phase
 from . import codec
-from .base import JobStore, StoreError
+from .base import JobStore, ResourceIdTakenError, StoreError
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 
 _COLUMNS = (
-    "resource_id, contract, owner, phase, creation_time, start_time, end_time, "
+    "key, resource_id, contract, owner, phase, creation_time, start_time, end_time, "
     "termination_time, execution_duration, address, quote, progress, error, results, "
     "jdl_state, note, run_count, jdl"
 )
 
 
+#: The most this SQLite build lets a connection map (SQLITE_MAX_MMAP_SIZE).
+DEFAULT_MMAP_BYTES = 0x7FFF0000
+
+
+def row_key(resource_id: str) -> int:
+    """The integer primary key of ``resource_id``: 63 bits of its BLAKE2b hash."""
+    digest = blake2b(resource_id.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1
+
+
 class SQLiteJobStore(JobStore):
-    """A :class:`JobStore` in one SQLite file."""
+    """A :class:`JobStore` in one SQLite file.
+
+    ``mmap_bytes`` is how much of the file each connection reads through a memory map
+    (0 turns it off): reads then skip a copy per page, which keeps lookups in a large
+    store nearly as fast as in a small one.
+    """
 
     def __init__(
-        self, path: Path | str, *, synchronous: Literal["full", "normal"] = "full"
+        self,
+        path: Path | str,
+        *,
+        synchronous: Literal["full", "normal"] = "full",
+        mmap_bytes: int = DEFAULT_MMAP_BYTES,
     ) -> None:
+        if synchronous not in ("full", "normal"):
+            raise ValueError(f"synchronous must be 'full' or 'normal', not {synchronous!r}")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._synchronous = synchronous.upper()
+        self._mmap_bytes = int(mmap_bytes)
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
@@ -55,6 +81,7 @@ class SQLiteJobStore(JobStore):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self._synchronous}")
             conn.execute("PRAGMA cache_size=-32768")
+            conn.execute(f"PRAGMA mmap_size={self._mmap_bytes}")
             conn.row_factory = sqlite3.Row
             self._local.conn = conn
             with self._connections_lock:
@@ -102,6 +129,7 @@ class SQLiteJobStore(JobStore):
     @staticmethod
     def _row(job: Job) -> tuple[Any, ...]:
         return (
+            row_key(job.resource_id),
             job.resource_id,
             job.contract,
             job.owner,
@@ -150,21 +178,29 @@ class SQLiteJobStore(JobStore):
     # -- JobStore --------------------------------------------------------------------
 
     def insert(self, job: Job) -> None:
-        with self._write() as conn:
-            conn.execute(f"INSERT INTO jobs ({_COLUMNS}) VALUES ({_PLACEHOLDERS})", self._row(job))
+        try:
+            with self._write() as conn:
+                conn.execute(
+                    f"INSERT INTO jobs ({_COLUMNS}) VALUES ({_PLACEHOLDERS})", self._row(job)
+                )
+        except sqlite3.IntegrityError as exc:
+            raise ResourceIdTakenError(job.resource_id) from exc
 
     def insert_many(self, jobs: Iterable[Job]) -> int:
-        with self._write() as conn:
-            cursor = conn.executemany(
-                f"INSERT INTO jobs ({_COLUMNS}) VALUES ({_PLACEHOLDERS})",
-                (self._row(job) for job in jobs),
-            )
-            return cursor.rowcount
+        try:
+            with self._write() as conn:
+                cursor = conn.executemany(
+                    f"INSERT INTO jobs ({_COLUMNS}) VALUES ({_PLACEHOLDERS})",
+                    (self._row(job) for job in jobs),
+                )
+                return cursor.rowcount
+        except sqlite3.IntegrityError as exc:
+            raise ResourceIdTakenError("(one of the batch)") from exc
 
     def get(self, resource_id: str) -> Job | None:
         row = (
             self._connection()
-            .execute(f"SELECT {_COLUMNS} FROM jobs WHERE resource_id = ?", (resource_id,))
+            .execute(f"SELECT {_COLUMNS} FROM jobs WHERE {_BY_ID}", _by_id(resource_id))
             .fetchone()
         )
         return None if row is None else self._job(row)
@@ -177,8 +213,8 @@ class SQLiteJobStore(JobStore):
         with self._write() as conn:
             row = conn.execute(
                 f"UPDATE jobs SET phase = ?{assignments} "
-                f"WHERE resource_id = ? AND phase IN ({marks}) RETURNING {_COLUMNS}",
-                (to.value, *values, resource_id, *sorted(expected)),
+                f"WHERE {_BY_ID} AND phase IN ({marks}) RETURNING {_COLUMNS}",
+                (to.value, *values, *_by_id(resource_id), *sorted(expected)),
             ).fetchone()
         return None if row is None else self._job(row)
 
@@ -188,30 +224,29 @@ class SQLiteJobStore(JobStore):
         assignments, values = _assignments(changes)
         with self._write() as conn:
             row = conn.execute(
-                f"UPDATE jobs SET {assignments.lstrip(', ')} WHERE resource_id = ? "
-                f"RETURNING {_COLUMNS}",
-                (*values, resource_id),
+                f"UPDATE jobs SET {assignments.lstrip(', ')} WHERE {_BY_ID} RETURNING {_COLUMNS}",
+                (*values, *_by_id(resource_id)),
             ).fetchone()
         return None if row is None else self._job(row)
 
     def add_result(self, resource_id: str, result: Result) -> Job | None:
         with self._write() as conn:
             row = conn.execute(
-                "SELECT results FROM jobs WHERE resource_id = ?", (resource_id,)
+                f"SELECT results FROM jobs WHERE {_BY_ID}", _by_id(resource_id)
             ).fetchone()
             if row is None:
                 return None
             results = [r for r in codec.results_from_db(row[0]) if r.name != result.name]
             results.append(result)
             updated = conn.execute(
-                f"UPDATE jobs SET results = ? WHERE resource_id = ? RETURNING {_COLUMNS}",
-                (codec.results_to_db(tuple(results)), resource_id),
+                f"UPDATE jobs SET results = ? WHERE {_BY_ID} RETURNING {_COLUMNS}",
+                (codec.results_to_db(tuple(results)), *_by_id(resource_id)),
             ).fetchone()
         return self._job(updated)
 
     def delete(self, resource_id: str) -> bool:
         with self._write() as conn:
-            cursor = conn.execute("DELETE FROM jobs WHERE resource_id = ?", (resource_id,))
+            cursor = conn.execute(f"DELETE FROM jobs WHERE {_BY_ID}", _by_id(resource_id))
             return cursor.rowcount == 1
 
     def list_jobs(
@@ -255,7 +290,7 @@ class SQLiteJobStore(JobStore):
 
     def exists(self, resource_id: str) -> bool:
         cursor = self._connection().execute(
-            "SELECT 1 FROM jobs WHERE resource_id = ?", (resource_id,)
+            f"SELECT 1 FROM jobs WHERE {_BY_ID}", _by_id(resource_id)
         )
         return cursor.fetchone() is not None
 
@@ -280,6 +315,11 @@ class SQLiteJobStore(JobStore):
 
 
 _PLACEHOLDERS = ", ".join("?" * len(_COLUMNS.split(", ")))
+_BY_ID = "key = ? AND resource_id = ?"
+
+
+def _by_id(resource_id: str) -> tuple[int, str]:
+    return row_key(resource_id), resource_id
 
 
 def _assignments(changes: dict[str, Any]) -> tuple[str, list[Any]]:
