@@ -38,8 +38,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-# wsrf_uws.core must be imported before wsrf_uws.store (importing the store first hits a
-# circular import between store.base and core.service).
 from wsrf_uws.core.model import Job, new_resource_id
 from wsrf_uws.core.phases import Phase
 from wsrf_uws.store import SQLiteJobStore
