@@ -21,6 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from .store.sqlite import DEFAULT_MMAP_BYTES
+
 _config_file: ContextVar[Path | None] = ContextVar("wsrf_uws_config_file", default=None)
 
 
@@ -64,7 +66,7 @@ class Settings(BaseSettings):
         description="'full' survives power loss; 'normal' only process crashes, and is faster.",
     )
     sqlite_mmap_bytes: int = Field(
-        0x7FFF0000,
+        DEFAULT_MMAP_BYTES,
         ge=0,
         description="How much of the store file is read through a memory map; 0 = none.",
     )

@@ -180,19 +180,14 @@ class SQLiteJobStore(JobStore):
     def insert(self, job: Job) -> None:
         try:
             with self._write() as conn:
-                conn.execute(
-                    f"INSERT INTO jobs ({_COLUMNS}) VALUES ({_PLACEHOLDERS})", self._row(job)
-                )
+                conn.execute(_INSERT, self._row(job))
         except sqlite3.IntegrityError as exc:
             raise ResourceIdTakenError(job.resource_id) from exc
 
     def insert_many(self, jobs: Iterable[Job]) -> int:
         try:
             with self._write() as conn:
-                cursor = conn.executemany(
-                    f"INSERT INTO jobs ({_COLUMNS}) VALUES ({_PLACEHOLDERS})",
-                    (self._row(job) for job in jobs),
-                )
+                cursor = conn.executemany(_INSERT, (self._row(job) for job in jobs))
                 return cursor.rowcount
         except sqlite3.IntegrityError as exc:
             raise ResourceIdTakenError("(one of the batch)") from exc
@@ -315,6 +310,7 @@ class SQLiteJobStore(JobStore):
 
 
 _PLACEHOLDERS = ", ".join("?" * len(_COLUMNS.split(", ")))
+_INSERT = f"INSERT INTO jobs ({_COLUMNS}) VALUES ({_PLACEHOLDERS})"
 _BY_ID = "key = ? AND resource_id = ?"
 
 
