@@ -21,31 +21,31 @@ from wsrf_uws.testing import steps_jdl, wait_for_job
 BAD_DOCUMENTS = {
     "empty": (b"", "empty"),
     "not XML": (b"this is not xml", "line 1"),
-    "unclosed": (b'<job xmlns="urn:wsrf-uws:test:v1">\n<steps>1</steps>\n', "line 3"),
-    "wrong root": (b'<other xmlns="urn:wsrf-uws:test:v1"/>', "expects {urn:wsrf-uws:test:v1}job"),
+    "unclosed": (b'<job xmlns="urn:wsrf-uws:steps:v1">\n<steps>1</steps>\n', "line 3"),
+    "wrong root": (b'<other xmlns="urn:wsrf-uws:steps:v1"/>', "expects {urn:wsrf-uws:steps:v1}job"),
     "wrong namespace": (b"<job><steps>1</steps><stepSeconds>0</stepSeconds></job>", "root element"),
     "schema: missing steps": (
-        b'<job xmlns="urn:wsrf-uws:test:v1"><stepSeconds>0</stepSeconds></job>',
+        b'<job xmlns="urn:wsrf-uws:steps:v1"><stepSeconds>0</stepSeconds></job>',
         "stepSeconds",
     ),
     "schema: bad number": (
-        b'<job xmlns="urn:wsrf-uws:test:v1">\n<steps>-3</steps><stepSeconds>0</stepSeconds></job>',
+        b'<job xmlns="urn:wsrf-uws:steps:v1">\n<steps>-3</steps><stepSeconds>0</stepSeconds></job>',
         "line 2",
     ),
     "doctype": (
-        b'<!DOCTYPE job [<!ENTITY x "boom">]>\n<job xmlns="urn:wsrf-uws:test:v1">'
+        b'<!DOCTYPE job [<!ENTITY x "boom">]>\n<job xmlns="urn:wsrf-uws:steps:v1">'
         b"<steps>1</steps><stepSeconds>0</stepSeconds></job>",
         "DOCTYPE",
     ),
     "billion laughs": (
         b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
         b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
-        b'<job xmlns="urn:wsrf-uws:test:v1"><fail>&lol2;</fail></job>',
+        b'<job xmlns="urn:wsrf-uws:steps:v1"><fail>&lol2;</fail></job>',
         "DOCTYPE",
     ),
     "external entity": (
         b'<!DOCTYPE job [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
-        b'<job xmlns="urn:wsrf-uws:test:v1"><fail>&xxe;</fail></job>',
+        b'<job xmlns="urn:wsrf-uws:steps:v1"><fail>&xxe;</fail></job>',
         "DOCTYPE",
     ),
 }

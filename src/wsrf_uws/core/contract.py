@@ -24,7 +24,7 @@ from lxml import etree
 
 from .errors import InvalidJobDescriptionError
 from .model import Job, ProgressStep, Quote, Result
-from .xmldoc import load_schema, local_name, parse_document, validate
+from .xmldoc import local_name, parse_document, validate
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -115,6 +115,9 @@ class Contract:
     schema_path: Path | None = None
     #: Whether a job may be re-run automatically after a restart (pattern §2.4).
     isolated: bool = True
+    #: Local name (in ``namespace``) of the element :meth:`state_element` returns, which
+    #: is also the contract's own resource property; None if the contract has none.
+    state_name: str | None = None
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings
@@ -126,8 +129,12 @@ class Contract:
 
     @cached_property
     def schema(self) -> etree.XMLSchema | None:
-        """The loaded XSD, or None."""
-        return load_schema(self.schema_path) if self.schema_path else None
+        """The compiled XSD (with the project's schemas it may import), or None."""
+        if self.schema_path is None:
+            return None
+        from ..published import compile_schemas
+
+        return compile_schemas({self.namespace: self.schema_path})
 
     @property
     def jdl_qname(self) -> str:

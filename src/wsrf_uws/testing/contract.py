@@ -5,7 +5,7 @@ a quote, an execution-duration and lifetime request, progress with named steps, 
 result file per step, state, failure, a crash, child processes, ignoring SIGTERM,
 and non-isolated jobs. Example::
 
-    <job xmlns="urn:wsrf-uws:test:v1" isolated="true">
+    <job xmlns="urn:wsrf-uws:steps:v1" isolated="true">
       <steps>3</steps>
       <stepSeconds>0.1</stepSeconds>
     </job>
@@ -29,7 +29,7 @@ from ..core.contract import Assessment, Contract, JobContext
 from ..core.errors import JobFailure
 from ..core.model import Job, ProgressStep, Quote, StepStatus
 
-NAMESPACE = "urn:wsrf-uws:test:v1"
+NAMESPACE = "urn:wsrf-uws:steps:v1"
 _NS = {"t": NAMESPACE}
 
 
@@ -54,11 +54,12 @@ def _text(root: etree._Element, name: str) -> str | None:
 
 
 class StepsContract(Contract):
-    """The test contract ``steps`` (namespace ``urn:wsrf-uws:test:v1``)."""
+    """The test contract ``steps`` (namespace ``urn:wsrf-uws:steps:v1``)."""
 
     name = "steps"
     namespace = NAMESPACE
     jdl_element = "job"
+    state_name = "state"
     schema_path = Path(__file__).with_name("steps.xsd")
 
     def describe(self, root: etree._Element) -> StepsJob:

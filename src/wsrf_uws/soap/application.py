@@ -1,0 +1,159 @@
+"""The WSGI application: every installed contract, its documents and the results, on one port.
+
+| route | what |
+|---|---|
+| ``POST /uws/{contract}`` | the contract's SOAP endpoint (Spyne) |
+| ``GET /uws/{contract}?wsdl`` | its published WSDL |
+| ``GET /wsdl/...``, ``GET /schemas/...`` | the documents the WSDL imports |
+| ``GET /results/{resource-id}/{name}`` | a result file |
+| ``GET /`` | a short index of the endpoints |
+
+Requests larger than the configured limit are refused with HTTP 413 before their
+body is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from lxml import etree
+
+from ..core.service import JobService
+from .documents import Documents
+from .endpoint import Authenticate, ContractEndpoint
+from .faults import RequestError
+from .results import ResultDownloads, StartResponse, plain
+from .spyne_compat import WsgiApplication, fault_envelope, spyne_application
+
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+#: Default limit of a request body (DESIGN §2: 2 MiB, configurable).
+DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
+
+
+class SoapApplication:
+    """Routes requests to the contract endpoints, the documents and the result files."""
+
+    def __init__(
+        self,
+        *,
+        service: JobService,
+        base_url: str,
+        authenticate: Authenticate,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        extra_routes: dict[str, WsgiApp] | None = None,
+    ) -> None:
+        self.service = service
+        self.base_url = base_url.rstrip("/")
+        self.max_body_bytes = max_body_bytes
+        contracts = list(service.registry)
+        self.endpoints = {
+            contract.name: ContractEndpoint(
+                service=service,
+                contract=contract,
+                base_url=self.base_url,
+                authenticate=authenticate,
+            )
+            for contract in contracts
+        }
+        self.soap: dict[str, WsgiApplication] = {
+            name: spyne_application(
+                endpoint=endpoint,
+                name=name,
+                namespace=endpoint.contract.namespace,
+                max_body_bytes=max_body_bytes,
+            )
+            for name, endpoint in self.endpoints.items()
+        }
+        self.documents = Documents(base_url=self.base_url, contracts=contracts)
+        self.results = ResultDownloads(service=service, authenticate=authenticate)
+        self.extra_routes = dict(extra_routes or {})
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "") or "/"
+        method = environ["REQUEST_METHOD"]
+        if path in self.extra_routes:
+            return self.extra_routes[path](environ, start_response)
+        if path.startswith("/uws/"):
+            return self._contract(path[len("/uws/") :].rstrip("/"), environ, start_response)
+        if path.startswith("/results/"):
+            parts = path[len("/results/") :].split("/")
+            if len(parts) == 2 and all(parts):
+                return self.results(environ, start_response, parts[0], parts[1])
+            return plain(start_response, "404 Not Found", "use /results/{resource-id}/{name}")
+        if method in ("GET", "HEAD"):
+            document = self.documents.get(path)
+            if document is not None:
+                return _xml(start_response, document, head=method == "HEAD")
+            if path == "/":
+                return plain(start_response, "200 OK", self._index())
+        return plain(start_response, "404 Not Found", f"nothing at {path}")
+
+    def _contract(
+        self, name: str, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        if name not in self.soap:
+            installed = ", ".join(sorted(self.soap)) or "none"
+            return plain(
+                start_response, "404 Not Found", f"no contract {name!r} (installed: {installed})"
+            )
+        method = environ["REQUEST_METHOD"]
+        if method in ("GET", "HEAD"):
+            if environ.get("QUERY_STRING", "").lower().split("=")[0] == "wsdl":
+                document = self.documents.wsdl_by_contract[name]
+                return _xml(start_response, document, head=method == "HEAD")
+            return plain(
+                start_response,
+                "200 OK",
+                f"SOAP endpoint; its WSDL: {self.base_url}/uws/{name}?wsdl",
+            )
+        if method != "POST":
+            return plain(
+                start_response, "405 Method Not Allowed", "POST SOAP 1.1", Allow="GET, POST"
+            )
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > self.max_body_bytes:
+            return self._too_large(name, environ, start_response, length)
+        return self.soap[name](environ, start_response)
+
+    def _too_large(
+        self, name: str, environ: dict[str, Any], start_response: StartResponse, length: int
+    ) -> Iterable[bytes]:
+        error = RequestError(
+            "request-too-large",
+            f"the request has {length} bytes; this service accepts at most {self.max_body_bytes}",
+            http_status=413,
+        )
+        fault, headers = self.endpoints[name].fault(error, None)
+        body = etree.tostring(
+            fault_envelope(fault, headers), xml_declaration=True, encoding="UTF-8"
+        )
+        start_response(
+            "413 Request Entity Too Large",
+            [
+                ("Content-Type", "text/xml; charset=utf-8"),
+                ("Content-Length", str(len(body))),
+                ("Connection", "close"),
+            ],
+        )
+        return [body]
+
+    def _index(self) -> str:
+        lines = ["wsrf-uws: the Universal Worker Service pattern over SOAP/WS-RF", ""]
+        for name in sorted(self.endpoints):
+            lines.append(f"{name}: {self.base_url}/uws/{name}  (WSDL: ?wsdl)")
+        if not self.endpoints:
+            lines.append("no contracts are installed")
+        return "\n".join(lines)
+
+
+def _xml(start_response: StartResponse, document: bytes, *, head: bool) -> list[bytes]:
+    start_response(
+        "200 OK",
+        [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(document)))],
+    )
+    return [] if head else [document]

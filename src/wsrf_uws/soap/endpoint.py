@@ -1,0 +1,303 @@
+"""The SOAP endpoint of one contract: every operation of the pattern on ``/uws/{contract}``.
+
+Each request body is checked against the published schemas before anything else
+(contract first: what the WSDL promises is what is accepted); then the caller is
+identified, the resource named by the ``uws-core:ResourceId`` reference parameter is
+looked up for that caller, and the :class:`~wsrf_uws.core.service.JobService` does the
+work. Replies and faults carry WS-Addressing headers in the version the client used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from lxml import etree
+from pydantic import TypeAdapter, ValidationError
+
+from ..core.clock import format_utc
+from ..core.contract import Contract
+from ..core.errors import InvalidJobDescriptionError, ResourceUnknownError
+from ..core.lifetime import DEFAULT, Default
+from ..core.service import JobService
+from ..published import compile_schemas
+from .addressing import Addressing, endpoint_reference, read_addressing, reply_headers
+from .faults import InvalidPropertyError, RequestError, SoapFault, fault_for
+from .namespaces import ACTIONS, BF, CORE, FAULT_ACTION, RL, RP, WSA, XSI, contract_action, q
+from .properties import PropertyBuilder
+from .spyne_compat import Exchange, Reply
+
+_DURATION = TypeAdapter(timedelta)
+INITIAL_TERMINATION_TIME = q(CORE, "InitialTerminationTime")
+
+
+class Authenticate(Protocol):
+    """Who is calling: the owner name for a request, or raise NotAuthenticatedError."""
+
+    def __call__(self, *, headers: list[etree._Element], environ: dict[str, Any]) -> str: ...
+
+
+class MissingResourceIdError(ResourceUnknownError):
+    """The request names no resource at all."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+        self.description = "the request carries no uws-core:ResourceId reference parameter"
+        self.args = (self.description,)
+
+
+@dataclass
+class Call:
+    """One operation call, as the handlers see it."""
+
+    body: etree._Element
+    addressing: Addressing
+    owner: str
+
+    @property
+    def resource_id(self) -> str:
+        if not self.addressing.resource_id:
+            raise MissingResourceIdError
+        return self.addressing.resource_id
+
+
+Handler = Callable[[Call], tuple[etree._Element, str]]
+
+
+class ContractEndpoint:
+    """The operations of one contract, at ``{base_url}/uws/{contract.name}``."""
+
+    def __init__(
+        self, *, service: JobService, contract: Contract, base_url: str, authenticate: Authenticate
+    ) -> None:
+        self.service = service
+        self.contract = contract
+        self.address = f"{base_url}/uws/{contract.name}"
+        self.authenticate = authenticate
+        self.properties = PropertyBuilder(contract=contract, base_url=base_url)
+        own = {contract.namespace: contract.schema_path} if contract.schema_path else {}
+        self.schema = compile_schemas(own)
+        ns = contract.namespace
+        self.handlers: dict[str, Handler] = {
+            "createJob": self.create_job,
+            "startJob": self.start_job,
+            "resumeJob": self.resume_job,
+            "GetResourceProperty": self.get_resource_property,
+            "GetMultipleResourceProperties": self.get_multiple_resource_properties,
+            "GetResourcePropertyDocument": self.get_resource_property_document,
+            "SetTerminationTime": self.set_termination_time,
+            "Destroy": self.destroy,
+        }
+        self.operations = {
+            q(ns, "createJob"): "createJob",
+            q(ns, "startJob"): "startJob",
+            q(ns, "resumeJob"): "resumeJob",
+            q(RP, "GetResourceProperty"): "GetResourceProperty",
+            q(RP, "GetMultipleResourceProperties"): "GetMultipleResourceProperties",
+            q(RP, "GetResourcePropertyDocument"): "GetResourcePropertyDocument",
+            q(RL, "SetTerminationTime"): "SetTerminationTime",
+            q(RL, "Destroy"): "Destroy",
+        }
+        for name, extra_operation in contract.extra_operations().items():
+            self.operations[q(ns, name)] = name
+            self.handlers[name] = self._extra(name, extra_operation.handler)
+
+    # -- the protocol Spyne calls -------------------------------------------------------
+
+    def handle(self, operation: str, exchange: Exchange) -> Reply:
+        """Validate, identify the caller, run ``operation`` and build the reply."""
+        assert exchange.body is not None
+        addressing = read_addressing(exchange.headers)
+        if operation != "createJob":  # createJob's JDL problems are job-description faults
+            self._validate(exchange.body)
+        owner = self.authenticate(headers=exchange.headers, environ=exchange.environ)
+        body, action = self.handlers[operation](Call(exchange.body, addressing, owner))
+        return Reply(body=body, headers=reply_headers(addressing, action=action))
+
+    def fault(self, error: BaseException, exchange: Exchange | None) -> tuple[SoapFault, list[Any]]:
+        """The fault answering ``error`` and its reply headers."""
+        addressing = read_addressing(exchange.headers) if exchange else Addressing()
+        originator = etree.Element(q(BF, "Originator"), nsmap={"wsa": WSA})
+        etree.SubElement(originator, q(WSA, "Address")).text = self.address
+        fault = fault_for(error, now=self.service.clock.now(), originator=originator)
+        action = fault.action or FAULT_ACTION[addressing.namespace]
+        return fault, reply_headers(addressing, action=action)
+
+    # -- operations ----------------------------------------------------------------------
+
+    def create_job(self, call: Call) -> tuple[etree._Element, str]:
+        jdl, termination = self._read_create_job(call.body)
+        try:
+            job = self.service.create_job(
+                contract=self.contract.name,
+                document=etree.tostring(jdl),
+                owner=call.owner,
+                address=self.address,
+                termination_time=termination,
+            )
+        except InvalidJobDescriptionError as error:
+            raise _in_message(error, jdl) from None
+        response = self._element("createJobResponse")
+        response.append(
+            endpoint_reference(
+                job.address or self.address, job.resource_id, namespace=call.addressing.namespace
+            )
+        )
+        return response, self._action("createJob")
+
+    def start_job(self, call: Call) -> tuple[etree._Element, str]:
+        phase = self.service.start_job(call.resource_id, owner=call.owner)
+        return self._phase_response("startJob", str(phase)), self._action("startJob")
+
+    def resume_job(self, call: Call) -> tuple[etree._Element, str]:
+        phase = self.service.resume_job(call.resource_id, owner=call.owner)
+        return self._phase_response("resumeJob", str(phase)), self._action("resumeJob")
+
+    def get_resource_property(self, call: Call) -> tuple[etree._Element, str]:
+        name = self._property_name(call.body, call.body.text or "")
+        job = self.service.get_job(call.resource_id, owner=call.owner)
+        response = etree.Element(q(RP, "GetResourcePropertyResponse"), nsmap={"wsrf-rp": RP})
+        response.extend(self.properties.get(name, job, self.service.clock.now()))
+        return response, ACTIONS["GetResourceProperty"][1]
+
+    def get_multiple_resource_properties(self, call: Call) -> tuple[etree._Element, str]:
+        names = [
+            self._property_name(child, child.text or "")
+            for child in call.body.iterchildren(q(RP, "ResourceProperty"))
+        ]
+        job = self.service.get_job(call.resource_id, owner=call.owner)
+        now = self.service.clock.now()
+        response = etree.Element(
+            q(RP, "GetMultipleResourcePropertiesResponse"), nsmap={"wsrf-rp": RP}
+        )
+        for name in names:
+            response.extend(self.properties.get(name, job, now))
+        return response, ACTIONS["GetMultipleResourceProperties"][1]
+
+    def get_resource_property_document(self, call: Call) -> tuple[etree._Element, str]:
+        job = self.service.get_job(call.resource_id, owner=call.owner)
+        response = etree.Element(
+            q(RP, "GetResourcePropertyDocumentResponse"), nsmap={"wsrf-rp": RP}
+        )
+        response.append(self.properties.document(job, self.service.clock.now()))
+        return response, ACTIONS["GetResourcePropertyDocument"][1]
+
+    def set_termination_time(self, call: Call) -> tuple[etree._Element, str]:
+        resource_id = call.resource_id
+        requested: datetime | None
+        time = call.body.find(q(RL, "RequestedTerminationTime"))
+        if time is not None:
+            requested = None if _is_nil(time) else _datetime(time.text or "")
+        else:
+            duration = call.body.find(q(RL, "RequestedLifetimeDuration"))
+            assert duration is not None  # the schema requires one of the two
+            try:
+                requested = self.service.clock.now() + _DURATION.validate_python(
+                    (duration.text or "").strip()
+                )
+            except (ValidationError, OverflowError):
+                raise RequestError(
+                    "invalid-request", f"cannot use the duration {duration.text!r}"
+                ) from None
+        change = self.service.set_termination_time(
+            resource_id, owner=call.owner, requested=requested
+        )
+        response = etree.Element(
+            q(RL, "SetTerminationTimeResponse"), nsmap={"wsrf-rl": RL, "xsi": XSI}
+        )
+        new_time = etree.SubElement(response, q(RL, "NewTerminationTime"))
+        if change.new_termination_time is None:
+            new_time.set(q(XSI, "nil"), "true")
+        else:
+            new_time.text = format_utc(change.new_termination_time)
+        etree.SubElement(response, q(RL, "CurrentTime")).text = format_utc(change.current_time)
+        return response, ACTIONS["SetTerminationTime"][1]
+
+    def destroy(self, call: Call) -> tuple[etree._Element, str]:
+        self.service.destroy_job(call.resource_id, owner=call.owner)
+        return etree.Element(q(RL, "DestroyResponse"), nsmap={"wsrf-rl": RL}), ACTIONS["Destroy"][1]
+
+    def _extra(self, name: str, handler: Callable[..., etree._Element]) -> Handler:
+        def call_extra(call: Call) -> tuple[etree._Element, str]:
+            job = self.service.get_job(call.resource_id, owner=call.owner)
+            return handler(self.service, job, call.body), self._action(name)
+
+        return call_extra
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _validate(self, body: etree._Element) -> None:
+        if self.schema.validate(body):
+            return
+        log: Any = self.schema.error_log
+        first = next(iter(log), None)
+        message = first.message if first is not None else "the request does not match the schema"
+        raise RequestError("invalid-request", f"the request body is not valid: {message}")
+
+    def _read_create_job(
+        self, body: etree._Element
+    ) -> tuple[etree._Element, datetime | Default | None]:
+        children = [child for child in body if isinstance(child.tag, str)]
+        expected = self.contract.jdl_qname
+        if not children or children[0].tag != expected:
+            found = children[0].tag if children else "nothing"
+            raise InvalidJobDescriptionError(
+                f"createJob must hold a {expected} element first, not {found}",
+                line=body.sourceline,
+            )
+        rest = children[1:]
+        if len(rest) > 1 or (rest and rest[0].tag != INITIAL_TERMINATION_TIME):
+            raise InvalidJobDescriptionError(
+                f"after the job description createJob may hold only {INITIAL_TERMINATION_TIME}",
+                line=rest[-1].sourceline,
+            )
+        if not rest:
+            return children[0], DEFAULT
+        self._validate(rest[0])
+        return children[0], None if _is_nil(rest[0]) else _datetime(rest[0].text or "")
+
+    def _property_name(self, context: etree._Element, text: str) -> str:
+        prefix, _, local = text.strip().rpartition(":")
+        namespace = context.nsmap.get(prefix or None)
+        name = q(namespace, local) if namespace else local
+        if name not in self.properties.builders:
+            raise InvalidPropertyError(name)
+        return name
+
+    def _element(self, local: str) -> etree._Element:
+        return etree.Element(
+            q(self.contract.namespace, local), nsmap={"tns": self.contract.namespace}
+        )
+
+    def _phase_response(self, operation: str, phase: str) -> etree._Element:
+        response = self._element(f"{operation}Response")
+        etree.SubElement(response, q(CORE, "Phase"), nsmap={"uws-core": CORE}).text = phase
+        return response
+
+    def _action(self, operation: str) -> str:
+        return contract_action(self.contract.namespace, operation, response=True)
+
+
+def _is_nil(element: etree._Element) -> bool:
+    return element.get(q(XSI, "nil"), "").strip() in ("true", "1")
+
+
+def _datetime(text: str) -> datetime:
+    """An xs:dateTime (already schema-checked) as an aware UTC datetime; no zone means UTC."""
+    value = datetime.fromisoformat(text.strip())
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _in_message(
+    error: InvalidJobDescriptionError, jdl: etree._Element
+) -> InvalidJobDescriptionError:
+    """The same error with its line counted in the request message, not the JDL alone."""
+    if error.line is None or jdl.sourceline is None:
+        return error
+    return InvalidJobDescriptionError(
+        error.reason, line=error.line + jdl.sourceline - 1, column=error.column
+    )

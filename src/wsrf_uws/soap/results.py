@@ -1,0 +1,126 @@
+"""Result files over plain HTTP: ``GET /results/{resource-id}/{name}``.
+
+The same owner check as every SOAP operation (another owner's job is answered like
+an unknown one, 404), the MIME type the job declared, the length, and single byte
+ranges (``Range: bytes=...``, answered 206) so large results can be fetched in parts
+or resumed. A destroyed job's results answer 404.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, Any
+
+from ..core.errors import NotAuthenticatedError, ResourceUnknownError
+from ..core.service import JobService
+
+StartResponse = Callable[..., Any]
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+_BLOCK = 64 * 1024
+
+
+def plain(start_response: StartResponse, status: str, text: str, **headers: str) -> list[bytes]:
+    """A short text/plain answer."""
+    body = (text + "\n").encode()
+    start_response(
+        status,
+        [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            *headers.items(),
+        ],
+    )
+    return [body]
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
+    """``(first, last)`` of a single ``Range`` header; None: whole file; False: unsatisfiable."""
+    if not header:
+        return None
+    match = _RANGE.match(header.strip())
+    if match is None:
+        return None  # several ranges or another unit: RFC 9110 allows the whole file
+    first_text, last_text = match.groups()
+    if not first_text:
+        if not last_text or int(last_text) == 0:
+            return False
+        return max(0, size - int(last_text)), size - 1
+    first = int(first_text)
+    last = min(int(last_text), size - 1) if last_text else size - 1
+    if first >= size or first > last:
+        return False
+    return first, last
+
+
+def _chunks(handle: IO[bytes], length: int) -> Iterator[bytes]:
+    try:
+        while length > 0:
+            block = handle.read(min(_BLOCK, length))
+            if not block:
+                break
+            length -= len(block)
+            yield block
+    finally:
+        handle.close()
+
+
+class ResultDownloads:
+    """The WSGI handler of the results route."""
+
+    def __init__(self, *, service: JobService, authenticate: Callable[..., str]) -> None:
+        self.service = service
+        self.authenticate = authenticate
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: StartResponse, resource_id: str, name: str
+    ) -> Iterable[bytes]:
+        if environ["REQUEST_METHOD"] not in ("GET", "HEAD"):
+            return plain(start_response, "405 Method Not Allowed", "GET or HEAD", Allow="GET, HEAD")
+        try:
+            owner = self.authenticate(headers=[], environ=environ)
+        except NotAuthenticatedError as error:
+            return plain(
+                start_response,
+                "401 Unauthorized",
+                error.description,
+                **{"WWW-Authenticate": 'Basic realm="wsrf-uws"'},
+            )
+        try:
+            job = self.service.get_job(resource_id, owner=owner)
+        except ResourceUnknownError:
+            return plain(start_response, "404 Not Found", f"no resource {resource_id}")
+        result = job.result(name)
+        if result is None or not result.is_local:
+            return plain(start_response, "404 Not Found", f"{resource_id} has no result {name}")
+        try:
+            path = self.service.files.file(resource_id, result.location)
+            handle = open(path, "rb")  # noqa: SIM115 (closed by the response iterator)
+        except (OSError, ValueError):
+            return plain(start_response, "404 Not Found", f"result {name} is not available")
+        size = os.fstat(handle.fileno()).st_size
+        wanted = byte_range(environ.get("HTTP_RANGE"), size)
+        headers = [("Content-Type", result.mime_type), ("Accept-Ranges", "bytes")]
+        if wanted is False:
+            handle.close()
+            return plain(
+                start_response,
+                "416 Range Not Satisfiable",
+                "the range lies outside the file",
+                **{"Content-Range": f"bytes */{size}"},
+            )
+        if wanted is None or wanted is True:
+            first, last, status = 0, size - 1, "200 OK"
+        else:
+            first, last = wanted
+            status = "206 Partial Content"
+            headers.append(("Content-Range", f"bytes {first}-{last}/{size}"))
+        length = max(0, last - first + 1)
+        headers.append(("Content-Length", str(length)))
+        start_response(status, headers)
+        if environ["REQUEST_METHOD"] == "HEAD":
+            handle.close()
+            return []
+        handle.seek(first)
+        return _chunks(handle, length)
