@@ -1,13 +1,17 @@
 """The ``wsrf-uws`` command.
 
-Operator commands available now: ``settings`` (the effective configuration),
-``contracts`` (what is installed) and ``jobs`` (the resources in a data directory).
-``serve`` and the client commands arrive with the SOAP binding.
+Operator commands: ``serve`` (run the service), ``settings`` (the effective
+configuration), ``contracts`` (what is installed), ``jobs`` (the resources in a data
+directory) and ``users`` (the users file). Client commands (``submit``, ``status``,
+``start``, ``resume``, ``extend``, ``destroy``, ``wsdl``) talk SOAP to a running
+service; see :mod:`wsrf_uws.client.commands`.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +35,21 @@ def _parser() -> argparse.ArgumentParser:
         prog="wsrf-uws", description="Universal Worker Service over SOAP/WS-RF."
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser(
+        "serve", parents=[common], help="serve every installed contract on one port"
+    )
+    serve.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8080; 0 picks a free one)")
+    serve.add_argument("--public-url", dest="public_url", help="base URL clients use")
+    serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    users = commands.add_parser("users", parents=[common], help="manage the users file")
+    users.add_argument("action", choices=["add", "remove", "list"])
+    users.add_argument("name", nargs="?")
+    users.add_argument(
+        "--digest",
+        action="store_true",
+        help="also keep the password reversibly so WS-Security PasswordDigest works",
+    )
     commands.add_parser("settings", parents=[common], help="print the effective settings")
     commands.add_parser("contracts", parents=[common], help="list the installed contracts")
     jobs = commands.add_parser("jobs", parents=[common], help="list the job resources")
@@ -79,11 +98,52 @@ def _jobs_command(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_command(settings: Settings, args: argparse.Namespace) -> int:
+    from .server import serve
+
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return serve(settings)
+
+
+def _users_command(settings: Settings, args: argparse.Namespace) -> int:
+    from .soap.identity import UsersFile, UsersFileError
+
+    path = settings.users_file
+    if path is None:
+        print("wsrf-uws: set users_file (WSRF_UWS_USERS_FILE or the config file)", file=sys.stderr)
+        return 2
+    try:
+        if args.action == "list":
+            for name in UsersFile.load(path).names if path.exists() else []:
+                print(name)
+            return 0
+        if not args.name:
+            print(f"wsrf-uws: users {args.action} needs a user name", file=sys.stderr)
+            return 2
+        if args.action == "remove":
+            UsersFile.remove(path, args.name)
+            return 0
+        password = getpass.getpass(f"password for {args.name}: ")
+        if not password or password != getpass.getpass("again: "):
+            print("wsrf-uws: the passwords are empty or differ", file=sys.stderr)
+            return 1
+        UsersFile.add(path, args.name, password, digest=args.digest)
+        return 0
+    except (UsersFileError, KeyError, ValueError) as exc:
+        print(f"wsrf-uws: {exc}", file=sys.stderr)
+        return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
+    overrides = {
+        key: getattr(args, key, None) for key in ("data_dir", "host", "port", "public_url")
+    }
     try:
-        settings = Settings.load(args.config, data_dir=args.data_dir)
+        settings = Settings.load(args.config, **overrides)
     except (ValidationError, FileNotFoundError) as exc:
         print(f"wsrf-uws: bad configuration: {exc}", file=sys.stderr)
         return 2
@@ -92,6 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _settings_command(settings)
         if args.command == "contracts":
             return _contracts_command(settings)
+        if args.command == "serve":
+            return _serve_command(settings, args)
+        if args.command == "users":
+            return _users_command(settings, args)
         return _jobs_command(settings, args)
     except StoreError as exc:
         print(f"wsrf-uws: {exc}", file=sys.stderr)

@@ -70,6 +70,18 @@ class Settings(BaseSettings):
         ge=0,
         description="How much of the store file is read through a memory map; 0 = none.",
     )
+    threads: int = Field(8, ge=1, description="Threads the HTTP server answers requests with.")
+    max_request_bytes: int = Field(
+        2 * 1024 * 1024, ge=1024, description="Largest request body accepted (HTTP 413 beyond)."
+    )
+    users_file: Path | None = Field(
+        None,
+        description="Users for WS-Security UsernameToken and HTTP Basic (`wsrf-uws users`); "
+        "none: anonymous only.",
+    )
+    allow_anonymous: bool = Field(
+        True, description="Whether callers without credentials are served (as 'anonymous')."
+    )
     contracts: list[str] | None = Field(
         None, description="Contracts to serve; default every installed one."
     )

@@ -39,6 +39,8 @@ from typing import Any, Protocol
 
 from lxml import etree
 
+from .faults import RequestError
+
 
 class _SixMovesLoader(importlib.abc.Loader):
     def __init__(self, importer: Any) -> None:
@@ -87,8 +89,25 @@ SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 
 # Spyne logs each client fault with a traceback, and each malformed request with its
 # whole text; the binding logs one line per request itself.
-for _name in ("spyne.application.client", "spyne.protocol.xml.invalid", "spyne.protocol.xml"):
+for _name in (
+    "spyne.application.client",
+    "spyne.protocol.xml",
+    "spyne.protocol.soap.soap11.invalid",
+):
     logging.getLogger(_name).setLevel(logging.CRITICAL)
+logging.getLogger("spyne").setLevel(logging.WARNING)
+
+#: Spyne's own client fault codes → the binding's ErrorCode.
+_SPYNE_CODES = {
+    "Client.XMLSyntaxError": "malformed-xml",
+    "Client.DoctypeForbidden": "doctype-forbidden",
+    "Client.UnknownOperation": "unknown-operation",
+    "Client.ResourceNotFound": "unknown-operation",
+    "Client.NotSoap11": "not-soap",
+    "Client.SoapError": "not-soap",
+    "Client.EmptyBody": "empty-body",
+    "Client.RequestNotAllowed": "method-not-allowed",
+}
 
 
 @dataclass
@@ -143,8 +162,15 @@ class _CarriedError(Fault):  # type: ignore[misc]
         self.error = error
 
 
-class _TooLarge(Exception):
-    """A request over the size limit (Spyne's own error, kept distinct for the binding)."""
+def _binding_error(error: BaseException) -> BaseException:
+    """Spyne's own faults (raised before any operation ran) as the binding's errors."""
+    if isinstance(error, RequestTooLongError):
+        return RequestError("request-too-large", "the request is too large", http_status=413)
+    code = getattr(error, "faultcode", "")
+    if code.startswith("Client"):
+        reason = getattr(error, "faultstring", "") or str(error)
+        return RequestError(_SPYNE_CODES.get(code, "invalid-request"), reason)
+    return error
 
 
 class WsrfSoap11(Soap11):  # type: ignore[misc]
@@ -169,10 +195,10 @@ class WsrfSoap11(Soap11):  # type: ignore[misc]
         body = root.find(f"{{{SOAP_ENV}}}Body")
         if root.tag != f"{{{SOAP_ENV}}}Envelope" or body is None:
             raise Fault("Client.NotSoap11", "the request is not a SOAP 1.1 envelope with a Body")
+        if not any(isinstance(child.tag, str) for child in body):
+            raise Fault("Client.EmptyBody", "the SOAP Body is empty")
         super().decompose_incoming_envelope(ctx, message)
         ctx.in_header_doc = list(ctx.in_header_doc or ())
-        if ctx.in_body_doc is None:
-            raise Fault("Client.EmptyBody", "the SOAP Body is empty")
 
     def get_call_handles(self, ctx: Any) -> list[Any]:
         operation = self.endpoint.operations.get(ctx.method_request_string)
@@ -198,8 +224,8 @@ class WsrfSoap11(Soap11):  # type: ignore[misc]
             error = ctx.out_error
             if isinstance(error, _CarriedError):
                 error = error.error
-            elif isinstance(error, RequestTooLongError):
-                error = _TooLarge(str(error))
+            else:
+                error = _binding_error(error)
             fault, headers = self.endpoint.fault(error, _exchange_of(ctx))
             ctx.transport.resp_code = _http_status(fault.http_status)
             body = _fault_element(fault)

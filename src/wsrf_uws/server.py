@@ -1,0 +1,141 @@
+"""``wsrf-uws serve``: the service on waitress, every installed contract on one port.
+
+Start-up runs restart recovery before the port opens, so a client never sees a job
+that recovery is about to change. Each request is logged on one line. SIGTERM or
+SIGINT closes the port, stops the reaper and the executor (running jobs stay recorded
+as EXECUTING and are recovered at the next start) and closes the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from waitress.server import create_server
+
+from .core.registry import ContractRegistry
+from .core.service import JobService
+from .runtime import build_service
+from .settings import Settings
+from .soap.application import SoapApplication, WsgiApp
+from .soap.identity import Authenticator, UsersFile
+
+log = logging.getLogger("wsrf_uws.server")
+access_log = logging.getLogger("wsrf_uws.access")
+
+
+class RequestLog:
+    """WSGI middleware writing one line per request: client, request, status, size, time."""
+
+    def __init__(self, app: WsgiApp) -> None:
+        self.app = app
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        started = time.perf_counter()
+        seen: dict[str, str] = {}
+
+        def recording_start_response(status: str, headers: list[tuple[str, str]], *exc: Any) -> Any:
+            seen["status"] = status.split(" ", 1)[0]
+            seen["length"] = next((v for k, v in headers if k.lower() == "content-length"), "-")
+            return start_response(status, headers, *exc)
+
+        body = self.app(environ, recording_start_response)
+        query = environ.get("QUERY_STRING")
+        access_log.info(
+            '%s "%s %s%s" %s %s %.1fms',
+            environ.get("REMOTE_ADDR", "-"),
+            environ.get("REQUEST_METHOD"),
+            environ.get("PATH_INFO"),
+            f"?{query}" if query else "",
+            seen.get("status", "-"),
+            seen.get("length", "-"),
+            (time.perf_counter() - started) * 1000,
+        )
+        return body
+
+
+def authenticator(settings: Settings, service: JobService) -> Authenticator:
+    """The caller identification ``settings`` ask for."""
+    users = UsersFile.load(settings.users_file) if settings.users_file else None
+    return Authenticator(users=users, allow_anonymous=settings.allow_anonymous, clock=service.clock)
+
+
+def build_application(
+    settings: Settings, service: JobService, *, base_url: str | None = None
+) -> SoapApplication:
+    """The WSGI application of ``service`` (not started) as ``settings`` configure it."""
+    return SoapApplication(
+        service=service,
+        base_url=base_url or settings.base_url,
+        authenticate=authenticator(settings, service).authenticate,
+        max_body_bytes=settings.max_request_bytes,
+    )
+
+
+class _Stop(Exception):
+    """Raised in the main thread by SIGTERM to leave the server loop."""
+
+
+def serve(
+    settings: Settings,
+    *,
+    registry: ContractRegistry | None = None,
+    announce: Callable[[str], None] | None = None,
+) -> int:
+    """Run the service until SIGTERM or SIGINT; returns the exit status.
+
+    With port 0 the system picks a free port; the public URL then follows it
+    unless one is configured. ``announce`` receives the ready message.
+    """
+    listener = socket.create_server((settings.host, settings.port), reuse_port=False)
+    host, port = listener.getsockname()[:2]
+    base_url = settings.public_url.rstrip("/") if settings.public_url else f"http://{host}:{port}"
+    service = build_service(settings, registry=registry)
+    if registry is None and service.registry.failures:
+        for name, reason in service.registry.failures.items():
+            log.error("contract %s not served: %s", name, reason)
+    report = service.startup()
+    try:
+        application = build_application(settings, service, base_url=base_url)
+        server = create_server(
+            RequestLog(application),
+            sockets=[listener],
+            threads=settings.threads,
+            max_request_body_size=settings.max_request_bytes,
+            ident="wsrf-uws",
+            clear_untrusted_proxy_headers=True,
+        )
+
+        def stop(signum: int, frame: Any) -> None:
+            raise _Stop
+
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        contracts = ", ".join(service.registry.names()) or "no contracts"
+        message = (
+            f"wsrf-uws serving {contracts} at {base_url}/uws/{{contract}} "
+            f"(data {settings.data_dir}; at start-up {len(report.requeued)} job(s) requeued, "
+            f"{len(report.held)} held)"
+        )
+        (announce or _print)(message)
+        try:
+            server.run()
+        except _Stop:
+            log.info("stopping")
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            server.close()
+    finally:
+        service.shutdown()
+    return 0
+
+
+def _print(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
