@@ -108,7 +108,9 @@ def serve(
             RequestLog(application),
             sockets=[listener],
             threads=settings.threads,
-            max_request_body_size=settings.max_request_bytes,
+            # Twice the application's limit: bodies up to it reach the application, which
+            # answers a SOAP fault with 413; waitress refuses anything larger by itself.
+            max_request_body_size=2 * settings.max_request_bytes,
             ident="wsrf-uws",
             clear_untrusted_proxy_headers=True,
         )

@@ -137,7 +137,6 @@ class SoapApplication:
             [
                 ("Content-Type", "text/xml; charset=utf-8"),
                 ("Content-Length", str(len(body))),
-                ("Connection", "close"),
             ],
         )
         return [body]

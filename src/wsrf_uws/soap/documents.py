@@ -108,3 +108,20 @@ def committed_wsdl(contract: Contract) -> bytes:
             common_wsdl=COMMON_WSDL,
         )
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m wsrf_uws.soap.documents CONTRACT``: print the WSDL kept in ``wsdl/``."""
+    import sys
+
+    from ..core.registry import ContractRegistry
+
+    names = sys.argv[1:] if argv is None else argv
+    registry = ContractRegistry.from_entry_points()
+    for name in names:
+        sys.stdout.buffer.write(committed_wsdl(registry.get(name)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

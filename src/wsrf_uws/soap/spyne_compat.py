@@ -183,7 +183,10 @@ class WsrfSoap11(Soap11):  # type: ignore[misc]
     # -- input -----------------------------------------------------------------------
 
     def create_in_document(self, ctx: Any, charset: str | None = None) -> None:
-        super().create_in_document(ctx, charset)
+        try:
+            super().create_in_document(ctx, charset)
+        except StopIteration:  # Spyne reads the first chunk of an empty body unguarded
+            raise Fault("Client.XMLSyntaxError", "the request body is empty") from None
         root, _xmlids = ctx.in_document
         if root.getroottree().docinfo.doctype:
             raise Fault("Client.DoctypeForbidden", "a SOAP message must not contain a DOCTYPE")

@@ -1,0 +1,191 @@
+"""Helpers for the SOAP tests: raw envelopes, and validation of every message on the wire.
+
+:class:`MessageCheck` validates each header block and body child (and fault detail) of
+an envelope against the project's own schemas and, where ``../shared`` is present, the
+genuine standard schemas. :class:`RecordingPlugin` hands it every message zeep sends
+and receives; :func:`post` does the same for hand-written requests.
+"""
+
+from __future__ import annotations
+
+import sys
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+from zeep import Plugin
+
+from wsrf_uws.published import compile_schemas
+from wsrf_uws.testing import StepsContract
+
+SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
+WSA = "http://www.w3.org/2005/08/addressing"
+WSA_2004 = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
+CORE = "urn:wsrf-uws:core:v1"
+RP = "http://docs.oasis-open.org/wsrf/rp-2"
+RL = "http://docs.oasis-open.org/wsrf/rl-2"
+R = "http://docs.oasis-open.org/wsrf/r-2"
+BF = "http://docs.oasis-open.org/wsrf/bf-2"
+UWS = "http://www.ivoa.net/xml/UWS/v1.0"
+STEPS = "urn:wsrf-uws:steps:v1"
+
+SHARED_TOOLS = Path(__file__).resolve().parents[2] / "shared" / "tools"
+
+
+def _genuine_validator() -> Any:
+    if not SHARED_TOOLS.is_dir():
+        return None
+    sys.path.insert(0, str(SHARED_TOOLS))
+    try:
+        from validate_xml import Validator
+    finally:
+        sys.path.remove(str(SHARED_TOOLS))
+    return Validator()
+
+
+class MessageCheck:
+    """Validates SOAP envelopes against our schemas and the genuine standard ones."""
+
+    def __init__(self) -> None:
+        contract = StepsContract()
+        self.ours = compile_schemas({contract.namespace: contract.schema_path})
+        self.genuine = _genuine_validator()
+        self.checked = 0
+
+    def parts(self, envelope: etree._Element) -> list[etree._Element]:
+        """The header blocks, the body child, and what a fault's detail holds."""
+        assert envelope.tag == f"{{{SOAP}}}Envelope", envelope.tag
+        found: list[etree._Element] = []
+        for part in ("Header", "Body"):
+            container = envelope.find(f"{{{SOAP}}}{part}")
+            for child in container if container is not None else []:
+                if not isinstance(child.tag, str):
+                    continue
+                if child.tag == f"{{{SOAP}}}Fault":
+                    detail = child.find("detail")
+                    if detail is not None:
+                        found.extend(d for d in detail if isinstance(d.tag, str))
+                else:
+                    found.append(child)
+        return found
+
+    def errors(self, envelope: etree._Element) -> list[str]:
+        problems = []
+        for element in self.parts(envelope):
+            # A foreign-namespace header we do not declare (WS-Security) is not ours to judge.
+            namespace = etree.QName(element).namespace or ""
+            if namespace.startswith("http://docs.oasis-open.org/wss/"):
+                continue
+            if not self.ours.validate(element):
+                problems.append(f"ours: {element.tag}: {self.ours.error_log.last_error}")
+            if self.genuine is not None:
+                genuine = self.genuine.errors(element)
+                if genuine:
+                    problems.append(f"genuine: {element.tag}: {genuine[:2]}")
+            self.checked += 1
+        return problems
+
+    def assert_valid(self, envelope: etree._Element | bytes) -> None:
+        if isinstance(envelope, bytes):
+            envelope = etree.fromstring(envelope)
+        problems = self.errors(envelope)
+        assert not problems, "\n".join(problems) + "\n" + etree.tostring(envelope).decode()
+
+
+class RecordingPlugin(Plugin):  # type: ignore[misc]
+    """A zeep plugin that validates every envelope zeep sends and receives."""
+
+    def __init__(self, check: MessageCheck) -> None:
+        self.check = check
+        self.sent: list[etree._Element] = []
+        self.received: list[etree._Element] = []
+
+    def egress(self, envelope: Any, http_headers: Any, operation: Any, binding_options: Any) -> Any:
+        self.check.assert_valid(envelope)
+        self.sent.append(envelope)
+        return envelope, http_headers
+
+    def ingress(self, envelope: Any, http_headers: Any, operation: Any) -> Any:
+        self.check.assert_valid(envelope)
+        self.received.append(envelope)
+        return envelope, http_headers
+
+
+def addressing(
+    to: str,
+    action: str,
+    resource_id: str | None = None,
+    *,
+    namespace: str = WSA,
+    is_reference: str | None = "true",
+    message_id: str | None = None,
+) -> str:
+    """WS-Addressing header blocks as XML text."""
+    headers = (
+        f'<wsa:To xmlns:wsa="{namespace}">{to}</wsa:To>'
+        f'<wsa:Action xmlns:wsa="{namespace}">{action}</wsa:Action>'
+        f'<wsa:MessageID xmlns:wsa="{namespace}">{message_id or f"urn:uuid:{uuid.uuid4()}"}'
+        "</wsa:MessageID>"
+    )
+    if resource_id is not None:
+        marker = f' wsa:IsReferenceParameter="{is_reference}"' if is_reference else ""
+        headers += (
+            f'<uws-core:ResourceId xmlns:uws-core="{CORE}" xmlns:wsa="{WSA}"{marker}>'
+            f"{resource_id}</uws-core:ResourceId>"
+        )
+    return headers
+
+
+def envelope(body: str, headers: str = "") -> bytes:
+    """A SOAP 1.1 envelope as bytes."""
+    header = f"<soap:Header>{headers}</soap:Header>" if headers else ""
+    return (
+        f'<soap:Envelope xmlns:soap="{SOAP}">{header}<soap:Body>{body}</soap:Body></soap:Envelope>'
+    ).encode()
+
+
+def post(
+    url: str,
+    data: bytes,
+    *,
+    check: MessageCheck | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, etree._Element]:
+    """POST ``data``; the HTTP status and the parsed reply (validated when ``check`` is given)."""
+    request = urllib.request.Request(
+        url,
+        data=data,
+        headers={"Content-Type": "text/xml; charset=utf-8", **(headers or {})},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, body = error.code, error.read()
+    root = etree.fromstring(body)
+    if check is not None:
+        check.assert_valid(root)
+    return status, root
+
+
+def fault_detail(root: etree._Element) -> etree._Element:
+    """The element inside the fault's ``detail``."""
+    fault = root.find(f"{{{SOAP}}}Body/{{{SOAP}}}Fault")
+    assert fault is not None, etree.tostring(root)
+    detail = fault.find("detail")
+    assert detail is not None and len(detail) == 1, etree.tostring(fault)
+    return detail[0]
+
+
+def error_code(root: etree._Element) -> str:
+    """The WS-BaseFaults ErrorCode of a fault reply."""
+    return fault_detail(root).findtext(f"{{{BF}}}ErrorCode") or ""
+
+
+def header(root: etree._Element, name: str, namespace: str = WSA) -> str | None:
+    """The text of reply header ``name``."""
+    return root.findtext(f"{{{SOAP}}}Header/{{{namespace}}}{name}")

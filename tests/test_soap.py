@@ -1,0 +1,526 @@
+"""The SOAP binding end to end: a real ``wsrf-uws serve`` process, zeep on the published WSDL.
+
+Every envelope zeep sends or receives, and every reply to a hand-written request, is
+validated against the project's schemas and the genuine standard schemas
+(:mod:`soap_support`).
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import zeep
+from lxml import etree
+from soap_support import (
+    BF,
+    CORE,
+    R,
+    RL,
+    RP,
+    STEPS,
+    UWS,
+    WSA,
+    WSA_2004,
+    MessageCheck,
+    RecordingPlugin,
+    addressing,
+    envelope,
+    error_code,
+    fault_detail,
+    header,
+    post,
+)
+from zeep.exceptions import Fault
+
+from wsrf_uws.testing import steps_jdl
+from wsrf_uws.testing.server import RunningServer, running_server
+
+GRP_ACTION = "http://docs.oasis-open.org/wsrf/rpw-2/GetResourceProperty/GetResourcePropertyRequest"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    with running_server(tmp_path_factory.mktemp("soap")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def check() -> MessageCheck:
+    return MessageCheck()
+
+
+@pytest.fixture(scope="module")
+def client(server: RunningServer, check: MessageCheck) -> zeep.Client:
+    plugin = RecordingPlugin(check)
+    return zeep.Client(server.url("steps") + "?wsdl", plugins=[plugin])
+
+
+def resource_header(resource_id: str, marker: str = "true") -> etree._Element:
+    element = etree.Element(f"{{{CORE}}}ResourceId", nsmap={"uws-core": CORE, "wsa": WSA})
+    element.set(f"{{{WSA}}}IsReferenceParameter", marker)
+    element.text = resource_id
+    return element
+
+
+def create(client: zeep.Client, steps: int = 2, seconds: float = 0.05) -> str:
+    job = client.get_element(f"{{{STEPS}}}job")(steps=steps, stepSeconds=seconds)
+    reference = client.service.createJob(job=job)
+    return str(reference.ReferenceParameters._value_1[0]._value_1)
+
+
+def wait_phase(client: zeep.Client, resource_id: str, phases: set[str]) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        phase = client.service.GetResourceProperty(
+            etree.QName(CORE, "Phase"), _soapheaders=[resource_header(resource_id)]
+        )[0]
+        if phase in phases:
+            return str(phase)
+        time.sleep(0.05)
+    raise AssertionError(f"{resource_id} never reached {phases}")
+
+
+# -- the published contract ----------------------------------------------------------
+
+
+def test_zeep_loads_the_published_wsdl_with_every_operation(client: zeep.Client) -> None:
+    operations = set(client.service._binding._operations)
+    assert operations == {
+        "createJob",
+        "startJob",
+        "resumeJob",
+        "GetResourcePropertyDocument",
+        "GetResourceProperty",
+        "GetMultipleResourceProperties",
+        "SetTerminationTime",
+        "Destroy",
+    }
+    grp = client.service._binding._operations["GetResourceProperty"]
+    assert grp.abstract.wsa_action == GRP_ACTION
+    assert grp.soapaction == GRP_ACTION
+
+
+def test_the_wsdl_names_the_public_url_whatever_the_host_header(server: RunningServer) -> None:
+    request = urllib.request.Request(
+        server.url("steps") + "?wsdl", headers={"Host": "attacker.invalid"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        wsdl = response.read()
+    assert b"attacker.invalid" not in wsdl
+    assert f'location="{server.url("steps")}"'.encode() in wsdl
+
+
+def test_every_document_the_wsdl_imports_is_served(server: RunningServer) -> None:
+    seen: set[str] = set()
+    pending = [server.url("steps") + "?wsdl"]
+    while pending:
+        url = pending.pop()
+        if url in seen:
+            continue
+        seen.add(url)
+        assert url.startswith(server.base_url), f"{url} is not served by the service"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            root = etree.fromstring(response.read())
+        assert root.getroottree().docinfo.doctype == ""
+        for element in root.iter(etree.Element):
+            location = element.get("schemaLocation") or (
+                element.get("location") if etree.QName(element).localname == "import" else None
+            )
+            if location:
+                pending.append(location)
+    assert len(seen) >= 10  # WSDL, common WSDL, core, steps, bf, r, rp, rl, wsa, uws, xlink...
+
+
+def test_the_committed_wsdl_is_what_the_service_renders() -> None:
+    from wsrf_uws.published import wsdl_path
+    from wsrf_uws.soap.documents import committed_wsdl
+    from wsrf_uws.testing import StepsContract
+
+    assert wsdl_path("steps.wsdl").read_bytes() == committed_wsdl(StepsContract()), (
+        "regenerate: python -m wsrf_uws.soap.documents steps > wsdl/steps.wsdl"
+    )
+
+
+# -- the operations through zeep -------------------------------------------------------
+
+
+def test_a_job_round_trip(client: zeep.Client) -> None:
+    resource_id = create(client, steps=2)
+    assert len(resource_id) == 32
+    headers = [resource_header(resource_id)]
+    assert client.service.GetResourceProperty(etree.QName(CORE, "Phase"), _soapheaders=headers) == [
+        "PENDING"
+    ]
+    assert client.service.startJob(_soapheaders=headers) in ("QUEUED", "EXECUTING", "COMPLETED")
+    assert wait_phase(client, resource_id, {"COMPLETED"}) == "COMPLETED"
+    state = client.service.GetResourceProperty(etree.QName(CORE, "JobState"), _soapheaders=headers)[
+        0
+    ]
+    assert state.FractionComplete == 1.0
+    assert [r.name for r in state.Result] == ["step-1.txt", "step-2.txt"]
+    document = client.service.GetResourcePropertyDocument(_soapheaders=headers)
+    assert document.Phase == "COMPLETED"
+    assert document.job.jobId == resource_id
+    assert document.state.results == 2
+
+
+def test_get_multiple_resource_properties(client: zeep.Client) -> None:
+    resource_id = create(client)
+    values = client.service.GetMultipleResourceProperties(
+        ResourceProperty=[
+            etree.QName(CORE, "Phase"),
+            etree.QName(RL, "TerminationTime"),
+            etree.QName(RL, "CurrentTime"),
+        ],
+        _soapheaders=[resource_header(resource_id)],
+    )
+    assert values[0] == "PENDING"
+    assert len(values) == 3
+
+
+def test_set_termination_time_by_time_and_by_duration(client: zeep.Client) -> None:
+    resource_id = create(client)
+    headers = [resource_header(resource_id)]
+    wanted = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)
+    answer = client.service.SetTerminationTime(
+        RequestedTerminationTime=wanted, _soapheaders=headers
+    )
+    assert answer.NewTerminationTime == wanted
+    answer = client.service.SetTerminationTime(
+        RequestedLifetimeDuration=timedelta(hours=3), _soapheaders=headers
+    )
+    assert timedelta(hours=2, minutes=59) < answer.NewTerminationTime - answer.CurrentTime
+    termination = client.service.GetResourceProperty(
+        etree.QName(RL, "TerminationTime"), _soapheaders=headers
+    )[0]
+    assert termination._value_1 == answer.NewTerminationTime
+
+
+def test_a_past_termination_time_destroys_and_still_answers(client: zeep.Client) -> None:
+    resource_id = create(client)
+    headers = [resource_header(resource_id)]
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    answer = client.service.SetTerminationTime(RequestedTerminationTime=past, _soapheaders=headers)
+    assert answer.NewTerminationTime == past.replace(microsecond=past.microsecond)
+    with pytest.raises(Fault) as caught:
+        client.service.GetResourceProperty(etree.QName(CORE, "Phase"), _soapheaders=headers)
+    assert caught.value.detail[0].tag == f"{{{R}}}ResourceUnknownFault"
+
+
+@pytest.mark.parametrize(
+    ("request_kwargs", "fault"),
+    [
+        ({"RequestedTerminationTime": zeep.xsd.SkipValue}, "UnableToSetTerminationTimeFault"),
+        ({"RequestedLifetimeDuration": timedelta(days=400)}, "TerminationTimeChangeRejectedFault"),
+    ],
+    ids=["nil", "beyond the cap"],
+)
+def test_refused_termination_times(client: zeep.Client, request_kwargs: dict, fault: str) -> None:
+    resource_id = create(client)
+    headers = [resource_header(resource_id)]
+    if "RequestedTerminationTime" in request_kwargs:
+        request_kwargs = {"RequestedTerminationTime": zeep.xsd.Nil}
+    with pytest.raises(Fault) as caught:
+        client.service.SetTerminationTime(**request_kwargs, _soapheaders=headers)
+    assert caught.value.detail[0].tag == f"{{{RL}}}{fault}"
+    assert caught.value.code == "soap:Client"
+
+
+def test_destroy_forgets_the_job_and_its_results(
+    client: zeep.Client, server: RunningServer
+) -> None:
+    resource_id = create(client, steps=1, seconds=0)
+    headers = [resource_header(resource_id)]
+    client.service.startJob(_soapheaders=headers)
+    wait_phase(client, resource_id, {"COMPLETED"})
+    url = f"{server.base_url}/results/{resource_id}/step-1.txt"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        assert response.read() == b"step 1 of run 1\n"
+    assert client.service.Destroy(_soapheaders=headers) is None
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(url, timeout=10)
+    assert missing.value.code == 404
+    with pytest.raises(Fault) as caught:
+        client.service.Destroy(_soapheaders=headers)
+    assert caught.value.detail[0].tag == f"{{{R}}}ResourceUnknownFault"
+
+
+def test_start_in_a_final_phase_is_an_invalid_phase_fault(client: zeep.Client) -> None:
+    resource_id = create(client, steps=1, seconds=0)
+    headers = [resource_header(resource_id)]
+    client.service.startJob(_soapheaders=headers)
+    wait_phase(client, resource_id, {"COMPLETED"})
+    with pytest.raises(Fault) as caught:
+        client.service.startJob(_soapheaders=headers)
+    detail = caught.value.detail[0]
+    assert detail.tag == f"{{{CORE}}}InvalidPhaseFault"
+    assert detail.findtext(f"{{{CORE}}}Phase") == "COMPLETED"
+    # resumeJob on a job that ran and ended answers its phase (pattern §2.4)
+    assert client.service.resumeJob(_soapheaders=headers) == "COMPLETED"
+
+
+def test_an_unknown_property_is_an_invalid_qname_fault(client: zeep.Client) -> None:
+    resource_id = create(client)
+    with pytest.raises(Fault) as caught:
+        client.service.GetResourceProperty(
+            etree.QName(CORE, "NoSuchThing"), _soapheaders=[resource_header(resource_id)]
+        )
+    assert caught.value.detail[0].tag == f"{{{RP}}}InvalidResourcePropertyQNameFault"
+
+
+def test_uws_job_is_parseable_by_pyvo(client: zeep.Client, server: RunningServer) -> None:
+    pyvo_uws = pytest.importorskip("pyvo.io.uws")
+    resource_id = create(client, steps=1, seconds=0)
+    data = envelope(
+        f'<wsrf-rp:GetResourceProperty xmlns:wsrf-rp="{RP}" xmlns:uws="{UWS}">uws:job'
+        "</wsrf-rp:GetResourceProperty>",
+        addressing(server.url("steps"), GRP_ACTION, resource_id),
+    )
+    status, reply = post(server.url("steps"), data, check=MessageCheck())
+    assert status == 200
+    job_element = reply.find(f".//{{{UWS}}}job")
+    assert job_element is not None
+    job = pyvo_uws.parse_job(__import__("io").BytesIO(etree.tostring(job_element)))
+    assert job.jobid == resource_id
+    assert job.phase == "PENDING"
+    assert job.ownerid is None
+
+
+# -- WS-Addressing ----------------------------------------------------------------------
+
+
+def test_replies_relate_to_the_request(server: RunningServer, check: MessageCheck) -> None:
+    resource_id = create(zeep.Client(server.url("steps") + "?wsdl"))
+    data = envelope(
+        f'<wsrf-rp:GetResourceProperty xmlns:wsrf-rp="{RP}" xmlns:c="{CORE}">c:Phase'
+        "</wsrf-rp:GetResourceProperty>",
+        addressing(server.url("steps"), GRP_ACTION, resource_id, message_id="uuid:not-a-urn-42"),
+    )
+    status, reply = post(server.url("steps"), data, check=check)
+    assert status == 200
+    assert header(reply, "RelatesTo") == "uuid:not-a-urn-42"
+    assert header(reply, "Action") == GRP_ACTION.replace("Request", "Response")
+    assert (header(reply, "MessageID") or "").startswith("urn:uuid:")
+
+
+@pytest.mark.parametrize("marker", ["true", "1", None], ids=["true", "1", "absent"])
+def test_reference_parameter_markers_are_accepted(
+    server: RunningServer, check: MessageCheck, marker: str | None
+) -> None:
+    resource_id = create(zeep.Client(server.url("steps") + "?wsdl"))
+    data = envelope(
+        f'<wsrf-rp:GetResourceProperty xmlns:wsrf-rp="{RP}">p:Phase</wsrf-rp:GetResourceProperty>'.replace(
+            "<wsrf-rp:GetResourceProperty ", f'<wsrf-rp:GetResourceProperty xmlns:p="{CORE}" '
+        ),
+        addressing(server.url("steps"), GRP_ACTION, resource_id, is_reference=marker),
+    )
+    status, reply = post(server.url("steps"), data, check=check)
+    assert status == 200
+    assert reply.findtext(f".//{{{CORE}}}Phase") == "PENDING"
+
+
+def test_a_wrapped_reference_parameter_is_accepted(server: RunningServer) -> None:
+    resource_id = create(zeep.Client(server.url("steps") + "?wsdl"))
+    headers = addressing(server.url("steps"), GRP_ACTION) + (
+        f'<wsa:ReferenceParameters xmlns:wsa="{WSA}"><c:ResourceId xmlns:c="{CORE}">'
+        f"{resource_id}</c:ResourceId></wsa:ReferenceParameters>"
+    )
+    body = f'<r:GetResourceProperty xmlns:r="{RP}" xmlns:c="{CORE}">c:Phase</r:GetResourceProperty>'
+    status, reply = post(server.url("steps"), envelope(body, headers))
+    assert status == 200
+    assert reply.findtext(f".//{{{CORE}}}Phase") == "PENDING"
+
+
+def test_the_2004_08_submission_is_answered_in_kind(server: RunningServer) -> None:
+    body = (
+        f'<s:createJob xmlns:s="{STEPS}"><s:job><s:steps>1</s:steps>'
+        "<s:stepSeconds>0</s:stepSeconds></s:job></s:createJob>"
+    )
+    headers = addressing(server.url("steps"), f"{STEPS}/createJob", namespace=WSA_2004)
+    status, reply = post(server.url("steps"), envelope(body, headers))
+    assert status == 200
+    assert reply.find(f".//{{{WSA_2004}}}EndpointReference") is not None
+    assert reply.find(f".//{{{WSA}}}EndpointReference") is None
+    assert header(reply, "RelatesTo", WSA_2004) is not None
+    assert header(reply, "Action", WSA_2004) == f"{STEPS}/createJobResponse"
+    resource_id = reply.findtext(f".//{{{CORE}}}ResourceId")
+    query = (
+        f'<r:GetResourceProperty xmlns:r="{RP}" xmlns:c="{CORE}">c:Phase</r:GetResourceProperty>'
+    )
+    headers = addressing(
+        server.url("steps"), GRP_ACTION, resource_id, namespace=WSA_2004, is_reference=None
+    )
+    status, reply = post(server.url("steps"), envelope(query, headers))
+    assert status == 200
+    assert reply.findtext(f".//{{{CORE}}}Phase") == "PENDING"
+
+
+# -- faults for bad input -------------------------------------------------------------
+
+_STEPS_URL_PLACEHOLDER = "ENDPOINT"
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (b"<not-xml", "malformed-xml"),
+        (b"", "malformed-xml"),
+        (
+            b'<!DOCTYPE e [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+            + envelope(f'<r:Destroy xmlns:r="{RL}"/>'),
+            "doctype-forbidden",
+        ),
+        (
+            b'<!DOCTYPE e [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+            b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;">]>'
+            + envelope(f'<r:Destroy xmlns:r="{RL}">&d;</r:Destroy>'),
+            "doctype-forbidden",
+        ),
+        (envelope(f'<r:Nope xmlns:r="{RL}"/>'), "unknown-operation"),
+        (envelope(""), "empty-body"),
+        (b"<a/>", "not-soap"),
+        (
+            envelope(f'<r:GetResourceProperty xmlns:r="{RP}"><x/></r:GetResourceProperty>'),
+            "invalid-request",
+        ),
+        (
+            envelope(
+                f'<s:startJob xmlns:s="{STEPS}" xmlns:enc="http://schemas.xmlsoap.org/soap/encoding/"'
+                ' id="a"><s:x href="#a"/></s:startJob>'
+            ),
+            "invalid-request",
+        ),
+    ],
+    ids=[
+        "malformed",
+        "empty request",
+        "external entity",
+        "entity expansion",
+        "unknown operation",
+        "empty body",
+        "not SOAP",
+        "schema-invalid body",
+        "self-referencing href",
+    ],
+)
+def test_bad_requests_get_a_client_fault(
+    server: RunningServer, check: MessageCheck, data: bytes, code: str
+) -> None:
+    status, reply = post(server.url("steps"), data, check=check)
+    assert status == 500
+    assert reply.findtext(f".//{{http://schemas.xmlsoap.org/soap/envelope/}}Fault/faultcode") == (
+        "soap:Client"
+    )
+    assert error_code(reply) == code
+    assert fault_detail(reply).findtext(f"{{{BF}}}Timestamp")
+
+
+def test_an_oversized_request_gets_413(server: RunningServer) -> None:
+    padding = "x" * (2 * 1024 * 1024 + 1000)
+    status, reply = post(server.url("steps"), envelope(f"<a>{padding}</a>"))
+    assert status == 413
+    assert error_code(reply) == "request-too-large"
+
+
+def test_invalid_job_descriptions_name_the_line_and_create_nothing(
+    server: RunningServer, check: MessageCheck
+) -> None:
+    before = (
+        list((server.data_dir / "jobs").glob("*/*")) if (server.data_dir / "jobs").exists() else []
+    )
+    body = (
+        f'<s:createJob xmlns:s="{STEPS}">\n<s:job>\n<s:steps>-3</s:steps>\n'
+        "<s:stepSeconds>0</s:stepSeconds></s:job></s:createJob>"
+    )
+    headers = addressing(server.url("steps"), f"{STEPS}/createJob")
+    status, reply = post(server.url("steps"), envelope(body, headers), check=check)
+    assert status == 500
+    detail = fault_detail(reply)
+    assert detail.tag == f"{{{CORE}}}InvalidJobDescriptionFault"
+    assert detail.findtext(f"{{{CORE}}}Line") == "3"
+    assert "steps" in (detail.findtext(f"{{{CORE}}}Reason") or "")
+    after = (
+        list((server.data_dir / "jobs").glob("*/*")) if (server.data_dir / "jobs").exists() else []
+    )
+    assert after == before
+
+
+def test_a_wrong_jdl_root_is_an_invalid_job_description(server: RunningServer) -> None:
+    body = f'<s:createJob xmlns:s="{STEPS}"><s:other/></s:createJob>'
+    status, reply = post(server.url("steps"), envelope(body))
+    assert fault_detail(reply).tag == f"{{{CORE}}}InvalidJobDescriptionFault"
+    assert status == 500
+
+
+def test_a_request_without_a_resource_id_is_resource_unknown(server: RunningServer) -> None:
+    body = f'<r:Destroy xmlns:r="{RL}"/>'
+    status, reply = post(server.url("steps"), envelope(body, addressing(server.url("steps"), "x")))
+    assert status == 500
+    assert fault_detail(reply).tag == f"{{{R}}}ResourceUnknownFault"
+    assert "ResourceId" in (fault_detail(reply).findtext(f"{{{BF}}}Description") or "")
+    assert header(reply, "Action") == "http://docs.oasis-open.org/wsrf/fault"
+    assert header(reply, "RelatesTo") is not None
+
+
+def test_an_unknown_contract_is_404(server: RunningServer) -> None:
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(f"{server.base_url}/uws/nope?wsdl", timeout=10)
+    assert caught.value.code == 404
+
+
+def test_no_traceback_reached_the_log(server: RunningServer) -> None:
+    log = "".join(server.log)
+    assert "Traceback" not in log, log[-3000:]
+
+
+# -- restart over SOAP ------------------------------------------------------------------
+
+
+def test_jobs_survive_kill_9_of_the_server(tmp_path: Path) -> None:
+    server = RunningServer(tmp_path / "data")
+    server.start()
+    try:
+        client = zeep.Client(server.url("steps") + "?wsdl")
+        pending = create(client)
+        isolated = create(client, steps=20, seconds=0.2)
+        held = (
+            client.service.createJob(
+                job=client.get_element(f"{{{STEPS}}}job")(steps=20, stepSeconds=0.2, isolated=False)
+            )
+            .ReferenceParameters._value_1[0]
+            ._value_1
+        )
+        for resource_id in (isolated, held):
+            client.service.startJob(_soapheaders=[resource_header(resource_id)])
+            wait_phase(client, resource_id, {"EXECUTING"})
+        server.kill()
+        server.start()
+        client = zeep.Client(server.url("steps") + "?wsdl")
+
+        def phase(resource_id: str) -> str:
+            return str(
+                client.service.GetResourceProperty(
+                    etree.QName(CORE, "Phase"), _soapheaders=[resource_header(resource_id)]
+                )[0]
+            )
+
+        assert phase(pending) == "PENDING"
+        assert wait_phase(client, isolated, {"COMPLETED"}) == "COMPLETED"
+        assert phase(held) == "HELD"
+        state = client.service.GetResourceProperty(
+            etree.QName(CORE, "JobState"), _soapheaders=[resource_header(held)]
+        )[0]
+        assert "restart" in (state.Note or "").lower()
+        assert client.service.resumeJob(_soapheaders=[resource_header(held)]) == "QUEUED"
+        assert wait_phase(client, held, {"COMPLETED"}) == "COMPLETED"
+        isolated_state = client.service.GetResourceProperty(
+            etree.QName(CORE, "JobState"), _soapheaders=[resource_header(isolated)]
+        )[0]
+        assert isolated_state.RunCount == 2
+    finally:
+        server.kill()
