@@ -27,7 +27,7 @@ After a warm-up, the workloads take turns in rounds (their order rotating), so d
 the machine affects them alike. Every response must be HTTP 200 and contain the expected
 elements; any error makes the run FAIL. Printed per workload: requests/s, p50 and p99
 latency (ms); then each workload's throughput relative to echo, and PASS or FAIL for
-GRP JobState ≥ 0.8 × echo. Figures also go to ``bench/out/soap_bench.json``.
+GRP JobState >= 0.8 x echo. Figures also go to ``bench/out/soap_bench.json``.
 
 Run from the project root: ``python bench/soap_bench.py`` (about a minute on two cores),
 or ``python bench/soap_bench.py --quick`` for a smoke run of a few seconds. ``--profile``
@@ -50,15 +50,14 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import lxml
 import spyne
-import waitress
 from lxml import etree
 
 HERE = Path(__file__).resolve().parent
@@ -161,9 +160,7 @@ def workloads(base_url: str, resource_id: str) -> list[Workload]:
     grp = addressing(to, GRP_ACTION, resource_id)
     grp_reply = b"GetResourcePropertyResponse"
     return [
-        Workload(
-            BASELINE, ECHO_PATH, "echo", envelope(ECHO_BODY), (b"echoResult>hello</",)
-        ),
+        Workload(BASELINE, ECHO_PATH, "echo", envelope(ECHO_BODY), (b"echoResult>hello</",)),
         Workload(
             "GRP JobState",
             CONTRACT_PATH,
@@ -246,7 +243,8 @@ def create_job(base_url: str) -> str:
     if not workload.ok(response.status, data):
         raise SystemExit(f"soap_bench: createJob failed: HTTP {response.status}\n{data!r}")
     found = etree.fromstring(data).find(f".//{{{CORE}}}ResourceId")
-    assert found is not None and found.text
+    if found is None or not found.text:
+        raise SystemExit(f"soap_bench: no ResourceId in the createJob reply\n{data!r}")
     return found.text.strip()
 
 
@@ -267,6 +265,8 @@ class Tally:
     errors: int = 0
     first_error: str = ""
     round_rates: list[float] = field(default_factory=list)
+    #: The server's CPU time (user + system) during the timed requests, where known.
+    cpu_seconds: float | None = 0.0
 
 
 class Client:
@@ -306,8 +306,17 @@ class Client:
         self.connection.close()
 
 
-def phase(clients: list[Client], workload: Workload, count: int, tally: Tally) -> float:
-    """Every client sends ``count`` requests of ``workload`` at once; returns the seconds."""
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time of process ``pid`` so far (Linux ``/proc``), or None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def phase(clients: list[Client], workload: Workload, count: int, tally: Tally, pid: int) -> None:
+    """Every client sends ``count`` requests of ``workload`` at once; adds to ``tally``."""
     lock = threading.Lock()
     go = threading.Barrier(len(clients) + 1)
 
@@ -318,31 +327,35 @@ def phase(clients: list[Client], workload: Workload, count: int, tally: Tally) -
     threads = [threading.Thread(target=work, args=(c,)) for c in clients]
     for thread in threads:
         thread.start()
+    done = len(tally.latencies_ns)
+    cpu_before = cpu_seconds(pid)
     go.wait()
     start = time.perf_counter_ns()
     for thread in threads:
         thread.join()
-    return (time.perf_counter_ns() - start) / 1e9
+    seconds = (time.perf_counter_ns() - start) / 1e9
+    cpu_after = cpu_seconds(pid)
+    tally.seconds += seconds
+    tally.round_rates.append((len(tally.latencies_ns) - done) / seconds)
+    if cpu_before is None or cpu_after is None or tally.cpu_seconds is None:
+        tally.cpu_seconds = None
+    else:
+        tally.cpu_seconds += cpu_after - cpu_before
 
 
 def measure(
-    base_url: str, loads: list[Workload], args: argparse.Namespace, between: Callable[[], None]
+    base_url: str, pid: int, loads: list[Workload], args: argparse.Namespace
 ) -> dict[str, Tally]:
     """Warm up, then ``args.rounds`` rounds of every workload, their order rotating."""
     clients = [Client(base_url) for _ in range(args.clients)]
     tallies = {w.name: Tally() for w in loads}
     try:
         for workload in loads:
-            phase(clients, workload, args.warmup, Tally())
-        between()
+            phase(clients, workload, args.warmup, Tally(), pid)
         for number in range(args.rounds):
             shift = number % len(loads)
             for workload in loads[shift:] + loads[:shift]:
-                tally = tallies[workload.name]
-                done = len(tally.latencies_ns)
-                seconds = phase(clients, workload, args.requests, tally)
-                tally.seconds += seconds
-                tally.round_rates.append((len(tally.latencies_ns) - done) / seconds)
+                phase(clients, workload, args.requests, tallies[workload.name], pid)
     finally:
         for client in clients:
             client.close()
@@ -368,6 +381,8 @@ class Figures:
     p99_ms: float
     mean_ms: float
     round_per_s: list[float]
+    #: The server's CPU time per request (ms), where known (Linux).
+    cpu_ms: float | None
     first_error: str
 
 
@@ -384,6 +399,7 @@ def figures(name: str, tally: Tally) -> Figures:
         p99_ms=percentile(ordered, 0.99) / 1e6,
         mean_ms=sum(ordered) / len(ordered) / 1e6,
         round_per_s=tally.round_rates,
+        cpu_ms=tally.cpu_seconds / done * 1000 if tally.cpu_seconds is not None and done else None,
         first_error=tally.first_error,
     )
 
@@ -406,7 +422,7 @@ def environment() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "implementation": platform.python_implementation(),
         "spyne": spyne.__version__,
-        "waitress": waitress_version(),
+        "waitress": version("waitress"),
         "lxml": lxml.__version__,
         "sqlite": sqlite3.sqlite_version,
         "cpus": os.cpu_count(),
@@ -414,19 +430,20 @@ def environment() -> dict[str, Any]:
     }
 
 
-def waitress_version() -> str:
-    from importlib.metadata import version
-
-    del waitress  # imported to fail early when missing; the version comes from its metadata
-    return version("waitress")
-
-
 def ratios(results: dict[str, Figures]) -> dict[str, float]:
-    """Each workload's throughput relative to the echo baseline."""
+    """Each workload's throughput relative to the echo baseline (echo itself: 1)."""
     base = results.get(BASELINE)
     if base is None or not base.per_s:
         return {}
-    return {name: f.per_s / base.per_s for name, f in results.items() if name != BASELINE}
+    return {name: f.per_s / base.per_s for name, f in results.items()}
+
+
+def cpu_ratios(results: dict[str, Figures]) -> dict[str, float]:
+    """Echo's server CPU time per request over each workload's: the CPU-bound throughput ratio."""
+    base = results.get(BASELINE)
+    if base is None or base.cpu_ms is None:
+        return {}
+    return {name: base.cpu_ms / f.cpu_ms for name, f in results.items() if f.cpu_ms}
 
 
 def round_ratios(results: dict[str, Figures], name: str) -> list[float]:
@@ -446,10 +463,8 @@ def verdict(results: dict[str, Figures], relative: dict[str, float]) -> str:
     return "PASS" if ratio >= TARGET_RATIO else "FAIL"
 
 
-def report(
-    env: dict[str, Any], args: argparse.Namespace, results: dict[str, Figures]
-) -> str:
-    relative = ratios(results)
+def report(env: dict[str, Any], args: argparse.Namespace, results: dict[str, Figures]) -> str:
+    relative, by_cpu = ratios(results), cpu_ratios(results)
     rows = [
         [
             f.workload,
@@ -459,9 +474,9 @@ def report(
             f"{f.p50_ms:.2f}",
             f"{f.p99_ms:.2f}",
             f"{f.mean_ms:.2f}",
-            f"{relative[f.workload]:.2f}" if f.workload in relative else "1.00"
-            if f.workload == BASELINE
-            else "-",
+            f"{relative[f.workload]:.2f}" if f.workload in relative else "-",
+            f"{f.cpu_ms:.3f}" if f.cpu_ms is not None else "n/a",
+            f"{by_cpu[f.workload]:.2f}" if f.workload in by_cpu else "-",
         ]
         for f in results.values()
     ]
@@ -477,16 +492,25 @@ def report(
         "keep-alive HTTP/1.1",
         "",
         table(
-            ["workload", "requests", "errors", "req/s", "p50 ms", "p99 ms", "mean ms", "/echo"],
+            [
+                "workload",
+                "requests",
+                "errors",
+                "req/s",
+                "p50 ms",
+                "p99 ms",
+                "mean ms",
+                "/echo",
+                "server CPU ms/req",
+                "/echo by CPU",
+            ],
             rows,
         ),
         "",
     ]
-    for name in relative:
+    for name in (n for n in relative if n != BASELINE):
         per_round = " ".join(f"{r:.2f}" for r in round_ratios(results, name))
-        lines.append(
-            f"throughput {name}/echo: {relative[name]:.2f}  (per round: {per_round})"
-        )
+        lines.append(f"throughput {name}/echo: {relative[name]:.2f}  (per round: {per_round})")
     for f in results.values():
         if f.errors:
             lines.append(f"first error of {f.workload}: {f.first_error}")
@@ -535,9 +559,7 @@ def profile_summary(path: Path, top: int = 25) -> str:
         [
             f"Profile of the server's WSGI application (cProfile, all workloads; {path})",
             "",
-            table(
-                ["module (own time)", "%"], [[a, f"{100 * t / total:.1f}"] for a, t in areas]
-            ),
+            table(["module (own time)", "%"], [[a, f"{100 * t / total:.1f}"] for a, t in areas]),
             "",
             table(
                 ["function (own time)", "calls", "%"],
@@ -564,7 +586,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
     parser.add_argument("--clients", type=int, default=4, help="concurrent client threads")
     parser.add_argument(
-        "--requests", type=int, help=f"requests per client per workload per round {defaults('requests')}"
+        "--requests",
+        type=int,
+        help=f"requests per client per workload per round {defaults('requests')}",
     )
     parser.add_argument("--rounds", type=int, help=f"rounds of every workload {defaults('rounds')}")
     parser.add_argument(
@@ -606,9 +630,11 @@ def main(argv: list[str] | None = None) -> int:
                 known = {w.name: w for w in loads}
                 unknown = [w for w in wanted if w not in known]
                 if unknown:
-                    raise SystemExit(f"soap_bench: unknown workload(s) {unknown}; use {list(known)}")
+                    raise SystemExit(
+                        f"soap_bench: unknown workload(s) {unknown}; use {list(known)}"
+                    )
                 loads = [known[w] for w in wanted]
-            tallies = measure(server.base_url, loads, args, between=lambda: None)
+            tallies = measure(server.base_url, server.pid, loads, args)
         finally:
             status = server.stop()
     results = {name: figures(name, tally) for name, tally in tallies.items()}

@@ -49,8 +49,15 @@ ECHO_NAMESPACE = "urn:wsrf-uws:bench:echo"
 READY = "soap_server ready at"
 
 
-class Stop(Exception):
-    """Raised in the main thread by SIGTERM or SIGINT to leave the server loop."""
+class Stop(SystemExit):
+    """Raised in the main thread by SIGTERM or SIGINT to leave the server loop.
+
+    A SystemExit, not an Exception: the signal may arrive while waitress's loop is inside
+    a channel's handler, and waitress (wasyncore) re-raises only SystemExit,
+    KeyboardInterrupt and its own ExitNow from there; any other exception is logged as
+    "uncaptured python exception, closing channel" and the server keeps running.
+    waitress's ``run()`` catches the SystemExit and shuts its task dispatcher down.
+    """
 
 
 class ThreadProfiles:
@@ -170,9 +177,7 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(sig, stop)
         print(f"{READY} {base_url} pid {os.getpid()}", flush=True)
         try:
-            server.run()
-        except Stop:
-            pass
+            server.run()  # returns after Stop (see there)
         finally:
             server.close()
     finally:

@@ -125,7 +125,7 @@ def test_resume_of_a_job_that_already_runs_again_succeeds(tmp_path: Path) -> Non
     service = build_test_service(tmp_path / "d")
     job = service.create_job(
         contract="steps",
-        document=b"""<job xmlns="urn:wsrf-uws:test:v1">
+        document=b"""<job xmlns="urn:wsrf-uws:steps:v1">
       <steps>1</steps><stepSeconds>0</stepSeconds><children>1</children></job>""",
     )
     # As if a previous service process had been running it when it died:

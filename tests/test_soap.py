@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 import zeep
 from lxml import etree
+from zeep.exceptions import Fault
+
 from soap_support import (
     BF,
     CORE,
-    R,
     RL,
     RP,
     STEPS,
@@ -27,6 +28,7 @@ from soap_support import (
     WSA,
     WSA_2004,
     MessageCheck,
+    R,
     RecordingPlugin,
     addressing,
     envelope,
@@ -35,9 +37,6 @@ from soap_support import (
     header,
     post,
 )
-from zeep.exceptions import Fault
-
-from wsrf_uws.testing import steps_jdl
 from wsrf_uws.testing.server import RunningServer, running_server
 
 GRP_ACTION = "http://docs.oasis-open.org/wsrf/rpw-2/GetResourceProperty/GetResourcePropertyRequest"
@@ -314,9 +313,7 @@ def test_reference_parameter_markers_are_accepted(
 ) -> None:
     resource_id = create(zeep.Client(server.url("steps") + "?wsdl"))
     data = envelope(
-        f'<wsrf-rp:GetResourceProperty xmlns:wsrf-rp="{RP}">p:Phase</wsrf-rp:GetResourceProperty>'.replace(
-            "<wsrf-rp:GetResourceProperty ", f'<wsrf-rp:GetResourceProperty xmlns:p="{CORE}" '
-        ),
+        f'<r:GetResourceProperty xmlns:r="{RP}" xmlns:p="{CORE}">p:Phase</r:GetResourceProperty>',
         addressing(server.url("steps"), GRP_ACTION, resource_id, is_reference=marker),
     )
     status, reply = post(server.url("steps"), data, check=check)
@@ -413,7 +410,7 @@ def test_bad_requests_get_a_client_fault(
 ) -> None:
     status, reply = post(server.url("steps"), data, check=check)
     assert status == 500
-    assert reply.findtext(f".//{{http://schemas.xmlsoap.org/soap/envelope/}}Fault/faultcode") == (
+    assert reply.findtext(".//{http://schemas.xmlsoap.org/soap/envelope/}Fault/faultcode") == (
         "soap:Client"
     )
     assert error_code(reply) == code

@@ -9,7 +9,7 @@ so callers catch what they can handle and let the rest through. Failures below S
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from lxml import etree
 
@@ -62,25 +62,29 @@ class ResourceUnknown(UwsFault):
 class InvalidJobDescription(UwsFault):
     """The job description was refused; nothing was created.
 
-    ``reason`` says why; ``line`` (and ``column``) count in the createJob request
-    message, when the service could tell.
+    ``reason`` says why. ``message_line`` (and ``column``) are where the service found
+    the problem, counted in the createJob request; ``line`` is the same place counted in
+    the caller's own document, when the client could work it out (else None). Also
+    raised, with code ``Client``, ErrorCode ``not-well-formed`` and no detail, before
+    anything is sent when the document is not well-formed XML.
     """
 
     element = q(CORE, "InvalidJobDescriptionFault")
 
-    @property
-    def reason(self) -> str:
-        return self._child_text("Reason") or self.description
+    def __init__(self, description: str, **kwargs: Any) -> None:
+        super().__init__(description, **kwargs)
+        self.reason = self._child_text("Reason") or description
+        self.message_line = _number(self._child_text("Line"))
+        self.column = _number(self._child_text("Column"))
+        self.line: int | None = self.message_line
 
-    @property
-    def line(self) -> int | None:
-        text = self._child_text("Line")
-        return int(text) if text and text.isdigit() else None
-
-    @property
-    def column(self) -> int | None:
-        text = self._child_text("Column")
-        return int(text) if text and text.isdigit() else None
+    def locate(self, *, message_line: int, document_line: int) -> None:
+        """Count :attr:`line` in the caller's document, whose root element starts on its
+        ``document_line`` and was sent on ``message_line`` of the request."""
+        if self.message_line is None or self.message_line < message_line:
+            self.line = None
+        else:
+            self.line = self.message_line - message_line + document_line
 
 
 class InvalidPhase(UwsFault):
@@ -166,6 +170,10 @@ def fault_from(*, faultcode: str, faultstring: str, detail: etree._Element | Non
         error_code=error_code,
         detail=element,
     )
+
+
+def _number(text: str | None) -> int | None:
+    return int(text) if text and text.isdigit() else None
 
 
 def _text(element: etree._Element, tag: str) -> str | None:

@@ -72,7 +72,7 @@ def read_addressing(headers: list[etree._Element]) -> Addressing:
 def _uri_text(header: etree._Element) -> str:
     # 2004/08 wraps nothing, 1.0 neither; but a header may carry its value in a child
     # (ReplyTo-style) in a misbehaving stack, so fall back to the whole text.
-    return ("".join(header.itertext())).strip()
+    return "".join(str(text) for text in header.itertext()).strip()
 
 
 def reply_headers(request: Addressing, *, action: str) -> list[etree._Element]:

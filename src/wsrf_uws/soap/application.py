@@ -24,7 +24,7 @@ from .documents import Documents
 from .endpoint import Authenticate, ContractEndpoint
 from .faults import RequestError
 from .results import ResultDownloads, StartResponse, plain
-from .spyne_compat import WsgiApplication, fault_envelope, spyne_application
+from .spyne_compat import fault_envelope, spyne_application
 
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
@@ -57,7 +57,7 @@ class SoapApplication:
             )
             for contract in contracts
         }
-        self.soap: dict[str, WsgiApplication] = {
+        self.soap: dict[str, WsgiApp] = {
             name: spyne_application(
                 endpoint=endpoint,
                 name=name,

@@ -245,13 +245,13 @@ class ContractEndpoint:
             found = children[0].tag if children else "nothing"
             raise InvalidJobDescriptionError(
                 f"createJob must hold a {expected} element first, not {found}",
-                line=body.sourceline,
+                line=_line(body),
             )
         rest = children[1:]
         if len(rest) > 1 or (rest and rest[0].tag != INITIAL_TERMINATION_TIME):
             raise InvalidJobDescriptionError(
                 f"after the job description createJob may hold only {INITIAL_TERMINATION_TIME}",
-                line=rest[-1].sourceline,
+                line=_line(rest[-1]),
             )
         if not rest:
             return children[0], DEFAULT
@@ -296,8 +296,14 @@ def _in_message(
     error: InvalidJobDescriptionError, jdl: etree._Element
 ) -> InvalidJobDescriptionError:
     """The same error with its line counted in the request message, not the JDL alone."""
-    if error.line is None or jdl.sourceline is None:
+    start = _line(jdl)
+    if error.line is None or start is None:
         return error
     return InvalidJobDescriptionError(
-        error.reason, line=error.line + jdl.sourceline - 1, column=error.column
+        error.reason, line=error.line + start - 1, column=error.column
     )
+
+
+def _line(element: etree._Element) -> int | None:
+    line: Any = element.sourceline  # lxml-stubs mistype it
+    return line if isinstance(line, int) else None

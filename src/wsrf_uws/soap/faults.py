@@ -18,7 +18,7 @@ from lxml import etree
 
 from ..core import errors
 from ..core.clock import format_utc
-from .namespaces import BF, CORE, ERROR_DIALECT, RL, RP, R, q
+from .namespaces import BF, CORE, ERROR_DIALECT, PREFIXES, RL, RP, R, q
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,9 @@ def base_fault(
     originator: etree._Element | None = None,
 ) -> etree._Element:
     """A WS-BaseFaults element ``tag`` with Timestamp, Originator, ErrorCode, Description."""
-    element = etree.Element(tag, nsmap={"wsrf-bf": BF})
+    namespace = etree.QName(tag).namespace
+    prefix = next((p for p, ns in PREFIXES.items() if ns == namespace), "fault")
+    element = etree.Element(tag, nsmap={"wsrf-bf": BF, prefix: namespace or BF})
     etree.SubElement(element, q(BF, "Timestamp")).text = format_utc(now)
     if originator is not None:
         element.append(originator)

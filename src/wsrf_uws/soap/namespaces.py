@@ -27,8 +27,8 @@ RLW = "http://docs.oasis-open.org/wsrf/rlw-2"
 
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
-WSS_TOKEN_PROFILE = (
-    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0"
+WSS_TOKEN_PROFILE = (  # a namespace URI, not a secret
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0"  # noqa: S105
 )
 PASSWORD_TEXT = WSS_TOKEN_PROFILE + "#PasswordText"
 PASSWORD_DIGEST = WSS_TOKEN_PROFILE + "#PasswordDigest"

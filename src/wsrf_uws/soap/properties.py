@@ -103,7 +103,7 @@ class PropertyBuilder:
         state = etree.Element(JOB_STATE, nsmap={"uws-core": CORE})
 
         def add(name: str, text: str, **attributes: str) -> etree._Element:
-            child = etree.SubElement(state, q(CORE, name), **attributes)
+            child = etree.SubElement(state, q(CORE, name), attrib=attributes)
             child.text = text
             return child
 
@@ -132,7 +132,7 @@ class PropertyBuilder:
             attributes["mimeType"] = result.mime_type
             if result.size is not None:
                 attributes["size"] = str(result.size)
-            etree.SubElement(state, q(CORE, "Result"), **attributes)
+            etree.SubElement(state, q(CORE, "Result"), attrib=attributes)
         if job.note:
             add("Note", job.note)
         add("RunCount", str(job.run_count))

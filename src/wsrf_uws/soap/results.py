@@ -35,7 +35,7 @@ def plain(start_response: StartResponse, status: str, text: str, **headers: str)
     return [body]
 
 
-def byte_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
+def byte_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
     """``(first, last)`` of a single ``Range`` header; None: whole file; False: unsatisfiable."""
     if not header:
         return None

@@ -225,10 +225,7 @@ class WsrfSoap11(Soap11):  # type: ignore[misc]
         self.event_manager.fire_event("before_serialize", ctx)
         if ctx.out_error is not None:
             error = ctx.out_error
-            if isinstance(error, _CarriedError):
-                error = error.error
-            else:
-                error = _binding_error(error)
+            error = error.error if isinstance(error, _CarriedError) else _binding_error(error)
             fault, headers = self.endpoint.fault(error, _exchange_of(ctx))
             ctx.transport.resp_code = _http_status(fault.http_status)
             body = _fault_element(fault)
@@ -282,7 +279,10 @@ def _operation(name: str, endpoint: Endpoint) -> Callable[..., Any]:
             raise _CarriedError(error) from error
 
     call.__name__ = name
-    return rpc(AnyXml, _returns=AnyXml, _body_style="bare", _in_message_name=name)(call)
+    method: Callable[..., Any] = rpc(
+        AnyXml, _returns=AnyXml, _body_style="bare", _in_message_name=name
+    )(call)
+    return method
 
 
 def _exchange_of(ctx: Any) -> Exchange | None:
@@ -329,7 +329,7 @@ def echo_application(*, namespace: str, max_body_bytes: int) -> WsgiApplication:
     from spyne import Unicode
 
     class Echo(ServiceBase):  # type: ignore[misc]
-        @rpc(Unicode, _returns=Unicode)  # type: ignore[misc]
+        @rpc(Unicode, _returns=Unicode)  # type: ignore[untyped-decorator]
         def echo(ctx: Any, text: str) -> str:
             return text
 

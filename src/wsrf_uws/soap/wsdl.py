@@ -141,7 +141,7 @@ def render_wsdl(
     operations = _operations(contract)
     for operation in operations:
         if operation.input_message.startswith("tns:"):
-            for suffix, element in (("Request", ""), ("Response", "Response")):
+            for suffix, wrapper in (("Request", ""), ("Response", "Response")):
                 message = etree.SubElement(
                     root, q(WSDL, "message"), name=f"{operation.name}{suffix}"
                 )
@@ -149,7 +149,7 @@ def render_wsdl(
                     message,
                     q(WSDL, "part"),
                     name="parameters",
-                    element=f"tns:{operation.name}{element}",
+                    element=f"tns:{operation.name}{wrapper}",
                 )
 
     port_type = etree.SubElement(root, q(WSDL, "portType"), name=f"{stem}PortType")
@@ -160,14 +160,14 @@ def render_wsdl(
             ("input", operation.input_message, operation.input_action),
             ("output", operation.output_message, operation.output_action),
         )
-        for kind, message, action in io:
-            part = etree.SubElement(element, q(WSDL, kind), message=message)
-            part.set(q(WSAM, "Action"), action)
-        for fault in operation.faults:
-            part = etree.SubElement(
-                element, q(WSDL, "fault"), name=fault, message=f"uws-core:{fault}"
+        for kind, message_name, action in io:
+            etree.SubElement(element, q(WSDL, kind), message=message_name).set(
+                q(WSAM, "Action"), action
             )
-            part.set(q(WSAM, "Action"), DECLARED_FAULT_ACTION)
+        for fault in operation.faults:
+            etree.SubElement(
+                element, q(WSDL, "fault"), name=fault, message=f"uws-core:{fault}"
+            ).set(q(WSAM, "Action"), DECLARED_FAULT_ACTION)
 
     binding = etree.SubElement(
         root, q(WSDL, "binding"), name=f"{stem}SoapBinding", type=f"tns:{stem}PortType"
@@ -180,15 +180,15 @@ def render_wsdl(
     )
     etree.SubElement(binding, q(WSAW, "UsingAddressing")).set(q(WSDL, "required"), "false")
     for operation in operations:
-        element = etree.SubElement(binding, q(WSDL, "operation"), name=operation.name)
-        etree.SubElement(element, q(WSDL_SOAP, "operation"), soapAction=operation.input_action)
+        bound = etree.SubElement(binding, q(WSDL, "operation"), name=operation.name)
+        etree.SubElement(bound, q(WSDL_SOAP, "operation"), soapAction=operation.input_action)
         for kind in ("input", "output"):
             etree.SubElement(
-                etree.SubElement(element, q(WSDL, kind)), q(WSDL_SOAP, "body"), use="literal"
+                etree.SubElement(bound, q(WSDL, kind)), q(WSDL_SOAP, "body"), use="literal"
             )
         for fault in operation.faults:
             etree.SubElement(
-                etree.SubElement(element, q(WSDL, "fault"), name=fault),
+                etree.SubElement(bound, q(WSDL, "fault"), name=fault),
                 q(WSDL_SOAP, "fault"),
                 name=fault,
                 use="literal",

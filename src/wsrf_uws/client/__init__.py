@@ -1,0 +1,75 @@
+"""The Python client of wsrf-uws, on zeep: create, start, watch and collect jobs.
+
+Example::
+
+    from wsrf_uws.client import Service
+
+    service = Service("http://127.0.0.1:8080/uws/steps")
+    job = service.create(open("job.xml", "rb").read())
+    job.start()
+    state = job.wait(progress=lambda s: print(s.phase, s.fraction))
+    job.download("step-1.txt", "step-1.txt")
+    job.destroy()
+
+- :class:`Service`: a contract endpoint; ``create`` a job or attach to one by its id.
+- :class:`Job`: one resource; start, resume, properties, wait, extend, destroy, download.
+- :class:`JobState`: the parsed ``uws-core:JobState`` property.
+- :mod:`wsrf_uws.client.errors`: faults as typed exceptions, transport failures.
+"""
+
+from __future__ import annotations
+
+from .errors import (
+    ClientError,
+    InvalidJobDescription,
+    InvalidPhase,
+    InvalidResourcePropertyQName,
+    NotAuthenticated,
+    QuotaExceeded,
+    ResourceNotDestroyed,
+    ResourceUnknown,
+    ResultUnavailable,
+    ServiceUnavailable,
+    TerminationTimeChangeRejected,
+    TransportError,
+    UnableToSetTerminationTime,
+    UwsFault,
+)
+from .job import CURRENT_TIME, JOB_STATE, PHASE, TERMINATION_TIME, UWS_JOB, Job, TerminationChange
+from .service import Service, endpoint_url, published_wsdl
+from .state import FINAL_PHASES, SETTLED_PHASES, JobError, JobState, Result, Step
+from .times import INFINITE
+
+__all__ = [
+    "CURRENT_TIME",
+    "FINAL_PHASES",
+    "INFINITE",
+    "JOB_STATE",
+    "PHASE",
+    "SETTLED_PHASES",
+    "TERMINATION_TIME",
+    "UWS_JOB",
+    "ClientError",
+    "InvalidJobDescription",
+    "InvalidPhase",
+    "InvalidResourcePropertyQName",
+    "Job",
+    "JobError",
+    "JobState",
+    "NotAuthenticated",
+    "QuotaExceeded",
+    "ResourceNotDestroyed",
+    "ResourceUnknown",
+    "Result",
+    "ResultUnavailable",
+    "Service",
+    "ServiceUnavailable",
+    "Step",
+    "TerminationChange",
+    "TerminationTimeChangeRejected",
+    "TransportError",
+    "UnableToSetTerminationTime",
+    "UwsFault",
+    "endpoint_url",
+    "published_wsdl",
+]

@@ -1,0 +1,251 @@
+"""One contract's WSDL, loaded with zeep, and the SOAP exchange every operation goes through.
+
+zeep reads the published WSDL and its schemas, and builds each request from them:
+the typed body, the WS-Addressing headers (``wsa:Action`` from the WSDL's
+``wsam:Action``, a ``urn:uuid`` MessageID, ``wsa:To``) and, with credentials, the
+WS-Security UsernameToken. The client then posts the envelope through zeep's transport
+and reads the reply itself, because the resource properties are open content
+(``xs:any``) that callers want as lxml elements, not as objects zeep guessed types for.
+A fault in the reply becomes the typed exception of :mod:`wsrf_uws.client.errors`.
+
+Parsed WSDL documents are cached per URL for the life of the process.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import requests
+import zeep
+import zeep.exceptions
+import zeep.loader
+import zeep.wsdl
+import zeep.wsse.username
+from lxml import etree
+
+from ..soap.namespaces import CORE, SOAP11, WSA, q
+from .errors import ServiceUnavailable, TransportError, fault_from
+
+RESOURCE_ID = q(CORE, "ResourceId")
+_UNAVAILABLE = {502, 503, 504}
+
+# zeep ships py.typed but leaves most functions unannotated; reached through Any, its calls
+# do not trip mypy --strict (no-untyped-call), and the types stop at this module's edge.
+_Client: Any = zeep.Client
+_Document: Any = zeep.wsdl.Document
+_Transport: Any = zeep.Transport
+_UsernameToken: Any = zeep.wsse.username.UsernameToken
+_parse_xml: Any = zeep.loader.parse_xml
+
+_documents: dict[str, Any] = {}
+_documents_lock = threading.Lock()
+
+
+def load_document(wsdl_url: str, transport: Any) -> Any:
+    """The parsed WSDL (a ``zeep.wsdl.Document``) at ``wsdl_url``, fetched once per process."""
+    with _documents_lock:
+        document = _documents.get(wsdl_url)
+        if document is None:
+            try:
+                document = _Document(wsdl_url, transport, settings=zeep.Settings())
+            except requests.RequestException as error:
+                raise connection_error(error, wsdl_url) from error
+            except zeep.exceptions.TransportError as error:
+                raise TransportError(
+                    f"no WSDL at {wsdl_url}: HTTP {error.status_code} {_snippet(error.content)}",
+                    url=wsdl_url,
+                    status_code=error.status_code,
+                ) from error
+            except zeep.exceptions.XMLSyntaxError as error:
+                raise TransportError(
+                    f"{wsdl_url} does not answer a WSDL: {error}", url=wsdl_url
+                ) from error
+            _documents[wsdl_url] = document
+        return document
+
+
+class Channel:
+    """Builds, sends and answers the SOAP messages of one contract endpoint."""
+
+    def __init__(
+        self,
+        *,
+        wsdl_url: str,
+        username: str | None = None,
+        password: str | None = None,
+        digest: bool = False,
+        timeout: float = 30,
+    ) -> None:
+        self.session = requests.Session()
+        if username is not None:
+            self.session.auth = (username, password or "")
+        self.timeout = timeout
+        transport = _Transport(session=self.session, timeout=timeout, operation_timeout=timeout)
+        wsse = None
+        if username is not None:
+            wsse = _UsernameToken(username, password or "", use_digest=digest)
+        #: The zeep client on the published WSDL.
+        self.client: Any = _Client(
+            load_document(wsdl_url, transport), wsse=wsse, transport=transport
+        )
+        self.wsdl_url = wsdl_url
+        port = _first_port(self.client, wsdl_url)
+        self.binding: Any = port.binding
+        #: The soap:address the WSDL gives.
+        self.wsdl_address: str = port.binding_options["address"]
+        try:
+            create = self.binding.get("createJob")
+        except ValueError:
+            raise TransportError(
+                f"{wsdl_url} describes no createJob operation", url=wsdl_url
+            ) from None
+        #: The createJob wrapper element; its namespace is the contract's.
+        self.create_element = etree.QName(create.input.body.qname)
+        #: zeep's name for createJob's first parameter, the job description.
+        self.jdl_parameter: str = create.input.body.type.elements[0][0]
+
+    @property
+    def namespace(self) -> str:
+        """The contract namespace (``urn:wsrf-uws:{contract}:v1`` for shipped contracts)."""
+        return str(self.create_element.namespace)
+
+    def message(
+        self,
+        operation: str,
+        *args: Any,
+        address: str,
+        resource_id: str | None = None,
+        **kwargs: Any,
+    ) -> etree._Element:
+        """The request envelope of ``operation`` to the resource ``resource_id`` at ``address``.
+
+        ``args`` and ``kwargs`` are the operation's parameters, as zeep takes them.
+        """
+        headers = [] if resource_id is None else [resource_id_header(resource_id)]
+        envelope: etree._Element = self.client.create_message(
+            self.client.service, operation, *args, _soapheaders=headers, **kwargs
+        )
+        # zeep's create_message takes wsa:To from the WSDL's address, whatever the service
+        # proxy it is given; the message goes to ``address``, so To must say so.
+        for to in envelope.iter(q(WSA, "To")):
+            to.text = address
+        return envelope
+
+    def send(self, operation: str, envelope: etree._Element, *, address: str) -> etree._Element:
+        """Post ``envelope`` and return the reply's body element; raise a fault as its exception."""
+        return self.send_bytes(operation, serialize(envelope), address=address)
+
+    def send_bytes(self, operation: str, message: bytes, *, address: str) -> etree._Element:
+        """Post an already serialized envelope; see :meth:`send`."""
+        binding_operation = self.binding.get(operation)
+        headers = {
+            "Content-Type": 'text/xml; charset="utf-8"',
+            "SOAPAction": f'"{binding_operation.soapaction or ""}"',
+        }
+        try:
+            response = self.client.transport.post(address, message, headers)
+        except requests.RequestException as error:
+            raise connection_error(error, address) from error
+        return self._reply(response, address)
+
+    def call(
+        self,
+        operation: str,
+        *args: Any,
+        address: str,
+        resource_id: str | None = None,
+        **kwargs: Any,
+    ) -> etree._Element:
+        """:meth:`message` then :meth:`send`."""
+        envelope = self.message(
+            operation, *args, address=address, resource_id=resource_id, **kwargs
+        )
+        return self.send(operation, envelope, address=address)
+
+    def _reply(self, response: requests.Response, address: str) -> etree._Element:
+        status = response.status_code
+        envelope = None
+        if response.content:
+            try:
+                envelope = _parse_xml(response.content, self.client.transport)
+            except (zeep.exceptions.Error, etree.LxmlError):
+                envelope = None
+        body = None if envelope is None else envelope.find(q(SOAP11, "Body"))
+        if body is None:
+            message = f"HTTP {status} from {address}, not a SOAP reply"
+            snippet = _snippet(response.content)
+            cls = ServiceUnavailable if status in _UNAVAILABLE else TransportError
+            raise cls(
+                f"{message}: {snippet}" if snippet else message, url=address, status_code=status
+            )
+        fault = body.find(q(SOAP11, "Fault"))
+        if fault is not None:
+            error = fault_from(
+                faultcode=_text(_child(fault, "faultcode")),
+                faultstring=_text(_child(fault, "faultstring")),
+                detail=_child(fault, "detail"),
+            )
+            if status == 413:
+                raise TransportError(
+                    f"the service refused the request as too large (HTTP 413): {error}",
+                    url=address,
+                    status_code=status,
+                ) from error
+            raise error
+        payload: etree._Element | None = next(
+            (child for child in body if isinstance(child.tag, str)), None
+        )
+        if status != 200 or payload is None:
+            raise TransportError(
+                f"HTTP {status} from {address} with an empty SOAP body",
+                url=address,
+                status_code=status,
+            )
+        return payload
+
+
+def _first_port(client: zeep.Client, wsdl_url: str) -> Any:
+    for service in client.wsdl.services.values():
+        for port in service.ports.values():
+            return port
+    raise TransportError(f"{wsdl_url} describes no service port", url=wsdl_url)
+
+
+def _child(fault: etree._Element, local: str) -> etree._Element | None:
+    # SOAP 1.1 fault children are unqualified; some stacks qualify them anyway.
+    found = fault.find(local)
+    return found if found is not None else fault.find(q(SOAP11, local))
+
+
+def _text(element: etree._Element | None) -> str:
+    return "" if element is None else (element.text or "").strip()
+
+
+def resource_id_header(resource_id: str) -> etree._Element:
+    """The ``uws-core:ResourceId`` reference parameter, as a SOAP header block."""
+    header = etree.Element(RESOURCE_ID, nsmap={"uws-core": CORE, "wsa": WSA})
+    header.set(q(WSA, "IsReferenceParameter"), "true")
+    header.text = resource_id
+    return header
+
+
+def serialize(envelope: etree._Element) -> bytes:
+    """The bytes of a request, as zeep would send them (UTF-8, with an XML declaration)."""
+    return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
+
+
+def connection_error(error: requests.RequestException, url: str) -> TransportError:
+    if isinstance(error, requests.Timeout):
+        return ServiceUnavailable(f"no answer from {url}: {error}", url=url)
+    if isinstance(error, requests.ConnectionError):
+        return ServiceUnavailable(f"cannot connect to {url}: {error}", url=url)
+    return TransportError(f"request to {url} failed: {error}", url=url)
+
+
+def _snippet(content: bytes | str | None, limit: int = 200) -> str:
+    if not content:
+        return ""
+    text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "..."

@@ -1,0 +1,67 @@
+"""The job description a caller hands to ``createJob``, made ready to travel.
+
+A JDL arrives as bytes, text or an lxml element. It is parsed (safely: no DTD, no
+entities, no network) into a copy the client may move into a request without touching
+the caller's tree, and the line its root element started on is kept, so a fault's line
+number in the request can be turned back into a line of the caller's document.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from lxml import etree
+
+from .errors import InvalidJobDescription
+
+_DECLARATION = re.compile(r"<\?xml[^>]*\?>")
+
+JdlSource = bytes | str | etree._Element | etree._ElementTree
+
+
+@dataclass(frozen=True)
+class Jdl:
+    """A job description element and the line of its caller's document it starts on."""
+
+    root: etree._Element
+    first_line: int
+
+
+def source_line(element: etree._Element) -> int:
+    """The line ``element`` starts on in the text it was parsed from (1 if it was built)."""
+    line: Any = element.sourceline  # lxml-stubs leave the type out
+    return int(line) if line else 1
+
+
+def _parser() -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
+def read_jdl(source: JdlSource) -> Jdl:
+    """The job description in ``source``; raise InvalidJobDescription if it is not XML."""
+    if isinstance(source, etree._ElementTree):
+        source = source.getroot()
+    if isinstance(source, etree._Element):
+        root = copy.deepcopy(source)
+        root.tail = None
+        return Jdl(root=root, first_line=source_line(source))
+    if isinstance(source, str):
+        # Text is already decoded: whatever encoding its declaration names no longer applies.
+        declaration = _DECLARATION.match(source)
+        data = source[declaration.end() if declaration else 0 :].encode("utf-8")
+    else:
+        data = source
+    try:
+        root = etree.fromstring(data, parser=_parser())
+    except etree.XMLSyntaxError as error:
+        fault = InvalidJobDescription(
+            f"the job description is not well-formed XML: {error.msg}",
+            code="Client",
+            error_code="not-well-formed",
+        )
+        fault.line = error.lineno
+        raise fault from None
+    return Jdl(root=root, first_line=source_line(root))

@@ -1,0 +1,155 @@
+"""A contract endpoint of a wsrf-uws service: where jobs are created and found again.
+
+Example::
+
+    service = Service("http://127.0.0.1:8080", "steps")
+    job = service.create(jdl_bytes)
+    job.start()
+    state = job.wait(timeout=600)
+    for result in state.results:
+        job.download(result.name, result.name)
+    job.destroy()
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from lxml import etree
+from zeep import xsd
+
+from ..soap.namespaces import CORE, SOAP11, WSA, WSA_2004, q
+from .channel import RESOURCE_ID, Channel, connection_error, serialize
+from .errors import InvalidJobDescription, TransportError
+from .jdl import JdlSource, read_jdl, source_line
+from .job import Job
+from .times import INFINITE, Infinite, utc
+
+INITIAL_TERMINATION_TIME = q(CORE, "InitialTerminationTime")
+
+
+def endpoint_url(url: str, contract: str | None = None) -> str:
+    """The contract endpoint: ``url`` itself, or ``{url}/uws/{contract}`` for a base URL."""
+    url = url.rstrip("/")
+    if contract is not None:
+        return f"{url}/uws/{contract}"
+    if "/uws/" not in urlsplit(url).path:
+        raise ValueError(
+            f"{url} is not a contract endpoint (…/uws/{{contract}}); name the contract too"
+        )
+    return url
+
+
+class Service:
+    """The endpoint of one contract.
+
+    ``url`` is the contract endpoint (``http://host:port/uws/steps``) or, with
+    ``contract``, the service's base URL. Credentials, when given, travel both as a
+    WS-Security UsernameToken (PasswordDigest with ``digest``) and as HTTP Basic, which
+    result downloads need. ``timeout`` (seconds) bounds every HTTP request.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        contract: str | None = None,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        digest: bool = False,
+        timeout: float = 30,
+    ) -> None:
+        self.endpoint = endpoint_url(url, contract)
+        self._channel = Channel(
+            wsdl_url=f"{self.endpoint}?wsdl",
+            username=username,
+            password=password,
+            digest=digest,
+            timeout=timeout,
+        )
+
+    def __repr__(self) -> str:
+        return f"Service({self.endpoint!r})"
+
+    @property
+    def namespace(self) -> str:
+        """The contract's namespace."""
+        return self._channel.namespace
+
+    def create(self, jdl: JdlSource, *, termination_time: datetime | Infinite | None = None) -> Job:
+        """Create a job (createJob) from a job description; it starts PENDING.
+
+        ``jdl`` is the contract's JDL document (bytes, text or an lxml element).
+        ``termination_time`` asks for a termination time other than the service's default
+        (naive means UTC; :data:`INFINITE` for none). An invalid description raises
+        :class:`InvalidJobDescription`, whose ``line`` counts in ``jdl``.
+        """
+        description = read_jdl(jdl)
+        create = self._channel.create_element
+        kwargs: dict[str, Any] = {self._channel.jdl_parameter: xsd.SkipValue}
+        if termination_time is INFINITE:
+            kwargs["InitialTerminationTime"] = xsd.Nil
+        elif isinstance(termination_time, datetime):
+            kwargs["InitialTerminationTime"] = utc(termination_time)
+        envelope = self._channel.message("createJob", address=self.endpoint, **kwargs)
+        wrapper = envelope.find(f"{q(SOAP11, 'Body')}/{create}")
+        assert wrapper is not None
+        wrapper.insert(0, description.root)
+        message = serialize(envelope)
+        try:
+            reply = self._channel.send_bytes("createJob", message, address=self.endpoint)
+        except InvalidJobDescription as error:
+            error.locate(
+                message_line=_line_in_message(message, create.text),
+                document_line=description.first_line,
+            )
+            raise
+        return self._job_from_reference(reply)
+
+    def job(self, resource_id: str, *, address: str | None = None) -> Job:
+        """The job ``resource_id`` (at ``address``, by default this endpoint)."""
+        return Job(channel=self._channel, resource_id=resource_id, address=address or self.endpoint)
+
+    def _job_from_reference(self, reply: etree._Element) -> Job:
+        epr = next(reply.iter(q(WSA, "EndpointReference"), q(WSA_2004, "EndpointReference")), None)
+        identifier = None if epr is None else next(epr.iter(RESOURCE_ID), None)
+        resource_id = "" if identifier is None else (identifier.text or "").strip()
+        if epr is None or not resource_id:
+            raise TransportError("createJob answered no endpoint reference", url=self.endpoint)
+        address = (epr.findtext("{*}Address") or "").strip()
+        return self.job(resource_id, address=address or None)
+
+
+def _line_in_message(message: bytes, create_tag: str) -> int:
+    """The line of ``message`` on which the createJob wrapper's first child starts."""
+    root = etree.fromstring(message, parser=etree.XMLParser(resolve_entities=False))
+    wrapper = next(root.iter(create_tag))
+    first = next(child for child in wrapper if isinstance(child.tag, str))
+    return source_line(first)
+
+
+def published_wsdl(
+    url: str,
+    contract: str | None = None,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    timeout: float = 30,
+) -> bytes:
+    """The WSDL a contract endpoint publishes, as the service sends it."""
+    wsdl_url = f"{endpoint_url(url, contract)}?wsdl"
+    auth = None if username is None else (username, password or "")
+    try:
+        response = requests.get(wsdl_url, auth=auth, timeout=timeout)
+    except requests.RequestException as error:
+        raise connection_error(error, wsdl_url) from error
+    if response.status_code != 200:
+        raise TransportError(
+            f"no WSDL at {wsdl_url}: HTTP {response.status_code} {response.text.strip()[:200]}",
+            url=wsdl_url,
+            status_code=response.status_code,
+        )
+    return response.content

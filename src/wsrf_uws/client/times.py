@@ -1,0 +1,63 @@
+"""Times and durations as the client reads and writes them.
+
+On the wire every time is ``xs:dateTime`` in UTC and every length of time an
+``xs:duration``. A time without a zone means UTC, as it does for the service; a
+duration may also be given as a number of seconds, which is what people type.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime, timedelta
+
+from pydantic import TypeAdapter, ValidationError
+
+_ISO_DURATION = TypeAdapter(timedelta)
+
+
+class Infinite(enum.Enum):
+    """The type of :data:`INFINITE`."""
+
+    INFINITE = "infinite"
+
+
+#: A nil termination time: the resource lives until destroyed (where the service allows it).
+INFINITE = Infinite.INFINITE
+
+
+def utc(value: datetime) -> datetime:
+    """``value`` in UTC; a naive datetime is taken to be UTC already."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def parse_datetime(text: str) -> datetime:
+    """An ISO 8601 / ``xs:dateTime`` text as an aware UTC datetime (no zone: UTC)."""
+    try:
+        return utc(datetime.fromisoformat(text.strip()))
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 date and time: {text!r}") from None
+
+
+def parse_duration(text: str) -> timedelta:
+    """An ISO 8601 duration (``PT2H``, ``P1DT30M``) or a number of seconds (``90``, ``1.5``)."""
+    text = text.strip()
+    try:
+        return timedelta(seconds=float(text))
+    except ValueError:
+        pass
+    except OverflowError:
+        raise ValueError(f"duration out of range: {text!r}") from None
+    try:
+        return _ISO_DURATION.validate_python(text)
+    except ValidationError:
+        raise ValueError(
+            f"not an ISO 8601 duration (like PT2H) nor a number of seconds: {text!r}"
+        ) from None
+
+
+def format_datetime(value: datetime) -> str:
+    """``value`` as ``xs:dateTime`` in UTC with a ``Z``."""
+    text = utc(value).isoformat()
+    return text.removesuffix("+00:00") + "Z"
