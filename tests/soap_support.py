@@ -8,6 +8,7 @@ and receives; :func:`post` does the same for hand-written requests.
 
 from __future__ import annotations
 
+import functools
 import sys
 import urllib.error
 import urllib.request
@@ -93,6 +94,12 @@ class MessageCheck:
             envelope = etree.fromstring(envelope)
         problems = self.errors(envelope)
         assert not problems, "\n".join(problems) + "\n" + etree.tostring(envelope).decode()
+
+
+@functools.cache
+def shared_check() -> MessageCheck:
+    """One compiled :class:`MessageCheck` per test process (compiling takes a moment)."""
+    return MessageCheck()
 
 
 class RecordingPlugin(Plugin):  # type: ignore[misc]

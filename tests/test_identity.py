@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import logging
-import os
-import stat
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -19,15 +16,9 @@ from zeep.wsse.username import UsernameToken
 
 from wsrf_uws.core.errors import NotAuthenticatedError
 from wsrf_uws.core.model import ANONYMOUS
-from wsrf_uws.soap.identity import (
-    SECURITY,
-    WRONG_CREDENTIALS,
-    Authenticator,
-    PasswordHash,
-    UsersFile,
-    UsersFileError,
-)
+from wsrf_uws.soap.identity import SECURITY, WRONG_CREDENTIALS, Authenticator
 from wsrf_uws.soap.namespaces import PASSWORD_TEXT, SOAP11, WSSE, WSU, q
+from wsrf_uws.soap.users import UsersFile
 from wsrf_uws.testing import ManualClock
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -289,28 +280,6 @@ def test_basic(auth: Authenticator) -> None:
     assert auth.authenticate(headers=[], environ=basic("bob", BOB_PASSWORD)) == "bob"
 
 
-def test_polling_pays_the_key_derivation_once(
-    users_path: Path, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    calls: list[str] = []
-    original = PasswordHash.verify
-
-    def counting(self: PasswordHash, password: str) -> bool:
-        calls.append(password)
-        return original(self, password)
-
-    monkeypatch.setattr(PasswordHash, "verify", counting)
-    auth = Authenticator(users=UsersFile.load(users_path), clock=clock)
-    for _ in range(5):
-        assert auth.authenticate(headers=[], environ=basic("bob", BOB_PASSWORD)) == "bob"
-    assert len(calls) == 1
-    # Failures are never cached: every guess pays, unknown users included.
-    for _ in range(2):
-        refused(auth, environ=basic("bob", "guess"))
-        refused(auth, environ=basic("mallory", "guess"))
-    assert len(calls) == 5
-
-
 def test_passwords_never_reach_the_log(
     auth: Authenticator, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -368,114 +337,3 @@ def test_token_and_basic_must_agree(auth: Authenticator) -> None:
     assert refused(
         auth, headers=wsse_headers("bob", BOB_PASSWORD), environ=basic("bob", "wrong")
     ) == (WRONG_CREDENTIALS)
-
-
-# -- the users file ---------------------------------------------------------------------------
-
-
-def test_users_file_round_trip(tmp_path: Path, clock: ManualClock) -> None:
-    path = tmp_path / "users"
-    UsersFile.add(path, "carol", "first")
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert "first" not in path.read_text()  # only the hash is stored
-    UsersFile.add(path, "dave", "dave's", digest=True)
-    UsersFile.add(path, "carol", "second")  # a new password replaces the old one in place
-    users = UsersFile.load(path)
-    assert users.names == ["carol", "dave"]
-    assert users.verify_password(name="carol", password="second")
-    assert not users.verify_password(name="carol", password="first")
-    assert users.digest_secret("dave") == "dave's"
-    assert users.digest_secret("carol") is None
-
-    UsersFile.remove(path, "carol")
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert UsersFile.load(path).names == ["dave"]
-    with pytest.raises(KeyError):
-        UsersFile.remove(path, "carol")
-    assert [p.name for p in tmp_path.iterdir()] == ["users"]  # no temporary files left
-
-    auth = Authenticator(users=UsersFile.load(path), clock=clock)
-    assert auth.authenticate(headers=[], environ=basic("dave", "dave's")) == "dave"
-
-
-def test_comments_and_blank_lines_are_ignored_and_kept(tmp_path: Path) -> None:
-    path = tmp_path / "users"
-    UsersFile.add(path, "erin", "pw")
-    line = path.read_text().splitlines()[-1]
-    path.write_text(f"# the team\n\n{line}\n   \n# end\n")
-    os.chmod(path, 0o600)
-    assert UsersFile.load(path).names == ["erin"]
-    UsersFile.add(path, "frank", "pw")
-    text = path.read_text()
-    assert text.startswith("# the team\n\n")
-    assert "# end\n" in text
-    assert UsersFile.load(path).names == ["erin", "frank"]
-
-
-@pytest.mark.parametrize(
-    ("bad_line", "expected"),
-    [
-        ("grace", "expected 2 or 3 fields"),
-        ("grace md5$x$y$z", "unknown password hash algorithm"),
-        ("grace scrypt$ln=14,r=8,p=5$!!$AAAA", "not base64"),
-        ("grace pbkdf2-sha256$i=1000$c2FsdHNhbHQ=$" + "A" * 44, "needs 200000 to"),
-        ("grace scrypt$ln=30,r=8,p=1$c2FsdHNhbHQ=$" + "A" * 44, "more than 1 GiB"),
-        ("anonymous scrypt$ln=14,r=8,p=5$c2FsdHNhbHQ=$" + "A" * 44, "reserved"),
-        ("grace scrypt$ln=14,r=8,p=5$c2FsdHNhbHQ=$" + "A" * 44 + " plain=x", "third field"),
-    ],
-)
-def test_a_corrupt_line_is_reported_with_its_number(
-    tmp_path: Path, bad_line: str, expected: str
-) -> None:
-    path = tmp_path / "users"
-    UsersFile.add(path, "heidi", "pw")
-    with path.open("a", encoding="utf-8") as stream:
-        stream.write(f"\n# a comment\n{bad_line}\n")
-    number = len(path.read_text().splitlines())
-    with pytest.raises(UsersFileError, match=expected) as caught:
-        UsersFile.load(path)
-    assert caught.value.line == number
-    assert f"line {number}:" in str(caught.value)
-    # Editing a corrupt file is refused rather than carrying the damage along.
-    with pytest.raises(UsersFileError):
-        UsersFile.add(path, "ivan", "pw")
-
-
-def test_a_user_twice_is_reported(tmp_path: Path) -> None:
-    path = tmp_path / "users"
-    UsersFile.add(path, "judy", "pw")
-    path.write_text(path.read_text() * 2)
-    with pytest.raises(UsersFileError, match="appears twice"):
-        UsersFile.load(path)
-
-
-@pytest.mark.parametrize("name", ["", "with space", "colon:name", "#hash", ANONYMOUS])
-def test_unacceptable_names_and_passwords(tmp_path: Path, name: str) -> None:
-    with pytest.raises(UsersFileError):
-        UsersFile.add(tmp_path / "users", name, "pw")
-    with pytest.raises(UsersFileError, match="empty"):
-        UsersFile.add(tmp_path / "users", "ok", "")
-    assert not (tmp_path / "users").exists()
-
-
-def test_hashes_are_salted(tmp_path: Path) -> None:
-    first, second = PasswordHash.create("same"), PasswordHash.create("same")
-    assert first.salt != second.salt
-    assert first.hash != second.hash
-    assert first.verify("same") and second.verify("same")
-    path = tmp_path / "users"
-    UsersFile.add(path, "kim", "same")
-    before = path.read_text()
-    UsersFile.add(path, "kim", "same")
-    assert path.read_text() != before
-
-
-def test_pbkdf2_hashes_are_read() -> None:
-    salt = os.urandom(16)
-    derived = hashlib.pbkdf2_hmac("sha256", b"legacy", salt, 200_000)
-    encoded = [base64.b64encode(b).decode() for b in (salt, derived)]
-    text = f"pbkdf2-sha256$i=200000${encoded[0]}${encoded[1]}"
-    parsed = PasswordHash.parse(text)
-    assert parsed.format() == text
-    assert parsed.verify("legacy")
-    assert not parsed.verify("Legacy")

@@ -36,7 +36,9 @@ from soap_support import (
     fault_detail,
     header,
     post,
+    shared_check,
 )
+from wsrf_uws.store import SQLiteJobStore
 from wsrf_uws.testing.server import RunningServer, running_server
 
 GRP_ACTION = "http://docs.oasis-open.org/wsrf/rpw-2/GetResourceProperty/GetResourcePropertyRequest"
@@ -50,13 +52,17 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 @pytest.fixture(scope="module")
 def check() -> MessageCheck:
-    return MessageCheck()
+    return shared_check()
+
+
+def checked_client(server: RunningServer) -> zeep.Client:
+    """zeep on the published WSDL, validating every message it sends and receives."""
+    return zeep.Client(server.url("steps") + "?wsdl", plugins=[RecordingPlugin(shared_check())])
 
 
 @pytest.fixture(scope="module")
-def client(server: RunningServer, check: MessageCheck) -> zeep.Client:
-    plugin = RecordingPlugin(check)
-    return zeep.Client(server.url("steps") + "?wsdl", plugins=[plugin])
+def client(server: RunningServer) -> zeep.Client:
+    return checked_client(server)
 
 
 def resource_header(resource_id: str, marker: str = "true") -> etree._Element:
@@ -64,6 +70,15 @@ def resource_header(resource_id: str, marker: str = "true") -> etree._Element:
     element.set(f"{{{WSA}}}IsReferenceParameter", marker)
     element.text = resource_id
     return element
+
+
+def stored_jobs(server: RunningServer) -> int:
+    """How many resources the server's store holds (read beside the running server)."""
+    store = SQLiteJobStore(server.data_dir / "wsrf-uws.sqlite")
+    try:
+        return store.count()
+    finally:
+        store.close()
 
 
 def create(client: zeep.Client, steps: int = 2, seconds: float = 0.05) -> str:
@@ -280,7 +295,7 @@ def test_uws_job_is_parseable_by_pyvo(client: zeep.Client, server: RunningServer
         "</wsrf-rp:GetResourceProperty>",
         addressing(server.url("steps"), GRP_ACTION, resource_id),
     )
-    status, reply = post(server.url("steps"), data, check=MessageCheck())
+    status, reply = post(server.url("steps"), data, check=shared_check())
     assert status == 200
     job_element = reply.find(f".//{{{UWS}}}job")
     assert job_element is not None
@@ -294,7 +309,7 @@ def test_uws_job_is_parseable_by_pyvo(client: zeep.Client, server: RunningServer
 
 
 def test_replies_relate_to_the_request(server: RunningServer, check: MessageCheck) -> None:
-    resource_id = create(zeep.Client(server.url("steps") + "?wsdl"))
+    resource_id = create(checked_client(server))
     data = envelope(
         f'<wsrf-rp:GetResourceProperty xmlns:wsrf-rp="{RP}" xmlns:c="{CORE}">c:Phase'
         "</wsrf-rp:GetResourceProperty>",
@@ -311,7 +326,7 @@ def test_replies_relate_to_the_request(server: RunningServer, check: MessageChec
 def test_reference_parameter_markers_are_accepted(
     server: RunningServer, check: MessageCheck, marker: str | None
 ) -> None:
-    resource_id = create(zeep.Client(server.url("steps") + "?wsdl"))
+    resource_id = create(checked_client(server))
     data = envelope(
         f'<r:GetResourceProperty xmlns:r="{RP}" xmlns:p="{CORE}">p:Phase</r:GetResourceProperty>',
         addressing(server.url("steps"), GRP_ACTION, resource_id, is_reference=marker),
@@ -322,7 +337,7 @@ def test_reference_parameter_markers_are_accepted(
 
 
 def test_a_wrapped_reference_parameter_is_accepted(server: RunningServer) -> None:
-    resource_id = create(zeep.Client(server.url("steps") + "?wsdl"))
+    resource_id = create(checked_client(server))
     headers = addressing(server.url("steps"), GRP_ACTION) + (
         f'<wsa:ReferenceParameters xmlns:wsa="{WSA}"><c:ResourceId xmlns:c="{CORE}">'
         f"{resource_id}</c:ResourceId></wsa:ReferenceParameters>"
@@ -427,9 +442,7 @@ def test_an_oversized_request_gets_413(server: RunningServer) -> None:
 def test_invalid_job_descriptions_name_the_line_and_create_nothing(
     server: RunningServer, check: MessageCheck
 ) -> None:
-    before = (
-        list((server.data_dir / "jobs").glob("*/*")) if (server.data_dir / "jobs").exists() else []
-    )
+    before = stored_jobs(server)
     body = (
         f'<s:createJob xmlns:s="{STEPS}">\n<s:job>\n<s:steps>-3</s:steps>\n'
         "<s:stepSeconds>0</s:stepSeconds></s:job></s:createJob>"
@@ -441,10 +454,7 @@ def test_invalid_job_descriptions_name_the_line_and_create_nothing(
     assert detail.tag == f"{{{CORE}}}InvalidJobDescriptionFault"
     assert detail.findtext(f"{{{CORE}}}Line") == "3"
     assert "steps" in (detail.findtext(f"{{{CORE}}}Reason") or "")
-    after = (
-        list((server.data_dir / "jobs").glob("*/*")) if (server.data_dir / "jobs").exists() else []
-    )
-    assert after == before
+    assert stored_jobs(server) == before
 
 
 def test_a_wrong_jdl_root_is_an_invalid_job_description(server: RunningServer) -> None:
@@ -482,7 +492,7 @@ def test_jobs_survive_kill_9_of_the_server(tmp_path: Path) -> None:
     server = RunningServer(tmp_path / "data")
     server.start()
     try:
-        client = zeep.Client(server.url("steps") + "?wsdl")
+        client = checked_client(server)
         pending = create(client)
         isolated = create(client, steps=20, seconds=0.2)
         held = (
@@ -497,7 +507,7 @@ def test_jobs_survive_kill_9_of_the_server(tmp_path: Path) -> None:
             wait_phase(client, resource_id, {"EXECUTING"})
         server.kill()
         server.start()
-        client = zeep.Client(server.url("steps") + "?wsdl")
+        client = checked_client(server)
 
         def phase(resource_id: str) -> str:
             return str(
@@ -521,3 +531,33 @@ def test_jobs_survive_kill_9_of_the_server(tmp_path: Path) -> None:
         assert isolated_state.RunCount == 2
     finally:
         server.kill()
+
+
+def test_an_unknown_mandatory_header_is_a_must_understand_fault(
+    server: RunningServer, check: MessageCheck
+) -> None:
+    body = (
+        f'<s:createJob xmlns:s="{STEPS}"><s:job><s:steps>1</s:steps>'
+        "<s:stepSeconds>0</s:stepSeconds></s:job></s:createJob>"
+    )
+    soap = "http://schemas.xmlsoap.org/soap/envelope/"
+    headers = (
+        addressing(server.url("steps"), f"{STEPS}/createJob")
+        + f'<x:Bogus xmlns:x="urn:x" xmlns:soap="{soap}" soap:mustUnderstand="1">y</x:Bogus>'
+    )
+    count = stored_jobs(server)
+    status, reply = post(server.url("steps"), envelope(body, headers), check=check)
+    assert status == 500
+    assert reply.findtext(f".//{{{soap}}}Fault/faultcode") == "soap:MustUnderstand"
+    assert error_code(reply) == "must-understand"
+    assert stored_jobs(server) == count
+    # the same header for another actor, or not mandatory, is ignored
+    for attributes in (
+        'soap:mustUnderstand="1" soap:actor="urn:some-other-node"',
+        'soap:mustUnderstand="0"',
+    ):
+        relaxed = addressing(server.url("steps"), f"{STEPS}/createJob") + (
+            f'<x:Bogus xmlns:x="urn:x" xmlns:soap="{soap}" {attributes}>y</x:Bogus>'
+        )
+        status, reply = post(server.url("steps"), envelope(body, relaxed))
+        assert status == 200, etree.tostring(reply)

@@ -15,11 +15,11 @@ import pytest
 import requests
 import zeep
 from lxml import etree
-from soap_support import CORE, R, STEPS, UWS, WSA, MessageCheck, RecordingPlugin
 from zeep.exceptions import Fault
 from zeep.transports import Transport
 from zeep.wsse.username import UsernameToken
 
+from soap_support import CORE, STEPS, UWS, WSA, R, RecordingPlugin, shared_check
 from wsrf_uws.soap.users import UsersFile
 from wsrf_uws.testing.server import RunningServer, running_server
 
@@ -42,7 +42,7 @@ def client(server: RunningServer, **options: object) -> zeep.Client:
     return zeep.Client(
         server.url("steps") + "?wsdl",
         transport=Transport(session=session),
-        plugins=[RecordingPlugin(MessageCheck())],
+        plugins=[RecordingPlugin(shared_check())],
         **options,  # type: ignore[arg-type]
     )
 

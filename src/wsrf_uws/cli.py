@@ -108,7 +108,7 @@ def _serve_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _users_command(settings: Settings, args: argparse.Namespace) -> int:
-    from .soap.identity import UsersFile, UsersFileError
+    from .soap.users import UsersFile, UsersFileError
 
     path = settings.users_file
     if path is None:

@@ -23,7 +23,8 @@ from .core.service import JobService
 from .runtime import build_service
 from .settings import Settings
 from .soap.application import SoapApplication, WsgiApp
-from .soap.identity import Authenticator, UsersFile
+from .soap.identity import Authenticator
+from .soap.users import UsersFile
 
 log = logging.getLogger("wsrf_uws.server")
 access_log = logging.getLogger("wsrf_uws.access")

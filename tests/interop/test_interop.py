@@ -54,6 +54,17 @@ STEPS = [
     "done",
 ]
 
+#: The WS-Addressing header variants the server must tolerate, one stack each.
+HEADER_STYLES = {
+    "suds": {"is_reference_parameter": "1", "must_understand": [], "message_id": "urn:uuid:"},
+    "php": {
+        "is_reference_parameter": "true",
+        "must_understand": ["To", "Action"],
+        "message_id": "uuid:",
+    },
+    "node": {"is_reference_parameter": "true", "must_understand": [], "message_id": "urn:uuid:"},
+}
+
 
 @pytest.fixture(scope="module")
 def running_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
@@ -122,6 +133,7 @@ def test_stack_drives_a_job_from_the_wsdl(stack: str, running_server: RunningSer
     assert all(line["stack"] == stack and line["ok"] is True for line in lines), lines
     by_step = {line["step"]: line for line in lines}
 
+    assert by_step["wsdl"]["header_style"] == HEADER_STYLES[stack]
     assert set(by_step["wsdl"]["operations"]) >= {
         "createJob",
         "startJob",

@@ -15,30 +15,86 @@ Example::
 - :class:`Job`: one resource; start, resume, properties, wait, extend, destroy, download.
 - :class:`JobState`: the parsed ``uws-core:JobState`` property.
 - :mod:`wsrf_uws.client.errors`: faults as typed exceptions, transport failures.
+
+The names are exported lazily: the ``wsrf-uws`` command imports
+:mod:`wsrf_uws.client.commands` for its parser, and ``wsrf-uws serve`` should not pay
+for loading zeep and requests.
 """
 
 from __future__ import annotations
 
-from .errors import (
-    ClientError,
-    InvalidJobDescription,
-    InvalidPhase,
-    InvalidResourcePropertyQName,
-    NotAuthenticated,
-    QuotaExceeded,
-    ResourceNotDestroyed,
-    ResourceUnknown,
-    ResultUnavailable,
-    ServiceUnavailable,
-    TerminationTimeChangeRejected,
-    TransportError,
-    UnableToSetTerminationTime,
-    UwsFault,
-)
-from .job import CURRENT_TIME, JOB_STATE, PHASE, TERMINATION_TIME, UWS_JOB, Job, TerminationChange
-from .service import Service, endpoint_url, published_wsdl
-from .state import FINAL_PHASES, SETTLED_PHASES, JobError, JobState, Result, Step
-from .times import INFINITE
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .errors import (
+        ClientError,
+        InvalidJobDescription,
+        InvalidPhase,
+        InvalidResourcePropertyQName,
+        NotAuthenticated,
+        QuotaExceeded,
+        ResourceNotDestroyed,
+        ResourceUnknown,
+        ResultUnavailable,
+        ServiceUnavailable,
+        TerminationTimeChangeRejected,
+        TransportError,
+        UnableToSetTerminationTime,
+        UwsFault,
+    )
+    from .job import (
+        CURRENT_TIME,
+        JOB_STATE,
+        PHASE,
+        TERMINATION_TIME,
+        UWS_JOB,
+        Job,
+        TerminationChange,
+    )
+    from .service import Service, endpoint_url, published_wsdl
+    from .state import FINAL_PHASES, SETTLED_PHASES, JobError, JobState, Result, Step
+    from .times import INFINITE
+
+_EXPORTS = {
+    "errors": (
+        "ClientError",
+        "InvalidJobDescription",
+        "InvalidPhase",
+        "InvalidResourcePropertyQName",
+        "NotAuthenticated",
+        "QuotaExceeded",
+        "ResourceNotDestroyed",
+        "ResourceUnknown",
+        "ResultUnavailable",
+        "ServiceUnavailable",
+        "TerminationTimeChangeRejected",
+        "TransportError",
+        "UnableToSetTerminationTime",
+        "UwsFault",
+    ),
+    "job": (
+        "CURRENT_TIME",
+        "JOB_STATE",
+        "PHASE",
+        "TERMINATION_TIME",
+        "UWS_JOB",
+        "Job",
+        "TerminationChange",
+    ),
+    "service": ("Service", "endpoint_url", "published_wsdl"),
+    "state": ("FINAL_PHASES", "SETTLED_PHASES", "JobError", "JobState", "Result", "Step"),
+    "times": ("INFINITE",),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
 
 __all__ = [
     "CURRENT_TIME",

@@ -13,6 +13,7 @@ Parsed WSDL documents are cached per URL for the life of the process.
 
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 
@@ -29,6 +30,7 @@ from .errors import ServiceUnavailable, TransportError, fault_from
 
 RESOURCE_ID = q(CORE, "ResourceId")
 _UNAVAILABLE = {502, 503, 504}
+_ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\"()]+)")
 
 # zeep ships py.typed but leaves most functions unannotated; reached through Any, its calls
 # do not trip mypy --strict (no-untyped-call), and the types stop at this module's edge.
@@ -49,14 +51,17 @@ def load_document(wsdl_url: str, transport: Any) -> Any:
         if document is None:
             try:
                 document = _Document(wsdl_url, transport, settings=zeep.Settings())
+            except requests.HTTPError as error:
+                response = error.response
+                status = None if response is None else response.status_code
+                content = None if response is None else response.content
+                raise TransportError(
+                    f"no WSDL at {wsdl_url}: HTTP {status} {_snippet(content)}",
+                    url=wsdl_url,
+                    status_code=status,
+                ) from error
             except requests.RequestException as error:
                 raise connection_error(error, wsdl_url) from error
-            except zeep.exceptions.TransportError as error:
-                raise TransportError(
-                    f"no WSDL at {wsdl_url}: HTTP {error.status_code} {_snippet(error.content)}",
-                    url=wsdl_url,
-                    status_code=error.status_code,
-                ) from error
             except zeep.exceptions.XMLSyntaxError as error:
                 raise TransportError(
                     f"{wsdl_url} does not answer a WSDL: {error}", url=wsdl_url
@@ -92,8 +97,6 @@ class Channel:
         self.wsdl_url = wsdl_url
         port = _first_port(self.client, wsdl_url)
         self.binding: Any = port.binding
-        #: The soap:address the WSDL gives.
-        self.wsdl_address: str = port.binding_options["address"]
         try:
             create = self.binding.get("createJob")
         except ValueError:
@@ -165,13 +168,25 @@ class Channel:
 
     def _reply(self, response: requests.Response, address: str) -> etree._Element:
         status = response.status_code
-        envelope = None
-        if response.content:
-            try:
-                envelope = _parse_xml(response.content, self.client.transport)
-            except (zeep.exceptions.Error, etree.LxmlError):
-                envelope = None
-        body = None if envelope is None else envelope.find(q(SOAP11, "Body"))
+        body = self._body(response.content)
+        fault = None if body is None else body.find(q(SOAP11, "Fault"))
+        error = None
+        if fault is not None:
+            error = fault_from(
+                faultcode=_text(_child(fault, "faultcode")),
+                faultstring=_text(_child(fault, "faultstring")),
+                detail=_child(fault, "detail"),
+            )
+        if status == 413:
+            # Refused before the service looked: by the endpoint (a fault) or the server.
+            reason = str(error) if error is not None else _snippet(response.content)
+            raise TransportError(
+                f"the service refused the request as too large (HTTP 413): {reason}",
+                url=address,
+                status_code=status,
+            )
+        if error is not None:
+            raise error
         if body is None:
             message = f"HTTP {status} from {address}, not a SOAP reply"
             snippet = _snippet(response.content)
@@ -179,20 +194,6 @@ class Channel:
             raise cls(
                 f"{message}: {snippet}" if snippet else message, url=address, status_code=status
             )
-        fault = body.find(q(SOAP11, "Fault"))
-        if fault is not None:
-            error = fault_from(
-                faultcode=_text(_child(fault, "faultcode")),
-                faultstring=_text(_child(fault, "faultstring")),
-                detail=_child(fault, "detail"),
-            )
-            if status == 413:
-                raise TransportError(
-                    f"the service refused the request as too large (HTTP 413): {error}",
-                    url=address,
-                    status_code=status,
-                ) from error
-            raise error
         payload: etree._Element | None = next(
             (child for child in body if isinstance(child.tag, str)), None
         )
@@ -203,6 +204,18 @@ class Channel:
                 status_code=status,
             )
         return payload
+
+    def _body(self, content: bytes) -> etree._Element | None:
+        """The soap:Body of a reply, or None if the reply is not a SOAP envelope."""
+        if not content:
+            return None
+        try:
+            envelope: etree._Element = _parse_xml(content, self.client.transport)
+        except (zeep.exceptions.Error, etree.LxmlError):
+            return None
+        if envelope.tag != q(SOAP11, "Envelope"):
+            return None
+        return envelope.find(q(SOAP11, "Body"))
 
 
 def _first_port(client: zeep.Client, wsdl_url: str) -> Any:
@@ -236,11 +249,15 @@ def serialize(envelope: etree._Element) -> bytes:
 
 
 def connection_error(error: requests.RequestException, url: str) -> TransportError:
+    """The client's exception for a failure of ``requests`` to get an answer from ``url``."""
+    # requests' messages nest urllib3's; the operating system's reason is what people need.
+    errno = _ERRNO.search(str(error))
+    reason = errno.group(1).strip() if errno else str(error)
     if isinstance(error, requests.Timeout):
-        return ServiceUnavailable(f"no answer from {url}: {error}", url=url)
+        return ServiceUnavailable(f"no answer from {url} within the timeout", url=url)
     if isinstance(error, requests.ConnectionError):
-        return ServiceUnavailable(f"cannot connect to {url}: {error}", url=url)
-    return TransportError(f"request to {url} failed: {error}", url=url)
+        return ServiceUnavailable(f"cannot connect to {url}: {reason}", url=url)
+    return TransportError(f"request to {url} failed: {reason}", url=url)
 
 
 def _snippet(content: bytes | str | None, limit: int = 200) -> str:

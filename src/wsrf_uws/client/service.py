@@ -89,6 +89,9 @@ class Service:
         """
         description = read_jdl(jdl)
         create = self._channel.create_element
+        # zeep renders the wrapper and InitialTerminationTime from the schema; the JDL goes
+        # in as the caller wrote it, since a round trip through zeep's typed objects would
+        # lose what zeep does not model (comments, open content, defaults left implicit).
         kwargs: dict[str, Any] = {self._channel.jdl_parameter: xsd.SkipValue}
         if termination_time is INFINITE:
             kwargs["InitialTerminationTime"] = xsd.Nil

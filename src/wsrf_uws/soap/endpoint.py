@@ -25,7 +25,21 @@ from ..core.service import JobService
 from ..published import compile_schemas
 from .addressing import Addressing, endpoint_reference, read_addressing, reply_headers
 from .faults import InvalidPropertyError, RequestError, SoapFault, fault_for
-from .namespaces import ACTIONS, BF, CORE, FAULT_ACTION, RL, RP, WSA, XSI, contract_action, q
+from .namespaces import (
+    ACTIONS,
+    BF,
+    CORE,
+    FAULT_ACTION,
+    RL,
+    RP,
+    SOAP11,
+    WSA,
+    WSA_2004,
+    WSSE,
+    XSI,
+    contract_action,
+    q,
+)
 from .properties import PropertyBuilder
 from .spyne_compat import Exchange, Reply
 
@@ -109,6 +123,7 @@ class ContractEndpoint:
     def handle(self, operation: str, exchange: Exchange) -> Reply:
         """Validate, identify the caller, run ``operation`` and build the reply."""
         assert exchange.body is not None
+        _check_must_understand(exchange.headers)
         addressing = read_addressing(exchange.headers)
         if operation != "createJob":  # createJob's JDL problems are job-description faults
             self._validate(exchange.body)
@@ -278,6 +293,31 @@ class ContractEndpoint:
 
     def _action(self, operation: str) -> str:
         return contract_action(self.contract.namespace, operation, response=True)
+
+
+#: Header namespaces (and single headers) the service processes; any other header marked
+#: ``mustUnderstand="1"`` for it is refused, as SOAP 1.1 §4.2.3 requires.
+_UNDERSTOOD_NAMESPACES = {WSA, WSA_2004, WSSE}
+_UNDERSTOOD = {q(CORE, "ResourceId")}
+_NEXT_ACTOR = "http://schemas.xmlsoap.org/soap/actor/next"
+
+
+def _check_must_understand(headers: list[etree._Element]) -> None:
+    for header in headers:
+        if not isinstance(header.tag, str):
+            continue
+        if header.get(q(SOAP11, "mustUnderstand"), "0").strip() not in ("1", "true"):
+            continue
+        if header.get(q(SOAP11, "actor"), _NEXT_ACTOR) != _NEXT_ACTOR:
+            continue  # addressed to another node
+        name = etree.QName(header)
+        if name.namespace not in _UNDERSTOOD_NAMESPACES and header.tag not in _UNDERSTOOD:
+            raise RequestError(
+                "must-understand",
+                f"the header {header.tag} is marked mustUnderstand and this service does "
+                "not process it",
+                faultcode="MustUnderstand",
+            )
 
 
 def _is_nil(element: etree._Element) -> bool:

@@ -32,11 +32,15 @@ class RequestError(Exception):
     ``code`` becomes the ErrorCode; ``http_status`` is 413 for an oversized request.
     """
 
-    def __init__(self, code: str, description: str, *, http_status: int = 500) -> None:
+    def __init__(
+        self, code: str, description: str, *, http_status: int = 500, faultcode: str = "Client"
+    ) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
         self.http_status = http_status
+        #: ``Client``, or ``MustUnderstand`` for a mandatory header the service ignores.
+        self.faultcode = faultcode
 
 
 class InvalidPropertyError(errors.UwsError):
@@ -109,7 +113,7 @@ def fault_for(
             code=error.code,
             originator=originator,
         )
-        return SoapFault("Client", error.description, detail, http_status=error.http_status)
+        return SoapFault(error.faultcode, error.description, detail, http_status=error.http_status)
     reference = uuid.uuid4().hex[:12]
     log.error("internal error, reference %s", reference, exc_info=error)
     description = f"internal error (reference {reference}); the service log has the details"

@@ -131,7 +131,12 @@ async function run(endpoint) {
   const description = client.describe();
   const service = Object.values(description)[0];
   const operations = Object.keys(Object.values(service)[0]).sort();
-  emit('wsdl', { version: requireInterop('soap/package.json').version, node: process.version, operations });
+  emit('wsdl', {
+    version: requireInterop('soap/package.json').version,
+    node: process.version,
+    operations,
+    header_style: { is_reference_parameter: 'true', must_understand: [], message_id: 'urn:uuid:' },
+  });
 
   const created = await session.call('createJob', { job: { steps: 2, stepSeconds: '0.1' } });
   const epr = created.EndpointReference;

@@ -170,7 +170,10 @@ function run(string $endpoint): void
     $session = new Session($endpoint);
     $operations = array_keys($session->actions);
     sort($operations);
-    emit('wsdl', ['version' => PHP_VERSION, 'operations' => $operations]);
+    emit('wsdl', ['version' => PHP_VERSION, 'operations' => $operations, 'header_style' => [
+        'is_reference_parameter' => 'true', 'must_understand' => ['To', 'Action'],
+        'message_id' => 'uuid:',
+    ]]);
 
     $reply = $session->call('createJob', ['job' => ['steps' => 2, 'stepSeconds' => '0.1']]);
     $epr = $reply->EndpointReference;

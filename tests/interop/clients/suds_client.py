@@ -54,6 +54,8 @@ PHASES = {
     "SUSPENDED",
     "ARCHIVED",
 }
+#: How this client's WS-Addressing headers differ from the other stacks'.
+HEADER_STYLE = {"is_reference_parameter": "1", "must_understand": [], "message_id": "urn:uuid:"}
 #: Prefixes this client writes in QName content, declared where they are used.
 QNAME_PREFIXES = {"uws-core": CORE, "uws": UWS}
 
@@ -140,7 +142,12 @@ class Session:
 
 def run(endpoint: str) -> None:
     session = Session(endpoint)
-    emit("wsdl", version=suds.__version__, operations=sorted(session.actions))
+    emit(
+        "wsdl",
+        version=suds.__version__,
+        operations=sorted(session.actions),
+        header_style=HEADER_STYLE,
+    )
 
     job = session.client.factory.create(f"{{{STEPS}}}job")
     job.steps = 2
