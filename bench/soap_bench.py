@@ -44,6 +44,7 @@ import platform
 import pstats
 import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,8 +57,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import lxml
-import spyne
 from lxml import etree
 
 HERE = Path(__file__).resolve().parent
@@ -70,8 +69,8 @@ TARGET_RATIO = 0.8
 TARGET_WORKLOAD = "GRP JobState"
 BASELINE = "echo"
 
-FULL = {"requests": 400, "rounds": 3, "warmup": 50}
-QUICK = {"requests": 40, "rounds": 2, "warmup": 10}
+FULL = {"requests": 150, "rounds": 10, "warmup": 50}
+QUICK = {"requests": 25, "rounds": 3, "warmup": 10}
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 WSA = "http://www.w3.org/2005/08/addressing"
@@ -137,6 +136,8 @@ class Workload:
     template: str
     expect: tuple[bytes, ...]
     headers: dict[str, str] = field(init=False)
+    fresh_ids: bool = field(init=False)
+    fixed: bytes = field(init=False)
 
     def __post_init__(self) -> None:
         self.headers = {
@@ -315,6 +316,25 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_seconds() -> float | None:
+    """CPU time every process on the machine has used so far (Linux ``/proc/stat``), or None."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    # user nice system idle iowait irq softirq steal ...: the time processes used, and the
+    # time the hypervisor gave to other machines (interrupts, mostly our own traffic, are not
+    # counted)
+    busy = sum(int(fields[i]) for i in (0, 1, 2, 7))
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """CPU time of this process (the clients) so far."""
+    times = os.times()
+    return times.user + times.system
+
+
 def phase(clients: list[Client], workload: Workload, count: int, tally: Tally, pid: int) -> None:
     """Every client sends ``count`` requests of ``workload`` at once; adds to ``tally``."""
     lock = threading.Lock()
@@ -352,14 +372,40 @@ def measure(
     try:
         for workload in loads:
             phase(clients, workload, args.warmup, Tally(), pid)
+        before = snapshot(pid)
         for number in range(args.rounds):
             shift = number % len(loads)
             for workload in loads[shift:] + loads[:shift]:
                 phase(clients, workload, args.requests, tallies[workload.name], pid)
+        after = snapshot(pid)
     finally:
         for client in clients:
             client.close()
+    args.other_load = other_load(before, after)
     return tallies
+
+
+Snapshot = tuple[float, float | None, float | None, float]
+
+
+def snapshot(pid: int) -> Snapshot:
+    """Wall clock, the machine's busy CPU time, the server's and the clients' CPU time."""
+    return (time.perf_counter(), machine_busy_seconds(), cpu_seconds(pid), own_cpu_seconds())
+
+
+def other_load(before: Snapshot, after: Snapshot) -> float | None:
+    """Share of the machine's CPUs that processes other than the server and the clients used.
+
+    Other work on the machine (a test run, say) slows the workloads unevenly and makes the
+    figures noisy; this says how much there was.
+    """
+    wall, own = after[0] - before[0], after[3] - before[3]
+    busy_before, busy_after = before[1], after[1]
+    server_before, server_after = before[2], after[2]
+    if busy_before is None or busy_after is None or server_before is None or server_after is None:
+        return None
+    others = busy_after - busy_before - (server_after - server_before) - own
+    return max(0.0, others) / (wall * (os.cpu_count() or 1))
 
 
 # -- figures --------------------------------------------------------------------------
@@ -421,9 +467,9 @@ def environment() -> dict[str, Any]:
     return {
         "python": sys.version.split()[0],
         "implementation": platform.python_implementation(),
-        "spyne": spyne.__version__,
+        "spyne": version("spyne"),
         "waitress": version("waitress"),
-        "lxml": lxml.__version__,
+        "lxml": version("lxml"),
         "sqlite": sqlite3.sqlite_version,
         "cpus": os.cpu_count(),
         "platform": platform.platform(),
@@ -481,7 +527,8 @@ def report(env: dict[str, Any], args: argparse.Namespace, results: dict[str, Fig
         for f in results.values()
     ]
     lines = [
-        "wsrf_uws SOAP benchmark" + (" (--quick: fewer requests)" if args.quick else ""),
+        "wsrf_uws SOAP benchmark"
+        + (" (--quick: a smoke run; its ratios are only indicative)" if args.quick else ""),
         f"Python {env['python']} ({env['implementation']}), Spyne {env['spyne']}, "
         f"waitress {env['waitress']}, lxml {env['lxml']}, SQLite {env['sqlite']}, "
         f"{env['cpus']} CPUs, {env['platform']}",
@@ -490,6 +537,9 @@ def report(env: dict[str, Any], args: argparse.Namespace, results: dict[str, Fig
         f"{args.clients} client threads x {args.requests} requests per workload per round, "
         f"{args.rounds} round(s), after {args.warmup} warm-up requests per client; "
         "keep-alive HTTP/1.1",
+        "other processes used "
+        + (f"{args.other_load:.0%}" if args.other_load is not None else "n/a")
+        + " of the machine's CPUs during the timed rounds (noise; figures are best below ~5%)",
         "",
         table(
             [
@@ -509,8 +559,11 @@ def report(env: dict[str, Any], args: argparse.Namespace, results: dict[str, Fig
         "",
     ]
     for name in (n for n in relative if n != BASELINE):
-        per_round = " ".join(f"{r:.2f}" for r in round_ratios(results, name))
-        lines.append(f"throughput {name}/echo: {relative[name]:.2f}  (per round: {per_round})")
+        rounds = round_ratios(results, name)
+        lines.append(
+            f"throughput {name}/echo: {relative[name]:.2f}  (rounds: median "
+            f"{statistics.median(rounds):.2f}, {min(rounds):.2f}..{max(rounds):.2f})"
+        )
     for f in results.values():
         if f.errors:
             lines.append(f"first error of {f.workload}: {f.first_error}")
@@ -557,7 +610,10 @@ def profile_summary(path: Path, top: int = 25) -> str:
 
     return "\n".join(
         [
-            f"Profile of the server's WSGI application (cProfile, all workloads; {path})",
+            f"Profile of the server's WSGI application (cProfile, every workload run; {path})",
+            "Own time is wall time on the calling thread: calls that release the GIL (SQLite,",
+            "lxml parsing, os.urandom) include the wait to get it back. --threads 1 --clients 1",
+            "gives figures closer to CPU time; --workloads profiles one workload alone.",
             "",
             table(["module (own time)", "%"], [[a, f"{100 * t / total:.1f}"] for a, t in areas]),
             "",
@@ -646,10 +702,21 @@ def main(argv: list[str] | None = None) -> int:
     document = {
         "environment": env,
         "quick": args.quick,
-        "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        "settings": {
+            k: str(v) if isinstance(v, Path) else v
+            for k, v in vars(args).items()
+            if k != "other_load"
+        },
         "workloads": [asdict(f) for f in results.values()],
         "throughput_ratio_to_echo": relative,
+        "throughput_ratio_to_echo_round_median": {
+            name: statistics.median(round_ratios(results, name))
+            for name in relative
+            if name != BASELINE
+        },
+        "server_cpu_ratio_to_echo": cpu_ratios(results),
         "target": {"workload": TARGET_WORKLOAD, "ratio": TARGET_RATIO},
+        "other_load": args.other_load,
         "verdict": verdict(results, relative),
     }
     args.out.write_text(json.dumps(document, indent=2) + "\n")

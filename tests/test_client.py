@@ -44,8 +44,8 @@ from wsrf_uws.client import (
 from wsrf_uws.client.errors import fault_from
 from wsrf_uws.core import errors as core_errors
 from wsrf_uws.soap.faults import InvalidPropertyError, fault_for
-from wsrf_uws.soap.identity import UsersFile
 from wsrf_uws.soap.namespaces import CORE, RL, UWS, WSA
+from wsrf_uws.soap.users import UsersFile
 from wsrf_uws.testing import NAMESPACE as STEPS
 from wsrf_uws.testing import steps_jdl
 from wsrf_uws.testing.server import RunningServer, running_server

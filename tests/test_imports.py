@@ -19,6 +19,15 @@ MODULES = [
     "wsrf_uws.runtime",
     "wsrf_uws.testing",
     "wsrf_uws.cli",
+    "wsrf_uws.published",
+    "wsrf_uws.server",
+    "wsrf_uws.soap.application",
+    "wsrf_uws.soap.endpoint",
+    "wsrf_uws.soap.identity",
+    "wsrf_uws.soap.spyne_compat",
+    "wsrf_uws.client",
+    "wsrf_uws.client.commands",
+    "wsrf_uws.testing.server",
 ]
 
 

@@ -135,7 +135,7 @@ def test_a_replayed_token_is_refused(server: RunningServer) -> None:
         "alice",
         "alice-secret",
         use_digest=True,
-        nonce=b"once-only-nonce",
+        nonce="once-only-nonce",
         created=datetime.now(UTC),
     )
     replaying = client(server, wsse=token)

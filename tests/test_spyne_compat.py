@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 from lxml import etree
-from soap_support import BF, CORE, RL, RP, SOAP, STEPS, WSA, addressing, envelope
 
+from soap_support import BF, CORE, RL, RP, SOAP, STEPS, WSA, addressing, envelope
 from wsrf_uws.core.model import ANONYMOUS
 from wsrf_uws.soap.application import SoapApplication
 from wsrf_uws.testing import build_test_service
@@ -90,7 +90,8 @@ def test_foreign_namespace_bodies_are_routed(app: SoapApplication) -> None:
     status, body = call(
         app,
         envelope(
-            f'<r:GetResourceProperty xmlns:r="{RP}" xmlns:c="{CORE}">c:Phase</r:GetResourceProperty>',
+            f'<r:GetResourceProperty xmlns:r="{RP}" xmlns:c="{CORE}">'
+            "c:Phase</r:GetResourceProperty>",
             addressing(ENDPOINT, "a", resource_id),
         ),
     )

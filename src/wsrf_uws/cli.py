@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from .client.commands import add_client_commands, run_client_command
 from .core.clock import format_utc
 from .core.phases import Phase
 from .core.registry import ContractRegistry
@@ -52,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("settings", parents=[common], help="print the effective settings")
     commands.add_parser("contracts", parents=[common], help="list the installed contracts")
+    add_client_commands(commands)
     jobs = commands.add_parser("jobs", parents=[common], help="list the job resources")
     jobs.add_argument("--owner", help="only this owner's jobs")
     jobs.add_argument(
@@ -139,6 +141,9 @@ def _users_command(settings: Settings, args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
+    client_status = run_client_command(args)  # submit, status, ...: no local settings needed
+    if client_status is not None:
+        return client_status
     overrides = {
         key: getattr(args, key, None) for key in ("data_dir", "host", "port", "public_url")
     }

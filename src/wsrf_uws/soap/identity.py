@@ -56,7 +56,7 @@ WRONG_DIGEST_CREDENTIALS = (
     f"{WRONG_CREDENTIALS}, or digest authentication is not enabled for this user"
 )
 
-#: The longest wsse:Nonce accepted, so replayed-nonce bookkeeping stays small.
+#: The longest wsse:Nonce accepted, so the nonce cache stays bounded in memory too.
 _MAX_NONCE_BYTES = 1024
 
 
