@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from wsrf_uws.core.phases import Phase
 from wsrf_uws.testing.server import RunningServer
 from wsrf_uws.testing.server import running_server as start_server
 
@@ -30,18 +31,7 @@ NODE_DIR = HERE / "node"
 SETUP_HINT = "run `bash tests/interop/setup.sh` (or set WSRF_UWS_SKIP_INTEROP=1 to skip)"
 
 R = "http://docs.oasis-open.org/wsrf/r-2"
-UWS_PHASES = {
-    "PENDING",
-    "QUEUED",
-    "EXECUTING",
-    "COMPLETED",
-    "ERROR",
-    "ABORTED",
-    "UNKNOWN",
-    "HELD",
-    "SUSPENDED",
-    "ARCHIVED",
-}
+UWS_PHASES = {str(phase) for phase in Phase}
 STEPS = [
     "wsdl",
     "createJob",
