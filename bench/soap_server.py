@@ -36,6 +36,7 @@ from typing import Any
 
 from waitress.server import create_server
 
+from wsrf_uws.core.service import JobService
 from wsrf_uws.runtime import build_service
 from wsrf_uws.server import RequestLog, authenticator
 from wsrf_uws.settings import Settings
@@ -101,7 +102,7 @@ class ThreadProfiles:
         stats.dump_stats(str(path))
 
 
-def application(settings: Settings, base_url: str) -> tuple[Any, WsgiApp]:
+def application(settings: Settings, base_url: str) -> tuple[JobService, SoapApplication]:
     """The service (not started) and the WSGI application serving it plus the echo route."""
     service = build_service(settings)
     if "steps" not in service.registry.names():
@@ -182,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             server.close()
     finally:
         service.shutdown()
-        if profiles is not None and args.profile:
+        if profiles is not None:
             profiles.dump(args.profile)
     return 0
 

@@ -7,14 +7,22 @@ checked by feeding the service's own fault builder to the client's fault parser.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import http.server
 import io
 import socket
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
+import zeep
 from lxml import etree
 
 from wsrf_uws.client import (
@@ -41,10 +49,14 @@ from wsrf_uws.client import (
     UnableToSetTerminationTime,
     UwsFault,
 )
+from wsrf_uws.client import channel as client_channel
+from wsrf_uws.client import names as client_names
 from wsrf_uws.client.errors import fault_from
+from wsrf_uws.client.state import Result
 from wsrf_uws.core import errors as core_errors
+from wsrf_uws.soap import addressing, endpoint, properties
 from wsrf_uws.soap.faults import InvalidPropertyError, fault_for
-from wsrf_uws.soap.namespaces import CORE, RL, UWS, WSA
+from wsrf_uws.soap.namespaces import CORE, PASSWORD_DIGEST, PASSWORD_TEXT, RL, UWS, WSA
 from wsrf_uws.soap.users import UsersFile
 from wsrf_uws.testing import NAMESPACE as STEPS
 from wsrf_uws.testing import steps_jdl
@@ -90,6 +102,52 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
     return port
+
+
+@contextmanager
+def loopback_http(
+    body: bytes, *, hold: threading.Event | None = None
+) -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """A tiny HTTP server on another loopback port: (its base URL, the headers of every
+    GET it received). It answers ``body``; with ``hold``, only once that is set."""
+    received: list[dict[str, str]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            received.append(dict(self.headers.items()))
+            if hold is not None:
+                hold.wait(30)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", received
+    finally:
+        if hold is not None:
+            hold.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+def record_requests(service: Service) -> list[requests.PreparedRequest]:
+    """Every HTTP request ``service`` sends from now on, as it went out (headers and body)."""
+    sent: list[requests.PreparedRequest] = []
+
+    def hook(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        sent.append(response.request)
+
+    service._channel.session.hooks["response"].append(hook)
+    return sent
 
 
 # -- service and creation -----------------------------------------------------------------
@@ -433,10 +491,14 @@ def test_service_gone_and_back(tmp_path: Path) -> None:
 # -- credentials ------------------------------------------------------------------------------
 
 
+ZOE_PASSWORD = "pässwörd €"  # beyond Latin-1: HTTP Basic must be UTF-8, as the service reads it
+
+
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     folder = tmp_path_factory.mktemp("secured")
     UsersFile.add(folder / "users", "alice", "s3cret", digest=True)
+    UsersFile.add(folder / "users", "zoë", ZOE_PASSWORD)
     env = {"WSRF_UWS_USERS_FILE": str(folder / "users"), "WSRF_UWS_ALLOW_ANONYMOUS": "false"}
     with running_server(folder / "data", env=env) as running:
         yield running
@@ -459,6 +521,137 @@ def test_wrong_password_is_not_authenticated(secured: RunningServer) -> None:
     with pytest.raises(NotAuthenticated) as caught:
         service.create(steps_jdl(1, 0))
     assert caught.value.error_code == "not-authenticated"
+
+
+def basic_header(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+@pytest.mark.parametrize("digest", [False, True])
+def test_soap_requests_carry_only_the_username_token(secured: RunningServer, digest: bool) -> None:
+    """No SOAP post has an Authorization header: with PasswordDigest, the password never
+    leaves the client; downloads from the service itself send Basic and succeed."""
+    service = Service(secured.url("steps"), username="alice", password="s3cret", digest=digest)
+    sent = record_requests(service)
+    job = finished(service)
+    buffer = io.BytesIO()
+    assert job.download("step-1.txt", buffer) == 16
+
+    posts = [request for request in sent if request.method == "POST"]
+    assert len(posts) >= 3  # createJob, startJob, GetResourceProperty...
+    for request in posts:
+        assert "Authorization" not in request.headers
+        body = request.body if isinstance(request.body, bytes) else str(request.body).encode()
+        assert b"UsernameToken" in body
+        assert (PASSWORD_DIGEST if digest else PASSWORD_TEXT).encode() in body
+        assert (b"s3cret" in body) is not digest
+    (download,) = [request for request in sent if request.method == "GET"]
+    assert download.url == job.state.results[0].href
+    assert download.headers["Authorization"] == basic_header("alice", "s3cret")
+
+
+def test_basic_credentials_for_downloads_are_utf8(secured: RunningServer) -> None:
+    service = Service(secured.url("steps"), username="zoë", password=ZOE_PASSWORD)
+    job = finished(service)
+    assert job.uws_job().findtext(f"{{{UWS}}}ownerId") == "zoë"
+    buffer = io.BytesIO()
+    job.download("step-1.txt", buffer)
+    assert buffer.getvalue() == b"step 1 of run 1\n"
+
+
+def test_a_result_on_another_origin_gets_no_credentials(
+    secured: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A result link names any host; the password must not follow it there. The other
+    server here differs from the service only in its port."""
+    service = Service(secured.url("steps"), username="alice", password="s3cret")
+    job = finished(service)
+    real = job.state
+    with loopback_http(b"stored elsewhere\n") as (elsewhere, received):
+        href = f"{elsewhere}/archive/{job.resource_id}/step-1.txt"
+        moved = dataclasses.replace(real, results=(Result("step-1.txt", href, "text/plain", 17),))
+        monkeypatch.setattr(Job, "state", property(lambda self: moved))
+        buffer = io.BytesIO()
+        assert job.download("step-1.txt", buffer) == 17
+    assert buffer.getvalue() == b"stored elsewhere\n"
+    assert len(received) == 1
+    assert "Authorization" not in received[0]
+    assert not any(value.startswith("Basic") for value in received[0].values())
+
+
+def test_credentials_go_to_the_endpoints_origin_only(secured: RunningServer) -> None:
+    channel = Service(secured.url("steps"), username="alice", password="s3cret")._channel
+    own = secured.base_url  # http://127.0.0.1:{port}
+    port = own.rsplit(":", 1)[1]
+    for same in (f"{own}/results/x/y.txt", "HTTP" + own[4:] + "/r"):
+        assert channel.credentials_for(same) is not None, same
+    for foreign in (
+        f"http://127.0.0.1:{int(port) + 1}/results/x/y.txt",  # another port
+        f"https://127.0.0.1:{port}/results/x/y.txt",  # another scheme
+        f"http://localhost:{port}/results/x/y.txt",  # another host name
+        f"http://127.0.0.1.evil.example:{port}/r",
+        f"http://127.0.0.1:{port}@evil.example/r",  # userinfo, not the host
+        "/results/x/y.txt",  # no origin at all
+        f"http://127.0.0.1:{port}x/r",  # no valid port
+    ):
+        assert channel.credentials_for(foreign) is None, foreign
+    anonymous = Service(secured.url("steps"))._channel
+    assert anonymous.credentials_for(f"{own}/results/x/y.txt") is None
+
+
+def test_origins_fill_in_default_ports() -> None:
+    origin = client_channel.origin
+    assert origin("http://Example.org/a") == origin("http://example.org:80/b") is not None
+    assert origin("https://example.org/") == ("https", "example.org", 443)
+    assert origin("https://example.org/") != origin("http://example.org:443/")
+    assert origin("http://example.org:8080/") != origin("http://example.org/")
+    assert origin("ftp://example.org/") is None
+
+
+def transport(timeout: float) -> Any:
+    """A fresh zeep transport, as a Channel makes one."""
+    return zeep.Transport(timeout=timeout)  # type: ignore[no-untyped-call]
+
+
+def test_a_slow_wsdl_does_not_hold_up_another(server: RunningServer) -> None:
+    """Documents load under a lock per URL: one service that hangs blocks no other."""
+    hold = threading.Event()
+    failures: list[Exception] = []
+
+    def load_slow(url: str) -> None:
+        try:
+            client_channel.load_document(url, transport(30))
+        except TransportError as error:
+            failures.append(error)
+
+    with loopback_http(b"not a WSDL", hold=hold) as (slow, received):
+        stuck = threading.Thread(target=load_slow, args=(f"{slow}/uws/steps?wsdl",), daemon=True)
+        stuck.start()
+        deadline = time.monotonic() + 10
+        while not received:
+            assert time.monotonic() < deadline, "the slow server was never asked"
+            time.sleep(0.01)
+        # A URL nobody loaded yet (the service reads ?WSDL as ?wsdl): fetched at once.
+        url = f"{server.url('steps')}?WSDL"
+        started = time.monotonic()
+        document = client_channel.load_document(url, transport(10))
+        assert time.monotonic() - started < 5
+        assert stuck.is_alive()  # still waiting for its answer
+        assert client_channel.load_document(url, transport(10)) is document
+        hold.set()
+        stuck.join(10)
+    assert not stuck.is_alive()
+    assert len(failures) == 1 and "does not answer a WSDL" in str(failures[0])
+
+
+def test_the_client_names_the_elements_the_service_writes() -> None:
+    assert client_names.JOB_STATE == properties.JOB_STATE
+    assert client_names.PHASE == properties.PHASE
+    assert client_names.UWS_JOB == properties.UWS_JOB
+    assert client_names.CURRENT_TIME == properties.CURRENT_TIME
+    assert client_names.TERMINATION_TIME == properties.TERMINATION_TIME
+    assert client_names.RESOURCE_ID == addressing.RESOURCE_ID
+    assert client_names.INITIAL_TERMINATION_TIME == endpoint.INITIAL_TERMINATION_TIME
 
 
 # -- every fault the service can send maps to its class ------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -337,3 +338,29 @@ def test_token_and_basic_must_agree(auth: Authenticator) -> None:
     assert refused(
         auth, headers=wsse_headers("bob", BOB_PASSWORD), environ=basic("bob", "wrong")
     ) == (WRONG_CREDENTIALS)
+
+
+def test_the_nonce_cache_keeps_digests_not_nonces(auth: Authenticator) -> None:
+    nonce = "n" * 1000
+    headers = wsse_headers("alice", ALICE_PASSWORD, digest=True, created=NOW, nonce=nonce)
+    assert auth.authenticate(headers=headers, environ={}) == "alice"
+    kept = list(auth._nonces._expiry)
+    assert hashlib.sha256(nonce.encode()).digest() in kept
+    assert all(len(key) == 32 for key in kept)
+    assert "used before" in refused(auth, headers=headers)
+
+
+def test_a_busy_users_file_fails_fast(users_path: Path, clock: ManualClock) -> None:
+    """With every key-derivation slot taken, a password check is refused as busy at once;
+    PasswordDigest, which needs no derivation, still works."""
+    users = UsersFile.load(users_path, max_concurrent_checks=1, check_wait=0.01)
+    auth = Authenticator(users=users, clock=clock, max_clock_skew=SKEW)
+    assert users._derivations.acquire(blocking=False)  # the only slot, taken
+    try:
+        assert refused(auth, environ=basic("bob", "guess")) == UsersFile.BUSY
+        assert refused(auth, headers=wsse_headers("nobody", "guess")) == UsersFile.BUSY
+        digest = wsse_headers("alice", ALICE_PASSWORD, digest=True, created=NOW, nonce="busy")
+        assert auth.authenticate(headers=digest, environ={}) == "alice"
+    finally:
+        users._derivations.release()
+    assert auth.authenticate(headers=[], environ=basic("bob", BOB_PASSWORD)) == "bob"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -83,7 +84,8 @@ def stored_jobs(server: RunningServer) -> int:
 
 def create(client: zeep.Client, steps: int = 2, seconds: float = 0.05) -> str:
     job = client.get_element(f"{{{STEPS}}}job")(steps=steps, stepSeconds=seconds)
-    reference = client.service.createJob(job=job)
+    # The response type is a choice of the 1.0 and 2004/08 EPRs, so zeep keeps the wrapper.
+    reference = client.service.createJob(job=job).EndpointReference
     return str(reference.ReferenceParameters._value_1[0]._value_1)
 
 
@@ -348,13 +350,15 @@ def test_a_wrapped_reference_parameter_is_accepted(server: RunningServer) -> Non
     assert reply.findtext(f".//{{{CORE}}}Phase") == "PENDING"
 
 
-def test_the_2004_08_submission_is_answered_in_kind(server: RunningServer) -> None:
+def test_the_2004_08_submission_is_answered_in_kind(
+    server: RunningServer, check: MessageCheck
+) -> None:
     body = (
         f'<s:createJob xmlns:s="{STEPS}"><s:job><s:steps>1</s:steps>'
         "<s:stepSeconds>0</s:stepSeconds></s:job></s:createJob>"
     )
     headers = addressing(server.url("steps"), f"{STEPS}/createJob", namespace=WSA_2004)
-    status, reply = post(server.url("steps"), envelope(body, headers))
+    status, reply = post(server.url("steps"), envelope(body, headers), check=check)
     assert status == 200
     assert reply.find(f".//{{{WSA_2004}}}EndpointReference") is not None
     assert reply.find(f".//{{{WSA}}}EndpointReference") is None
@@ -367,7 +371,7 @@ def test_the_2004_08_submission_is_answered_in_kind(server: RunningServer) -> No
     headers = addressing(
         server.url("steps"), GRP_ACTION, resource_id, namespace=WSA_2004, is_reference=None
     )
-    status, reply = post(server.url("steps"), envelope(query, headers))
+    status, reply = post(server.url("steps"), envelope(query, headers), check=check)
     assert status == 200
     assert reply.findtext(f".//{{{CORE}}}Phase") == "PENDING"
 
@@ -499,7 +503,7 @@ def test_jobs_survive_kill_9_of_the_server(tmp_path: Path) -> None:
             client.service.createJob(
                 job=client.get_element(f"{{{STEPS}}}job")(steps=20, stepSeconds=0.2, isolated=False)
             )
-            .ReferenceParameters._value_1[0]
+            .EndpointReference.ReferenceParameters._value_1[0]
             ._value_1
         )
         for resource_id in (isolated, held):
@@ -561,3 +565,97 @@ def test_an_unknown_mandatory_header_is_a_must_understand_fault(
         )
         status, reply = post(server.url("steps"), envelope(body, relaxed))
         assert status == 200, etree.tostring(reply)
+
+
+# -- result downloads -------------------------------------------------------------------
+
+
+def test_result_downloads_have_type_length_and_ranges(
+    client: zeep.Client, server: RunningServer
+) -> None:
+    resource_id = create(client, steps=1, seconds=0)
+    client.service.startJob(_soapheaders=[resource_header(resource_id)])
+    wait_phase(client, resource_id, {"COMPLETED"})
+    url = f"{server.base_url}/results/{resource_id}/step-1.txt"
+    whole = b"step 1 of run 1\n"
+
+    def get(range_header: str | None = None) -> tuple[int, dict[str, str], bytes]:
+        request = urllib.request.Request(url)
+        if range_header:
+            request.add_header("Range", range_header)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), error.read()
+
+    status, headers, body = get()
+    assert (status, body) == (200, whole)
+    assert headers["Content-Type"] == "text/plain"
+    assert headers["Content-Length"] == str(len(whole))
+    assert headers["Accept-Ranges"] == "bytes"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Content-Security-Policy"] == "sandbox"
+    status, headers, body = get("bytes=5-6")
+    assert (status, body, headers["Content-Range"]) == (206, b"1 ", f"bytes 5-6/{len(whole)}")
+    status, headers, body = get("bytes=-4")
+    assert (status, body) == (206, b"n 1\n")
+    status, headers, body = get("bytes=10-")
+    assert (status, body) == (206, whole[10:])
+    status, headers, _ = get("bytes=100-")
+    assert (status, headers["Content-Range"]) == (416, f"bytes */{len(whole)}")
+    status, _, body = get("bytes=6-2")  # not a valid range: ignored
+    assert (status, body) == (200, whole)
+    status, _, _ = get()
+    missing = urllib.request.Request(f"{server.base_url}/results/{resource_id}/nope.txt")
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(missing, timeout=10)
+    assert caught.value.code == 404
+
+
+@pytest.mark.parametrize(
+    ("header", "size", "expected"),
+    [
+        (None, 10, None),
+        ("bytes=0-0", 10, (0, 0)),
+        ("bytes=2-", 10, (2, 9)),
+        ("bytes=-3", 10, (7, 9)),
+        ("bytes=-30", 10, (0, 9)),
+        ("bytes=5-100", 10, (5, 9)),
+        ("bytes=0-1,3-4", 10, None),
+        ("items=0-1", 10, None),
+        ("bytes=4-2", 10, None),
+    ],
+)
+def test_byte_ranges(header: str | None, size: int, expected: tuple[int, int] | None) -> None:
+    from wsrf_uws.soap.results import byte_range
+
+    assert byte_range(header, size) == expected
+
+
+@pytest.mark.parametrize(("header", "size"), [("bytes=10-", 10), ("bytes=-0", 10), ("bytes=-5", 0)])
+def test_unsatisfiable_byte_ranges(header: str, size: int) -> None:
+    from wsrf_uws.soap.results import RangeNotSatisfiable, byte_range
+
+    with pytest.raises(RangeNotSatisfiable):
+        byte_range(header, size)
+
+
+def test_concurrent_faults_quote_their_own_request(server: RunningServer) -> None:
+    """Validators are shared between the server's threads; their error logs must not be."""
+    resource_id = create(checked_client(server))
+
+    def attempt(n: int) -> bool:
+        value = f"NOT-A-TIME-{n}"
+        body = (
+            f'<rl:SetTerminationTime xmlns:rl="{RL}">'
+            f"<rl:RequestedTerminationTime>{value}</rl:RequestedTerminationTime>"
+            "</rl:SetTerminationTime>"
+        )
+        headers = addressing(server.url("steps"), "a", resource_id)
+        _, reply = post(server.url("steps"), envelope(body, headers))
+        return value in (fault_detail(reply).findtext(f"{{{BF}}}Description") or "")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(attempt, range(400)))
+    assert all(answers), f"{answers.count(False)} of {len(answers)} faults quoted another request"

@@ -56,7 +56,8 @@ def rid_header(resource_id: str) -> etree._Element:
 
 def create(c: zeep.Client) -> str:
     job = c.get_element(f"{{{STEPS}}}job")(steps=1, stepSeconds=0)
-    return str(c.service.createJob(job=job).ReferenceParameters._value_1[0]._value_1)
+    epr = c.service.createJob(job=job).EndpointReference
+    return str(epr.ReferenceParameters._value_1[0]._value_1)
 
 
 def fault_tag(call: object) -> str:

@@ -25,6 +25,7 @@ XS = "http://www.w3.org/2001/XMLSchema"
 XML = "http://www.w3.org/XML/1998/namespace"
 XLINK = "http://www.w3.org/1999/xlink"
 WSA = "http://www.w3.org/2005/08/addressing"
+WSA04 = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
 BF = "http://docs.oasis-open.org/wsrf/bf-2"
 R = "http://docs.oasis-open.org/wsrf/r-2"
 RP = "http://docs.oasis-open.org/wsrf/rp-2"
@@ -35,6 +36,7 @@ OURS = {
     XML: "xml.xsd",
     XLINK: "xlink.xsd",
     WSA: "ws-addr.xsd",
+    WSA04: "ws-addr-2004-08.xsd",
     BF: "wsrf-bf-2.xsd",
     R: "wsrf-r-2.xsd",
     RP: "wsrf-rp-2.xsd",
@@ -45,7 +47,7 @@ OURS = {
 # parse and compile offline.
 ALL_FILES = sorted(p.name for p in SCHEMAS.glob("*.xsd")) or sorted(OURS.values())
 # Namespaces where we declare only part of what the genuine schema declares.
-SUBSET_ONLY = {XML, XLINK, RP}
+SUBSET_ONLY = {XML, XLINK, RP, WSA04}
 
 HARDENED = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 
@@ -53,7 +55,8 @@ HARDENED = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=Fal
 # ------------------------------------------------------------------ instance corpus
 
 NS = (
-    f'xmlns:wsa="{WSA}" xmlns:wsrf-bf="{BF}" xmlns:wsrf-r="{R}" xmlns:wsrf-rp="{RP}" '
+    f'xmlns:wsa="{WSA}" xmlns:wsa04="{WSA04}" xmlns:wsrf-bf="{BF}" xmlns:wsrf-r="{R}" '
+    f'xmlns:wsrf-rp="{RP}" '
     f'xmlns:wsrf-rl="{RL}" xmlns:uws="{UWS}" xmlns:xlink="{XLINK}" '
     'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
     'xmlns:uws-core="urn:wsrf-uws:core:v1"'
@@ -65,6 +68,12 @@ RESOURCE_ID = (
 EPR_CONTENT = f"""
   <wsa:Address>http://localhost:8080/wsrf-uws/services/Job</wsa:Address>
   <wsa:ReferenceParameters>{RESOURCE_ID}</wsa:ReferenceParameters>"""
+# The same job in the 2004/08 member submission's namespace (what a 2004/08 caller gets).
+EPR04_CONTENT = """
+  <wsa04:Address>http://localhost:8080/wsrf-uws/services/Job</wsa04:Address>
+  <wsa04:ReferenceParameters>
+    <uws-core:ResourceId xmlns:uws-core="urn:wsrf-uws:core:v1">abc</uws-core:ResourceId>
+  </wsa04:ReferenceParameters>"""
 
 
 def doc(root: str, content: str = "", attrs: str = "") -> str:
@@ -165,6 +174,36 @@ VALID = {
         "<wsa:Action>urn:nope</wsa:Action><wsa:SoapAction>urn:x</wsa:SoapAction>",
     ),
     "wsa-retry-after": doc("wsa:RetryAfter", "5000"),
+    # WS-Addressing member submission (2004/08)
+    "wsa04-epr": doc("wsa04:EndpointReference", EPR04_CONTENT),
+    "wsa04-epr-address-only": doc(
+        "wsa04:EndpointReference", "<wsa04:Address>http://localhost/Job</wsa04:Address>"
+    ),
+    "wsa04-epr-full": doc(
+        "wsa04:EndpointReference",
+        """
+  <wsa04:Address>http://localhost/Job</wsa04:Address>
+  <wsa04:ReferenceProperties><uws-core:ResourceId>abc</uws-core:ResourceId></wsa04:ReferenceProperties>
+  <wsa04:ReferenceParameters/>
+  <wsa04:PortType>uws-core:JobPortType</wsa04:PortType>
+  <wsa04:ServiceName PortName="JobPort">uws-core:JobService</wsa04:ServiceName>
+  <x:note xmlns:x="urn:example">an extension element</x:note>""",
+        attrs='xml:lang="en"',
+    ),
+    "wsa04-to": doc("wsa04:To", "http://localhost:8080/wsrf-uws/services/Job"),
+    "wsa04-action": doc("wsa04:Action", "urn:wsrf-uws:steps:v1/createJobResponse"),
+    "wsa04-message-id": doc("wsa04:MessageID", "uuid:0f8fad5b-d9cb-469f-a165-70867728950e"),
+    "wsa04-relates-to": doc("wsa04:RelatesTo", "uuid:0f8fad5b-d9cb-469f-a165-70867728950e"),
+    "wsa04-relates-to-typed": doc(
+        "wsa04:RelatesTo", "uuid:1", attrs='RelationshipType="wsa04:Reply"'
+    ),
+    "wsa04-reply-to": doc(
+        "wsa04:ReplyTo",
+        "<wsa04:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous"
+        "</wsa04:Address>",
+    ),
+    "wsa04-from": doc("wsa04:From", "<wsa04:Address>http://client.example.org/</wsa04:Address>"),
+    "wsa04-fault-to": doc("wsa04:FaultTo", EPR04_CONTENT),
     # WS-ResourceProperties
     "rp-get-document": doc("wsrf-rp:GetResourcePropertyDocument"),
     "rp-get-document-response": doc(
@@ -281,6 +320,20 @@ INVALID = {
     ),
     "epr-without-address": doc(
         "wsa:EndpointReference", f"<wsa:ReferenceParameters>{RESOURCE_ID}</wsa:ReferenceParameters>"
+    ),
+    "wsa04-epr-without-address": doc(
+        "wsa04:EndpointReference",
+        "<wsa04:ReferenceParameters/><wsa04:PortType>a:b</wsa04:PortType>",
+    ),
+    # Metadata is WS-Addressing 1.0; the submission's EPR has no such child.
+    "wsa04-epr-with-metadata": doc(
+        "wsa04:EndpointReference", "<wsa04:Address>http://h/</wsa04:Address><wsa04:Metadata/>"
+    ),
+    # RelationshipType is a QName in the submission, not a URI.
+    "wsa04-relates-to-uri-relationship": doc(
+        "wsa04:RelatesTo",
+        "uuid:1",
+        attrs='RelationshipType="http://www.w3.org/2005/08/addressing/reply"',
     ),
 }
 
@@ -504,3 +557,52 @@ def test_declarations_match_genuine(ns: str, genuine: Any) -> None:
         assert sorted(set(theirs) - set(ours)) == []
     for key in sorted(ours):
         assert ours[key] == theirs[key], key
+
+
+# ------------------------------------------------------------------ createJob replies
+
+STEPS_NS = "urn:wsrf-uws:steps:v1"
+
+
+def create_job_response(content: str) -> str:
+    """A steps createJobResponse (type uws-core:CreateJobResponseType) holding ``content``."""
+    return doc("steps:createJobResponse", content, attrs=f'xmlns:steps="{STEPS_NS}"')
+
+
+@pytest.fixture(scope="module")
+def project_set() -> etree.XMLSchema:
+    """The project's compiled schema set, as the server validates with it, plus the steps one."""
+    from wsrf_uws.published import compile_schemas
+    from wsrf_uws.testing import StepsContract
+
+    path = StepsContract().schema_path
+    assert path is not None
+    return compile_schemas({STEPS_NS: path})
+
+
+def test_every_standard_file_is_published() -> None:
+    from wsrf_uws.published import SCHEMA_FILES
+
+    assert {ns: name for ns, name in SCHEMA_FILES.items() if ns in OURS} == OURS
+
+
+def test_create_job_response_with_a_1_0_epr_is_valid(project_set: etree.XMLSchema) -> None:
+    epr = doc("wsa:EndpointReference", EPR_CONTENT)
+    assert project_set.validate(parse(create_job_response(epr))), project_set.error_log
+
+
+def test_create_job_response_with_a_2004_08_epr_is_valid(project_set: etree.XMLSchema) -> None:
+    """DESIGN §2: a 2004/08 caller gets its EPR in the 2004/08 namespace."""
+    epr = doc("wsa04:EndpointReference", EPR04_CONTENT)
+    assert project_set.validate(parse(create_job_response(epr))), project_set.error_log
+
+
+@pytest.mark.parametrize("content", ["", "both"])
+def test_create_job_response_holds_exactly_one_epr(
+    content: str, project_set: etree.XMLSchema
+) -> None:
+    if content == "both":
+        content = doc("wsa:EndpointReference", EPR_CONTENT) + doc(
+            "wsa04:EndpointReference", EPR04_CONTENT
+        )
+    assert not project_set.validate(parse(create_job_response(content)))

@@ -6,10 +6,14 @@ import base64
 import hashlib
 import os
 import stat
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from wsrf_uws.core.errors import NotAuthenticatedError
 from wsrf_uws.core.model import ANONYMOUS
 from wsrf_uws.soap.users import PasswordHash, UsersFile, UsersFileError
 
@@ -145,3 +149,56 @@ def test_a_verified_password_is_remembered(tmp_path: Path, monkeypatch: pytest.M
     # A password verified for bob is not taken for anybody else's.
     assert not users.verify_password(name="alice", password="can:we:fix:it")
     assert len(calls) == 6
+
+
+def test_key_derivations_are_rationed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wrong passwords cannot queue up key derivations without bound: beyond the slots, a
+    check fails fast as busy, and once the slots free up checks succeed again."""
+    path = tmp_path / "users"
+    UsersFile.add(path, "bob", "right")
+    users = UsersFile.load(path, max_concurrent_checks=2, check_wait=0.05)
+    release = threading.Event()
+    started = threading.Semaphore(0)
+    original = PasswordHash.verify
+
+    def blocking(self: PasswordHash, password: str) -> bool:
+        started.release()
+        assert release.wait(30)
+        return original(self, password)
+
+    monkeypatch.setattr(PasswordHash, "verify", blocking)
+    with ThreadPoolExecutor(2) as pool:
+        # One wrong password, one unknown user: both cost a derivation, both hold a slot.
+        guesses = [
+            pool.submit(users.verify_password, name="bob", password="guess"),
+            pool.submit(users.verify_password, name="mallory", password="guess"),
+        ]
+        for _ in guesses:
+            assert started.acquire(timeout=10)
+        begun = time.monotonic()
+        with pytest.raises(NotAuthenticatedError) as caught:
+            users.verify_password(name="bob", password="right")
+        assert time.monotonic() - begun < 2
+        assert caught.value.description == (
+            "the service is busy checking other credentials; try again"
+        )
+        release.set()
+        assert [guess.result(timeout=30) for guess in guesses] == [False, False]
+    assert users.verify_password(name="bob", password="right")
+
+
+def test_remembered_passwords_need_no_slot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "users"
+    UsersFile.add(path, "bob", "right")
+    users = UsersFile.load(path, max_concurrent_checks=1, check_wait=0.05)
+    assert users.verify_password(name="bob", password="right")
+    monkeypatch.setattr(users, "_derivations", threading.BoundedSemaphore(1))
+    assert users._derivations.acquire(blocking=False)  # every slot taken
+    assert users.verify_password(name="bob", password="right")  # from the cache
+    with pytest.raises(NotAuthenticatedError):
+        users.verify_password(name="bob", password="other")
+
+
+def test_at_least_one_slot() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        UsersFile({}, max_concurrent_checks=0)

@@ -106,7 +106,11 @@ def _serve_command(settings: Settings, args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    return serve(settings)
+    try:
+        return serve(settings)
+    except (ValueError, OSError) as exc:  # a wildcard bind without public URL, a port in use
+        print(f"wsrf-uws: {exc}", file=sys.stderr)
+        return 2
 
 
 def _users_command(settings: Settings, args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ SCHEMA_FILES = {
     "http://www.w3.org/XML/1998/namespace": "xml.xsd",
     "http://www.w3.org/1999/xlink": "xlink.xsd",
     "http://www.w3.org/2005/08/addressing": "ws-addr.xsd",
+    "http://schemas.xmlsoap.org/ws/2004/08/addressing": "ws-addr-2004-08.xsd",
     "http://docs.oasis-open.org/wsrf/bf-2": "wsrf-bf-2.xsd",
     "http://docs.oasis-open.org/wsrf/r-2": "wsrf-r-2.xsd",
     "http://docs.oasis-open.org/wsrf/rp-2": "wsrf-rp-2.xsd",

@@ -52,14 +52,37 @@ class RequestLog:
         access_log.info(
             '%s "%s %s%s" %s %s %.1fms',
             environ.get("REMOTE_ADDR", "-"),
-            environ.get("REQUEST_METHOD"),
-            environ.get("PATH_INFO"),
-            f"?{query}" if query else "",
+            _printable(environ.get("REQUEST_METHOD", "")),
+            _printable(environ.get("PATH_INFO", "")),
+            f"?{_printable(query)}" if query else "",
             seen.get("status", "-"),
             seen.get("length", "-"),
             (time.perf_counter() - started) * 1000,
         )
         return body
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped, so a request cannot forge log lines."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def public_base_url(settings: Settings, host: str, port: int) -> str:
+    """The base URL clients use: configured, else the address the server listens on.
+
+    A wildcard address (``0.0.0.0``, ``::``) names no host a client could use, so it
+    needs ``public_url``; an IPv6 address goes in brackets.
+    """
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 (checking, not binding)
+        raise ValueError(
+            f"listening on all interfaces ({host or '*'}) needs a public URL: set public_url "
+            "or pass --public-url, the address clients reach this server at"
+        )
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def authenticator(settings: Settings, service: JobService) -> Authenticator:
@@ -80,8 +103,28 @@ def build_application(
     )
 
 
-class _Stop(Exception):
-    """Raised in the main thread by SIGTERM to leave the server loop."""
+class _Stop(SystemExit):
+    """Raised in the main thread by SIGTERM or SIGINT to leave the server loop.
+
+    A SystemExit, because waitress lets only SystemExit and KeyboardInterrupt out of its
+    loop (another exception raised while it handles a connection is logged and dropped).
+    """
+
+
+def _finish_requests(server: Any, *, seconds: float) -> None:
+    """Stop accepting, let the requests already running finish, and send their answers.
+
+    Requests still waiting for a thread are dropped (their clients see the connection
+    close and may retry elsewhere); none is cut off half-way through the store.
+    """
+    server.accepting = False
+    server.task_dispatcher.shutdown(cancel_pending=True, timeout=seconds)
+    channels = getattr(server, "_map", None) or getattr(server, "map", {})
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(
+        getattr(channel, "total_outbufs_len", 0) for channel in list(channels.values())
+    ):
+        server.asyncore.loop(timeout=0.05, map=channels, count=1)
 
 
 def serve(
@@ -95,9 +138,14 @@ def serve(
     With port 0 the system picks a free port; the public URL then follows it
     unless one is configured. ``announce`` receives the ready message.
     """
-    listener = socket.create_server((settings.host, settings.port), reuse_port=False)
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    listener = socket.create_server((settings.host, settings.port), family=family)
     host, port = listener.getsockname()[:2]
-    base_url = settings.public_url.rstrip("/") if settings.public_url else f"http://{host}:{port}"
+    try:
+        base_url = public_base_url(settings, host, port)
+    except ValueError:
+        listener.close()
+        raise
     service = build_service(settings, registry=registry)
     if registry is None and service.registry.failures:
         for name, reason in service.registry.failures.items():
@@ -128,12 +176,12 @@ def serve(
         )
         (announce or _print)(message)
         try:
-            server.run()
-        except _Stop:
-            log.info("stopping")
+            server.run()  # returns when _Stop, a SystemExit, ends waitress's loop
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+            log.info("stopping: finishing the requests under way")
+            _finish_requests(server, seconds=10)
             server.close()
     finally:
         service.shutdown()

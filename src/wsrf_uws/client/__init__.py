@@ -43,15 +43,8 @@ if TYPE_CHECKING:
         UnableToSetTerminationTime,
         UwsFault,
     )
-    from .job import (
-        CURRENT_TIME,
-        JOB_STATE,
-        PHASE,
-        TERMINATION_TIME,
-        UWS_JOB,
-        Job,
-        TerminationChange,
-    )
+    from .job import Job, TerminationChange
+    from .names import CURRENT_TIME, JOB_STATE, PHASE, TERMINATION_TIME, UWS_JOB
     from .service import Service, endpoint_url, published_wsdl
     from .state import FINAL_PHASES, SETTLED_PHASES, JobError, JobState, Result, Step
     from .times import INFINITE
@@ -73,15 +66,8 @@ _EXPORTS = {
         "UnableToSetTerminationTime",
         "UwsFault",
     ),
-    "job": (
-        "CURRENT_TIME",
-        "JOB_STATE",
-        "PHASE",
-        "TERMINATION_TIME",
-        "UWS_JOB",
-        "Job",
-        "TerminationChange",
-    ),
+    "job": ("Job", "TerminationChange"),
+    "names": ("CURRENT_TIME", "JOB_STATE", "PHASE", "TERMINATION_TIME", "UWS_JOB"),
     "service": ("Service", "endpoint_url", "published_wsdl"),
     "state": ("FINAL_PHASES", "SETTLED_PHASES", "JobError", "JobState", "Result", "Step"),
     "times": ("INFINITE",),

@@ -8,7 +8,17 @@ and reads the reply itself, because the resource properties are open content
 (``xs:any``) that callers want as lxml elements, not as objects zeep guessed types for.
 A fault in the reply becomes the typed exception of :mod:`wsrf_uws.client.errors`.
 
-Parsed WSDL documents are cached per URL for the life of the process.
+Credentials go where they are needed and nowhere else. SOAP messages carry them only
+in the UsernameToken (PasswordText, or PasswordDigest when asked, which then keeps the
+password off the wire); no request of the channel carries an HTTP ``Authorization`` of
+its own accord (nor one from ``~/.netrc``). HTTP Basic is added only by
+:meth:`Channel.credentials_for`, for a result download from the endpoint's own origin
+(scheme, host and port): a result link may point anywhere, and the password must not
+follow it to another host.
+
+Parsed WSDL documents are cached per URL for the life of the process and never
+expire: a process that must see a service's changed WSDL has to be restarted. Each URL
+is fetched under its own lock, so one slow service does not hold up loading another's.
 """
 
 from __future__ import annotations
@@ -16,8 +26,10 @@ from __future__ import annotations
 import re
 import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
+import requests.auth
 import zeep
 import zeep.exceptions
 import zeep.loader
@@ -27,8 +39,8 @@ from lxml import etree
 
 from ..soap.namespaces import CORE, SOAP11, WSA, q
 from .errors import ServiceUnavailable, TransportError, fault_from
+from .names import RESOURCE_ID
 
-RESOURCE_ID = q(CORE, "ResourceId")
 _UNAVAILABLE = {502, 503, 504}
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\"()]+)")
 
@@ -41,33 +53,85 @@ _UsernameToken: Any = zeep.wsse.username.UsernameToken
 _parse_xml: Any = zeep.loader.parse_xml
 
 _documents: dict[str, Any] = {}
+#: One lock per WSDL URL being fetched; _documents_lock guards both dicts and is never
+#: held over the network.
+_fetching: dict[str, threading.Lock] = {}
 _documents_lock = threading.Lock()
 
 
 def load_document(wsdl_url: str, transport: Any) -> Any:
-    """The parsed WSDL (a ``zeep.wsdl.Document``) at ``wsdl_url``, fetched once per process."""
+    """The parsed WSDL (a ``zeep.wsdl.Document``) at ``wsdl_url``, fetched once per process.
+
+    Callers asking for the same URL at once wait for a single fetch; callers asking for
+    other URLs do not wait at all. The cache never expires (see the module docstring).
+    """
     with _documents_lock:
         document = _documents.get(wsdl_url)
-        if document is None:
-            try:
-                document = _Document(wsdl_url, transport, settings=zeep.Settings())
-            except requests.HTTPError as error:
-                response = error.response
-                status = None if response is None else response.status_code
-                content = None if response is None else response.content
-                raise TransportError(
-                    f"no WSDL at {wsdl_url}: HTTP {status} {_snippet(content)}",
-                    url=wsdl_url,
-                    status_code=status,
-                ) from error
-            except requests.RequestException as error:
-                raise connection_error(error, wsdl_url) from error
-            except zeep.exceptions.XMLSyntaxError as error:
-                raise TransportError(
-                    f"{wsdl_url} does not answer a WSDL: {error}", url=wsdl_url
-                ) from error
-            _documents[wsdl_url] = document
-        return document
+        if document is not None:
+            return document
+        url_lock = _fetching.setdefault(wsdl_url, threading.Lock())
+    with url_lock:
+        with _documents_lock:
+            document = _documents.get(wsdl_url)
+        if document is not None:  # fetched while this caller waited for the URL's lock
+            return document
+        try:
+            document = _fetch_document(wsdl_url, transport)
+            with _documents_lock:
+                _documents[wsdl_url] = document
+        finally:
+            with _documents_lock:
+                # A caller still holding the old lock re-checks the cache; after a
+                # failure, the next one simply tries again.
+                _fetching.pop(wsdl_url, None)
+    return document
+
+
+def _fetch_document(wsdl_url: str, transport: Any) -> Any:
+    """Fetch and parse the WSDL at ``wsdl_url``; raise the client's exceptions on failure."""
+    try:
+        return _Document(wsdl_url, transport, settings=zeep.Settings())
+    except requests.HTTPError as error:
+        response = error.response
+        status = None if response is None else response.status_code
+        content = None if response is None else response.content
+        raise TransportError(
+            f"no WSDL at {wsdl_url}: HTTP {status} {_snippet(content)}",
+            url=wsdl_url,
+            status_code=status,
+        ) from error
+    except requests.RequestException as error:
+        raise connection_error(error, wsdl_url) from error
+    except zeep.exceptions.XMLSyntaxError as error:
+        raise TransportError(f"{wsdl_url} does not answer a WSDL: {error}", url=wsdl_url) from error
+
+
+class _NoCredentials(requests.auth.AuthBase):
+    """The session's default auth: send no ``Authorization`` header at all.
+
+    Being set, it also keeps ``requests`` from reading credentials out of ``~/.netrc``;
+    a request that needs Basic (see :meth:`Channel.credentials_for`) passes its own.
+    """
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers.pop("Authorization", None)
+        return request
+
+
+def origin(url: str) -> tuple[str, str, int] | None:
+    """The origin (scheme, host, port) of ``url``, default ports filled in; None if it has
+    no host or a port that is not a number."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if port is None:
+        port = {"http": 80, "https": 443}.get(scheme)
+    if not parts.hostname or port is None:
+        return None
+    return scheme, parts.hostname, port
 
 
 class Channel:
@@ -82,14 +146,21 @@ class Channel:
         digest: bool = False,
         timeout: float = 30,
     ) -> None:
+        #: The HTTP session of every request; it sends no Authorization header by itself.
         self.session = requests.Session()
-        if username is not None:
-            self.session.auth = (username, password or "")
+        self.session.auth = _NoCredentials()
         self.timeout = timeout
         transport = _Transport(session=self.session, timeout=timeout, operation_timeout=timeout)
         wsse = None
+        self._basic: requests.auth.HTTPBasicAuth | None = None
         if username is not None:
             wsse = _UsernameToken(username, password or "", use_digest=digest)
+            # UTF-8, as the service reads it (RFC 7617); requests would encode str as Latin-1.
+            self._basic = requests.auth.HTTPBasicAuth(
+                username.encode("utf-8"),
+                (password or "").encode("utf-8"),
+            )
+        self._origin = origin(wsdl_url)
         #: The zeep client on the published WSDL.
         self.client: Any = _Client(
             load_document(wsdl_url, transport), wsse=wsse, transport=transport
@@ -107,6 +178,16 @@ class Channel:
         self.create_element = etree.QName(create.input.body.qname)
         #: zeep's name for createJob's first parameter, the job description.
         self.jdl_parameter: str = create.input.body.type.elements[0][0]
+
+    def credentials_for(self, url: str) -> requests.auth.AuthBase | None:
+        """The HTTP Basic credentials to send with a GET of ``url``, or None for none.
+
+        Only a URL with the endpoint's own scheme, host and port gets them: a result
+        link may name any host, and the password must not go to a third party.
+        """
+        if self._basic is None or self._origin is None or origin(url) != self._origin:
+            return None
+        return self._basic
 
     @property
     def namespace(self) -> str:

@@ -1,7 +1,8 @@
 """The job description a caller hands to ``createJob``, made ready to travel.
 
-A JDL arrives as bytes, text or an lxml element. It is parsed (safely: no DTD, no
-entities, no network) into a copy the client may move into a request without touching
+A JDL arrives as bytes, text or an lxml element. It is parsed with the service's own
+hardened parser (:func:`wsrf_uws.core.xmldoc.safe_parser`: no DTD, no entities, no
+network) into a copy the client may move into a request without touching
 the caller's tree, and the line its root element started on is kept, so a fault's line
 number in the request can be turned back into a line of the caller's document.
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 from lxml import etree
 
+from ..core.xmldoc import safe_parser
 from .errors import InvalidJobDescription
 
 _DECLARATION = re.compile(r"<\?xml[^>]*\?>")
@@ -36,10 +38,6 @@ def source_line(element: etree._Element) -> int:
     return int(line) if line else 1
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-
-
 def read_jdl(source: JdlSource) -> Jdl:
     """The job description in ``source``; raise InvalidJobDescription if it is not XML."""
     if isinstance(source, etree._ElementTree):
@@ -55,7 +53,7 @@ def read_jdl(source: JdlSource) -> Jdl:
     else:
         data = source
     try:
-        root = etree.fromstring(data, parser=_parser())
+        root = etree.fromstring(data, parser=safe_parser())
     except etree.XMLSyntaxError as error:
         fault = InvalidJobDescription(
             f"the job description is not well-formed XML: {error.msg}",

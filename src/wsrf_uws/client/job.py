@@ -22,17 +22,23 @@ import requests
 from lxml import etree
 from zeep import xsd
 
-from ..soap.namespaces import CORE, RL, UWS, XSI, q
+from ..soap.namespaces import RL, XSI, q
 from .channel import Channel, connection_error
 from .errors import NotAuthenticated, ResultUnavailable, TransportError
+from .names import CURRENT_TIME, JOB_STATE, PHASE, TERMINATION_TIME, UWS_JOB
 from .state import SETTLED_PHASES, JobState, parse_job_state
 from .times import INFINITE, Infinite, parse_datetime, utc
 
-JOB_STATE = q(CORE, "JobState")
-PHASE = q(CORE, "Phase")
-UWS_JOB = q(UWS, "job")
-CURRENT_TIME = q(RL, "CurrentTime")
-TERMINATION_TIME = q(RL, "TerminationTime")
+__all__ = [
+    "CURRENT_TIME",
+    "JOB_STATE",
+    "PHASE",
+    "TERMINATION_TIME",
+    "UWS_JOB",
+    "Job",
+    "QNameLike",
+    "TerminationChange",
+]
 
 QNameLike = str | etree.QName
 _CHUNK = 64 * 1024
@@ -200,7 +206,9 @@ class Job:
         """Fetch the result ``name`` into ``target`` (a path or a binary file); return its size.
 
         The file is streamed; a path is written under a temporary name and renamed once
-        complete, so a failed download leaves nothing half-written behind.
+        complete, so a failed download leaves nothing half-written behind. The Service's
+        credentials go along (as HTTP Basic) only when the result's link is on the
+        endpoint's own origin; a link to any other host is fetched without them.
         """
         result = self.state.result(name)
         if result is None:
@@ -218,9 +226,12 @@ class Job:
         return self._fetch(result.href, target)
 
     def _fetch(self, href: str, handle: IO[bytes]) -> int:
-        session = self._channel.session
+        channel = self._channel
+        auth = channel.credentials_for(href)
         try:
-            with session.get(href, stream=True, timeout=self._channel.timeout) as response:
+            with channel.session.get(
+                href, stream=True, timeout=channel.timeout, auth=auth
+            ) as response:
                 return _save(response, href, handle)
         except requests.RequestException as error:
             raise connection_error(error, href) from error

@@ -21,14 +21,16 @@ import requests
 from lxml import etree
 from zeep import xsd
 
-from ..soap.namespaces import CORE, SOAP11, WSA, WSA_2004, q
-from .channel import RESOURCE_ID, Channel, connection_error, serialize
+from ..core.xmldoc import safe_parser
+from ..soap.namespaces import SOAP11, WSA, WSA_2004, q
+from .channel import Channel, connection_error, serialize
 from .errors import InvalidJobDescription, TransportError
 from .jdl import JdlSource, read_jdl, source_line
 from .job import Job
+from .names import INITIAL_TERMINATION_TIME, RESOURCE_ID
 from .times import INFINITE, Infinite, utc
 
-INITIAL_TERMINATION_TIME = q(CORE, "InitialTerminationTime")
+__all__ = ["INITIAL_TERMINATION_TIME", "Service", "endpoint_url", "published_wsdl"]
 
 
 def endpoint_url(url: str, contract: str | None = None) -> str:
@@ -47,9 +49,13 @@ class Service:
     """The endpoint of one contract.
 
     ``url`` is the contract endpoint (``http://host:port/uws/steps``) or, with
-    ``contract``, the service's base URL. Credentials, when given, travel both as a
-    WS-Security UsernameToken (PasswordDigest with ``digest``) and as HTTP Basic, which
-    result downloads need. ``timeout`` (seconds) bounds every HTTP request.
+    ``contract``, the service's base URL. Credentials, when given, travel in SOAP
+    messages only as a WS-Security UsernameToken (PasswordDigest with ``digest``, so the
+    password itself never goes over the wire), never as HTTP Basic. Result downloads,
+    which are plain GETs, send them as HTTP Basic, and only to this endpoint's own
+    scheme, host and port: a result linked elsewhere is fetched without them. Basic and
+    PasswordText carry the password readably, so use https for anything but loopback.
+    ``timeout`` (seconds) bounds every HTTP request.
     """
 
     def __init__(
@@ -128,7 +134,7 @@ class Service:
 
 def _line_in_message(message: bytes, create_tag: str) -> int:
     """The line of ``message`` on which the createJob wrapper's first child starts."""
-    root = etree.fromstring(message, parser=etree.XMLParser(resolve_entities=False))
+    root = etree.fromstring(message, parser=safe_parser())
     wrapper = next(root.iter(create_tag))
     first = next(child for child in wrapper if isinstance(child.tag, str))
     return source_line(first)

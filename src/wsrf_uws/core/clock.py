@@ -53,7 +53,6 @@ def as_utc(value: datetime) -> datetime:
 def format_utc(value: datetime) -> str:
     """ISO 8601 with a ``Z`` suffix, as UWS clients (pyvo among them) expect; never ``+00:00``."""
     value = as_utc(value)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    if value.microsecond:
-        text += f".{value.microsecond:06d}".rstrip("0")
-    return text + "Z"
+    # isoformat writes six fraction digits when there are microseconds; trim their zeros.
+    text = value.replace(tzinfo=None).isoformat()
+    return (text.rstrip("0") if value.microsecond else text) + "Z"

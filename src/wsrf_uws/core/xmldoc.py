@@ -7,6 +7,7 @@ carries a DOCTYPE at all is refused: nothing in a JDL needs one.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -50,18 +51,37 @@ def load_schema(path: Path) -> etree.XMLSchema:
     return etree.XMLSchema(tree)
 
 
+# An XMLSchema answers valid/invalid safely from several threads, but keeps one error log
+# that every call clears and refills: read in parallel, one request's fault would quote
+# another's document. Validation is short, so one lock for all schemas is enough.
+_VALIDATION = threading.Lock()
+
+
+def first_error(element: etree._Element, schema: etree.XMLSchema) -> Any | None:
+    """The first error of ``element`` against ``schema`` (an lxml log entry), or None if valid."""
+    with _VALIDATION:
+        if schema.validate(element):
+            return None
+        log: Any = schema.error_log  # lxml-stubs do not declare the log iterable
+        return next(iter(log), None) or _UNKNOWN_ERROR
+
+
+class _UnknownError:
+    message = "the document does not match the schema"
+    line = None
+    column = None
+
+
+_UNKNOWN_ERROR = _UnknownError()
+
+
 def validate(element: etree._Element, schema: etree.XMLSchema) -> None:
     """Validate ``element`` against ``schema``, raising the first error with its line."""
-    if schema.validate(element):
-        return
-    log: Any = schema.error_log  # lxml-stubs do not declare the log iterable
-    errors = list(log)
-    error = errors[0] if errors else None
-    raise InvalidJobDescriptionError(
-        str(error.message) if error else "the document does not match the schema",
-        line=error.line if error else None,
-        column=error.column if error else None,
-    )
+    error = first_error(element, schema)
+    if error is not None:
+        raise InvalidJobDescriptionError(
+            str(error.message), line=error.line, column=error.column or None
+        )
 
 
 def local_name(element: etree._Element) -> str:

@@ -100,7 +100,8 @@ class SoapApplication:
             )
         method = environ["REQUEST_METHOD"]
         if method in ("GET", "HEAD"):
-            if environ.get("QUERY_STRING", "").lower().split("=")[0] == "wsdl":
+            query = environ.get("QUERY_STRING", "").lower().split("&")
+            if any(part.split("=")[0] == "wsdl" for part in query):
                 document = self.documents.wsdl_by_contract[name]
                 return _xml(start_response, document, head=method == "HEAD")
             return plain(
@@ -128,10 +129,8 @@ class SoapApplication:
             f"the request has {length} bytes; this service accepts at most {self.max_body_bytes}",
             http_status=413,
         )
-        fault, headers = self.endpoints[name].fault(error, None)
-        body = etree.tostring(
-            fault_envelope(fault, headers), xml_declaration=True, encoding="UTF-8"
-        )
+        fault, header = self.endpoints[name].fault(error, None)
+        body = etree.tostring(fault_envelope(fault, header), xml_declaration=True, encoding="UTF-8")
         start_response(
             "413 Request Entity Too Large",
             [

@@ -98,8 +98,9 @@ def committed_wsdl(contract: Contract) -> bytes:
     standard = {ns: f"../schemas/{name}" for ns, name in published.SCHEMA_FILES.items()}
     own: dict[str, str] = {}
     if contract.schema_path:
-        relative = Path("..") / contract.schema_path.resolve().relative_to(published.root())
-        own[contract.namespace] = relative.as_posix()
+        # A shipped contract keeps its schema beside the core ones, so the relative
+        # imports of both resolve when the files are read straight from the repository.
+        own[contract.namespace] = f"../schemas/{contract.schema_path.name}"
     return _serialize(
         render_wsdl(
             contract,

@@ -22,6 +22,7 @@ from ..core.contract import Contract
 from ..core.errors import InvalidJobDescriptionError, ResourceUnknownError
 from ..core.lifetime import DEFAULT, Default
 from ..core.service import JobService
+from ..core.xmldoc import first_error
 from ..published import compile_schemas
 from .addressing import Addressing, endpoint_reference, read_addressing, reply_headers
 from .faults import InvalidPropertyError, RequestError, SoapFault, fault_for
@@ -36,6 +37,7 @@ from .namespaces import (
     WSA,
     WSA_2004,
     WSSE,
+    WSU,
     XSI,
     contract_action,
     q,
@@ -129,10 +131,12 @@ class ContractEndpoint:
             self._validate(exchange.body)
         owner = self.authenticate(headers=exchange.headers, environ=exchange.environ)
         body, action = self.handlers[operation](Call(exchange.body, addressing, owner))
-        return Reply(body=body, headers=reply_headers(addressing, action=action))
+        return Reply(body=body, header=reply_headers(addressing, action=action))
 
-    def fault(self, error: BaseException, exchange: Exchange | None) -> tuple[SoapFault, list[Any]]:
-        """The fault answering ``error`` and its reply headers."""
+    def fault(
+        self, error: BaseException, exchange: Exchange | None
+    ) -> tuple[SoapFault, etree._Element]:
+        """The fault answering ``error`` and its reply ``soap:Header``."""
         addressing = read_addressing(exchange.headers) if exchange else Addressing()
         originator = etree.Element(q(BF, "Originator"), nsmap={"wsa": WSA})
         etree.SubElement(originator, q(WSA, "Address")).text = self.address
@@ -244,12 +248,9 @@ class ContractEndpoint:
     # -- helpers -------------------------------------------------------------------------
 
     def _validate(self, body: etree._Element) -> None:
-        if self.schema.validate(body):
-            return
-        log: Any = self.schema.error_log
-        first = next(iter(log), None)
-        message = first.message if first is not None else "the request does not match the schema"
-        raise RequestError("invalid-request", f"the request body is not valid: {message}")
+        error = first_error(body, self.schema)
+        if error is not None:
+            raise RequestError("invalid-request", f"the request body is not valid: {error.message}")
 
     def _read_create_job(
         self, body: etree._Element
@@ -295,10 +296,16 @@ class ContractEndpoint:
         return contract_action(self.contract.namespace, operation, response=True)
 
 
-#: Header namespaces (and single headers) the service processes; any other header marked
-#: ``mustUnderstand="1"`` for it is refused, as SOAP 1.1 §4.2.3 requires.
-_UNDERSTOOD_NAMESPACES = {WSA, WSA_2004, WSSE}
-_UNDERSTOOD = {q(CORE, "ResourceId")}
+#: The headers the service processes; any other header marked ``mustUnderstand="1"`` for
+#: it is refused, as SOAP 1.1 §4.2.3 requires. (Replies always go back on the HTTP
+#: connection, which is what an absent or anonymous ReplyTo asks for.)
+_UNDERSTOOD = {
+    q(namespace, name)
+    for namespace in (WSA, WSA_2004)
+    for name in ("To", "Action", "MessageID", "RelatesTo", "From", "ReplyTo", "FaultTo")
+} | {q(CORE, "ResourceId")}
+#: In a wsse:Security header the service processes only these (no signatures).
+_UNDERSTOOD_SECURITY = {q(WSSE, "UsernameToken"), q(WSU, "Timestamp")}
 _NEXT_ACTOR = "http://schemas.xmlsoap.org/soap/actor/next"
 
 
@@ -310,14 +317,18 @@ def _check_must_understand(headers: list[etree._Element]) -> None:
             continue
         if header.get(q(SOAP11, "actor"), _NEXT_ACTOR) != _NEXT_ACTOR:
             continue  # addressed to another node
-        name = etree.QName(header)
-        if name.namespace not in _UNDERSTOOD_NAMESPACES and header.tag not in _UNDERSTOOD:
-            raise RequestError(
-                "must-understand",
-                f"the header {header.tag} is marked mustUnderstand and this service does "
-                "not process it",
-                faultcode="MustUnderstand",
-            )
+        if header.tag in _UNDERSTOOD:
+            continue
+        if header.tag == q(WSSE, "Security") and all(
+            child.tag in _UNDERSTOOD_SECURITY for child in header if isinstance(child.tag, str)
+        ):
+            continue
+        raise RequestError(
+            "must-understand",
+            f"the header {header.tag} is marked mustUnderstand and this service does "
+            "not process it (or not all of it)",
+            faultcode="MustUnderstand",
+        )
 
 
 def _is_nil(element: etree._Element) -> bool:
@@ -325,11 +336,25 @@ def _is_nil(element: etree._Element) -> bool:
 
 
 def _datetime(text: str) -> datetime:
-    """An xs:dateTime (already schema-checked) as an aware UTC datetime; no zone means UTC."""
-    value = datetime.fromisoformat(text.strip())
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    """An xs:dateTime (already schema-checked) as an aware UTC datetime; no zone means UTC.
+
+    XML Schema allows what Python's datetime does not: ``24:00:00`` (the end of a day)
+    and years beyond 9999; the first is read as midnight of the next day, the second
+    refused with a client fault.
+    """
+    value = text.strip()
+    end_of_day = "T24:00:00" in value
+    if end_of_day:
+        value = value.replace("T24:00:00", "T00:00:00", 1)
+    try:
+        parsed = datetime.fromisoformat(value)
+        if end_of_day:
+            parsed += timedelta(days=1)
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise RequestError("invalid-request", f"cannot use the time {text.strip()!r}") from None
 
 
 def _in_message(

@@ -16,7 +16,8 @@ With one (a :class:`~wsrf_uws.soap.users.UsersFile`), a caller may identify with
 Failures are :class:`~wsrf_uws.core.errors.NotAuthenticatedError`, whose description
 never tells a caller whether a user name exists: an unknown user and a wrong
 password read the same, and take about as long (an unknown user costs a key
-derivation too).
+derivation too). Key derivations are rationed by the users file: when too many are
+under way a check fails at once as busy (see :mod:`wsrf_uws.soap.users`).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ WRONG_DIGEST_CREDENTIALS = (
     f"{WRONG_CREDENTIALS}, or digest authentication is not enabled for this user"
 )
 
-#: The longest wsse:Nonce accepted, so the nonce cache stays bounded in memory too.
+#: The longest wsse:Nonce accepted (the cache keeps digests, but parsing costs too).
 _MAX_NONCE_BYTES = 1024
 
 
@@ -75,7 +76,11 @@ class _Token:
 
 
 class _NonceCache:
-    """Nonces seen recently, each with the instant it may be forgotten; thread-safe, bounded."""
+    """Nonces seen recently, each with the instant it may be forgotten; thread-safe, bounded.
+
+    A nonce is kept as its SHA-256 digest (32 bytes), not as sent (up to
+    ``_MAX_NONCE_BYTES``), so a full cache costs a few MiB, not a hundred.
+    """
 
     def __init__(self, *, max_size: int) -> None:
         self._expiry: OrderedDict[bytes, datetime] = OrderedDict()
@@ -84,6 +89,7 @@ class _NonceCache:
 
     def remember(self, nonce: bytes, *, now: datetime, keep: timedelta) -> bool:
         """Record ``nonce`` until ``now + keep``; False when it is already recorded."""
+        nonce = hashlib.sha256(nonce).digest()
         with self._lock:
             # Insertion order is expiry order while the clock runs forward; should it step
             # back, an expired entry only lingers until the ones before it go.

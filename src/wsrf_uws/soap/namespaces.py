@@ -21,7 +21,6 @@ BF = "http://docs.oasis-open.org/wsrf/bf-2"
 R = "http://docs.oasis-open.org/wsrf/r-2"
 RP = "http://docs.oasis-open.org/wsrf/rp-2"
 RL = "http://docs.oasis-open.org/wsrf/rl-2"
-RW = "http://docs.oasis-open.org/wsrf/rw-2"
 RPW = "http://docs.oasis-open.org/wsrf/rpw-2"
 RLW = "http://docs.oasis-open.org/wsrf/rlw-2"
 
@@ -54,11 +53,6 @@ PREFIXES = {
     "uws-core": CORE,
     "uws": UWS,
 }
-
-
-def contract_namespace(name: str) -> str:
-    """The namespace a shipped contract uses: ``urn:wsrf-uws:{name}:v1``."""
-    return f"urn:wsrf-uws:{name}:v1"
 
 
 def q(namespace: str, local: str) -> str:

@@ -9,6 +9,7 @@ download route.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import quote
@@ -25,6 +26,9 @@ PHASE = q(CORE, "Phase")
 UWS_JOB = q(UWS, "job")
 CURRENT_TIME = q(RL, "CurrentTime")
 TERMINATION_TIME = q(RL, "TerminationTime")
+
+#: How many built JobState elements a builder keeps.
+_BUILT_STATES = 4096
 
 #: Name of the resource-property document root each contract declares.
 PROPERTIES_DOCUMENT = "JobProperties"
@@ -58,6 +62,10 @@ class PropertyBuilder:
         }
         if contract.state_name:
             self.builders[q(contract.namespace, contract.state_name)] = self.contract_state
+        # The last JobState built per resource, with the snapshot it was built from: the
+        # store hands out the same snapshot while a job is unchanged, and a poller asks
+        # for this property again and again.
+        self._built_states: dict[str, tuple[Job, etree._Element]] = {}
 
     @property
     def document_name(self) -> str:
@@ -100,6 +108,16 @@ class PropertyBuilder:
         return self.contract.state_element(job)
 
     def job_state(self, job: Job, now: datetime) -> etree._Element:
+        built = self._built_states.get(job.resource_id)
+        if built is not None and built[0] is job:
+            return copy.deepcopy(built[1])
+        state = self._build_job_state(job)
+        if len(self._built_states) >= _BUILT_STATES:
+            self._built_states.clear()  # rarely reached; rebuilding is cheap
+        self._built_states[job.resource_id] = (job, state)
+        return copy.deepcopy(state)
+
+    def _build_job_state(self, job: Job) -> etree._Element:
         state = etree.Element(JOB_STATE, nsmap={"uws-core": CORE})
 
         def add(name: str, text: str, **attributes: str) -> etree._Element:

@@ -35,8 +35,15 @@ def plain(start_response: StartResponse, status: str, text: str, **headers: str)
     return [body]
 
 
-def byte_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
-    """``(first, last)`` of a single ``Range`` header; None: whole file; False: unsatisfiable."""
+class RangeNotSatisfiable(Exception):
+    """The requested range lies outside the file."""
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """``(first, last)`` of a single ``Range`` header, or None for the whole file.
+
+    Raises :class:`RangeNotSatisfiable` when the range lies outside the file.
+    """
     if not header:
         return None
     match = _RANGE.match(header.strip())
@@ -44,13 +51,15 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
         return None  # several ranges or another unit: RFC 9110 allows the whole file
     first_text, last_text = match.groups()
     if not first_text:
-        if not last_text or int(last_text) == 0:
-            return False
+        if not last_text or int(last_text) == 0 or size == 0:
+            raise RangeNotSatisfiable
         return max(0, size - int(last_text)), size - 1
     first = int(first_text)
+    if last_text and int(last_text) < first:
+        return None  # not a valid range (RFC 9110 §14.1.1): ignore it
     last = min(int(last_text), size - 1) if last_text else size - 1
-    if first >= size or first > last:
-        return False
+    if first >= size:
+        raise RangeNotSatisfiable
     return first, last
 
 
@@ -100,9 +109,18 @@ class ResultDownloads:
         except (OSError, ValueError):
             return plain(start_response, "404 Not Found", f"result {name} is not available")
         size = os.fstat(handle.fileno()).st_size
-        wanted = byte_range(environ.get("HTTP_RANGE"), size)
-        headers = [("Content-Type", result.mime_type), ("Accept-Ranges", "bytes")]
-        if wanted is False:
+        headers = [
+            ("Content-Type", result.mime_type),
+            ("Accept-Ranges", "bytes"),
+            # A result is the job's data, served from the service's own origin: never let
+            # a browser run it there (HTML, SVG) with the credentials it keeps for us.
+            ("X-Content-Type-Options", "nosniff"),
+            ("Content-Security-Policy", "sandbox"),
+            ("Content-Disposition", f'attachment; filename="{name}"'),
+        ]
+        try:
+            wanted = byte_range(environ.get("HTTP_RANGE"), size)
+        except RangeNotSatisfiable:
             handle.close()
             return plain(
                 start_response,
@@ -110,7 +128,7 @@ class ResultDownloads:
                 "the range lies outside the file",
                 **{"Content-Range": f"bytes */{size}"},
             )
-        if wanted is None or wanted is True:
+        if wanted is None:
             first, last, status = 0, size - 1, "200 OK"
         else:
             first, last = wanted

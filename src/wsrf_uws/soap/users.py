@@ -34,6 +34,14 @@ ignored. A line has two or three fields separated by whitespace::
 (temporary file, fsync, rename), keeping comments and order. They do not lock: do not
 run two of them on one file at the same time. A running service reads the file once,
 when it builds its :class:`UsersFile`.
+
+Checking a password costs a key derivation (about 0.15 s and 16 MiB), so guesses
+could tie up the host. A :class:`UsersFile` therefore runs at most
+:attr:`UsersFile.MAX_CONCURRENT_CHECKS` derivations at once; a check that cannot
+start one within :attr:`UsersFile.CHECK_WAIT` seconds fails at once with
+:class:`~wsrf_uws.core.errors.NotAuthenticatedError` (the service is busy) instead of
+queueing, so a flood of bad credentials delays other logins by at most that wait and
+never touches requests that send none.
 """
 
 from __future__ import annotations
@@ -54,6 +62,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..core.errors import NotAuthenticatedError
 from ..core.model import ANONYMOUS
 
 log = logging.getLogger(__name__)
@@ -181,6 +190,10 @@ def _derive(
 
 
 #: Verified against when the user is unknown, so that costs as much as a wrong password.
+#: It is always scrypt at the default cost: for a user whose line holds a pbkdf2-sha256
+#: hash (or scrypt at another cost) a wrong password takes a different time than an
+#: unknown name, which tells a patient attacker that such a user exists. Accepted: new
+#: hashes are all default scrypt, and only hand-edited or legacy lines differ.
 _DUMMY_HASH = PasswordHash(
     "scrypt", {"ln": SCRYPT_LOG2_N, "r": SCRYPT_R, "p": SCRYPT_P}, bytes(16), bytes(32)
 )
@@ -211,25 +224,57 @@ class UsersFile:
 
     Checking a password is slow on purpose (a key derivation); successful checks are
     remembered, keyed by user and a keyed hash of the password, so a client that polls
-    with the same credentials pays for the derivation once.
+    with the same credentials pays for the derivation once. Derivations are rationed
+    (see the module docstring): ``max_concurrent_checks`` at once, and a check that
+    waits ``check_wait`` seconds for a turn fails as busy.
     """
 
     #: How many successful (user, password) checks are remembered.
     VERIFIED_CACHE_SIZE = 4096
+    #: Key derivations run at once, at most: about the CPUs a small host gives them.
+    MAX_CONCURRENT_CHECKS = 2
+    #: Seconds a check waits for a turn before failing with "busy".
+    CHECK_WAIT = 1.0
+    #: What a check that gets no turn raises (as NotAuthenticatedError).
+    BUSY = "the service is busy checking other credentials; try again"
 
-    def __init__(self, users: Mapping[str, User]) -> None:
+    def __init__(
+        self,
+        users: Mapping[str, User],
+        *,
+        max_concurrent_checks: int | None = None,
+        check_wait: float | None = None,
+    ) -> None:
         self._users = dict(users)
         self._cache_key = secrets.token_bytes(32)
         self._verified: OrderedDict[tuple[str, bytes], None] = OrderedDict()
         self._lock = threading.Lock()
+        slots = (
+            self.MAX_CONCURRENT_CHECKS if max_concurrent_checks is None else max_concurrent_checks
+        )
+        if slots < 1:
+            raise ValueError("max_concurrent_checks must be at least 1")
+        self._derivations = threading.BoundedSemaphore(slots)
+        self._check_wait = self.CHECK_WAIT if check_wait is None else check_wait
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> UsersFile:
-        """Read a users file; raises UsersFileError naming the line of a problem."""
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        max_concurrent_checks: int | None = None,
+        check_wait: float | None = None,
+    ) -> UsersFile:
+        """Read a users file; raises UsersFileError naming the line of a problem.
+
+        ``max_concurrent_checks`` and ``check_wait`` are as for the constructor.
+        """
         path = Path(path)
         if os.name == "posix" and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             log.warning("users file %s is readable by other users; it should be mode 0600", path)
-        return cls(_read_users(path))
+        return cls(
+            _read_users(path), max_concurrent_checks=max_concurrent_checks, check_wait=check_wait
+        )
 
     @staticmethod
     def add(
@@ -285,18 +330,28 @@ class UsersFile:
         return list(self._users)
 
     def verify_password(self, *, name: str, password: str) -> bool:
-        """Whether ``password`` is ``name``'s; as slow for an unknown name as a wrong one."""
+        """Whether ``password`` is ``name``'s; as slow for an unknown name as a wrong one.
+
+        Raises NotAuthenticatedError (:attr:`BUSY`) when no key derivation can start
+        within the wait (see the module docstring); a remembered success needs none.
+        """
         user = self._users.get(name)
         key = (name, hmac.digest(self._cache_key, password.encode(), "sha256"))
         with self._lock:
             if user is not None and key in self._verified:
                 self._verified.move_to_end(key)
                 return True
-        if user is None:
-            _DUMMY_HASH.verify(password)
-            return False
-        if not user.password_hash.verify(password):
-            return False
+        if not self._derivations.acquire(timeout=self._check_wait):
+            # identity.Authenticator logs the refusal, as it does every failed login.
+            raise NotAuthenticatedError(self.BUSY)
+        try:
+            if user is None:
+                _DUMMY_HASH.verify(password)
+                return False
+            if not user.password_hash.verify(password):
+                return False
+        finally:
+            self._derivations.release()
         with self._lock:
             self._verified[key] = None
             while len(self._verified) > self.VERIFIED_CACHE_SIZE:

@@ -7,7 +7,8 @@ schema declares its JDL, state, resource-property document and operation wrapper
 The result is SOAP 1.1 document/literal and WS-I Basic Profile 1.1 conformant, with
 ``wsaw:UsingAddressing`` and a ``wsam:Action`` on every input, output and fault.
 ``wsdl/{contract}.wsdl`` in the repository is this document for the shipped contracts
-(``wsrf-uws wsdl CONTRACT`` prints it); a test keeps the two identical.
+(``python -m wsrf_uws.soap.documents CONTRACT`` prints it); a test keeps the two
+identical. A running service serves it at ``/uws/{contract}?wsdl``.
 """
 
 from __future__ import annotations
@@ -134,7 +135,8 @@ def render_wsdl(
     etree.SubElement(root, q(WSDL, "import"), namespace=CORE, location=common_wsdl)
 
     types = etree.SubElement(root, q(WSDL, "types"))
-    imports = etree.SubElement(types, q(XSD, "schema"), targetNamespace=f"{ns}:imports")
+    # Imports only, so no targetNamespace (WS-I Basic Profile 1.1, R2105).
+    imports = etree.SubElement(types, q(XSD, "schema"))
     for namespace, location in locations.items():
         etree.SubElement(imports, q(XSD, "import"), namespace=namespace, schemaLocation=location)
 

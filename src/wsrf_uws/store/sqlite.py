@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from hashlib import blake2b
@@ -67,6 +67,7 @@ class SQLiteJobStore(JobStore):
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
+        self._decoded = _DecodedJobs()
         self._migrate()
 
     # -- connections and transactions ------------------------------------------------
@@ -198,7 +199,7 @@ class SQLiteJobStore(JobStore):
             .execute(f"SELECT {_COLUMNS} FROM jobs WHERE {_BY_ID}", _by_id(resource_id))
             .fetchone()
         )
-        return None if row is None else self._job(row)
+        return None if row is None else self._decoded.job(row, self._job)
 
     def _compare_and_set(
         self, resource_id: str, expected: frozenset[Phase], to: Phase, changes: dict[str, Any]
@@ -323,3 +324,30 @@ def _assignments(changes: dict[str, Any]) -> tuple[str, list[Any]]:
     text = "".join(f", {name} = ?" for name in changes)
     values = [codec.ENCODERS[name](value) for name, value in changes.items()]
     return text, values
+
+
+class _DecodedJobs:
+    """The last decoded :class:`Job` of recently read rows, reused while the row is unchanged.
+
+    Clients poll: most reads find a row exactly as it was the last time, and decoding its
+    JSON and time columns costs more than the query. The cached value is immutable, so
+    handing the same object to several threads is safe; a changed row decodes afresh.
+    """
+
+    def __init__(self, *, capacity: int = 4096) -> None:
+        self.capacity = capacity
+        self._entries: dict[str, tuple[tuple[Any, ...], Job]] = {}
+        self._lock = threading.Lock()
+
+    def job(self, row: sqlite3.Row, decode: Callable[[sqlite3.Row], Job]) -> Job:
+        key = tuple(row)
+        resource_id = row["resource_id"]
+        cached = self._entries.get(resource_id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        job = decode(row)
+        with self._lock:
+            self._entries[resource_id] = (key, job)
+            while len(self._entries) > self.capacity:
+                del self._entries[next(iter(self._entries))]
+        return job

@@ -20,7 +20,6 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from lxml import etree
@@ -28,6 +27,7 @@ from lxml import etree
 from ..core.contract import Assessment, Contract, JobContext
 from ..core.errors import JobFailure
 from ..core.model import Job, ProgressStep, Quote, StepStatus
+from ..published import schema_path
 
 NAMESPACE = "urn:wsrf-uws:steps:v1"
 _NS = {"t": NAMESPACE}
@@ -60,7 +60,7 @@ class StepsContract(Contract):
     namespace = NAMESPACE
     jdl_element = "job"
     state_name = "state"
-    schema_path = Path(__file__).with_name("steps.xsd")
+    schema_path = schema_path("steps.xsd")
 
     def describe(self, root: etree._Element) -> StepsJob:
         duration = _text(root, "executionDuration")

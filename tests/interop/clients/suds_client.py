@@ -152,7 +152,7 @@ def run(endpoint: str) -> None:
     job = session.client.factory.create(f"{{{STEPS}}}job")
     job.steps = 2
     job.stepSeconds = "0.1"
-    epr = session.call("createJob", job=job)
+    epr = session.call("createJob", job=job).EndpointReference
     resource_id = str(first(epr.ReferenceParameters.ResourceId))
     check(bool(resource_id), "the EPR holds no uws-core:ResourceId")
     session.address = str(epr.Address)
