@@ -50,11 +50,9 @@ from wsrf_uws.client import (
     UwsFault,
 )
 from wsrf_uws.client import channel as client_channel
-from wsrf_uws.client import names as client_names
 from wsrf_uws.client.errors import fault_from
 from wsrf_uws.client.state import Result
 from wsrf_uws.core import errors as core_errors
-from wsrf_uws.soap import addressing, endpoint, properties
 from wsrf_uws.soap.faults import InvalidPropertyError, fault_for
 from wsrf_uws.soap.namespaces import CORE, PASSWORD_DIGEST, PASSWORD_TEXT, RL, UWS, WSA
 from wsrf_uws.soap.users import UsersFile
@@ -642,16 +640,6 @@ def test_a_slow_wsdl_does_not_hold_up_another(server: RunningServer) -> None:
         stuck.join(10)
     assert not stuck.is_alive()
     assert len(failures) == 1 and "does not answer a WSDL" in str(failures[0])
-
-
-def test_the_client_names_the_elements_the_service_writes() -> None:
-    assert client_names.JOB_STATE == properties.JOB_STATE
-    assert client_names.PHASE == properties.PHASE
-    assert client_names.UWS_JOB == properties.UWS_JOB
-    assert client_names.CURRENT_TIME == properties.CURRENT_TIME
-    assert client_names.TERMINATION_TIME == properties.TERMINATION_TIME
-    assert client_names.RESOURCE_ID == addressing.RESOURCE_ID
-    assert client_names.INITIAL_TERMINATION_TIME == endpoint.INITIAL_TERMINATION_TIME
 
 
 # -- every fault the service can send maps to its class ------------------------------------------

@@ -27,6 +27,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ..soap.names import CURRENT_TIME, JOB_STATE, PHASE, TERMINATION_TIME, UWS_JOB
     from .errors import (
         ClientError,
         InvalidJobDescription,
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
         UwsFault,
     )
     from .job import Job, TerminationChange
-    from .names import CURRENT_TIME, JOB_STATE, PHASE, TERMINATION_TIME, UWS_JOB
     from .service import Service, endpoint_url, published_wsdl
     from .state import FINAL_PHASES, SETTLED_PHASES, JobError, JobState, Result, Step
     from .times import INFINITE
@@ -67,7 +67,7 @@ _EXPORTS = {
         "UwsFault",
     ),
     "job": ("Job", "TerminationChange"),
-    "names": ("CURRENT_TIME", "JOB_STATE", "PHASE", "TERMINATION_TIME", "UWS_JOB"),
+    "wsrf_uws.soap.names": ("CURRENT_TIME", "JOB_STATE", "PHASE", "TERMINATION_TIME", "UWS_JOB"),
     "service": ("Service", "endpoint_url", "published_wsdl"),
     "state": ("FINAL_PHASES", "SETTLED_PHASES", "JobError", "JobState", "Result", "Step"),
     "times": ("INFINITE",),
@@ -79,7 +79,8 @@ def __getattr__(name: str) -> Any:
     module = _MODULE_OF.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{module}", __name__), name)
+    path = module if module.startswith("wsrf_uws.") else f".{module}"
+    return getattr(importlib.import_module(path, __name__), name)
 
 
 __all__ = [

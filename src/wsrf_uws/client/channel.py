@@ -37,9 +37,9 @@ import zeep.wsdl
 import zeep.wsse.username
 from lxml import etree
 
+from ..soap.names import RESOURCE_ID
 from ..soap.namespaces import CORE, SOAP11, WSA, q
 from .errors import ServiceUnavailable, TransportError, fault_from
-from .names import RESOURCE_ID
 
 _UNAVAILABLE = {502, 503, 504}
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\"()]+)")

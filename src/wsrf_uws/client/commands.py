@@ -232,7 +232,7 @@ def _submit(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from lxml import etree
 
-    from .names import JOB_STATE, TERMINATION_TIME
+    from ..soap.names import JOB_STATE, TERMINATION_TIME
     from .state import parse_job_state
     from .times import parse_datetime
 

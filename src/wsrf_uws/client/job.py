@@ -22,10 +22,10 @@ import requests
 from lxml import etree
 from zeep import xsd
 
+from ..soap.names import CURRENT_TIME, JOB_STATE, PHASE, TERMINATION_TIME, UWS_JOB
 from ..soap.namespaces import RL, XSI, q
 from .channel import Channel, connection_error
 from .errors import NotAuthenticated, ResultUnavailable, TransportError
-from .names import CURRENT_TIME, JOB_STATE, PHASE, TERMINATION_TIME, UWS_JOB
 from .state import SETTLED_PHASES, JobState, parse_job_state
 from .times import INFINITE, Infinite, parse_datetime, utc
 

@@ -22,12 +22,12 @@ from lxml import etree
 from zeep import xsd
 
 from ..core.xmldoc import safe_parser
+from ..soap.names import INITIAL_TERMINATION_TIME, RESOURCE_ID
 from ..soap.namespaces import SOAP11, WSA, WSA_2004, q
 from .channel import Channel, connection_error, serialize
 from .errors import InvalidJobDescription, TransportError
 from .jdl import JdlSource, read_jdl, source_line
 from .job import Job
-from .names import INITIAL_TERMINATION_TIME, RESOURCE_ID
 from .times import INFINITE, Infinite, utc
 
 __all__ = ["INITIAL_TERMINATION_TIME", "Service", "endpoint_url", "published_wsdl"]

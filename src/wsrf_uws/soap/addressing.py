@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from .names import RESOURCE_ID
 from .namespaces import CORE, SOAP11, WSA, WSA_2004, q
 
-RESOURCE_ID = q(CORE, "ResourceId")
 _SOAP_HEADER = q(SOAP11, "Header")
 _WRAPPERS = {q(ns, name) for ns in (WSA, WSA_2004) for name in ("ReferenceParameters",)} | {
     q(WSA_2004, "ReferenceProperties")

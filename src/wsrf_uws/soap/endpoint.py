@@ -26,6 +26,7 @@ from ..core.xmldoc import first_error
 from ..published import compile_schemas
 from .addressing import Addressing, endpoint_reference, read_addressing, reply_headers
 from .faults import InvalidPropertyError, RequestError, SoapFault, fault_for
+from .names import INITIAL_TERMINATION_TIME
 from .namespaces import (
     ACTIONS,
     BF,
@@ -46,7 +47,6 @@ from .properties import PropertyBuilder
 from .spyne_compat import Exchange, Reply
 
 _DURATION = TypeAdapter(timedelta)
-INITIAL_TERMINATION_TIME = q(CORE, "InitialTerminationTime")
 
 
 class Authenticate(Protocol):

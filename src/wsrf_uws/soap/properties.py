@@ -19,13 +19,8 @@ from lxml import etree
 from ..core.clock import format_utc
 from ..core.contract import Contract
 from ..core.model import ANONYMOUS, Job, ProgressStep, Result
+from .names import CURRENT_TIME, JOB_STATE, PHASE, TERMINATION_TIME, UWS_JOB
 from .namespaces import CORE, RL, UWS, XLINK, XSI, q
-
-JOB_STATE = q(CORE, "JobState")
-PHASE = q(CORE, "Phase")
-UWS_JOB = q(UWS, "job")
-CURRENT_TIME = q(RL, "CurrentTime")
-TERMINATION_TIME = q(RL, "TerminationTime")
 
 #: How many built JobState elements a builder keeps.
 _BUILT_STATES = 4096

@@ -1,0 +1,20 @@
+"""The element names of the contract that both the service and the client use (Clark notation).
+
+Kept apart from the modules that load Spyne, so the client can import them too.
+"""
+
+from __future__ import annotations
+
+from .namespaces import CORE, RL, UWS, q
+
+#: The resource-property elements of a job resource.
+JOB_STATE = q(CORE, "JobState")
+PHASE = q(CORE, "Phase")
+UWS_JOB = q(UWS, "job")
+CURRENT_TIME = q(RL, "CurrentTime")
+TERMINATION_TIME = q(RL, "TerminationTime")
+
+#: The reference parameter that names a resource in its endpoint reference.
+RESOURCE_ID = q(CORE, "ResourceId")
+#: createJob's optional termination time, after the job description.
+INITIAL_TERMINATION_TIME = q(CORE, "InitialTerminationTime")
