@@ -59,6 +59,8 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
+from report import percentile, table
+
 HERE = Path(__file__).resolve().parent
 SERVER_SCRIPT = HERE / "soap_server.py"
 DEFAULT_OUT = HERE / "out" / "soap_bench.json"
@@ -411,11 +413,6 @@ def other_load(before: Snapshot, after: Snapshot) -> float | None:
 # -- figures --------------------------------------------------------------------------
 
 
-def percentile(ordered: list[int], fraction: float) -> int:
-    """Nearest-rank percentile of an ascending list."""
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
-
-
 @dataclass
 class Figures:
     workload: str
@@ -448,19 +445,6 @@ def figures(name: str, tally: Tally) -> Figures:
         cpu_ms=tally.cpu_seconds / done * 1000 if tally.cpu_seconds is not None and done else None,
         first_error=tally.first_error,
     )
-
-
-def table(headers: list[str], rows: list[list[str]]) -> str:
-    """An aligned plain-text table; the first column left-aligned, the rest right-aligned."""
-    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
-
-    def line(cells: list[str]) -> str:
-        padded = [cells[0].ljust(widths[0])]
-        padded += [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
-        return "  ".join(padded).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
 
 
 def environment() -> dict[str, Any]:

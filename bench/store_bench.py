@@ -42,6 +42,8 @@ from wsrf_uws.core.model import Job, new_resource_id
 from wsrf_uws.core.phases import Phase
 from wsrf_uws.store import SQLiteJobStore
 
+from report import percentile, table
+
 Sync = Literal["full", "normal"]
 
 #: The synchronous modes compared; "full" is the store's default.
@@ -182,11 +184,6 @@ def load(path: Path, count: int, batch: int, rng: random.Random) -> list[str]:
     return ids
 
 
-def percentile(ordered: list[int], fraction: float) -> int:
-    """Nearest-rank percentile of an ascending list."""
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
-
-
 #: Reads per block when the small and the large store take turns (see read_latencies).
 BLOCK = 500
 
@@ -293,19 +290,6 @@ def scaling(args: argparse.Namespace, rng: random.Random) -> dict[str, Any]:
 
 
 # -- output ---------------------------------------------------------------------------
-
-
-def table(headers: list[str], rows: list[list[str]]) -> str:
-    """An aligned plain-text table; the first column left-aligned, the rest right-aligned."""
-    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
-
-    def line(cells: list[str]) -> str:
-        padded = [cells[0].ljust(widths[0])]
-        padded += [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
-        return "  ".join(padded).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
 
 
 def throughput_row(r: Throughput) -> list[str]:

@@ -19,6 +19,9 @@ import zeep
 from lxml import etree
 from zeep.exceptions import Fault
 
+from wsrf_uws.store import SQLiteJobStore
+from wsrf_uws.testing.server import RunningServer, running_server
+
 from soap_support import (
     BF,
     CORE,
@@ -39,8 +42,6 @@ from soap_support import (
     post,
     shared_check,
 )
-from wsrf_uws.store import SQLiteJobStore
-from wsrf_uws.testing.server import RunningServer, running_server
 
 GRP_ACTION = "http://docs.oasis-open.org/wsrf/rpw-2/GetResourceProperty/GetResourcePropertyRequest"
 

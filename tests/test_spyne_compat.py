@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from soap_support import BF, CORE, RL, RP, SOAP, STEPS, WSA, addressing, envelope
 from wsrf_uws.core.model import ANONYMOUS
 from wsrf_uws.soap.application import SoapApplication
 from wsrf_uws.testing import build_test_service
+
+from soap_support import BF, CORE, RL, RP, SOAP, STEPS, WSA, addressing, envelope
 
 BASE = "http://uws.example.org"
 ENDPOINT = f"{BASE}/uws/steps"

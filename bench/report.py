@@ -1,0 +1,21 @@
+"""What the benchmarks share for reporting: percentiles and aligned plain-text tables."""
+
+from __future__ import annotations
+
+
+def percentile(ordered: list[int], fraction: float) -> int:
+    """Nearest-rank percentile of an ascending list."""
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+def table(headers: list[str], rows: list[list[str]]) -> str:
+    """An aligned plain-text table; the first column left-aligned, the rest right-aligned."""
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+
+    def line(cells: list[str]) -> str:
+        padded = [cells[0].ljust(widths[0])]
+        padded += [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
+        return "  ".join(padded).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
