@@ -295,3 +295,41 @@ def test_sweep_removes_orphans_and_trash(tmp_path: Path) -> None:
     assert not files.folder(dead).exists()
     trash = files.root / ".trash"
     assert not trash.exists() or not any(trash.iterdir())
+
+
+def test_an_unchanged_row_is_decoded_once_and_a_changed_one_again(tmp_path: Path) -> None:
+    store = SQLiteJobStore(tmp_path / "s.sqlite")
+    other = SQLiteJobStore(tmp_path / "s.sqlite")  # a second connection changes the row
+    try:
+        job = make_job()
+        store.insert(job)
+        first = store.get(job.resource_id)
+        assert store.get(job.resource_id) is first
+        other.transition(job.resource_id, Phase.QUEUED, expected={Phase.PENDING})
+        changed = store.get(job.resource_id)
+        assert changed is not first
+        assert changed is not None and changed.phase is Phase.QUEUED
+        other.update(job.resource_id, progress=Progress(0.5))
+        progressed = store.get(job.resource_id)
+        assert progressed is not None and progressed.progress.fraction == 0.5
+    finally:
+        store.close()
+        other.close()
+
+
+def test_the_decoded_job_cache_is_bounded_and_can_be_off(tmp_path: Path) -> None:
+    store = SQLiteJobStore(tmp_path / "s.sqlite", decoded_jobs=2)
+    uncached = SQLiteJobStore(tmp_path / "s.sqlite", decoded_jobs=0)
+    try:
+        jobs = [make_job() for _ in range(3)]
+        for job in jobs:
+            store.insert(job)
+        first = store.get(jobs[0].resource_id)
+        store.get(jobs[1].resource_id)
+        store.get(jobs[2].resource_id)  # pushes the first out
+        assert store.get(jobs[0].resource_id) is not first
+        assert store.get(jobs[0].resource_id) == first
+        assert uncached.get(jobs[1].resource_id) is not uncached.get(jobs[1].resource_id)
+    finally:
+        store.close()
+        uncached.close()
