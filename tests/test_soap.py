@@ -111,6 +111,7 @@ def test_zeep_loads_the_published_wsdl_with_every_operation(client: zeep.Client)
         "createJob",
         "startJob",
         "resumeJob",
+        "readResult",
         "GetResourcePropertyDocument",
         "GetResourceProperty",
         "GetMultipleResourceProperties",
@@ -279,6 +280,23 @@ def test_start_in_a_final_phase_is_an_invalid_phase_fault(client: zeep.Client) -
     assert detail.findtext(f"{{{CORE}}}Phase") == "COMPLETED"
     # resumeJob on a job that ran and ended answers its phase (pattern §2.4)
     assert client.service.resumeJob(_soapheaders=headers) == "COMPLETED"
+
+
+def test_a_contract_extra_operation(client: zeep.Client) -> None:
+    resource_id = create(client, steps=2, seconds=0)
+    headers = [resource_header(resource_id)]
+    client.service.startJob(_soapheaders=headers)
+    wait_phase(client, resource_id, {"COMPLETED"})
+    assert client.service.readResult(name="step-2.txt", _soapheaders=headers) == (
+        "step 2 of run 1\n"
+    )
+    with pytest.raises(Fault) as caught:
+        client.service.readResult(name="nope.txt", _soapheaders=headers)
+    assert caught.value.detail[0].tag == f"{{{BF}}}BaseFault"
+    assert "nope.txt" in caught.value.message
+    with pytest.raises(Fault) as unknown:
+        client.service.readResult(name="step-1.txt", _soapheaders=[resource_header("x" * 32)])
+    assert unknown.value.detail[0].tag == f"{{{R}}}ResourceUnknownFault"
 
 
 def test_an_unknown_property_is_an_invalid_qname_fault(client: zeep.Client) -> None:

@@ -18,16 +18,20 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
-from ..core.contract import Assessment, Contract, JobContext
-from ..core.errors import JobFailure
+from ..core.contract import Assessment, Contract, ExtraOperation, JobContext
+from ..core.errors import JobFailure, UwsError
 from ..core.model import Job, ProgressStep, Quote, StepStatus
 from ..published import schema_path
+
+if TYPE_CHECKING:
+    from ..core.service import JobService
 
 NAMESPACE = "urn:wsrf-uws:steps:v1"
 _NS = {"t": NAMESPACE}
@@ -119,10 +123,33 @@ class StepsContract(Contract):
         sleeper = [sys.executable, "-c", "import time; time.sleep(3600)"]
         return [subprocess.Popen(sleeper, start_new_session=bool(i % 2)).pid for i in range(count)]
 
+    def extra_operations(self) -> Mapping[str, ExtraOperation]:
+        return {
+            "readResult": ExtraOperation(
+                "readResult", read_result, "The text of one of the job's result files."
+            )
+        }
+
     def state_element(self, job: Job) -> etree._Element | None:
         element = etree.Element(f"{{{NAMESPACE}}}state")
         etree.SubElement(element, f"{{{NAMESPACE}}}results").text = str(len(job.results))
         return element
+
+
+def read_result(service: JobService, job: Job, request: etree._Element) -> etree._Element:
+    """The extra operation ``readResult``: a result file's text, in-line in the reply.
+
+    It shows how a contract adds an operation (as ``exposeRows`` does for ADQL): the
+    request names the result; an unknown name is an invalid request of the caller.
+    """
+    name = (request.findtext(f"{{{NAMESPACE}}}name") or "").strip()
+    result = job.result(name)
+    if result is None or not result.is_local:
+        raise UwsError(f"the job has no result file named {name!r}")
+    data = service.files.file(job.resource_id, result.location).read_bytes()
+    response = etree.Element(f"{{{NAMESPACE}}}readResultResponse", nsmap={"t": NAMESPACE})
+    etree.SubElement(response, f"{{{NAMESPACE}}}text").text = data.decode("utf-8", "replace")
+    return response
 
 
 def _steps(labels: list[str], *, active: int) -> tuple[ProgressStep, ...]:
