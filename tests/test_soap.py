@@ -383,6 +383,7 @@ def test_the_2004_08_submission_is_answered_in_kind(
     assert reply.find(f".//{{{WSA}}}EndpointReference") is None
     assert header(reply, "RelatesTo", WSA_2004) is not None
     assert header(reply, "Action", WSA_2004) == f"{STEPS}/createJobResponse"
+    assert header(reply, "To", WSA_2004) == f"{WSA_2004}/role/anonymous"
     resource_id = reply.findtext(f".//{{{CORE}}}ResourceId")
     query = (
         f'<r:GetResourceProperty xmlns:r="{RP}" xmlns:c="{CORE}">c:Phase</r:GetResourceProperty>'

@@ -177,3 +177,9 @@ def test_the_oversize_check_answers_413_before_reading(app: SoapApplication) -> 
     assert status.startswith("413")
     assert etree.fromstring(body).findtext(f".//{{{BF}}}ErrorCode") == "request-too-large"
     assert etree.fromstring(body).find(f".//{{{WSA}}}Action") is not None
+
+
+def test_a_body_with_two_elements_is_refused(app: SoapApplication) -> None:
+    status, body = call(app, envelope(f'<r:Destroy xmlns:r="{RL}"/><r:Destroy xmlns:r="{RL}"/>'))
+    assert status.startswith("500")
+    assert etree.fromstring(body).findtext(f".//{{{BF}}}ErrorCode") == "invalid-request"

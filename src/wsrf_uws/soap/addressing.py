@@ -90,6 +90,8 @@ def reply_headers(request: Addressing, *, action: str) -> etree._Element:
     """A ``soap:Header`` with Action, a fresh MessageID and RelatesTo (the request's MessageID)."""
     ns = request.namespace
     header = etree.Element(_SOAP_HEADER, nsmap={"soap": SOAP11, "wsa": ns})
+    if ns == WSA_2004:  # the member submission requires To; a reply goes to the requester
+        etree.SubElement(header, q(ns, "To")).text = f"{WSA_2004}/role/anonymous"
     etree.SubElement(header, q(ns, "Action")).text = action
     etree.SubElement(header, q(ns, "MessageID")).text = new_message_id()
     if request.message_id:

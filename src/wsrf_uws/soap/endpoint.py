@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from lxml import etree
-from pydantic import TypeAdapter, ValidationError
 
 from ..core.clock import format_utc
 from ..core.contract import Contract
@@ -26,6 +25,7 @@ from ..core.xmldoc import first_error
 from ..published import compile_schemas
 from .addressing import Addressing, endpoint_reference, read_addressing, reply_headers
 from .faults import InvalidPropertyError, RequestError, SoapFault, fault_for
+from .headers import check_must_understand
 from .names import INITIAL_TERMINATION_TIME
 from .namespaces import (
     ACTIONS,
@@ -34,19 +34,14 @@ from .namespaces import (
     FAULT_ACTION,
     RL,
     RP,
-    SOAP11,
     WSA,
-    WSA_2004,
-    WSSE,
-    WSU,
     XSI,
     contract_action,
     q,
 )
 from .properties import PropertyBuilder
 from .spyne_compat import Exchange, Reply
-
-_DURATION = TypeAdapter(timedelta)
+from .values import is_nil, read_datetime, read_duration
 
 
 class Authenticate(Protocol):
@@ -125,7 +120,7 @@ class ContractEndpoint:
     def handle(self, operation: str, exchange: Exchange) -> Reply:
         """Validate, identify the caller, run ``operation`` and build the reply."""
         assert exchange.body is not None
-        _check_must_understand(exchange.headers)
+        check_must_understand(exchange.headers)
         addressing = read_addressing(exchange.headers)
         if operation != "createJob":  # createJob's JDL problems are job-description faults
             self._validate(exchange.body)
@@ -208,15 +203,13 @@ class ContractEndpoint:
         requested: datetime | None
         time = call.body.find(q(RL, "RequestedTerminationTime"))
         if time is not None:
-            requested = None if _is_nil(time) else _datetime(time.text or "")
+            requested = None if is_nil(time) else read_datetime(time.text or "")
         else:
             duration = call.body.find(q(RL, "RequestedLifetimeDuration"))
             assert duration is not None  # the schema requires one of the two
             try:
-                requested = self.service.clock.now() + _DURATION.validate_python(
-                    (duration.text or "").strip()
-                )
-            except (ValidationError, OverflowError):
+                requested = self.service.clock.now() + read_duration(duration.text or "")
+            except OverflowError:
                 raise RequestError(
                     "invalid-request", f"cannot use the duration {duration.text!r}"
                 ) from None
@@ -272,7 +265,7 @@ class ContractEndpoint:
         if not rest:
             return children[0], DEFAULT
         self._validate(rest[0])
-        return children[0], None if _is_nil(rest[0]) else _datetime(rest[0].text or "")
+        return children[0], None if is_nil(rest[0]) else read_datetime(rest[0].text or "")
 
     def _property_name(self, context: etree._Element, text: str) -> str:
         prefix, _, local = text.strip().rpartition(":")
@@ -294,67 +287,6 @@ class ContractEndpoint:
 
     def _action(self, operation: str) -> str:
         return contract_action(self.contract.namespace, operation, response=True)
-
-
-#: The headers the service processes; any other header marked ``mustUnderstand="1"`` for
-#: it is refused, as SOAP 1.1 §4.2.3 requires. (Replies always go back on the HTTP
-#: connection, which is what an absent or anonymous ReplyTo asks for.)
-_UNDERSTOOD = {
-    q(namespace, name)
-    for namespace in (WSA, WSA_2004)
-    for name in ("To", "Action", "MessageID", "RelatesTo", "From", "ReplyTo", "FaultTo")
-} | {q(CORE, "ResourceId")}
-#: In a wsse:Security header the service processes only these (no signatures).
-_UNDERSTOOD_SECURITY = {q(WSSE, "UsernameToken"), q(WSU, "Timestamp")}
-_NEXT_ACTOR = "http://schemas.xmlsoap.org/soap/actor/next"
-
-
-def _check_must_understand(headers: list[etree._Element]) -> None:
-    for header in headers:
-        if not isinstance(header.tag, str):
-            continue
-        if header.get(q(SOAP11, "mustUnderstand"), "0").strip() not in ("1", "true"):
-            continue
-        if header.get(q(SOAP11, "actor"), _NEXT_ACTOR) != _NEXT_ACTOR:
-            continue  # addressed to another node
-        if header.tag in _UNDERSTOOD:
-            continue
-        if header.tag == q(WSSE, "Security") and all(
-            child.tag in _UNDERSTOOD_SECURITY for child in header if isinstance(child.tag, str)
-        ):
-            continue
-        raise RequestError(
-            "must-understand",
-            f"the header {header.tag} is marked mustUnderstand and this service does "
-            "not process it (or not all of it)",
-            faultcode="MustUnderstand",
-        )
-
-
-def _is_nil(element: etree._Element) -> bool:
-    return element.get(q(XSI, "nil"), "").strip() in ("true", "1")
-
-
-def _datetime(text: str) -> datetime:
-    """An xs:dateTime (already schema-checked) as an aware UTC datetime; no zone means UTC.
-
-    XML Schema allows what Python's datetime does not: ``24:00:00`` (the end of a day)
-    and years beyond 9999; the first is read as midnight of the next day, the second
-    refused with a client fault.
-    """
-    value = text.strip()
-    end_of_day = "T24:00:00" in value
-    if end_of_day:
-        value = value.replace("T24:00:00", "T00:00:00", 1)
-    try:
-        parsed = datetime.fromisoformat(value)
-        if end_of_day:
-            parsed += timedelta(days=1)
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise RequestError("invalid-request", f"cannot use the time {text.strip()!r}") from None
 
 
 def _in_message(

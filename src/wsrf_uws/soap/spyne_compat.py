@@ -117,6 +117,7 @@ _SPYNE_CODES = {
     "Client.SoapError": "not-soap",
     "Client.EmptyBody": "empty-body",
     "Client.RequestNotAllowed": "method-not-allowed",
+    "Client.InvalidRequest": "invalid-request",
 }
 
 
@@ -210,8 +211,11 @@ class WsrfSoap11(Soap11):  # type: ignore[misc]
         body = root.find(f"{{{SOAP_ENV}}}Body")
         if root.tag != f"{{{SOAP_ENV}}}Envelope" or body is None:
             raise Fault("Client.NotSoap11", "the request is not a SOAP 1.1 envelope with a Body")
-        if not any(isinstance(child.tag, str) for child in body):
+        children = [child for child in body if isinstance(child.tag, str)]
+        if not children:
             raise Fault("Client.EmptyBody", "the SOAP Body is empty")
+        if len(children) > 1:  # document/literal, one part per message (WS-I BP 1.1)
+            raise Fault("Client.InvalidRequest", "the SOAP Body must hold exactly one element")
         super().decompose_incoming_envelope(ctx, message)
         ctx.in_header_doc = list(ctx.in_header_doc or ())
 
