@@ -144,7 +144,7 @@ class Reply:
 class FaultReply(Protocol):
     """A fault as the binding writes it."""
 
-    faultcode: str  # "Client" or "Server"
+    faultcode: str  # "Client", "Server" or "MustUnderstand"
     faultstring: str
     detail: etree._Element | None
     http_status: int
