@@ -30,8 +30,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from ..soap.namespaces import XSI, q
-
 if TYPE_CHECKING:
     from .job import Job
     from .service import Service
@@ -233,6 +231,7 @@ def _status(args: argparse.Namespace) -> int:
     from lxml import etree
 
     from ..soap.names import JOB_STATE, TERMINATION_TIME
+    from ..soap.values import is_nil
     from .state import parse_job_state
     from .times import parse_datetime
 
@@ -244,7 +243,7 @@ def _status(args: argparse.Namespace) -> int:
         return 0
     found = {element.tag: element for element in job.properties(JOB_STATE, TERMINATION_TIME)}
     termination = found[TERMINATION_TIME]
-    nil = termination.get(q(XSI, "nil")) in ("true", "1")
+    nil = is_nil(termination)
     print(f"resource    {job.resource_id}")
     _print_state(
         parse_job_state(found[JOB_STATE]),
@@ -282,9 +281,9 @@ def _print_state(state: JobState, out: TextIO, *, terminates: str | None = None)
 
 
 def _time(value: datetime) -> str:
-    from .times import format_datetime
+    from ..core.clock import format_utc
 
-    return format_datetime(value.replace(microsecond=0))
+    return format_utc(value.replace(microsecond=0))
 
 
 def _phase_command(operation: Callable[[Job], str]) -> Callable[[argparse.Namespace], int]:

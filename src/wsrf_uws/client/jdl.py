@@ -12,11 +12,10 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from lxml import etree
 
-from ..core.xmldoc import safe_parser
+from ..core.xmldoc import safe_parser, source_line
 from .errors import InvalidJobDescription
 
 _DECLARATION = re.compile(r"<\?xml[^>]*\?>")
@@ -32,12 +31,6 @@ class Jdl:
     first_line: int
 
 
-def source_line(element: etree._Element) -> int:
-    """The line ``element`` starts on in the text it was parsed from (1 if it was built)."""
-    line: Any = element.sourceline  # lxml-stubs leave the type out
-    return int(line) if line else 1
-
-
 def read_jdl(source: JdlSource) -> Jdl:
     """The job description in ``source``; raise InvalidJobDescription if it is not XML."""
     if isinstance(source, etree._ElementTree):
@@ -45,7 +38,7 @@ def read_jdl(source: JdlSource) -> Jdl:
     if isinstance(source, etree._Element):
         root = copy.deepcopy(source)
         root.tail = None
-        return Jdl(root=root, first_line=source_line(source))
+        return Jdl(root=root, first_line=source_line(source) or 1)
     if isinstance(source, str):
         # Text is already decoded: whatever encoding its declaration names no longer applies.
         declaration = _DECLARATION.match(source)
@@ -62,4 +55,4 @@ def read_jdl(source: JdlSource) -> Jdl:
         )
         fault.line = error.lineno
         raise fault from None
-    return Jdl(root=root, first_line=source_line(root))
+    return Jdl(root=root, first_line=source_line(root) or 1)

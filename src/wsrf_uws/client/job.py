@@ -22,12 +22,14 @@ import requests
 from lxml import etree
 from zeep import xsd
 
+from ..core.clock import as_utc
 from ..soap.names import CURRENT_TIME, JOB_STATE, PHASE, TERMINATION_TIME, UWS_JOB
-from ..soap.namespaces import RL, XSI, q
+from ..soap.namespaces import RL, q
+from ..soap.values import is_nil
 from .channel import Channel, connection_error
 from .errors import NotAuthenticated, ResultUnavailable, TransportError
 from .state import SETTLED_PHASES, JobState, parse_job_state
-from .times import INFINITE, Infinite, parse_datetime, utc
+from .times import INFINITE, Infinite, parse_datetime
 
 __all__ = [
     "CURRENT_TIME",
@@ -121,7 +123,7 @@ class Job:
     def termination_time(self) -> datetime | None:
         """When the service will destroy the resource; None: never."""
         element = self._one(TERMINATION_TIME)
-        if element.get(q(XSI, "nil"), "").strip() in ("true", "1"):
+        if is_nil(element):
             return None
         return parse_datetime(element.text or "")
 
@@ -186,14 +188,14 @@ class Job:
             reply = self._call("SetTerminationTime", RequestedTerminationTime=xsd.Nil)
         else:
             assert isinstance(until, datetime)
-            reply = self._call("SetTerminationTime", RequestedTerminationTime=utc(until))
+            reply = self._call("SetTerminationTime", RequestedTerminationTime=as_utc(until))
         new_time = reply.find(q(RL, "NewTerminationTime"))
         current = reply.findtext(q(RL, "CurrentTime"))
         if new_time is None or current is None:
             raise TransportError("SetTerminationTime answered without the times", url=self.address)
-        nil = new_time.get(q(XSI, "nil"), "").strip() in ("true", "1")
         return TerminationChange(
-            None if nil else parse_datetime(new_time.text or ""), parse_datetime(current)
+            None if is_nil(new_time) else parse_datetime(new_time.text or ""),
+            parse_datetime(current),
         )
 
     def destroy(self) -> None:

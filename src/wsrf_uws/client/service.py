@@ -21,14 +21,15 @@ import requests
 from lxml import etree
 from zeep import xsd
 
-from ..core.xmldoc import safe_parser
+from ..core.clock import as_utc
+from ..core.xmldoc import safe_parser, source_line
 from ..soap.names import INITIAL_TERMINATION_TIME, RESOURCE_ID
 from ..soap.namespaces import SOAP11, WSA, WSA_2004, q
 from .channel import Channel, connection_error, serialize
 from .errors import InvalidJobDescription, TransportError
-from .jdl import JdlSource, read_jdl, source_line
+from .jdl import JdlSource, read_jdl
 from .job import Job
-from .times import INFINITE, Infinite, utc
+from .times import INFINITE, Infinite
 
 __all__ = ["INITIAL_TERMINATION_TIME", "Service", "endpoint_url", "published_wsdl"]
 
@@ -102,7 +103,7 @@ class Service:
         if termination_time is INFINITE:
             kwargs["InitialTerminationTime"] = xsd.Nil
         elif isinstance(termination_time, datetime):
-            kwargs["InitialTerminationTime"] = utc(termination_time)
+            kwargs["InitialTerminationTime"] = as_utc(termination_time)
         envelope = self._channel.message("createJob", address=self.endpoint, **kwargs)
         wrapper = envelope.find(f"{q(SOAP11, 'Body')}/{create}")
         assert wrapper is not None
@@ -137,7 +138,7 @@ def _line_in_message(message: bytes, create_tag: str) -> int:
     root = etree.fromstring(message, parser=safe_parser())
     wrapper = next(root.iter(create_tag))
     first = next(child for child in wrapper if isinstance(child.tag, str))
-    return source_line(first)
+    return source_line(first) or 1
 
 
 def published_wsdl(

@@ -8,9 +8,11 @@ duration may also be given as a number of seconds, which is what people type.
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from pydantic import TypeAdapter, ValidationError
+
+from ..core.clock import as_utc
 
 _ISO_DURATION = TypeAdapter(timedelta)
 
@@ -25,17 +27,10 @@ class Infinite(enum.Enum):
 INFINITE = Infinite.INFINITE
 
 
-def utc(value: datetime) -> datetime:
-    """``value`` in UTC; a naive datetime is taken to be UTC already."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
 def parse_datetime(text: str) -> datetime:
     """An ISO 8601 / ``xs:dateTime`` text as an aware UTC datetime (no zone: UTC)."""
     try:
-        return utc(datetime.fromisoformat(text.strip()))
+        return as_utc(datetime.fromisoformat(text.strip()))
     except ValueError:
         raise ValueError(f"not an ISO 8601 date and time: {text!r}") from None
 
@@ -55,9 +50,3 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(
             f"not an ISO 8601 duration (like PT2H) nor a number of seconds: {text!r}"
         ) from None
-
-
-def format_datetime(value: datetime) -> str:
-    """``value`` as ``xs:dateTime`` in UTC with a ``Z``."""
-    text = utc(value).isoformat()
-    return text.removesuffix("+00:00") + "Z"

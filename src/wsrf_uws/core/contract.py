@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Protocol, cast
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from lxml import etree
 
 from .errors import InvalidJobDescriptionError
 from .model import Job, ProgressStep, Quote, Result
-from .xmldoc import local_name, parse_document, validate
+from .xmldoc import local_name, parse_document, source_line, validate
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -148,7 +148,7 @@ class Contract:
             raise InvalidJobDescriptionError(
                 f"the root element is {local_name(root)}, contract {self.name!r} expects "
                 f"{self.jdl_qname}",
-                line=cast("int | None", root.sourceline),
+                line=source_line(root),
             )
         if self.schema is not None:
             validate(root, self.schema)

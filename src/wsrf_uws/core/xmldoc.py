@@ -84,6 +84,12 @@ def validate(element: etree._Element, schema: etree.XMLSchema) -> None:
         )
 
 
+def source_line(element: etree._Element) -> int | None:
+    """The line ``element`` starts on in the text it was parsed from (None if it was built)."""
+    line: Any = element.sourceline  # lxml-stubs mistype it
+    return line if isinstance(line, int) and line > 0 else None
+
+
 def local_name(element: etree._Element) -> str:
     """``{namespace}name`` of an element, as a plain string."""
     return etree.QName(element).text

@@ -21,7 +21,7 @@ from ..core.contract import Contract
 from ..core.errors import InvalidJobDescriptionError, ResourceUnknownError
 from ..core.lifetime import DEFAULT, Default
 from ..core.service import JobService
-from ..core.xmldoc import first_error
+from ..core.xmldoc import first_error, source_line
 from ..published import compile_schemas
 from .addressing import Addressing, endpoint_reference, read_addressing, reply_headers
 from .faults import InvalidPropertyError, RequestError, SoapFault, fault_for
@@ -254,13 +254,13 @@ class ContractEndpoint:
             found = children[0].tag if children else "nothing"
             raise InvalidJobDescriptionError(
                 f"createJob must hold a {expected} element first, not {found}",
-                line=_line(body),
+                line=source_line(body),
             )
         rest = children[1:]
         if len(rest) > 1 or (rest and rest[0].tag != INITIAL_TERMINATION_TIME):
             raise InvalidJobDescriptionError(
                 f"after the job description createJob may hold only {INITIAL_TERMINATION_TIME}",
-                line=_line(rest[-1]),
+                line=source_line(rest[-1]),
             )
         if not rest:
             return children[0], DEFAULT
@@ -293,14 +293,9 @@ def _in_message(
     error: InvalidJobDescriptionError, jdl: etree._Element
 ) -> InvalidJobDescriptionError:
     """The same error with its line counted in the request message, not the JDL alone."""
-    start = _line(jdl)
+    start = source_line(jdl)
     if error.line is None or start is None:
         return error
     return InvalidJobDescriptionError(
         error.reason, line=error.line + start - 1, column=error.column
     )
-
-
-def _line(element: etree._Element) -> int | None:
-    line: Any = element.sourceline  # lxml-stubs mistype it
-    return line if isinstance(line, int) else None
