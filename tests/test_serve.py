@@ -53,8 +53,9 @@ def test_the_public_url_is_what_clients_are_given(tmp_path: Path) -> None:
         server.kill()
 
 
-def test_the_committed_wsdl_loads_offline_from_the_repository() -> None:
-    client = zeep.Client(str(wsdl_path("steps.wsdl")))
+@pytest.mark.parametrize("name", ["steps", "cea"])
+def test_the_committed_wsdl_loads_offline_from_the_repository(name: str) -> None:
+    client = zeep.Client(str(wsdl_path(f"{name}.wsdl")))
     operations = set(client.service._binding._operations)
     assert {"createJob", "GetResourceProperty", "SetTerminationTime", "Destroy"} <= operations
-    assert client.service._binding_options["address"] == "http://localhost:8080/uws/steps"
+    assert client.service._binding_options["address"] == f"http://localhost:8080/uws/{name}"

@@ -154,13 +154,15 @@ def test_every_document_the_wsdl_imports_is_served(server: RunningServer) -> Non
     assert len(seen) >= 10  # WSDL, common WSDL, core, steps, bf, r, rp, rl, wsa, uws, xlink...
 
 
-def test_the_committed_wsdl_is_what_the_service_renders() -> None:
+@pytest.mark.parametrize("name", ["steps", "cea"])
+def test_the_committed_wsdl_is_what_the_service_renders(name: str) -> None:
+    from wsrf_uws.core.registry import ContractRegistry
     from wsrf_uws.published import wsdl_path
     from wsrf_uws.soap.documents import committed_wsdl
-    from wsrf_uws.testing import StepsContract
 
-    assert wsdl_path("steps.wsdl").read_bytes() == committed_wsdl(StepsContract()), (
-        "regenerate: python -m wsrf_uws.soap.documents steps > wsdl/steps.wsdl"
+    contract = ContractRegistry.from_entry_points(enabled=[name]).get(name)
+    assert wsdl_path(f"{name}.wsdl").read_bytes() == committed_wsdl(contract), (
+        f"regenerate: python -m wsrf_uws.soap.documents {name} > wsdl/{name}.wsdl"
     )
 
 

@@ -64,8 +64,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _settings_command(settings: Settings) -> int:
+    sections: dict[str, dict[str, object]] = {}
     for name, value in settings.model_dump(mode="json").items():
-        print(f"{name} = {value!r}")
+        if isinstance(value, dict):
+            sections[name] = value  # printed after the plain values, as TOML tables
+        else:
+            print(f"{name} = {value!r}")
+    for section, values in sections.items():
+        print(f"\n[{section}]")
+        for name, value in values.items():
+            print(f"{name} = {value!r}")
     return 0
 
 

@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,10 +26,62 @@ from .store.sqlite import DEFAULT_MMAP_BYTES
 _config_file: ContextVar[Path | None] = ContextVar("wsrf_uws_config_file", default=None)
 
 
+class CeaSettings(BaseModel):
+    """The parameterized-applications contract (``cea``): its library and its limits.
+
+    In TOML under ``[cea]``; in the environment as ``WSRF_UWS_CEA__{FIELD}``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    library: Path | None = Field(
+        None, description="Folder of application descriptions; none: the demonstration library."
+    )
+    search_path: list[Path] = Field(
+        default_factory=list,
+        description="Folders searched for executables named without a path (after the "
+        "folder of the service's Python, before the service's PATH).",
+    )
+    fetch_allow: list[str] = Field(
+        default_factory=lambda: [
+            "https://*",
+            "http://*",
+            "http://127.0.0.1:*/demo/",
+            "http://localhost:*/demo/",
+        ],
+        description="Where remote inputs may come from: scheme://host[:port][/path] entries, "
+        "host wildcards allowed; private addresses only for hosts named exactly.",
+    )
+    deliver_allow: list[str] = Field(
+        default_factory=lambda: ["https://*", "http://*"],
+        description="Where outputs may be delivered (HTTP PUT), in the same form.",
+    )
+    max_input_bytes: int = Field(
+        256 * 1024 * 1024, ge=1, description="Largest remote input fetched, in bytes."
+    )
+    transfer_timeout: float = Field(
+        60.0, gt=0, description="Seconds a fetch or delivery may wait for the other side."
+    )
+    max_cpu_seconds: int = Field(
+        3600, ge=1, description="Largest CPU time of one application run (RLIMIT_CPU)."
+    )
+    max_memory_bytes: int = Field(
+        4 * 1024**3, ge=1024**2, description="Largest address space of a run (RLIMIT_AS)."
+    )
+    max_file_bytes: int = Field(
+        1024**3, ge=1024, description="Largest file a run may write (RLIMIT_FSIZE)."
+    )
+    inline_bytes: int = Field(
+        65536, ge=0, description="Largest output kept in-line in the job state."
+    )
+
+
 class Settings(BaseSettings):
     """Everything a deployment can configure."""
 
-    model_config = SettingsConfigDict(env_prefix="WSRF_UWS_", extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="WSRF_UWS_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
 
     data_dir: Path = Field(
         Path("var"), description="Folder holding the store and one folder per resource."
@@ -84,6 +136,9 @@ class Settings(BaseSettings):
     )
     contracts: list[str] | None = Field(
         None, description="Contracts to serve; default every installed one."
+    )
+    cea: CeaSettings = Field(
+        default_factory=CeaSettings, description="The parameterized-applications contract."
     )
 
     @model_validator(mode="after")

@@ -118,6 +118,9 @@ class Contract:
     #: Local name (in ``namespace``) of the element :meth:`state_element` returns, which
     #: is also the contract's own resource property; None if the contract has none.
     state_name: str | None = None
+    #: A folder of sample input files the service publishes at ``/demo/{name}/{file}``
+    #: for examples and demonstrations, or None.
+    demo_data: Path | None = None
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings
@@ -174,8 +177,13 @@ class Contract:
         """
         raise NotImplementedError(f"contract {self.name!r} does not implement run()")
 
-    def state_element(self, job: Job) -> etree._Element | None:
-        """The contract's own part of the job-state property, or None."""
+    def state_element(
+        self, job: Job, *, result_url: Callable[[Result], str]
+    ) -> etree._Element | None:
+        """The contract's own part of the job-state property, or None.
+
+        ``result_url`` gives the URL a client downloads one of the job's results from.
+        """
         return None
 
     def review_termination_time(self, job: Job, requested: datetime | None) -> None:

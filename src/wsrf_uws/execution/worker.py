@@ -17,6 +17,8 @@ from multiprocessing.connection import Connection
 from types import FrameType
 from typing import Any
 
+import psutil
+
 from ..core.errors import JobFailure
 from .base import RunSpec
 from .context import WorkerContext
@@ -43,6 +45,13 @@ def _watch_service(conn: Connection, finished: threading.Event) -> None:
     except (EOFError, OSError):
         pass
     if not finished.is_set():
+        # Children in sessions of their own (an application in its sandbox) are not in
+        # this group: take them by descent first, then the group with this process.
+        for child in descendants(os.getpid()):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(child.pid, signal.SIGKILL)  # a group leader takes its group along
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.send_signal(signal.SIGKILL)
         os.killpg(0, signal.SIGKILL)
 
 

@@ -6,6 +6,7 @@
 | ``GET /uws/{contract}?wsdl`` | its published WSDL |
 | ``GET /wsdl/...``, ``GET /schemas/...`` | the documents the WSDL imports |
 | ``GET /results/{resource-id}/{name}`` | a result file |
+| ``GET /demo/{contract}/{name}`` | a contract's demonstration data (for examples) |
 | ``GET /`` | a short index of the endpoints |
 
 Requests larger than the configured limit are refused with HTTP 413 before their
@@ -14,6 +15,8 @@ body is read.
 
 from __future__ import annotations
 
+import mimetypes
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -23,8 +26,11 @@ from ..core.service import JobService
 from .documents import Documents
 from .endpoint import Authenticate, ContractEndpoint
 from .faults import RequestError
-from .results import ResultDownloads, StartResponse, plain
+from .results import ResultDownloads, StartResponse, plain, send_file
 from .spyne_compat import fault_envelope, spyne_application
+
+#: Names of demonstration files: no path separators, no leading dot.
+_DEMO_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
@@ -83,6 +89,8 @@ class SoapApplication:
                 return self.results(environ, start_response, parts[0], parts[1])
             return plain(start_response, "404 Not Found", "use /results/{resource-id}/{name}")
         if method in ("GET", "HEAD"):
+            if path.startswith("/demo/"):
+                return self._demo(path[len("/demo/") :], environ, start_response)
             document = self.documents.get(path)
             if document is not None:
                 return _xml(start_response, document, head=method == "HEAD")
@@ -120,6 +128,17 @@ class SoapApplication:
         if length > self.max_body_bytes:
             return self._too_large(name, environ, start_response, length)
         return self.soap[name](environ, start_response)
+
+    def _demo(
+        self, path: str, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        contract_name, _, name = path.partition("/")
+        contract = self.service.registry.get(contract_name) if contract_name in self.soap else None
+        folder = None if contract is None else contract.demo_data
+        if folder is None or not _DEMO_NAME.fullmatch(name) or not (folder / name).is_file():
+            return plain(start_response, "404 Not Found", f"no demonstration file /demo/{path}")
+        mime_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        return send_file(environ, start_response, folder / name, name=name, mime_type=mime_type)
 
     def _too_large(
         self, name: str, environ: dict[str, Any], start_response: StartResponse, length: int

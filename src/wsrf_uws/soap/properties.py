@@ -99,8 +99,10 @@ class PropertyBuilder:
             element.text = format_utc(job.termination_time)
         return element
 
-    def contract_state(self, job: Job, now: datetime) -> etree._Element | None:
-        return self.contract.state_element(job)
+    def contract_state(self, job: Job, now: datetime | None) -> etree._Element | None:
+        return self.contract.state_element(
+            job, result_url=lambda result: result_url(self.base_url, job, result)
+        )
 
     def job_state(self, job: Job, now: datetime) -> etree._Element:
         built = self._built_states.get(job.resource_id)
@@ -149,7 +151,7 @@ class PropertyBuilder:
         if job.note:
             add("Note", job.note)
         add("RunCount", str(job.run_count))
-        contract_part = self.contract.state_element(job)
+        contract_part = self.contract_state(job, None)
         if contract_part is not None:
             state.append(contract_part)
         return state
@@ -195,7 +197,7 @@ class PropertyBuilder:
                 hasDetail="false",
             )
             add("message", job.error.message, parent=summary)
-        contract_part = self.contract.state_element(job)
+        contract_part = self.contract_state(job, None)
         if contract_part is not None:
             etree.SubElement(root, q(UWS, "jobInfo")).append(contract_part)
         return root

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import IO, Any
 
 from ..core.errors import NotAuthenticatedError, ResourceUnknownError
@@ -105,40 +106,55 @@ class ResultDownloads:
             return plain(start_response, "404 Not Found", f"{resource_id} has no result {name}")
         try:
             path = self.service.files.file(resource_id, result.location)
-            handle = open(path, "rb")  # noqa: SIM115 (closed by the response iterator)
-        except (OSError, ValueError):
+        except ValueError:
             return plain(start_response, "404 Not Found", f"result {name} is not available")
-        size = os.fstat(handle.fileno()).st_size
-        headers = [
-            ("Content-Type", result.mime_type),
-            ("Accept-Ranges", "bytes"),
-            # A result is the job's data, served from the service's own origin: never let
-            # a browser run it there (HTML, SVG) with the credentials it keeps for us.
-            ("X-Content-Type-Options", "nosniff"),
-            ("Content-Security-Policy", "sandbox"),
-            ("Content-Disposition", f'attachment; filename="{name}"'),
-        ]
-        try:
-            wanted = byte_range(environ.get("HTTP_RANGE"), size)
-        except RangeNotSatisfiable:
-            handle.close()
-            return plain(
-                start_response,
-                "416 Range Not Satisfiable",
-                "the range lies outside the file",
-                **{"Content-Range": f"bytes */{size}"},
-            )
-        if wanted is None:
-            first, last, status = 0, size - 1, "200 OK"
-        else:
-            first, last = wanted
-            status = "206 Partial Content"
-            headers.append(("Content-Range", f"bytes {first}-{last}/{size}"))
-        length = max(0, last - first + 1)
-        headers.append(("Content-Length", str(length)))
-        start_response(status, headers)
-        if environ["REQUEST_METHOD"] == "HEAD":
-            handle.close()
-            return []
-        handle.seek(first)
-        return _chunks(handle, length)
+        return send_file(environ, start_response, path, name=name, mime_type=result.mime_type)
+
+
+def send_file(
+    environ: dict[str, Any],
+    start_response: StartResponse,
+    path: Path,
+    *,
+    name: str,
+    mime_type: str,
+) -> Iterable[bytes]:
+    """Answer a GET or HEAD with the file at ``path`` (one byte range at most), as an attachment."""
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 (closed by the response iterator)
+    except OSError:
+        return plain(start_response, "404 Not Found", f"{name} is not available")
+    size = os.fstat(handle.fileno()).st_size
+    headers = [
+        ("Content-Type", mime_type),
+        ("Accept-Ranges", "bytes"),
+        # A file is data, served from the service's own origin: never let a browser run
+        # it there (HTML, SVG) with the credentials it keeps for us.
+        ("X-Content-Type-Options", "nosniff"),
+        ("Content-Security-Policy", "sandbox"),
+        ("Content-Disposition", f'attachment; filename="{name}"'),
+    ]
+    try:
+        wanted = byte_range(environ.get("HTTP_RANGE"), size)
+    except RangeNotSatisfiable:
+        handle.close()
+        return plain(
+            start_response,
+            "416 Range Not Satisfiable",
+            "the range lies outside the file",
+            **{"Content-Range": f"bytes */{size}"},
+        )
+    if wanted is None:
+        first, last, status = 0, size - 1, "200 OK"
+    else:
+        first, last = wanted
+        status = "206 Partial Content"
+        headers.append(("Content-Range", f"bytes {first}-{last}/{size}"))
+    length = max(0, last - first + 1)
+    headers.append(("Content-Length", str(length)))
+    start_response(status, headers)
+    if environ["REQUEST_METHOD"] == "HEAD":
+        handle.close()
+        return []
+    handle.seek(first)
+    return _chunks(handle, length)

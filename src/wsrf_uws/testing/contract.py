@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -27,7 +27,7 @@ from lxml import etree
 
 from ..core.contract import Assessment, Contract, ExtraOperation, JobContext
 from ..core.errors import JobFailure, UwsError
-from ..core.model import Job, ProgressStep, Quote, StepStatus
+from ..core.model import Job, ProgressStep, Quote, Result, StepStatus
 from ..published import schema_path
 
 if TYPE_CHECKING:
@@ -130,7 +130,9 @@ class StepsContract(Contract):
             )
         }
 
-    def state_element(self, job: Job) -> etree._Element | None:
+    def state_element(
+        self, job: Job, *, result_url: Callable[[Result], str]
+    ) -> etree._Element | None:
         element = etree.Element(f"{{{NAMESPACE}}}state")
         etree.SubElement(element, f"{{{NAMESPACE}}}results").text = str(len(job.results))
         return element

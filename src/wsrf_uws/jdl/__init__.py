@@ -1,0 +1,1 @@
+"""Job-description languages (contracts) shipped with wsrf-uws."""

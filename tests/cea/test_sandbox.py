@@ -1,0 +1,371 @@
+"""The application sandbox, with real processes: no shell, scrubbed environment, limits, kills."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from wsrf_uws.jdl.cea.sandbox import Exit, Limits, run_application, scrubbed_environment
+
+MIB = 1 << 20
+
+
+def binary(path: str) -> str:
+    if not os.access(path, os.X_OK):
+        pytest.skip(f"{path} is not available on this system")
+    return path
+
+
+def run(tmp_path: Path, argv: list[str], limits: Limits | None = None, **kwargs: Any) -> Exit:
+    """Run ``argv`` in ``tmp_path`` with a scrubbed environment; output to out.txt/err.txt."""
+    return run_application(
+        argv,
+        cwd=tmp_path,
+        env=scrubbed_environment(tmp_path),
+        limits=limits or Limits(wall_seconds=20),
+        stdout=tmp_path / "out.txt",
+        stderr=tmp_path / "err.txt",
+        **kwargs,
+    )
+
+
+def python(code: str) -> list[str]:
+    return [sys.executable, "-c", textwrap.dedent(code)]
+
+
+def live_members(pgid: int) -> list[psutil.Process]:
+    """The processes of group ``pgid`` that still run (zombies waiting for init do not)."""
+    found = []
+    for proc in psutil.process_iter(["status"]):
+        if proc.info["status"] == psutil.STATUS_ZOMBIE:
+            continue
+        try:
+            if os.getpgid(proc.pid) == pgid:
+                found.append(proc)
+        except OSError:
+            continue
+    return found
+
+
+def test_shell_metacharacters_reach_the_application_literally(tmp_path: Path) -> None:
+    text = "hi; rm -rf / && $(id) `x` | cat > f"
+    result = run(tmp_path, [binary("/bin/echo"), text])
+    assert result.succeeded
+    assert (tmp_path / "out.txt").read_text() == text + "\n"
+    assert not (tmp_path / "f").exists()
+
+
+def test_environment_is_scrubbed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WSRF_UWS_SECRET", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
+    env = scrubbed_environment(tmp_path, {"OMP_NUM_THREADS": "1", "PATH": "/opt/app/bin"})
+    result = run_application(
+        python("import json, os; print(json.dumps(dict(os.environ)))"),
+        cwd=tmp_path,
+        env=env,
+        limits=Limits(wall_seconds=20),
+        stdout=tmp_path / "out.txt",
+        stderr=tmp_path / "err.txt",
+    )
+    assert result.succeeded, (tmp_path / "err.txt").read_text()
+    seen = json.loads((tmp_path / "out.txt").read_text())
+    assert "WSRF_UWS_SECRET" not in seen
+    assert "AWS_SECRET_ACCESS_KEY" not in seen
+    assert seen["HOME"] == seen["TMPDIR"] == str(tmp_path)
+    assert seen["OMP_NUM_THREADS"] == "1"
+    assert seen["PATH"] == "/opt/app/bin"
+    assert seen["LANG"] == seen["LC_ALL"] == "C.UTF-8"
+    # Python itself may add LC_CTYPE (PEP 538 locale coercion); nothing else may appear.
+    assert set(seen) - {"LC_CTYPE"} == set(env)
+
+
+def test_scrubbed_environment_defaults_and_bad_names(tmp_path: Path) -> None:
+    env = scrubbed_environment(tmp_path)
+    assert env == {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "TMPDIR": str(tmp_path),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+    }
+    with pytest.raises(ValueError, match="invalid environment variable"):
+        scrubbed_environment(tmp_path, {"A=B": "1"})
+
+
+def test_own_session_limits_no_stdin_no_inherited_fds(tmp_path: Path) -> None:
+    inherited = os.open(os.devnull, os.O_RDONLY)
+    high = os.dup2(inherited, 123, inheritable=True)
+    try:
+        result = run(
+            tmp_path,
+            python(
+                """
+                import json, os, resource, sys
+                try:
+                    os.fstat(123)
+                    fd_open = True
+                except OSError:
+                    fd_open = False
+                print(json.dumps({
+                    "pid": os.getpid(), "pgid": os.getpgid(0), "sid": os.getsid(0),
+                    "core": resource.getrlimit(resource.RLIMIT_CORE),
+                    "cpu": resource.getrlimit(resource.RLIMIT_CPU),
+                    "as": resource.getrlimit(resource.RLIMIT_AS),
+                    "fsize": resource.getrlimit(resource.RLIMIT_FSIZE),
+                    "stdin": sys.stdin.read(), "fd_open": fd_open,
+                }))
+                """
+            ),
+            Limits(cpu_seconds=7, memory_bytes=1024 * MIB, file_bytes=8 * MIB, wall_seconds=20),
+        )
+    finally:
+        os.close(high)
+        os.close(inherited)
+    assert result.succeeded, (tmp_path / "err.txt").read_text()
+    seen = json.loads((tmp_path / "out.txt").read_text())
+    assert seen["pid"] == seen["pgid"] == seen["sid"] != os.getpgid(0)
+    assert seen["core"] == [0, 0]
+    assert seen["cpu"] == [7, 8]
+    assert seen["as"] == [1024 * MIB, 1024 * MIB]
+    assert seen["fsize"] == [8 * MIB, 8 * MIB]
+    assert seen["stdin"] == ""
+    assert seen["fd_open"] is False
+
+
+def test_cpu_hog_gets_sigxcpu(tmp_path: Path) -> None:
+    result = run(tmp_path, python("while True: pass"), Limits(cpu_seconds=1, wall_seconds=20))
+    assert result.signal_name == "SIGXCPU"
+    assert result.returncode == -signal.SIGXCPU
+    assert not result.timed_out
+    assert not result.succeeded
+    assert result.explain() == "was killed by SIGXCPU: the CPU time limit of 1 s was reached"
+    assert result.elapsed < 15
+
+
+def test_memory_hog_gets_memory_error(tmp_path: Path) -> None:
+    result = run(
+        tmp_path,
+        python("bytearray(2_000_000_000)"),
+        Limits(memory_bytes=256 * MIB, wall_seconds=20),
+    )
+    assert result.returncode not in (0, None)
+    assert "MemoryError" in (tmp_path / "err.txt").read_text()
+    assert not result.succeeded
+
+
+def test_large_file_writer_gets_sigxfsz(tmp_path: Path) -> None:
+    result = run(
+        tmp_path,
+        [binary("/bin/dd"), "if=/dev/zero", "of=big", "bs=1M", "count=50"],
+        Limits(file_bytes=4 * MIB, wall_seconds=20),
+    )
+    assert result.signal_name == "SIGXFSZ"
+    assert result.explain() == "was killed by SIGXFSZ: the file size limit of 4 MiB was reached"
+    assert (tmp_path / "big").stat().st_size <= 4 * MIB
+
+
+def test_python_writer_gets_efbig_because_python_ignores_sigxfsz(tmp_path: Path) -> None:
+    # CPython sets SIGXFSZ to SIG_IGN at start-up, so the write fails with EFBIG instead.
+    result = run(
+        tmp_path,
+        python("open('big', 'wb').write(b'x' * 50_000_000)"),
+        Limits(file_bytes=4 * MIB, wall_seconds=20),
+    )
+    assert result.returncode == 1
+    assert "File too large" in (tmp_path / "err.txt").read_text()
+    assert (tmp_path / "big").stat().st_size <= 4 * MIB
+
+
+def test_wall_clock_stops_the_whole_group(tmp_path: Path) -> None:
+    result = run(
+        tmp_path,
+        [binary("/bin/sh"), "-c", "echo $$; sleep 30 & sleep 30; wait"],
+        Limits(wall_seconds=0.5),
+        term_grace=2.0,
+    )
+    pgid = int((tmp_path / "out.txt").read_text())
+    assert result.timed_out
+    assert not result.succeeded
+    assert result.explain() == "was stopped after the wall-clock limit of 0.5 s"
+    assert 0.4 < result.elapsed < 10
+    assert live_members(pgid) == []
+
+
+def test_children_ignoring_sigterm_are_killed_after_the_grace(tmp_path: Path) -> None:
+    result = run(
+        tmp_path,
+        [binary("/bin/sh"), "-c", "trap '' TERM; echo $$; sleep 30 & sleep 30; wait"],
+        Limits(wall_seconds=0.3),
+        term_grace=0.3,
+    )
+    pgid = int((tmp_path / "out.txt").read_text())
+    assert result.timed_out
+    assert result.signal_name == "SIGKILL"
+    assert live_members(pgid) == []
+
+
+def test_nothing_outlives_an_application_that_exited(tmp_path: Path) -> None:
+    result = run(tmp_path, [binary("/bin/sh"), "-c", "echo $$; sleep 30 &"])
+    pgid = int((tmp_path / "out.txt").read_text())
+    assert result.succeeded
+    assert live_members(pgid) == []
+
+
+class Interrupt(BaseException):
+    """Stands for the worker's JobInterrupted."""
+
+
+def test_interruption_kills_the_group_and_propagates(tmp_path: Path) -> None:
+    def interrupt(fraction: float, message: str | None) -> None:
+        raise Interrupt
+
+    started = time.monotonic()
+    with pytest.raises(Interrupt):
+        run(
+            tmp_path,
+            [
+                binary("/bin/sh"),
+                "-c",
+                "echo $$; echo 0.5 > progress; sleep 30 & sleep 30; wait",
+            ],
+            progress_file=tmp_path / "progress",
+            on_progress=interrupt,
+            poll_interval=0.05,
+        )
+    assert time.monotonic() - started < 10
+    pgid = int((tmp_path / "out.txt").read_text())
+    assert live_members(pgid) == []
+
+
+def test_progress_is_reported_as_it_changes(tmp_path: Path) -> None:
+    received: list[tuple[float, str | None]] = []
+    result = run(
+        tmp_path,
+        python(
+            """
+            import time
+            with open("progress", "w") as f:
+                for line in ["0.25", "not a number", "50% halfway", "", "nan", "x%", "1.0"]:
+                    f.write(line + "\\n")
+                    f.flush()
+                    time.sleep(0.25)
+            """
+        ),
+        progress_file=tmp_path / "progress",
+        on_progress=lambda fraction, message: received.append((fraction, message)),
+        poll_interval=0.05,
+    )
+    assert result.succeeded, (tmp_path / "err.txt").read_text()
+    fractions = [fraction for fraction, _ in received]
+    assert fractions == sorted(set(fractions))
+    assert (0.5, "halfway") in received
+    assert received[-1] == (1.0, None)
+    assert set(received) <= {(0.25, None), (0.5, "halfway"), (1.0, None)}
+
+
+def test_progress_reads_the_end_of_a_big_file_and_clamps(tmp_path: Path) -> None:
+    received: list[tuple[float, str | None]] = []
+    (tmp_path / "progress").write_text("0.1 old\n" + "junk line\n" * 100_000)
+    result = run(
+        tmp_path,
+        python("open('progress', 'a').write('250%   over the top \\n')"),
+        progress_file=tmp_path / "progress",
+        on_progress=lambda fraction, message: received.append((fraction, message)),
+        poll_interval=0.05,
+    )
+    assert result.succeeded
+    assert received == [(1.0, "over the top")]
+
+
+def test_progress_line_without_newline_is_reported_once_stable(tmp_path: Path) -> None:
+    received: list[tuple[float, str | None]] = []
+    result = run(
+        tmp_path,
+        python(
+            """
+            import time
+            with open("progress", "w") as f:
+                f.write("0.3 partial")
+                f.flush()
+                time.sleep(0.6)
+                f.write("\\n1.0\\n")
+            """
+        ),
+        progress_file=tmp_path / "progress",
+        on_progress=lambda fraction, message: received.append((fraction, message)),
+        poll_interval=0.05,
+    )
+    assert result.succeeded, (tmp_path / "err.txt").read_text()
+    assert received == [(0.3, "partial"), (1.0, None)]
+
+
+def test_progress_file_problems_never_fail_the_run(tmp_path: Path) -> None:
+    received: list[tuple[float, str | None]] = []
+    os.mkfifo(tmp_path / "progress")  # opening it for reading could block
+    result = run(
+        tmp_path,
+        [binary("/bin/sh"), "-c", "sleep 0.3"],
+        progress_file=tmp_path / "progress",
+        on_progress=lambda fraction, message: received.append((fraction, message)),
+        poll_interval=0.05,
+    )
+    assert result.succeeded
+    assert received == []
+
+
+@pytest.mark.parametrize("program", ["echo", "bin/echo", "/nonexistent/program", "/bin"])
+def test_executable_must_be_an_absolute_existing_file(tmp_path: Path, program: str) -> None:
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    with pytest.raises(FileNotFoundError):
+        run(tmp_path, [program, "hello"])
+    assert not (tmp_path / "out.txt").exists()
+    assert {p.pid for p in psutil.Process().children(recursive=True)} <= before
+
+
+def test_non_executable_file_is_refused(tmp_path: Path) -> None:
+    script = tmp_path / "script"
+    script.write_text("#!/bin/sh\necho hi\n")
+    script.chmod(0o644)
+    with pytest.raises(FileNotFoundError, match="not executable"):
+        run(tmp_path, [str(script)])
+    assert not (tmp_path / "out.txt").exists()
+
+
+def test_exit_status_is_propagated(tmp_path: Path) -> None:
+    result = run(tmp_path, [binary("/bin/sh"), "-c", "echo oops >&2; exit 3"])
+    assert result.returncode == 3
+    assert result.signal_name is None
+    assert not result.succeeded
+    assert not result.timed_out
+    assert result.explain() == "exited with status 3"
+    assert (tmp_path / "err.txt").read_text() == "oops\n"
+
+
+def test_stdout_and_stderr_may_share_a_file(tmp_path: Path) -> None:
+    both = tmp_path / "both.txt"
+    result = run_application(
+        [binary("/bin/sh"), "-c", "echo one; echo two >&2; echo three"],
+        cwd=tmp_path,
+        env=scrubbed_environment(tmp_path),
+        limits=Limits(wall_seconds=20),
+        stdout=both,
+        stderr=both,
+    )
+    assert result.succeeded
+    assert both.read_text() == "one\ntwo\nthree\n"
+
+
+def test_limits_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="cpu_seconds"):
+        Limits(cpu_seconds=0)
+    with pytest.raises(ValueError, match="wall_seconds"):
+        Limits(wall_seconds=-1)
