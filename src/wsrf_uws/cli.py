@@ -1,8 +1,9 @@
 """The ``wsrf-uws`` command.
 
 Operator commands: ``serve`` (run the service), ``settings`` (the effective
-configuration), ``contracts`` (what is installed), ``jobs`` (the resources in a data
-directory) and ``users`` (the users file). Client commands (``submit``, ``status``,
+configuration), ``contracts`` (what is installed), ``applications`` (the ``cea``
+contract's application library), ``jobs`` (the resources in a data directory) and
+``users`` (the users file). Client commands (``submit``, ``status``,
 ``start``, ``resume``, ``extend``, ``destroy``, ``wsdl``) talk SOAP to a running
 service; see :mod:`wsrf_uws.client.commands`.
 """
@@ -53,6 +54,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("settings", parents=[common], help="print the effective settings")
     commands.add_parser("contracts", parents=[common], help="list the installed contracts")
+    applications = commands.add_parser(
+        "applications",
+        parents=[common],
+        help="list the cea contract's applications and the descriptions it skips",
+    )
+    applications.add_argument(
+        "--library", type=Path, help="read this folder instead of the configured library"
+    )
     add_client_commands(commands)
     jobs = commands.add_parser("jobs", parents=[common], help="list the job resources")
     jobs.add_argument("--owner", help="only this owner's jobs")
@@ -87,6 +96,24 @@ def _contracts_command(settings: Settings) -> int:
     if not len(registry) and not registry.failures:
         print("no contracts installed")
     return 1 if registry.failures else 0
+
+
+def _applications_command(settings: Settings, args: argparse.Namespace) -> int:
+    from .jdl.cea.contract import CeaContract
+    from .jdl.cea.library import DescriptionError
+    from .jdl.cea.listing import describe_library
+
+    if args.library is not None:
+        settings = settings.model_copy(
+            update={"cea": settings.cea.model_copy(update={"library": args.library})}
+        )
+    try:
+        library = CeaContract(settings).library
+    except DescriptionError as exc:
+        print(f"wsrf-uws: {exc}", file=sys.stderr)
+        return 2
+    print(describe_library(library))
+    return 1 if library.problems else 0
 
 
 def _jobs_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -169,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _settings_command(settings)
         if args.command == "contracts":
             return _contracts_command(settings)
+        if args.command == "applications":
+            return _applications_command(settings, args)
         if args.command == "serve":
             return _serve_command(settings, args)
         if args.command == "users":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -128,6 +129,16 @@ def parameter(state: etree._Element, kind: str, name: str) -> etree._Element:
 
 def value(state: etree._Element, kind: str, name: str) -> str:
     return parameter(state, kind, name).findtext(f"{{{CEA}}}value") or ""
+
+
+def applications_running_in(folder: str) -> list[psutil.Process]:
+    """Live (not zombie) processes whose working folder lies under ``folder``."""
+    found = []
+    for process in psutil.process_iter(["cwd", "status"]):
+        cwd = process.info["cwd"] or ""
+        if cwd.startswith(folder) and process.info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(process)
+    return found
 
 
 def stored_jobs(server: RunningServer) -> int:
@@ -410,7 +421,17 @@ def test_after_kill_9_a_job_with_a_remote_output_is_held_and_one_without_restart
         while {delivering.phase, local.phase} != {"EXECUTING"}:
             assert time.monotonic() < deadline, "the jobs never both ran"
             time.sleep(0.05)
+        jobs_folder = str((server.data_dir / "jobs").resolve())
+        while len(applications_running_in(jobs_folder)) < 2:
+            assert time.monotonic() < deadline, "the applications never both ran"
+            time.sleep(0.05)
         server.kill()
+        # The workers see their service gone and take their applications down with them,
+        # although each application leads a session of its own.
+        deadline = time.monotonic() + 2  # well before the applications would finish
+        while applications_running_in(jobs_folder):
+            assert time.monotonic() < deadline, "applications outlived their service"
+            time.sleep(0.1)
         server.start()
         cea = Service(server.url("cea"))
         delivering, local = cea.job(delivering.resource_id), cea.job(local.resource_id)
@@ -430,3 +451,34 @@ def test_after_kill_9_a_job_with_a_remote_output_is_held_and_one_without_restart
         assert files.received["/upload/after-restart.fits"].startswith(b"SIMPLE  =")
     finally:
         server.stop()
+
+
+# -- demonstration data and the provider's command -------------------------------------------
+
+
+def test_the_demonstration_data_is_served_and_nothing_else(server: RunningServer) -> None:
+    served = requests.get(f"{server.base_url}/demo/cea/starfield-a.fits", timeout=10)
+    assert served.status_code == 200
+    assert served.content == (DEMO_DATA / "starfield-a.fits").read_bytes()
+    assert served.headers["X-Content-Type-Options"] == "nosniff"
+    for path in ("/demo/cea/../contract.py", "/demo/cea/.hidden", "/demo/steps/x", "/demo/nope/x"):
+        assert requests.get(server.base_url + path, timeout=10).status_code == 404, path
+
+
+def test_the_applications_command_lists_the_library_and_its_problems(tmp_path: Path) -> None:
+    library = make_library(tmp_path / "library")
+    (library / "broken.xml").write_text(
+        f'<application xmlns="{CEA}" name="broken"><title>b</title>'
+        "<executable>no-such-program-here</executable></application>"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "wsrf_uws.cli", "applications", "--library", str(library)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1  # a description was skipped
+    assert "fitsheader: FITS header" in done.stdout
+    assert "in   file (FITS, 1..1)" in done.stdout
+    assert "broken.xml: executable 'no-such-program-here' was not found" in done.stdout

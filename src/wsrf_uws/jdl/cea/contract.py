@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from datetime import timedelta
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,14 +47,12 @@ class CeaContract(Contract):
         self.options: CeaSettings = settings.cea if settings is not None else CeaSettings()
         self.fetch_policy = TransferPolicy.parse(self.options.fetch_allow)
         self.deliver_policy = TransferPolicy.parse(self.options.deliver_allow)
-
-    @cached_property
-    def library(self) -> Library:
-        """The application library (read on first use, then kept)."""
-        folder = self.options.library or DEMO_LIBRARY
+        # Read now, so a library folder that is missing stops the contract at start-up
+        # (the registry reports it) rather than failing the first createJob.
         path = os.environ.get("PATH", os.defpath)
         search = [*self.options.search_path, *(Path(p) for p in path.split(os.pathsep) if p)]
-        return Library.load(folder, search_path=search)
+        #: The application library.
+        self.library = Library.load(self.options.library or DEMO_LIBRARY, search_path=search)
 
     def describe(self, root: etree._Element) -> CeaJob:
         return read_job(
