@@ -1,25 +1,71 @@
-"""The sample job descriptions in ``examples/jdl/{contract}/`` are accepted by a fresh service."""
+"""The examples work: every sample job description in ``examples/jdl/{contract}/`` is
+accepted by a service offering every installed contract, and ``examples/cea_fitsheader.py``
+runs a job on a real server."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from wsrf_uws.core import JobService
 from wsrf_uws.core.phases import Phase
+from wsrf_uws.core.registry import ContractRegistry
+from wsrf_uws.settings import Settings
+from wsrf_uws.testing import build_test_service
+from wsrf_uws.testing.server import RunningServer
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "jdl"
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples" / "jdl"
 SAMPLES = sorted(EXAMPLES.glob("*/*.xml"))
 
 
+@pytest.fixture
+def all_contracts(tmp_path: Path) -> Iterator[JobService]:
+    """A started service offering every installed contract, with default settings."""
+    data_dir = tmp_path / "data"
+    registry = ContractRegistry.from_entry_points(Settings(data_dir=data_dir))
+    svc = build_test_service(data_dir, contracts=list(registry))
+    svc.startup()
+    yield svc
+    svc.shutdown()
+
+
 def test_there_are_samples() -> None:
-    assert any(path.parent.name == "steps" for path in SAMPLES)
+    contracts = {path.parent.name for path in SAMPLES}
+    assert {"steps", "cea"} <= contracts
+
+
+def test_every_cea_application_has_a_sample() -> None:
+    demo = ROOT / "src" / "wsrf_uws" / "jdl" / "cea" / "demo" / "applications"
+    samples = {path.stem for path in (EXAMPLES / "cea").glob("*.xml")}
+    assert {path.stem for path in demo.glob("*.xml")} <= samples
 
 
 @pytest.mark.parametrize("path", SAMPLES, ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_a_sample_creates_a_pending_job(service: JobService, path: Path) -> None:
-    if path.parent.name not in service.registry:
-        pytest.skip(f"contract {path.parent.name} is not installed in the test service")
-    job = service.create_job(contract=path.parent.name, document=path.read_bytes())
+def test_a_sample_creates_a_pending_job(all_contracts: JobService, path: Path) -> None:
+    if path.parent.name not in all_contracts.registry:
+        pytest.skip(f"contract {path.parent.name} is not installed")
+    job = all_contracts.create_job(contract=path.parent.name, document=path.read_bytes())
     assert job.phase is Phase.PENDING
+
+
+def test_the_fitsheader_example_runs_a_job(tmp_path: Path) -> None:
+    server = RunningServer(tmp_path / "data")
+    server.start()
+    try:
+        run = subprocess.run(
+            [sys.executable, str(ROOT / "examples" / "cea_fitsheader.py"), server.base_url],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    finally:
+        server.stop()
+    assert run.returncode == 0, run.stdout + run.stderr
+    for card in ("NAXIS1  =", "NAXIS2  =", "CTYPE1  = 'RA---TAN'", "exit status: 0"):
+        assert card in run.stdout, run.stdout
+    assert "stdout.txt" in run.stdout

@@ -357,6 +357,16 @@ def test_a_remote_output_is_delivered_to_its_destination(cea: Service, files: Fi
         (("echo", '<input name="text">a</input><input name="text">b</input>'), "at most 1"),
         (("nosuchapp",), "no application 'nosuchapp'"),
         (
+            (
+                "fitsdiff",
+                '<input name="a" locality="remote">http://127.0.0.1:9/a.fits</input>',
+                '<input name="b" locality="remote">http://127.0.0.1:9/b.fits</input>',
+                # fitsdiff would read a file named after '@': the description's pattern.
+                '<input name="ignoreKeyword">@/etc/hostname</input>',
+            ),
+            "input 'ignoreKeyword': '@/etc/hostname' does not match the pattern",
+        ),
+        (
             ("starfield", '<output name="image" storage="inline"/>'),
             "output 'image': FITS data cannot be kept in-line",
         ),

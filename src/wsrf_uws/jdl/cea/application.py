@@ -124,6 +124,8 @@ class InputParameter(Parameter):
     minimum: float | None = None
     maximum: float | None = None
     max_length: int | None = None
+    #: A regular expression the whole value must match.
+    pattern: str | None = None
     options: tuple[str, ...] = ()
     #: The application receives the path of a file holding the value.
     file_ref: bool = False

@@ -211,6 +211,7 @@ def _input(element: etree._Element) -> InputParameter:
         minimum=_number(element, "min"),
         maximum=_number(element, "max"),
         max_length=None if length is None else int(length),
+        pattern=_text(element, "pattern"),
         options=tuple((e.text or "").strip() for e in element.findall("cea:option", _NS)),
         file_ref=element.get("fileRef", "false") in ("true", "1"),
     )
@@ -297,6 +298,11 @@ def _check(application: Application) -> None:
 def _check_input(item: InputParameter) -> None:
     if item.command_line.style is SwitchStyle.FLAG and item.type is not ParameterType.BOOLEAN:
         raise ValueError(f"input {item.name!r}: only a boolean input can be a flag")
+    if item.pattern is not None:
+        try:
+            re.compile(item.pattern)
+        except re.error as exc:
+            raise ValueError(f"input {item.name!r}: its pattern is not valid: {exc}") from None
     if item.default is not None:
         if item.type.is_data:
             raise ValueError(f"input {item.name!r}: a {item.type} input cannot have a default")

@@ -116,4 +116,6 @@ def _checked_text(parameter: InputParameter, value: str) -> str:
         raise ValueError(f"the text is {len(value)} characters long; the limit is {limit}")
     if parameter.options and value not in parameter.options:
         raise ValueError(f"{value!r} is not one of {', '.join(parameter.options)}")
+    if parameter.pattern is not None and not re.fullmatch(parameter.pattern, value):
+        raise ValueError(f"{value!r} does not match the pattern {parameter.pattern}")
     return value
