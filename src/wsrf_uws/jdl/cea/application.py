@@ -14,6 +14,10 @@ from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 
+#: Where every run's standard output and standard error go (both kept as results).
+STDOUT_FILE = "stdout.txt"
+STDERR_FILE = "stderr.txt"
+
 
 class ParameterType(StrEnum):
     """The value types of CEA parameters."""

@@ -103,5 +103,10 @@ def _estimate(job: CeaJob) -> timedelta | None:
     if estimate.parameter is None:
         return estimate.base
     values = job.values(estimate.parameter)
-    units = sum(float(v.text) for v in values if v.text is not None)
-    return estimate.base * units if units else estimate.base
+    units = max(0.0, sum(float(v.text) for v in values if v.text is not None))
+    seconds = estimate.base.total_seconds() * units if units else estimate.base.total_seconds()
+    # A quote beyond any run the service allows says nothing more than "very long".
+    return timedelta(seconds=min(seconds, _LONGEST_QUOTE.total_seconds()))
+
+
+_LONGEST_QUOTE = timedelta(days=365)

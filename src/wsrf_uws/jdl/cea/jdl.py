@@ -185,6 +185,13 @@ def _input_value(
     if parameter.type.is_data:
         data = _local_data(parameter, text, encoding)
         check_data(parameter, data)
+        if storage is Storage.INLINE:
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ValueError(
+                    "only UTF-8 data can be kept in-line; use storage='file'"
+                ) from None
         return InputValue(parameter.name, occurrence, locality, storage, data=data)
     value = check_value(parameter, text)
     check_positional(parameter, value)

@@ -27,6 +27,8 @@ from ...core.errors import InvalidJobDescriptionError
 from ...core.xmldoc import parse_document, source_line, validate
 from ...published import compile_schemas, schema_path
 from .application import (
+    STDERR_FILE,
+    STDOUT_FILE,
     Application,
     CommandLine,
     Estimate,
@@ -275,7 +277,19 @@ def _check(application: Application) -> None:
         positions[line.position] = parameter.name
     for item in application.inputs:
         _check_input(item)
-    files = {application.progress_file} - {None}
+    # The runner writes standard output and error to files of its own.
+    files: set[str | None] = {STDOUT_FILE, STDERR_FILE}
+    for name in (application.progress_file, *(o.file for o in application.outputs)):
+        if name is None:
+            continue
+        if name in files:
+            reserved = name in (STDOUT_FILE, STDERR_FILE)
+            raise ValueError(
+                f"file {name!r} is reserved for the run's standard streams"
+                if reserved
+                else f"file {name!r} is used twice"
+            )
+        files.add(name)
     for output in application.outputs:
         if output.stdout == (output.file is not None):
             raise ValueError(f"output {output.name!r} needs exactly one of file= or stdout=")
@@ -283,9 +297,8 @@ def _check(application: Application) -> None:
             raise ValueError(f"output {output.name!r} is standard output; it takes no switch")
         if output.max_occurs != 1:
             raise ValueError(f"output {output.name!r}: an output occurs at most once")
-        if output.file in files:
-            raise ValueError(f"file {output.file!r} is used twice")
-        files.add(output.file)
+    if sum(o.stdout for o in application.outputs) > 1:
+        raise ValueError("only one output can be the standard output")
     estimate = application.estimate
     if estimate is not None and estimate.parameter is not None:
         target = application.input(estimate.parameter)
@@ -298,6 +311,8 @@ def _check(application: Application) -> None:
 def _check_input(item: InputParameter) -> None:
     if item.command_line.style is SwitchStyle.FLAG and item.type is not ParameterType.BOOLEAN:
         raise ValueError(f"input {item.name!r}: only a boolean input can be a flag")
+    if item.command_line.style is SwitchStyle.FLAG and item.file_ref:
+        raise ValueError(f"input {item.name!r}: a flag cannot be passed as a file")
     if item.pattern is not None:
         try:
             re.compile(item.pattern)

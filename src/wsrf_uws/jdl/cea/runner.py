@@ -17,14 +17,13 @@ from typing import Any
 from ...core.contract import JobContext
 from ...core.errors import JobFailure
 from ...core.model import ProgressStep, Result, StepStatus
-from .application import InputParameter, Storage, SwitchStyle
+from .application import STDERR_FILE, STDOUT_FILE, InputParameter, Storage, SwitchStyle
 from .jdl import CeaJob, InputValue
 from .sandbox import Exit, Limits, run_application, scrubbed_environment
 from .transfer import TransferError, TransferPolicy, deliver, fetch, format_bytes
 from .values import check_data, check_positional, check_value
 
-STDOUT = "stdout.txt"
-STDERR = "stderr.txt"
+STDOUT, STDERR = STDOUT_FILE, STDERR_FILE
 
 #: How much of a remote scalar value (text, number...) is fetched at most.
 _SCALAR_BYTES = 65536
