@@ -20,6 +20,8 @@ from lxml import etree
 from zeep import Plugin
 
 from wsrf_uws.published import compile_schemas, schema_path
+from wsrf_uws.store import SQLiteJobStore
+from wsrf_uws.testing.server import RunningServer
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 WSA = "http://www.w3.org/2005/08/addressing"
@@ -196,3 +198,12 @@ def error_code(root: etree._Element) -> str:
 def header(root: etree._Element, name: str, namespace: str = WSA) -> str | None:
     """The text of reply header ``name``."""
     return root.findtext(f"{{{SOAP}}}Header/{{{namespace}}}{name}")
+
+
+def stored_jobs(server: RunningServer) -> int:
+    """How many resources the server's store holds (read beside the running server)."""
+    store = SQLiteJobStore(server.data_dir / "wsrf-uws.sqlite")
+    try:
+        return store.count()
+    finally:
+        store.close()

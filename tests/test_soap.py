@@ -19,7 +19,6 @@ import zeep
 from lxml import etree
 from zeep.exceptions import Fault
 
-from wsrf_uws.store import SQLiteJobStore
 from wsrf_uws.testing.server import RunningServer, running_server
 
 from soap_support import (
@@ -41,6 +40,7 @@ from soap_support import (
     header,
     post,
     shared_check,
+    stored_jobs,
 )
 
 GRP_ACTION = "http://docs.oasis-open.org/wsrf/rpw-2/GetResourceProperty/GetResourcePropertyRequest"
@@ -72,15 +72,6 @@ def resource_header(resource_id: str, marker: str = "true") -> etree._Element:
     element.set(f"{{{WSA}}}IsReferenceParameter", marker)
     element.text = resource_id
     return element
-
-
-def stored_jobs(server: RunningServer) -> int:
-    """How many resources the server's store holds (read beside the running server)."""
-    store = SQLiteJobStore(server.data_dir / "wsrf-uws.sqlite")
-    try:
-        return store.count()
-    finally:
-        store.close()
 
 
 def create(client: zeep.Client, steps: int = 2, seconds: float = 0.05) -> str:

@@ -25,11 +25,10 @@ from lxml import etree
 
 from wsrf_uws.client import InvalidJobDescription, Job, JobState, Service
 from wsrf_uws.jdl.cea.library import DEMO_LIBRARY
-from wsrf_uws.store import SQLiteJobStore
 from wsrf_uws.testing.http_files import FileServer
 from wsrf_uws.testing.server import RunningServer
 
-from soap_support import CEA, shared_check
+from soap_support import CEA, shared_check, stored_jobs
 
 DEMO_DATA = DEMO_LIBRARY.parent / "data"
 STATE = f"{{{CEA}}}state"
@@ -139,14 +138,6 @@ def applications_running_in(folder: str) -> list[psutil.Process]:
         if cwd.startswith(folder) and process.info["status"] != psutil.STATUS_ZOMBIE:
             found.append(process)
     return found
-
-
-def stored_jobs(server: RunningServer) -> int:
-    store = SQLiteJobStore(server.data_dir / "wsrf-uws.sqlite")
-    try:
-        return store.count()
-    finally:
-        store.close()
 
 
 # -- the demonstration applications -------------------------------------------------------
