@@ -5,7 +5,9 @@ declared in ``schemas/cea.xsd``) into the library folder. Each file is validated
 against the schema, then checked for what a schema cannot say (unique names and
 positions, a usable default, a resolvable executable). A file that fails is skipped
 and reported in :attr:`Library.problems`, so one bad description does not take the
-other applications down; ``wsrf-uws cea check`` shows the problems to the provider.
+other applications down; ``wsrf-uws applications`` shows the problems to the provider.
+A ``*.cwl`` file in the folder is a CWL ``CommandLineTool``, converted by :mod:`.cwl`
+(with the optional cwl-utils) and checked in the same way.
 """
 
 from __future__ import annotations
@@ -80,18 +82,22 @@ class Library:
 
     @classmethod
     def load(cls, folder: Path, *, search_path: Sequence[Path] = ()) -> Library:
-        """Read every ``*.xml`` description in ``folder`` (not recursively).
+        """Read every ``*.xml`` description in ``folder`` (not recursively), then every ``*.cwl``.
 
+        A CWL description named like an XML one is skipped as a duplicate (a problem).
         Executables given by name are looked up next to the running Python interpreter
         (where console scripts of installed packages live), then in ``search_path``.
         """
+        from .cwl import read_cwl_tool  # here: .cwl imports this module
+
         if not folder.is_dir():
             raise DescriptionError(f"the application library {folder} is not a folder")
         applications: dict[str, Application] = {}
         problems: list[str] = []
-        for path in sorted(folder.glob("*.xml")):
+        for path in [*sorted(folder.glob("*.xml")), *sorted(folder.glob("*.cwl"))]:
+            read = read_cwl_tool if path.suffix == ".cwl" else read_application
             try:
-                application = read_application(path, search_path=search_path)
+                application = read(path, search_path=search_path)
             except DescriptionError as exc:
                 problems.append(str(exc))
                 log.warning("application description skipped: %s", exc)
