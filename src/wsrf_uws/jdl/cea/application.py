@@ -154,6 +154,14 @@ class OutputParameter(Parameter):
     #: How the application is told the output's path, if it is told at all.
     command_line: CommandLine | None = None
 
+    @property
+    def source_file(self) -> str:
+        """The file in the working folder that holds the output once the run has ended."""
+        if self.stdout:
+            return STDOUT_FILE
+        assert self.file is not None  # the library refuses an output with neither
+        return self.file
+
 
 @dataclass(frozen=True)
 class Limits:

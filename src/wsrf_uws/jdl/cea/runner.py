@@ -23,8 +23,6 @@ from .sandbox import Exit, Limits, run_application, scrubbed_environment
 from .transfer import TransferError, TransferPolicy, deliver, fetch, format_bytes
 from .values import check_data, check_positional, check_value
 
-STDOUT, STDERR = STDOUT_FILE, STDERR_FILE
-
 #: How much of a remote scalar value (text, number...) is fetched at most.
 _SCALAR_BYTES = 65536
 #: Lines of standard error quoted in a failure message.
@@ -169,13 +167,13 @@ class ApplicationRun:
                 cwd=self.workdir,
                 env=scrubbed_environment(self.workdir, dict(self.application.environment)),
                 limits=limits,
-                stdout=self.workdir / STDOUT,
-                stderr=self.workdir / STDERR,
+                stdout=self.workdir / STDOUT_FILE,
+                stderr=self.workdir / STDERR_FILE,
                 progress_file=None if progress_file is None else self.workdir / progress_file,
                 on_progress=report,
             )
         finally:
-            for name in (STDOUT, STDERR):
+            for name in (STDOUT_FILE, STDERR_FILE):
                 if (self.workdir / name).is_file():
                     self.context.add_result(Result(name, name, "text/plain"))
         if exit_status.returncode is not None:
@@ -188,8 +186,7 @@ class ApplicationRun:
         for entry, request in zip(self.state["outputs"], self.job.outputs, strict=True):
             parameter = self.application.output(request.name)
             assert parameter is not None
-            file_name = STDOUT if parameter.stdout else parameter.file
-            assert file_name is not None
+            file_name = parameter.source_file
             path = self.workdir / file_name
             if not path.is_file():
                 if parameter.min_occurs > 0:
@@ -226,11 +223,9 @@ class ApplicationRun:
             )
             if "note" in entry and "value" not in entry and "result" not in entry:
                 continue  # an optional output that was not produced
-            file_name = STDOUT if parameter.stdout else parameter.file
-            assert file_name is not None
             try:
                 deliver(
-                    self.workdir / file_name,
+                    self.workdir / parameter.source_file,
                     request.destination,
                     policy=self.policy.deliver,
                     timeout=self.policy.transfer_timeout,
@@ -291,7 +286,7 @@ class ApplicationRun:
     def _failure(self, exit_status: Exit) -> str:
         message = f"{self.application.name} {exit_status.explain()}"
         try:
-            lines = (self.workdir / STDERR).read_text(errors="replace").strip().splitlines()
+            lines = (self.workdir / STDERR_FILE).read_text(errors="replace").strip().splitlines()
         except OSError:
             lines = []
         if lines:
