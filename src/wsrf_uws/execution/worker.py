@@ -17,8 +17,6 @@ from multiprocessing.connection import Connection
 from types import FrameType
 from typing import Any
 
-import psutil
-
 from ..core.errors import JobFailure
 from .base import RunSpec
 from .context import WorkerContext
@@ -48,10 +46,7 @@ def _watch_service(conn: Connection, finished: threading.Event) -> None:
         # Children in sessions of their own (an application in its sandbox) are not in
         # this group: take them by descent first, then the group with this process.
         for child in descendants(os.getpid()):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(child.pid, signal.SIGKILL)  # a group leader takes its group along
-            with contextlib.suppress(psutil.NoSuchProcess):
-                child.send_signal(signal.SIGKILL)
+            signal_tree(child.pid, signal.SIGKILL, [child])  # a leader takes its group along
         os.killpg(0, signal.SIGKILL)
 
 

@@ -21,7 +21,7 @@ from ...core.contract import Assessment, Contract, JobContext
 from ...core.model import Job, Quote, Result
 from ...published import schema_path
 from .jdl import CeaJob, read_job
-from .library import DEMO_LIBRARY, NAMESPACE, Library
+from .library import DEMO_LIBRARY, NAMESPACE, Library, cea_schema
 from .runner import ApplicationRun, RunPolicy
 from .state import initial_state, state_element
 from .transfer import TransferPolicy
@@ -53,6 +53,11 @@ class CeaContract(Contract):
         search = [*self.options.search_path, *(Path(p) for p in path.split(os.pathsep) if p)]
         #: The application library.
         self.library = Library.load(self.options.library or DEMO_LIBRARY, search_path=search)
+
+    @property
+    def schema(self) -> etree.XMLSchema:
+        """The compiled ``cea.xsd``, shared with the library (one compilation per process)."""
+        return cea_schema()
 
     def describe(self, root: etree._Element) -> CeaJob:
         return read_job(
