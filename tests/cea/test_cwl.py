@@ -13,14 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 from textwrap import dedent, indent
-from typing import Any, cast
 
 import pytest
 from lxml import etree
 
-from wsrf_uws.core.contract import JobContext
 from wsrf_uws.core.errors import InvalidJobDescriptionError
-from wsrf_uws.core.model import ProgressStep, Result
 from wsrf_uws.core.xmldoc import validate
 from wsrf_uws.jdl.cea.application import (
     Application,
@@ -34,9 +31,9 @@ from wsrf_uws.jdl.cea.application import (
 from wsrf_uws.jdl.cea.cwl import read_cwl_tool
 from wsrf_uws.jdl.cea.jdl import CeaJob, read_job
 from wsrf_uws.jdl.cea.library import DEMO_LIBRARY, DescriptionError, Library, cea_schema
-from wsrf_uws.jdl.cea.runner import ApplicationRun, RunPolicy
-from wsrf_uws.jdl.cea.state import initial_state
 from wsrf_uws.jdl.cea.transfer import TransferPolicy
+
+from cea_support import application_run
 
 pytest.importorskip("cwl_utils")
 
@@ -91,46 +88,8 @@ def refusal(tmp_path: Path, text: str, name: str = "app") -> str:
     return message
 
 
-class FakeContext:
-    """The little of a worker's JobContext an ApplicationRun uses."""
-
-    def __init__(self, workdir: Path, jdl_state: dict[str, Any]) -> None:
-        self.resource_id = "test-job"
-        self.run_count = 1
-        self.workdir = workdir
-        self.jdl_state = jdl_state
-        self.results: list[Result] = []
-        self.states: list[dict[str, Any]] = []
-
-    def progress(
-        self, fraction: float | None = None, *, steps: tuple[ProgressStep, ...] | None = None
-    ) -> None:
-        pass
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        self.states.append(state)
-
-    def add_result(self, result: Result) -> None:
-        self.results.append(result)
-
-
-def application_run(job: CeaJob, workdir: Path) -> tuple[ApplicationRun, FakeContext]:
-    policy = RunPolicy(
-        max_cpu_seconds=10,
-        max_memory_bytes=1 << 30,
-        max_file_bytes=1 << 26,
-        max_input_bytes=1 << 20,
-        inline_bytes=4096,
-        transfer_timeout=5.0,
-        fetch=POLICY,
-        deliver=POLICY,
-    )
-    context = FakeContext(workdir, initial_state(job))
-    return ApplicationRun(job, cast(JobContext, context), policy), context
-
-
 def argv(application: Application, values: dict[str, list[str]], workdir: Path) -> list[str]:
-    run, _ = application_run(CeaJob(application, inputs=(), outputs=()), workdir)
+    run, _ = application_run(application, workdir)
     return run.command_line(values)
 
 
@@ -730,7 +689,7 @@ def test_a_cwl_tool_in_the_library_runs_a_job(tmp_path: Path) -> None:
     assert [(v.name, v.text) for v in cea_job.inputs] == [("text", "hello; $(id) world")]
     workdir = tmp_path / "job"
     workdir.mkdir()
-    run, context = application_run(cea_job, workdir)
+    run, context = application_run(cea_job.application, workdir, cea_job)
     run.run()
     final = context.states[-1]
     assert final["exitStatus"] == 0

@@ -5,14 +5,13 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from lxml import etree
 
-from wsrf_uws.core.contract import JobContext
 from wsrf_uws.core.errors import InvalidJobDescriptionError, JobFailure
-from wsrf_uws.core.model import Job, ProgressStep, Result
+from wsrf_uws.core.model import Job, Result
 from wsrf_uws.core.phases import Phase
 from wsrf_uws.core.xmldoc import validate
 from wsrf_uws.jdl.cea.application import (
@@ -29,59 +28,12 @@ from wsrf_uws.jdl.cea.application import (
 from wsrf_uws.jdl.cea.contract import _estimate
 from wsrf_uws.jdl.cea.jdl import CeaJob, InputValue, read_job
 from wsrf_uws.jdl.cea.library import Library, cea_schema
-from wsrf_uws.jdl.cea.runner import ApplicationRun, RunPolicy
 from wsrf_uws.jdl.cea.state import initial_state, state_element
-from wsrf_uws.jdl.cea.transfer import TransferPolicy
+
+from cea_support import POLICY, application_run
 
 CEA = "urn:wsrf-uws:cea:v1"
-POLICY = TransferPolicy.parse(["http://127.0.0.1:*", "https://*"])
 FITS_BYTES = b"SIMPLE  =                    T" + b" " * 50 + b"END" + b" " * 77
-
-
-class FakeContext:
-    """A stand-in for the worker's JobContext (only what ApplicationRun uses): a folder,
-    the stored state, and reports that are recorded rather than sent to the service."""
-
-    def __init__(self, workdir: Path, jdl_state: dict[str, Any] | None = None) -> None:
-        self.resource_id = "test-job"
-        self.run_count = 1
-        self.workdir = workdir
-        self.jdl_state: dict[str, Any] = jdl_state or {}
-        self.results: list[Result] = []
-        self.states: list[dict[str, Any]] = []
-        self.fractions: list[float | None] = []
-
-    def progress(
-        self, fraction: float | None = None, *, steps: tuple[ProgressStep, ...] | None = None
-    ) -> None:
-        self.fractions.append(fraction)
-
-    def set_state(self, state: dict[str, Any]) -> None:
-        self.states.append(state)
-
-    def add_result(self, result: Result) -> None:
-        self.results.append(result)
-
-
-def run_policy() -> RunPolicy:
-    return RunPolicy(
-        max_cpu_seconds=10,
-        max_memory_bytes=1 << 30,
-        max_file_bytes=1 << 26,
-        max_input_bytes=1 << 20,
-        inline_bytes=4096,
-        transfer_timeout=5.0,
-        fetch=POLICY,
-        deliver=POLICY,
-    )
-
-
-def application_run(
-    application: Application, workdir: Path, job: CeaJob | None = None
-) -> tuple[ApplicationRun, FakeContext]:
-    job = job or CeaJob(application, inputs=(), outputs=())
-    context = FakeContext(workdir, initial_state(job))
-    return ApplicationRun(job, cast(JobContext, context), run_policy()), context
 
 
 # --- the argument vector --------------------------------------------------------------------------
