@@ -1,6 +1,18 @@
-"""What the benchmarks share for reporting: percentiles and aligned plain-text tables."""
+"""What the benchmarks share: presets for their options, percentiles and plain-text tables."""
 
 from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from typing import Any
+
+
+def apply_preset(args: argparse.Namespace, preset: Mapping[str, Any]) -> argparse.Namespace:
+    """Fill every option left unset (None) on the command line from ``preset``."""
+    for name, value in preset.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    return args
 
 
 def percentile(ordered: list[int], fraction: float) -> int:

@@ -59,7 +59,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
-from report import percentile, table
+from report import apply_preset, percentile, table
 
 HERE = Path(__file__).resolve().parent
 SERVER_SCRIPT = HERE / "soap_server.py"
@@ -652,10 +652,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output file")
     args = parser.parse_args(argv)
-    for name, value in (QUICK if args.quick else FULL).items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
-    return args
+    return apply_preset(args, QUICK if args.quick else FULL)
 
 
 def main(argv: list[str] | None = None) -> int:

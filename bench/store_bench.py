@@ -42,7 +42,7 @@ from wsrf_uws.core.model import Job, new_resource_id
 from wsrf_uws.core.phases import Phase
 from wsrf_uws.store import SQLiteJobStore
 
-from report import percentile, table
+from report import apply_preset, percentile, table
 
 Sync = Literal["full", "normal"]
 
@@ -404,10 +404,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1, help="random seed of the workload")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output file")
     args = parser.parse_args(argv)
-    for name, value in (QUICK if args.quick else FULL).items():
-        if getattr(args, name) is None:
-            setattr(args, name, value)
-    return args
+    return apply_preset(args, QUICK if args.quick else FULL)
 
 
 def main(argv: list[str] | None = None) -> None:
