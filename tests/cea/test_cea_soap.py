@@ -112,9 +112,14 @@ def run(service: Service, document: str, *, timeout: float = 60) -> tuple[Job, J
 
 
 def state_of(job: Job) -> etree._Element:
-    """The job's ``cea:state``, after checking the whole property document against the schema."""
+    """The job's ``cea:state``, after checking the whole property document against our
+    schemas, and each standard property against the genuine schemas where ../shared is."""
     document = job.document()
-    assert shared_check().ours.validate(document), shared_check().ours.error_log.last_error
+    check = shared_check()
+    assert check.ours.validate(document), check.ours.error_log.last_error
+    if check.genuine is not None:
+        for child in document:
+            assert not check.genuine.errors(child), (child.tag, check.genuine.errors(child))
     found = document.find(STATE)
     assert found is not None
     return found
