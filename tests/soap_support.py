@@ -34,6 +34,7 @@ BF = "http://docs.oasis-open.org/wsrf/bf-2"
 UWS = "http://www.ivoa.net/xml/UWS/v1.0"
 STEPS = "urn:wsrf-uws:steps:v1"
 CEA = "urn:wsrf-uws:cea:v1"
+IMAGE = "urn:wsrf-uws:image:v1"
 
 SHARED_TOOLS = Path(__file__).resolve().parents[2] / "shared" / "tools"
 
@@ -54,7 +55,13 @@ class MessageCheck:
 
     def __init__(self) -> None:
         # Every shipped contract's schema, so any contract's messages can be checked.
-        self.ours = compile_schemas({STEPS: schema_path("steps.xsd"), CEA: schema_path("cea.xsd")})
+        self.ours = compile_schemas(
+            {
+                STEPS: schema_path("steps.xsd"),
+                CEA: schema_path("cea.xsd"),
+                IMAGE: schema_path("image.xsd"),
+            }
+        )
         self.genuine = _genuine_validator()
         self.checked = 0
 

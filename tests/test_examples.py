@@ -36,7 +36,7 @@ def all_contracts(tmp_path: Path) -> Iterator[JobService]:
 
 def test_there_are_samples() -> None:
     contracts = {path.parent.name for path in SAMPLES}
-    assert {"steps", "cea"} <= contracts
+    assert {"steps", "cea", "image"} <= contracts
 
 
 def test_every_cea_application_has_a_sample() -> None:
@@ -69,3 +69,29 @@ def test_the_fitsheader_example_runs_a_job(tmp_path: Path) -> None:
     for card in ("NAXIS1  =", "NAXIS2  =", "CTYPE1  = 'RA---TAN'", "exit status: 0"):
         assert card in run.stdout, run.stdout
     assert "stdout.txt" in run.stdout
+
+
+def test_the_image_staging_example_downloads_the_images_as_they_appear(tmp_path: Path) -> None:
+    server = RunningServer(tmp_path / "data")
+    server.start()
+    try:
+        run = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "examples" / "image_staging.py"),
+                server.base_url,
+                str(tmp_path / "cutouts"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    finally:
+        server.stop()
+    assert run.returncode == 0, run.stdout + run.stderr
+    images = sorted((tmp_path / "cutouts").glob("*.fits"))
+    assert images, run.stdout
+    assert f"{len(images)} images in" in run.stdout
+    assert "andromeda: no frame of the archive in band 'r' overlaps this field" in run.stdout
+    # The job was destroyed: nothing of it is left in the service's data folder.
+    assert not [p for p in (tmp_path / "data" / "jobs").glob("*/*") if p.is_dir()]

@@ -82,7 +82,7 @@ def test_entry_points_load_third_party_contracts(installed_plugin: Path) -> None
 
 
 def test_enabled_contracts_only(installed_plugin: Path) -> None:
-    registry = ContractRegistry.from_entry_points(None, enabled=["echo", "image"])
+    registry = ContractRegistry.from_entry_points(None, enabled=["echo", "radio"])
     assert registry.names() == ["echo"]
     assert "broken" not in registry.failures
-    assert registry.failures["image"] == "enabled in the settings but not installed"
+    assert registry.failures["radio"] == "enabled in the settings but not installed"

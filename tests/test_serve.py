@@ -53,7 +53,7 @@ def test_the_public_url_is_what_clients_are_given(tmp_path: Path) -> None:
         server.kill()
 
 
-@pytest.mark.parametrize("name", ["steps", "cea"])
+@pytest.mark.parametrize("name", ["steps", "cea", "image"])
 def test_the_committed_wsdl_loads_offline_from_the_repository(name: str) -> None:
     client = zeep.Client(str(wsdl_path(f"{name}.wsdl")))
     operations = set(client.service._binding._operations)

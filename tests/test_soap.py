@@ -145,7 +145,7 @@ def test_every_document_the_wsdl_imports_is_served(server: RunningServer) -> Non
     assert len(seen) >= 10  # WSDL, common WSDL, core, steps, bf, r, rp, rl, wsa, uws, xlink...
 
 
-@pytest.mark.parametrize("name", ["steps", "cea"])
+@pytest.mark.parametrize("name", ["steps", "cea", "image"])
 def test_the_committed_wsdl_is_what_the_service_renders(name: str) -> None:
     from wsrf_uws.core.registry import ContractRegistry
     from wsrf_uws.published import wsdl_path

@@ -76,6 +76,34 @@ class CeaSettings(BaseModel):
     )
 
 
+class ImageSettings(BaseModel):
+    """The image service with data staging (``image``): its archive and its limits.
+
+    In TOML under ``[image]``; in the environment as ``WSRF_UWS_IMAGE__{FIELD}``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    archive: Path | None = Field(
+        None,
+        description="Folder of FITS images with a celestial WCS (searched recursively); "
+        "none: a small demonstration archive generated into the data folder on first use.",
+    )
+    max_fields: int = Field(1000, ge=1, description="Most fields one job may ask for.")
+    max_field_size: float = Field(
+        2.0, gt=0, le=10, description="Largest width or height of a field, in degrees."
+    )
+    max_images: int = Field(
+        10000, ge=1, description="Most images one job may stage (a cutout per field and frame)."
+    )
+    max_mosaic_pixels: int = Field(
+        4096, ge=16, description="Largest width or height of a mosaic, in pixels."
+    )
+    seconds_per_image: float = Field(
+        0.05, ge=0, description="Time quoted for one cutout (mosaics: per frame resampled)."
+    )
+
+
 class Settings(BaseSettings):
     """Everything a deployment can configure."""
 
@@ -88,6 +116,12 @@ class Settings(BaseSettings):
     )
     public_url: str | None = Field(
         None, description="Base URL clients use; default http://{host}:{port}."
+    )
+    authority: str = Field(
+        "wsrf-uws.invalid",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._~-]{2,}$",
+        description="IVOA naming authority of the identifiers this service mints "
+        "(ivo://{authority}/..., vos://{authority}!vospace/...): a domain the provider controls.",
     )
     host: str = Field("127.0.0.1", description="Interface the server listens on.")
     port: int = Field(8080, ge=0, le=65535, description="Port the server listens on.")
@@ -139,6 +173,9 @@ class Settings(BaseSettings):
     )
     cea: CeaSettings = Field(
         default_factory=CeaSettings, description="The parameterized-applications contract."
+    )
+    image: ImageSettings = Field(
+        default_factory=ImageSettings, description="The image service with data staging."
     )
 
     @model_validator(mode="after")

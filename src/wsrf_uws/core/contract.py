@@ -12,7 +12,7 @@ define contracts at module level and keep their attributes plain data.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -29,6 +29,10 @@ from .xmldoc import local_name, parse_document, source_line, validate
 if TYPE_CHECKING:
     from ..settings import Settings
     from .service import JobService
+
+
+#: A WSGI application (PEP 3333): what a contract's own HTTP routes are.
+WsgiApplication = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,8 @@ class JobContext(Protocol):
     jdl_state: dict[str, Any]
     #: 1 on the first run, more when the job is run again after a restart.
     run_count: int
+    #: The resource's termination time when the run began (None: infinite lifetime).
+    termination_time: datetime | None
 
     def progress(
         self, fraction: float | None = None, *, steps: tuple[ProgressStep, ...] | None = None
@@ -198,6 +204,19 @@ class Contract:
 
     def extra_operations(self) -> Mapping[str, ExtraOperation]:
         """Operations beyond the pattern's, by name."""
+        return {}
+
+    def web_routes(
+        self, *, service: JobService, base_url: str, authenticate: Callable[..., str]
+    ) -> Mapping[str, WsgiApplication]:
+        """HTTP applications the contract serves beside its SOAP endpoint, by path prefix.
+
+        A request whose path is a prefix (``"/vospace"``) or lies below it reaches that
+        application unchanged. ``authenticate(headers=[], environ=environ)`` names the
+        caller from HTTP Basic as the SOAP endpoint would, or raises
+        :class:`~wsrf_uws.core.errors.NotAuthenticatedError`. Called once, in the service
+        process, when the server is built.
+        """
         return {}
 
     def __repr__(self) -> str:

@@ -67,6 +67,7 @@ class ExecutionRecorder:
             execution_duration=claimed.execution_duration,
             jdl_state=claimed.jdl_state,
             run_count=claimed.run_count,
+            termination_time=claimed.termination_time,
         )
 
     def on_progress(self, resource_id: str, progress: Progress) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,6 +31,8 @@ class RunSpec:
     execution_duration: int
     jdl_state: dict[str, Any] = field(default_factory=dict)
     run_count: int = 1
+    #: The resource's termination time when the run began (None: infinite).
+    termination_time: datetime | None = None
 
 
 class OutcomeKind(StrEnum):

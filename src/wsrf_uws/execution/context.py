@@ -27,6 +27,7 @@ class WorkerContext:
         self.workdir: Path = spec.workdir
         self.jdl_state: dict[str, Any] = dict(spec.jdl_state)
         self.run_count = spec.run_count
+        self.termination_time = spec.termination_time
         self._conn = conn
         self._lock = threading.Lock()
 

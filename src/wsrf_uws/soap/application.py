@@ -7,6 +7,7 @@
 | ``GET /wsdl/...``, ``GET /schemas/...`` | the documents the WSDL imports |
 | ``GET /results/{resource-id}/{name}`` | a result file |
 | ``GET /demo/{contract}/{name}`` | a contract's demonstration data (for examples) |
+| ``/{prefix}/...`` | a contract's own HTTP application (:meth:`Contract.web_routes`) |
 | ``GET /`` | a short index of the endpoints |
 
 Requests larger than the configured limit are refused with HTTP 413 before their
@@ -22,6 +23,7 @@ from typing import Any
 
 from lxml import etree
 
+from ..core.contract import Contract
 from ..core.service import JobService
 from .documents import Documents
 from .endpoint import Authenticate, ContractEndpoint
@@ -48,7 +50,6 @@ class SoapApplication:
         base_url: str,
         authenticate: Authenticate,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-        extra_routes: dict[str, WsgiApp] | None = None,
     ) -> None:
         self.service = service
         self.base_url = base_url.rstrip("/")
@@ -74,13 +75,16 @@ class SoapApplication:
         }
         self.documents = Documents(base_url=self.base_url, contracts=contracts)
         self.results = ResultDownloads(service=service, authenticate=authenticate)
-        self.extra_routes = dict(extra_routes or {})
+        self.web_routes = _web_routes(
+            contracts, service=service, base_url=self.base_url, authenticate=authenticate
+        )
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
         method = environ["REQUEST_METHOD"]
-        if path in self.extra_routes:
-            return self.extra_routes[path](environ, start_response)
+        for prefix, application in self.web_routes.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return application(environ, start_response)
         if path.startswith("/uws/"):
             return self._contract(path[len("/uws/") :].rstrip("/"), environ, start_response)
         if path.startswith("/results/"):
@@ -166,6 +170,45 @@ class SoapApplication:
         if not self.endpoints:
             lines.append("no contracts are installed")
         return "\n".join(lines)
+
+
+#: First path segments the application itself answers; no contract may claim them.
+_RESERVED_PREFIXES = frozenset({"", "uws", "results", "demo", "wsdl", "schemas"})
+
+
+def _web_routes(
+    contracts: Iterable[Contract],
+    *,
+    service: JobService,
+    base_url: str,
+    authenticate: Authenticate,
+) -> dict[str, WsgiApp]:
+    """Every contract's own HTTP applications, by prefix; refuses clashing prefixes."""
+    routes: dict[str, WsgiApp] = {}
+    owners: dict[str, str] = {}
+    for contract in contracts:
+        offered = contract.web_routes(service=service, base_url=base_url, authenticate=authenticate)
+        for prefix, application in offered.items():
+            segments = prefix.strip("/").split("/")
+            if not prefix.startswith("/") or prefix.endswith("/") or not all(segments):
+                raise ValueError(f"contract {contract.name!r}: bad route prefix {prefix!r}")
+            if segments[0] in _RESERVED_PREFIXES:
+                raise ValueError(f"contract {contract.name!r}: route {prefix} is reserved")
+            clash = next(
+                (
+                    p
+                    for p in routes
+                    if p == prefix or p.startswith(prefix + "/") or prefix.startswith(p + "/")
+                ),
+                None,
+            )
+            if clash is not None:
+                raise ValueError(
+                    f"contracts {owners[clash]!r} and {contract.name!r} both claim {prefix}"
+                )
+            routes[prefix] = application
+            owners[prefix] = contract.name
+    return routes
 
 
 def _xml(start_response: StartResponse, document: bytes, *, head: bool) -> list[bytes]:

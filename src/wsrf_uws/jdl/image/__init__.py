@@ -1,0 +1,1 @@
+"""The image service with data staging (contract ``image``, pattern §3.1)."""

@@ -1,0 +1,170 @@
+"""The contract ``image``: cutouts and mosaics from a FITS archive, staged for the lifetime.
+
+A job lists fields on the sky (:mod:`.jdl`). At createJob the service plans the job
+from the archive index (:mod:`.staging`): the images it will make, the fields nothing
+covers, and from those the quote (seconds and bytes). The run writes the images into
+the resource's folder, where they stay, downloadable, until the resource is destroyed
+or expires; ``SetTerminationTime`` keeps them longer. The job only writes inside its
+own folder, so it is isolated: after a restart it runs again by itself.
+
+Without a configured archive the service generates a small demonstration archive in
+its data folder on first use (:mod:`.demo`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lxml import etree
+
+from ...core.contract import Assessment, Contract, JobContext
+from ...core.errors import QuotaExceededError
+from ...core.model import Job, Quote, Result
+from ...core.xmldoc import safe_parser
+from ...published import schema_path
+from ..adql.votable import votable_bytes
+from .archive import ArchiveIndex
+from .demo import make_demo_archive
+from .jdl import NAMESPACE, ImageJob, JobLimits, read_job
+from .obscore import COLUMNS, table
+from .staging import initial_state, plan, stage
+
+if TYPE_CHECKING:
+    from ...settings import ImageSettings, Settings
+
+log = logging.getLogger(__name__)
+
+
+class ImageContract(Contract):
+    """Image service with data staging, namespace ``urn:wsrf-uws:image:v1``."""
+
+    name = "image"
+    namespace = NAMESPACE
+    jdl_element = "job"
+    state_name = "state"
+    schema_path = schema_path("image.xsd")
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__(settings)
+        from ...settings import ImageSettings
+
+        self.options: ImageSettings = settings.image if settings is not None else ImageSettings()
+        data_dir = settings.data_dir if settings is not None else Path("var")
+        self.authority = settings.authority if settings is not None else "wsrf-uws.invalid"
+        #: The folder of FITS images, and the index of it (kept beside the store).
+        self.archive = self.options.archive or data_dir / "image" / "demo-archive"
+        self.index_path = data_dir / "image" / "archive-index.sqlite"
+        self.limits = JobLimits(
+            max_fields=self.options.max_fields,
+            max_field_size=self.options.max_field_size,
+            max_mosaic_pixels=self.options.max_mosaic_pixels,
+        )
+        self._index: ArchiveIndex | None = None
+        self._index_lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        # The worker opens the index itself: an SQLite connection and a lock do not travel.
+        state["_index"] = None
+        state.pop("_index_lock", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._index_lock = threading.Lock()
+
+    @property
+    def index(self) -> ArchiveIndex:
+        """The archive's index, brought up to date on first use in each process.
+
+        The first use also generates the demonstration archive when no archive is
+        configured.
+        """
+        with self._index_lock:
+            if self._index is None:
+                if self.options.archive is None:
+                    make_demo_archive(self.archive)
+                elif not self.archive.is_dir():
+                    raise FileNotFoundError(f"the image archive {self.archive} does not exist")
+                self.index_path.parent.mkdir(parents=True, exist_ok=True)
+                self._index = ArchiveIndex.open(self.archive, index_path=self.index_path)
+                for path, reason in self._index.skipped:
+                    log.warning("image archive: skipped %s: %s", path, reason)
+            return self._index
+
+    def describe(self, root: etree._Element) -> ImageJob:
+        return read_job(root, limits=self.limits)
+
+    def assess(self, description: ImageJob, *, owner: str) -> Assessment:
+        staging = plan(description, self.index)
+        if len(staging.images) > self.options.max_images:
+            raise QuotaExceededError(
+                f"the job would stage {len(staging.images)} images; this service stages at "
+                f"most {self.options.max_images} per job: ask for fewer fields, or restrict "
+                "the band or the collection"
+            )
+        frames = sum(len(image.frames) for image in staging.images)
+        return Assessment(
+            quote=Quote(
+                duration=timedelta(seconds=frames * self.options.seconds_per_image),
+                cost={"bytes": float(staging.estimated_bytes), "images": len(staging.images)},
+            ),
+            execution_duration=description.execution_duration,
+            jdl_state=initial_state(description, staging),
+        )
+
+    def run(self, description: ImageJob, context: JobContext) -> None:
+        publisher = f"ivo://{self.authority}/image?{context.resource_id}"
+        # The service process keeps the index up to date; a worker only reads it.
+        index = ArchiveIndex.open(self.archive, index_path=self.index_path, refresh=False)
+        try:
+            stage(description, index, context, publisher=publisher)
+        finally:
+            index.close()
+
+    def state_element(
+        self, job: Job, *, result_url: Callable[[Result], str]
+    ) -> etree._Element | None:
+        return state_element(job, result_url=result_url)
+
+
+def state_element(job: Job, *, result_url: Callable[[Result], str]) -> etree._Element:
+    """``image:state``: counts, uncovered fields and the VOTable of staged images."""
+    state = job.jdl_state
+    # A row is recorded just before its result is announced; until then it is not staged.
+    rows = [row for row in state.get("rows", ()) if job.result(str(row["result"])) is not None]
+    root = etree.Element(_q("state"), nsmap={"image": NAMESPACE})
+    etree.SubElement(root, _q("mode")).text = str(state.get("mode", "cutout"))
+    etree.SubElement(root, _q("fields")).text = str(int(state.get("fields", 0)))
+    etree.SubElement(root, _q("expected")).text = str(int(state.get("expected", 0)))
+    etree.SubElement(root, _q("staged")).text = str(len(rows))
+    for entry in state.get("uncovered", ()):
+        uncovered = etree.SubElement(root, _q("uncovered"))
+        uncovered.set("field", str(entry["field"]))
+        uncovered.set("ra", repr(float(entry["ra"])))
+        uncovered.set("dec", repr(float(entry["dec"])))
+        uncovered.text = str(entry["reason"])
+
+    def access_url(name: str) -> str | None:
+        result = job.result(name)
+        return None if result is None else result_url(result)
+
+    document = votable_bytes(
+        table(rows, access_url=access_url),
+        columns=list(COLUMNS),
+        serialization="TABLEDATA",
+        infos=[("progress", f"{len(rows)}/{int(state.get('expected', 0))}", None)],
+        description="Images staged by this job (ObsCore 1.1 / SIAv2 columns)",
+    )
+    images = etree.SubElement(root, _q("images"))
+    images.append(etree.fromstring(document, safe_parser()))
+    return root
+
+
+def _q(name: str) -> str:
+    return f"{{{NAMESPACE}}}{name}"
