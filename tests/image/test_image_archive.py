@@ -16,14 +16,6 @@ from astropy.coordinates import Latitude, Longitude
 from astropy.io import fits
 from astropy.time import Time
 from cdshealpix import nested
-from image_support import (
-    field_samples,
-    frame_wcs,
-    inside_frame,
-    obs_ids,
-    open_and_report,
-    write_frame,
-)
 
 from wsrf_uws.jdl.image.archive import (
     BAND_WAVELENGTHS,
@@ -32,6 +24,15 @@ from wsrf_uws.jdl.image.archive import (
     polygon_cells,
 )
 from wsrf_uws.jdl.image.fields import Field, angular_distance
+
+from image_support import (
+    field_samples,
+    frame_wcs,
+    inside_frame,
+    obs_ids,
+    open_and_report,
+    write_frame,
+)
 
 SCALE = 0.01  # degrees per pixel: a 40-pixel frame is 0.4 degrees across
 

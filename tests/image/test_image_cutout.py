@@ -12,7 +12,6 @@ import pytest
 from astropy.io import fits
 from astropy.utils.exceptions import AstropyWarning
 from astropy.wcs import WCS
-from image_support import frame_wcs, write_frame
 from numpy.typing import NDArray
 
 from wsrf_uws.jdl.image.archive import ArchiveIndex, Frame
@@ -24,6 +23,8 @@ from wsrf_uws.jdl.image.cutout import (
 )
 from wsrf_uws.jdl.image.demo import make_demo_archive
 from wsrf_uws.jdl.image.fields import Field, angular_distance
+
+from image_support import frame_wcs, write_frame
 
 
 @pytest.fixture(scope="module")

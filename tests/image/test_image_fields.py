@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-from image_support import frame_wcs
 
 from wsrf_uws.jdl.image.fields import (
     MAX_FIELD_SIZE,
@@ -15,6 +14,8 @@ from wsrf_uws.jdl.image.fields import (
     polygon_contains,
     tangent_plane,
 )
+
+from image_support import frame_wcs
 
 
 @pytest.mark.parametrize(
