@@ -35,6 +35,8 @@ UWS = "http://www.ivoa.net/xml/UWS/v1.0"
 STEPS = "urn:wsrf-uws:steps:v1"
 CEA = "urn:wsrf-uws:cea:v1"
 IMAGE = "urn:wsrf-uws:image:v1"
+ADQL = "urn:wsrf-uws:adql:v1"
+VOSPACE = "urn:wsrf-uws:vospace:v1"
 
 SHARED_TOOLS = Path(__file__).resolve().parents[2] / "shared" / "tools"
 
@@ -60,6 +62,8 @@ class MessageCheck:
                 STEPS: schema_path("steps.xsd"),
                 CEA: schema_path("cea.xsd"),
                 IMAGE: schema_path("image.xsd"),
+                ADQL: schema_path("adql.xsd"),
+                VOSPACE: schema_path("vospace.xsd"),
             }
         )
         self.genuine = _genuine_validator()
@@ -214,3 +218,40 @@ def stored_jobs(server: RunningServer) -> int:
         return store.count()
     finally:
         store.close()
+
+
+VOTABLE = "http://www.ivoa.net/xml/VOTable/v1.3"
+VOTABLE_XSD = SHARED_TOOLS.parent / "schemas" / "ivoa-votable-1.4" / "VOTable.xsd"
+
+
+@functools.cache
+def _votable_schema() -> etree.XMLSchema | None:
+    return etree.XMLSchema(etree.parse(str(VOTABLE_XSD))) if VOTABLE_XSD.is_file() else None
+
+
+def assert_valid_votable(table: etree._Element) -> None:
+    """A VOTABLE element is valid against the genuine VOTable 1.4 schema, where ../shared is."""
+    schema = _votable_schema()
+    if schema is not None:
+        assert schema.validate(table), schema.error_log.last_error
+
+
+def contract_state(document_of: Any, state: str) -> etree._Element:
+    """The contract's state element ``state`` (a Clark name) of a job's property document.
+
+    ``document_of`` is a client :class:`~wsrf_uws.client.Job`. The whole document is first
+    checked against our schemas, each standard property against the genuine schemas, and
+    every VOTable in the state against the genuine VOTable 1.4 schema (the last two where
+    ../shared is present).
+    """
+    document = document_of.document()
+    check = shared_check()
+    assert check.ours.validate(document), check.ours.error_log.last_error
+    if check.genuine is not None:
+        for child in document:
+            assert not check.genuine.errors(child), (child.tag, check.genuine.errors(child))
+    found = document.find(state)
+    assert found is not None, etree.tostring(document)[:2000]
+    for table in found.iter(f"{{{VOTABLE}}}VOTABLE"):
+        assert_valid_votable(table)
+    return found

@@ -10,8 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
+from lxml import etree
 
 from wsrf_uws.core import JobService
+from wsrf_uws.core.model import ANONYMOUS
 from wsrf_uws.core.phases import Phase
 from wsrf_uws.core.registry import ContractRegistry
 from wsrf_uws.settings import Settings
@@ -36,7 +39,7 @@ def all_contracts(tmp_path: Path) -> Iterator[JobService]:
 
 def test_there_are_samples() -> None:
     contracts = {path.parent.name for path in SAMPLES}
-    assert {"steps", "cea", "image"} <= contracts
+    assert {"steps", "cea", "image", "adql", "vospace"} <= contracts
 
 
 def test_every_cea_application_has_a_sample() -> None:
@@ -49,7 +52,11 @@ def test_every_cea_application_has_a_sample() -> None:
 def test_a_sample_creates_a_pending_job(all_contracts: JobService, path: Path) -> None:
     if path.parent.name not in all_contracts.registry:
         pytest.skip(f"contract {path.parent.name} is not installed")
-    job = all_contracts.create_job(contract=path.parent.name, document=path.read_bytes())
+    # Spaces belong to users, so vospace samples are sent as one.
+    owner = "alice" if path.parent.name == "vospace" else ANONYMOUS
+    job = all_contracts.create_job(
+        contract=path.parent.name, document=path.read_bytes(), owner=owner
+    )
     assert job.phase is Phase.PENDING
 
 
@@ -95,3 +102,61 @@ def test_the_image_staging_example_downloads_the_images_as_they_appear(tmp_path:
     assert "andromeda: no frame of the archive in band 'r' overlaps this field" in run.stdout
     # The job was destroyed: nothing of it is left in the service's data folder.
     assert not [p for p in (tmp_path / "data" / "jobs").glob("*/*") if p.is_dir()]
+
+
+def test_the_adql_cursor_example_pages_through_a_result(tmp_path: Path) -> None:
+    server = RunningServer(tmp_path / "data")
+    server.start()
+    try:
+        run = subprocess.run(
+            [sys.executable, str(ROOT / "examples" / "adql_cursor.py"), server.base_url, "300"],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    finally:
+        server.stop()
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    total = int(next(line for line in lines if line.endswith("hpmag")).split()[0])
+    assert total > 300
+    assert f"paged through {total} of {total} rows" in run.stdout
+    pages = [line for line in lines if line.startswith("rows ")]
+    assert len(pages) == -(-total // 300)
+    assert not [p for p in (tmp_path / "data" / "jobs").glob("*/*") if p.is_dir()]
+
+
+def test_the_vospace_example_negotiates_uses_and_releases_a_space(tmp_path: Path) -> None:
+    from wsrf_uws.soap.users import UsersFile
+
+    users = tmp_path / "users"
+    UsersFile.add(users, "alice", "alice-secret")
+    server = RunningServer(tmp_path / "data", env={"WSRF_UWS_USERS_FILE": str(users)})
+    server.start()
+    try:
+        run = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "examples" / "vospace_lifetime.py"),
+                server.base_url,
+                "alice",
+                "alice-secret",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        # The space is gone with the job.
+        listing = requests.get(
+            f"{server.base_url}/vospace/nodes/", auth=("alice", "alice-secret"), timeout=30
+        )
+    finally:
+        server.stop()
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "offer: 1000000 bytes for P1D" in run.stdout
+    assert "downloaded 24000 bytes, identical" in run.stdout
+    assert "notes.txt" in run.stdout
+    assert listing.status_code == 200
+    children = etree.fromstring(listing.content).find("{http://www.ivoa.net/xml/VOSpace/v2.0}nodes")
+    assert children is not None
+    assert len(children) == 0

@@ -53,9 +53,21 @@ def test_the_public_url_is_what_clients_are_given(tmp_path: Path) -> None:
         server.kill()
 
 
-@pytest.mark.parametrize("name", ["steps", "cea", "image"])
+@pytest.mark.parametrize("name", ["steps", "cea", "image", "adql", "vospace"])
 def test_the_committed_wsdl_loads_offline_from_the_repository(name: str) -> None:
     client = zeep.Client(str(wsdl_path(f"{name}.wsdl")))
     operations = set(client.service._binding._operations)
     assert {"createJob", "GetResourceProperty", "SetTerminationTime", "Destroy"} <= operations
     assert client.service._binding_options["address"] == f"http://localhost:8080/uws/{name}"
+
+
+def test_waitress_reads_bodies_as_large_as_the_largest_vospace_space() -> None:
+    from wsrf_uws.server import largest_request
+    from wsrf_uws.settings import Settings, SpaceLimits, VospaceSettings
+
+    small = Settings(max_request_bytes=4096, vospace=VospaceSettings(max_space_bytes=1000))
+    assert largest_request(small) == 8192  # twice the SOAP limit: the endpoint answers 413
+    spaces = VospaceSettings(
+        max_space_bytes=10**6, owners={"big": SpaceLimits(max_space_bytes=5 * 10**9)}
+    )
+    assert largest_request(Settings(vospace=spaces)) == 5 * 10**9

@@ -145,7 +145,7 @@ def test_every_document_the_wsdl_imports_is_served(server: RunningServer) -> Non
     assert len(seen) >= 10  # WSDL, common WSDL, core, steps, bf, r, rp, rl, wsa, uws, xlink...
 
 
-@pytest.mark.parametrize("name", ["steps", "cea", "image"])
+@pytest.mark.parametrize("name", ["steps", "cea", "image", "adql", "vospace"])
 def test_the_committed_wsdl_is_what_the_service_renders(name: str) -> None:
     from wsrf_uws.core.registry import ContractRegistry
     from wsrf_uws.published import wsdl_path
@@ -638,17 +638,19 @@ def test_result_downloads_have_type_length_and_ranges(
         ("bytes=0-1,3-4", 10, None),
         ("items=0-1", 10, None),
         ("bytes=4-2", 10, None),
+        ("bytes=-", 10, None),
+        ("Bytes=1-2", 10, (1, 2)),
     ],
 )
 def test_byte_ranges(header: str | None, size: int, expected: tuple[int, int] | None) -> None:
-    from wsrf_uws.soap.results import byte_range
+    from wsrf_uws.ranges import byte_range
 
     assert byte_range(header, size) == expected
 
 
 @pytest.mark.parametrize(("header", "size"), [("bytes=10-", 10), ("bytes=-0", 10), ("bytes=-5", 0)])
 def test_unsatisfiable_byte_ranges(header: str, size: int) -> None:
-    from wsrf_uws.soap.results import RangeNotSatisfiable, byte_range
+    from wsrf_uws.ranges import RangeNotSatisfiable, byte_range
 
     with pytest.raises(RangeNotSatisfiable):
         byte_range(header, size)

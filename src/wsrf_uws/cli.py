@@ -2,10 +2,11 @@
 
 Operator commands: ``serve`` (run the service), ``settings`` (the effective
 configuration), ``contracts`` (what is installed), ``applications`` (the ``cea``
-contract's application library), ``jobs`` (the resources in a data directory) and
-``users`` (the users file). Client commands (``submit``, ``status``,
-``start``, ``resume``, ``extend``, ``destroy``, ``wsdl``) talk SOAP to a running
-service; see :mod:`wsrf_uws.client.commands`.
+contract's application library), ``catalog`` (build a catalogue for the ``adql``
+contract), ``jobs`` (the resources in a data directory) and ``users`` (the users
+file). Client commands (``submit``, ``status``, ``start``, ``resume``, ``extend``,
+``destroy``, ``wsdl``) talk SOAP to a running service; see
+:mod:`wsrf_uws.client.commands`.
 """
 
 from __future__ import annotations
@@ -62,6 +63,17 @@ def _parser() -> argparse.ArgumentParser:
     applications.add_argument(
         "--library", type=Path, help="read this folder instead of the configured library"
     )
+    catalog = commands.add_parser(
+        "catalog",
+        parents=[common],
+        help="build a DuckDB catalogue for the adql contract (Hipparcos 2, or synthetic)",
+    )
+    catalog.add_argument("kind", choices=["hipparcos", "synthetic"])
+    catalog.add_argument("output", type=Path, help="the catalogue file to write (must not exist)")
+    catalog.add_argument(
+        "--rows", type=int, default=1_000_000, help="synthetic: rows (default 1 000 000)"
+    )
+    catalog.add_argument("--seed", type=int, help="synthetic: the random seed")
     add_client_commands(commands)
     jobs = commands.add_parser("jobs", parents=[common], help="list the job resources")
     jobs.add_argument("--owner", help="only this owner's jobs")
@@ -114,6 +126,32 @@ def _applications_command(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     print(describe_library(library))
     return 1 if library.problems else 0
+
+
+def _catalog_command(args: argparse.Namespace) -> int:
+    from .jdl.adql.catalog import build_hipparcos, build_synthetic
+
+    if args.output.exists():
+        print(f"wsrf-uws: {args.output} exists; give a new file", file=sys.stderr)
+        return 2
+    if args.kind == "hipparcos":
+        build_hipparcos(args.output)
+        print(f"{args.output}: hipparcos.main (117955 rows)")
+        return 0
+    if args.rows < 1:
+        print("wsrf-uws: --rows must be at least 1", file=sys.stderr)
+        return 2
+
+    def progress(stage: str, done: int, total: int) -> None:
+        print(f"{stage}: {done}/{total}", file=sys.stderr, flush=True)
+
+    options = {} if args.seed is None else {"seed": args.seed}
+    build_synthetic(args.output, rows=args.rows, progress=progress, **options)
+    print(
+        f"{args.output}: synthetic.main ({args.rows} rows); serve it with "
+        f"WSRF_UWS_ADQL__CATALOG={args.output}"
+    )
+    return 0
 
 
 def _jobs_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -198,6 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _contracts_command(settings)
         if args.command == "applications":
             return _applications_command(settings, args)
+        if args.command == "catalog":
+            return _catalog_command(args)
         if args.command == "serve":
             return _serve_command(settings, args)
         if args.command == "users":

@@ -25,6 +25,7 @@ from .settings import Settings
 from .soap.application import SoapApplication, WsgiApp
 from .soap.identity import Authenticator
 from .soap.users import UsersFile
+from .waitress_compat import fix_expect_continue
 
 log = logging.getLogger("wsrf_uws.server")
 access_log = logging.getLogger("wsrf_uws.access")
@@ -83,6 +84,22 @@ def public_base_url(settings: Settings, host: str, port: int) -> str:
             "or pass --public-url, the address clients reach this server at"
         )
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def largest_request(settings: Settings) -> int:
+    """The largest request body waitress accepts: what the served contracts need.
+
+    waitress reads a whole body (spooling a large one to disk) before the application
+    sees it. SOAP bodies up to twice ``max_request_bytes`` reach the application, which
+    answers a SOAP fault with 413 beyond its own limit; when the ``vospace`` contract is
+    served, uploads may be as large as the largest space.
+    """
+    largest = 2 * settings.max_request_bytes
+    if settings.contracts is None or "vospace" in settings.contracts:
+        owners = settings.vospace.owners.values()
+        spaces = [o.max_space_bytes for o in owners if o.max_space_bytes is not None]
+        largest = max(largest, settings.vospace.max_space_bytes, *spaces)
+    return largest
 
 
 def authenticator(settings: Settings, service: JobService) -> Authenticator:
@@ -157,12 +174,11 @@ def serve(
             RequestLog(application),
             sockets=[listener],
             threads=settings.threads,
-            # Twice the application's limit: bodies up to it reach the application, which
-            # answers a SOAP fault with 413; waitress refuses anything larger by itself.
-            max_request_body_size=2 * settings.max_request_bytes,
+            max_request_body_size=largest_request(settings),
             ident="wsrf-uws",
             clear_untrusted_proxy_headers=True,
         )
+        fix_expect_continue(server)
 
         def stop(signum: int, frame: Any) -> None:
             raise _Stop

@@ -96,12 +96,113 @@ class ImageSettings(BaseModel):
     max_images: int = Field(
         10000, ge=1, description="Most images one job may stage (a cutout per field and frame)."
     )
-    max_mosaic_pixels: int = Field(
-        4096, ge=16, description="Largest width or height of a mosaic, in pixels."
+    max_image_pixels: int = Field(
+        4096,
+        ge=16,
+        le=16384,
+        description="Largest width or height of a staged image (cutout or mosaic), in pixels.",
     )
     seconds_per_image: float = Field(
         0.05, ge=0, description="Time quoted for one cutout (mosaics: per frame resampled)."
     )
+
+
+class AdqlSettings(BaseModel):
+    """The ADQL service with a result cursor (``adql``): its catalogue and its limits.
+
+    In TOML under ``[adql]``; in the environment as ``WSRF_UWS_ADQL__{FIELD}``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    catalog: Path | None = Field(
+        None,
+        description="DuckDB catalogue file (opened read-only; `wsrf-uws adql` builds one); "
+        "none: Hipparcos 2, loaded into the data folder on first use.",
+    )
+    default_maxrec: int = Field(
+        100_000, ge=0, description="Rows kept when a job gives no maxrec (TAP's default)."
+    )
+    max_maxrec: int = Field(
+        10_000_000, ge=0, description="Most rows a job may keep (TAP's hard limit)."
+    )
+    max_exposed_rows: int = Field(
+        100_000, ge=1, description="Most rows one exposeRows call may select."
+    )
+    batch_rows: int = Field(
+        65536, ge=1024, description="Rows per batch of the cached result (the cursor's unit)."
+    )
+
+    @model_validator(mode="after")
+    def _check_maxrec(self) -> AdqlSettings:
+        if self.default_maxrec > self.max_maxrec:
+            raise ValueError("adql.default_maxrec must not exceed adql.max_maxrec")
+        return self
+
+
+class SpaceLimits(BaseModel):
+    """What one owner may have of the ``vospace`` contract; any field left out keeps the
+    contract-wide value."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_space_bytes: int | None = Field(None, ge=0, description="Largest space, in bytes.")
+    max_owner_bytes: int | None = Field(
+        None, ge=0, description="Most bytes of all the owner's live spaces together."
+    )
+    max_lifetime: timedelta | None = Field(
+        None, description="Longest lifetime of a space, counted from now."
+    )
+
+
+class VospaceSettings(BaseModel):
+    """VOSpace with controlled lifetime (``vospace``): the quota policy and the endpoint.
+
+    In TOML under ``[vospace]`` (per-owner limits under ``[vospace.owners.NAME]``); in the
+    environment as ``WSRF_UWS_VOSPACE__{FIELD}``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    default_lifetime: timedelta = Field(
+        timedelta(days=7), description="Lifetime offered when the JDL asks none."
+    )
+    max_lifetime: timedelta = Field(
+        timedelta(days=30), description="Longest lifetime of a space, counted from now."
+    )
+    max_space_bytes: int = Field(1024**3, ge=0, description="Largest space, in bytes.")
+    max_owner_bytes: int = Field(
+        10 * 1024**3, ge=0, description="Most bytes of all an owner's live spaces together."
+    )
+    owners: dict[str, SpaceLimits] = Field(
+        default_factory=dict, description="Limits for particular owners, by user name."
+    )
+    max_nodes_per_space: int = Field(
+        100_000, ge=1, description="Most nodes (files, folders, links) in one space."
+    )
+
+    @model_validator(mode="after")
+    def _check_lifetimes(self) -> VospaceSettings:
+        lifetimes = [("default_lifetime", self.default_lifetime)]
+        lifetimes += [("max_lifetime", self.max_lifetime)]
+        lifetimes += [
+            (f"owners.{name}.max_lifetime", limits.max_lifetime)
+            for name, limits in self.owners.items()
+            if limits.max_lifetime is not None
+        ]
+        for name, value in lifetimes:
+            if value <= timedelta(0):
+                raise ValueError(f"vospace.{name} must be positive")
+        return self
+
+    def limits_for(self, owner: str) -> tuple[int, int, timedelta]:
+        """(max_space_bytes, max_owner_bytes, max_lifetime) for ``owner``."""
+        own = self.owners.get(owner, SpaceLimits())
+        return (
+            self.max_space_bytes if own.max_space_bytes is None else own.max_space_bytes,
+            self.max_owner_bytes if own.max_owner_bytes is None else own.max_owner_bytes,
+            self.max_lifetime if own.max_lifetime is None else own.max_lifetime,
+        )
 
 
 class Settings(BaseSettings):
@@ -176,6 +277,12 @@ class Settings(BaseSettings):
     )
     image: ImageSettings = Field(
         default_factory=ImageSettings, description="The image service with data staging."
+    )
+    adql: AdqlSettings = Field(
+        default_factory=AdqlSettings, description="The ADQL service with a result cursor."
+    )
+    vospace: VospaceSettings = Field(
+        default_factory=VospaceSettings, description="VOSpace with controlled lifetime."
     )
 
     @model_validator(mode="after")

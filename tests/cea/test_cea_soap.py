@@ -28,7 +28,7 @@ from wsrf_uws.jdl.cea.library import DEMO_LIBRARY
 from wsrf_uws.testing.http_files import FileServer
 from wsrf_uws.testing.server import RunningServer
 
-from soap_support import CEA, shared_check, stored_jobs
+from soap_support import CEA, contract_state, stored_jobs
 
 DEMO_DATA = DEMO_LIBRARY.parent / "data"
 STATE = f"{{{CEA}}}state"
@@ -112,17 +112,8 @@ def run(service: Service, document: str, *, timeout: float = 60) -> tuple[Job, J
 
 
 def state_of(job: Job) -> etree._Element:
-    """The job's ``cea:state``, after checking the whole property document against our
-    schemas, and each standard property against the genuine schemas where ../shared is."""
-    document = job.document()
-    check = shared_check()
-    assert check.ours.validate(document), check.ours.error_log.last_error
-    if check.genuine is not None:
-        for child in document:
-            assert not check.genuine.errors(child), (child.tag, check.genuine.errors(child))
-    found = document.find(STATE)
-    assert found is not None
-    return found
+    """The job's ``cea:state``, the property document checked first (soap_support)."""
+    return contract_state(job, STATE)
 
 
 def parameter(state: etree._Element, kind: str, name: str) -> etree._Element:

@@ -28,11 +28,9 @@ from wsrf_uws.client import InvalidJobDescription, Job, QuotaExceeded, Service
 from wsrf_uws.jdl.image.demo import make_demo_archive
 from wsrf_uws.testing.server import RunningServer
 
-from soap_support import IMAGE, SHARED_TOOLS, shared_check, stored_jobs
+from soap_support import IMAGE, VOTABLE, contract_state, stored_jobs
 
 STATE = f"{{{IMAGE}}}state"
-VOTABLE = "http://www.ivoa.net/xml/VOTable/v1.3"
-VOTABLE_XSD = SHARED_TOOLS.parent / "schemas" / "ivoa-votable-1.4" / "VOTable.xsd"
 
 #: One field per frame of band r, a little off each frame's centre: each lies well
 #: inside exactly one r frame (checked by ``frames_containing``).
@@ -99,31 +97,8 @@ def job_xml(*parts: str, band: str | None = "r", extra: str = "", mode: str | No
 
 
 def state_of(job: Job) -> etree._Element:
-    """The job's ``image:state``, after checking the property document against our
-    schemas, each standard property against the genuine ones, and the VOTable against
-    the genuine VOTable 1.4 schema, where ../shared is present."""
-    document = job.document()
-    check = shared_check()
-    assert check.ours.validate(document), check.ours.error_log.last_error
-    if check.genuine is not None:
-        for child in document:
-            assert not check.genuine.errors(child), (child.tag, check.genuine.errors(child))
-    found = document.find(STATE)
-    assert found is not None
-    if VOTABLE_XSD.is_file():
-        schema = votable_schema()
-        table = found.find(f"{{{IMAGE}}}images/{{{VOTABLE}}}VOTABLE")
-        assert schema.validate(table), schema.error_log.last_error
-    return found
-
-
-_VOTABLE_SCHEMA: list[etree.XMLSchema] = []
-
-
-def votable_schema() -> etree.XMLSchema:
-    if not _VOTABLE_SCHEMA:
-        _VOTABLE_SCHEMA.append(etree.XMLSchema(etree.parse(str(VOTABLE_XSD))))
-    return _VOTABLE_SCHEMA[0]
+    """The job's ``image:state``, the property document and its VOTable checked first."""
+    return contract_state(job, STATE)
 
 
 def votable_bytes(state: etree._Element) -> bytes:
@@ -357,6 +332,8 @@ def test_expiry_removes_the_images(image: Service, server: RunningServer) -> Non
     ("document", "reason"),
     [
         (job_xml(field("big", 150.1, 2.2, 3.0)), "3 degrees across"),
+        # 2 degrees at 2 arcsec per pixel on a rotated frame: beyond 4096 pixels a side.
+        (job_xml(field("huge", 150.1, 2.2, 2.0)), "pixels across"),
         (job_xml(field("a", 150.1, 2.2), field("a", 150.2, 2.2)), "labelled 'a'"),
         (job_xml(field("a", 150.1, 2.2), extra="<pixelScale>2</pixelScale>"), "mosaics only"),
         (

@@ -81,6 +81,19 @@ class Job:
         """Resume a HELD job (resumeJob); return its phase afterwards."""
         return _phase_of(self._call("resumeJob"))
 
+    def invoke(self, operation: str, /, **parameters: Any) -> etree._Element:
+        """Call one of the contract's own operations on this job; return the reply's body child.
+
+        ``parameters`` are the request element's children, as the WSDL declares them
+        (for instance ``job.invoke("exposeRows", start=0, end=1000)`` on an ``adql`` job).
+        Faults raise as for every other operation. Parameters named ``address`` or
+        ``resource_id`` cannot be passed this way (the channel's own arguments).
+        """
+        clash = {"address", "resource_id"} & parameters.keys()
+        if clash:
+            raise ValueError(f"invoke cannot pass a parameter named {sorted(clash)[0]!r}")
+        return self._call(operation, **parameters)
+
     # -- resource properties ---------------------------------------------------------------
 
     def property(self, qname: QNameLike) -> list[etree._Element]:

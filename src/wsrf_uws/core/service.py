@@ -158,6 +158,10 @@ class JobService:
             quote=assessment.quote or Quote(),
             jdl_state=assessment.jdl_state,
         )
+        if termination_time is not DEFAULT:
+            # A time the client chose goes through the contract's policy, as it would later
+            # with SetTerminationTime (the job has no id yet).
+            plugin.review_termination_time(job, ends)
         # 160 random bits make a clash practically impossible; a clash of the store's
         # shorter row key is merely unlikely, so a taken id is simply drawn again.
         for attempt in range(3):

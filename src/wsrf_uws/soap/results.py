@@ -9,16 +9,15 @@ or resumed. A destroyed job's results answer 404.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from ..core.errors import NotAuthenticatedError, ResourceUnknownError
 from ..core.service import JobService
+from ..ranges import RangeNotSatisfiable, byte_range
 
 StartResponse = Callable[..., Any]
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 _BLOCK = 64 * 1024
 
 
@@ -34,34 +33,6 @@ def plain(start_response: StartResponse, status: str, text: str, **headers: str)
         ],
     )
     return [body]
-
-
-class RangeNotSatisfiable(Exception):
-    """The requested range lies outside the file."""
-
-
-def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """``(first, last)`` of a single ``Range`` header, or None for the whole file.
-
-    Raises :class:`RangeNotSatisfiable` when the range lies outside the file.
-    """
-    if not header:
-        return None
-    match = _RANGE.match(header.strip())
-    if match is None:
-        return None  # several ranges or another unit: RFC 9110 allows the whole file
-    first_text, last_text = match.groups()
-    if not first_text:
-        if not last_text or int(last_text) == 0 or size == 0:
-            raise RangeNotSatisfiable
-        return max(0, size - int(last_text)), size - 1
-    first = int(first_text)
-    if last_text and int(last_text) < first:
-        return None  # not a valid range (RFC 9110 §14.1.1): ignore it
-    last = min(int(last_text), size - 1) if last_text else size - 1
-    if first >= size:
-        raise RangeNotSatisfiable
-    return first, last
 
 
 def _chunks(handle: IO[bytes], length: int) -> Iterator[bytes]:

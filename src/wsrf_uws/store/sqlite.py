@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime
 from hashlib import blake2b
 from pathlib import Path
@@ -24,6 +24,7 @@ from ..core.model import Job, Result
 from ..core.phases import Phase
 from . import codec
 from .base import JobStore, ResourceIdTakenError, StoreError
+from .connections import ThreadConnections
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 
 _COLUMNS = (
@@ -60,47 +61,23 @@ class SQLiteJobStore(JobStore):
         mmap_bytes: int = DEFAULT_MMAP_BYTES,
         decoded_jobs: int = 4096,
     ) -> None:
-        if synchronous not in ("full", "normal"):
-            raise ValueError(f"synchronous must be 'full' or 'normal', not {synchronous!r}")
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._synchronous = synchronous.upper()
-        self._mmap_bytes = int(mmap_bytes)
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._connections_lock = threading.Lock()
+        self._connections = ThreadConnections(
+            self.path,
+            synchronous=synchronous,
+            pragmas=("cache_size=-32768", f"mmap_size={int(mmap_bytes)}"),
+        )
         self._decoded = _DecodedJobs(capacity=decoded_jobs)
         self._migrate()
 
     # -- connections and transactions ------------------------------------------------
 
     def _connection(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            # Each connection is used by its own thread only; close() may run elsewhere.
-            conn = sqlite3.connect(
-                self.path, isolation_level=None, timeout=30.0, check_same_thread=False
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={self._synchronous}")
-            conn.execute("PRAGMA cache_size=-32768")
-            conn.execute(f"PRAGMA mmap_size={self._mmap_bytes}")
-            conn.row_factory = sqlite3.Row
-            self._local.conn = conn
-            with self._connections_lock:
-                self._connections.append(conn)
-        return conn
+        return self._connections.get()
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self._connection()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self._connections.write()
 
     def _migrate(self) -> None:
         with self._write() as conn:
@@ -121,11 +98,7 @@ class SQLiteJobStore(JobStore):
 
     def close(self) -> None:
         """Close every connection this store opened (from any thread)."""
-        with self._connections_lock:
-            for conn in self._connections:
-                conn.close()
-            self._connections.clear()
-        self._local = threading.local()
+        self._connections.close()
 
     # -- rows ------------------------------------------------------------------------
 

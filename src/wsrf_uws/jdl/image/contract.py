@@ -27,12 +27,13 @@ from ...core.errors import QuotaExceededError
 from ...core.model import Job, Quote, Result
 from ...core.xmldoc import safe_parser
 from ...published import schema_path
+from ...store.files import JobFiles
 from ..adql.votable import votable_bytes
 from .archive import ArchiveIndex
 from .demo import make_demo_archive
 from .jdl import NAMESPACE, ImageJob, JobLimits, read_job
 from .obscore import COLUMNS, table
-from .staging import initial_state, plan, stage
+from .staging import check_sizes, initial_state, plan, stage, staged_rows
 
 if TYPE_CHECKING:
     from ...settings import ImageSettings, Settings
@@ -62,8 +63,8 @@ class ImageContract(Contract):
         self.limits = JobLimits(
             max_fields=self.options.max_fields,
             max_field_size=self.options.max_field_size,
-            max_mosaic_pixels=self.options.max_mosaic_pixels,
         )
+        self.files = JobFiles(data_dir / "jobs" if settings is None else settings.jobs_dir)
         self._index: ArchiveIndex | None = None
         self._index_lock = threading.Lock()
 
@@ -102,6 +103,7 @@ class ImageContract(Contract):
 
     def assess(self, description: ImageJob, *, owner: str) -> Assessment:
         staging = plan(description, self.index)
+        check_sizes(description, staging, max_side=self.options.max_image_pixels)
         if len(staging.images) > self.options.max_images:
             raise QuotaExceededError(
                 f"the job would stage {len(staging.images)} images; this service stages at "
@@ -123,21 +125,30 @@ class ImageContract(Contract):
         # The service process keeps the index up to date; a worker only reads it.
         index = ArchiveIndex.open(self.archive, index_path=self.index_path, refresh=False)
         try:
-            stage(description, index, context, publisher=publisher)
+            stage(
+                description,
+                index,
+                context,
+                publisher=publisher,
+                max_side=self.options.max_image_pixels,
+            )
         finally:
             index.close()
 
     def state_element(
         self, job: Job, *, result_url: Callable[[Result], str]
     ) -> etree._Element | None:
-        return state_element(job, result_url=result_url)
+        return state_element(job, workdir=self.files.folder(job.resource_id), result_url=result_url)
 
 
-def state_element(job: Job, *, result_url: Callable[[Result], str]) -> etree._Element:
+def state_element(
+    job: Job, *, workdir: Path, result_url: Callable[[Result], str]
+) -> etree._Element:
     """``image:state``: counts, uncovered fields and the VOTable of staged images."""
     state = job.jdl_state
+    results = {result.name: result for result in job.results}
     # A row is recorded just before its result is announced; until then it is not staged.
-    rows = [row for row in state.get("rows", ()) if job.result(str(row["result"])) is not None]
+    rows = staged_rows(workdir, announced=results)
     root = etree.Element(_q("state"), nsmap={"image": NAMESPACE})
     etree.SubElement(root, _q("mode")).text = str(state.get("mode", "cutout"))
     etree.SubElement(root, _q("fields")).text = str(int(state.get("fields", 0)))
@@ -151,8 +162,7 @@ def state_element(job: Job, *, result_url: Callable[[Result], str]) -> etree._El
         uncovered.text = str(entry["reason"])
 
     def access_url(name: str) -> str | None:
-        result = job.result(name)
-        return None if result is None else result_url(result)
+        return result_url(results[name]) if name in results else None
 
     document = votable_bytes(
         table(rows, access_url=access_url),

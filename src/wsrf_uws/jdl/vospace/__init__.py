@@ -1,0 +1,1 @@
+"""VOSpace with controlled lifetime (contract ``vospace``, pattern §3.3)."""
