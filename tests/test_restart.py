@@ -82,6 +82,11 @@ def test_kill_9_then_recover(tmp_path: Path) -> None:
     observer.close()
     holders = psutil.Process(helper.pid).children(recursive=True)
     assert len(holders) >= 5  # the forkserver and one worker per running job
+    # The kill must land while the helper creates more jobs: wait for the first of them
+    # (on a loaded machine it may not have been acknowledged yet).
+    deadline = time.monotonic() + 15
+    while len(acknowledged.jobs) <= len(PLAN["jobs"]) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
     os.kill(helper.pid, signal.SIGKILL)  # while it is busy creating more jobs
     helper.wait()
