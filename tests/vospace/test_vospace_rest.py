@@ -402,7 +402,8 @@ def test_a_declared_length_over_quota_is_refused_before_reading(ep: Endpoint) ->
         "wsgi.input_terminated": True,
     }
     chunks = ep.app(environ, lambda status, headers, *exc: answered.append(status))
-    assert answered == ["413 Request Entity Too Large"]
+    # The code only: the reason phrase is "Content Too Large" from Python 3.13 on.
+    assert [status.split()[0] for status in answered] == ["413"]
     assert b"".join(chunks).startswith(b"QuotaExceeded")
     assert body.taken == 0
     assert ep.store.space(space.name).reserved_bytes == 0
