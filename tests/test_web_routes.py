@@ -82,3 +82,30 @@ def test_two_contracts_claiming_overlapping_prefixes_are_refused(tmp_path: Path)
         application(
             tmp_path, RoutedContract("one", ("/data",)), RoutedContract("two", ("/data/more",))
         )
+
+
+def test_extra_routes_are_served_beside_the_contracts(tmp_path: Path) -> None:
+    """What bench/soap_server.py mounts its echo baseline with."""
+
+    def echo(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"echo " + environ["PATH_INFO"].encode()]
+
+    service = build_test_service(
+        tmp_path / "data", contracts=[RoutedContract("space", ("/space",))]
+    )
+    app = SoapApplication(
+        service=service,
+        base_url="http://example.org",
+        authenticate=lambda *, headers, environ: "anonymous",
+        extra_routes={"/bench/echo": echo},
+    )
+    assert call(app, "/bench/echo") == ("200 OK", b"echo /bench/echo")
+    assert call(app, "/space")[0] == "200 OK"
+    with pytest.raises(ValueError, match="both claim /space"):
+        SoapApplication(
+            service=service,
+            base_url="http://example.org",
+            authenticate=lambda *, headers, environ: "anonymous",
+            extra_routes={"/space": echo},
+        )

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import mimetypes
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from lxml import etree
@@ -50,6 +50,7 @@ class SoapApplication:
         base_url: str,
         authenticate: Authenticate,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        extra_routes: Mapping[str, WsgiApp] | None = None,
     ) -> None:
         self.service = service
         self.base_url = base_url.rstrip("/")
@@ -75,9 +76,15 @@ class SoapApplication:
         }
         self.documents = Documents(base_url=self.base_url, contracts=contracts)
         self.results = ResultDownloads(service=service, authenticate=authenticate)
+        #: The contracts' own HTTP applications, and ``extra_routes`` (a benchmark's
+        #: baseline, say), by path prefix.
         self.web_routes = _web_routes(
             contracts, service=service, base_url=self.base_url, authenticate=authenticate
         )
+        for prefix, application in (extra_routes or {}).items():
+            if prefix in self.web_routes:
+                raise ValueError(f"an extra route and a contract both claim {prefix}")
+            self.web_routes[prefix] = application
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
