@@ -12,13 +12,14 @@ define contracts at module level and keep their attributes plain data.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from lxml import etree
 
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from ..settings import Settings
     from .service import JobService
 
+
+_R = TypeVar("_R")
 
 #: A WSGI application (PEP 3333): what a contract's own HTTP routes are.
 WsgiApplication = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -134,7 +137,39 @@ class Contract:
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state.pop("schema", None)  # an lxml schema does not pickle; it is reloaded on demand
+        # Resources opened in this process (connections, open files) stay here: a worker
+        # opens its own (see per_process).
+        state.pop("_resources", None)
+        state.pop("_resources_lock", None)
         return state
+
+    @property
+    def data_dir(self) -> Path:
+        """The service's data folder, where a contract keeps files of its own (``var``
+        when the contract was made without settings)."""
+        return self.settings.data_dir if self.settings is not None else Path("var")
+
+    def job_folder(self, resource_id: str) -> Path:
+        """The folder of a job's files, for use in the service process (a run has
+        ``JobContext.workdir``), for instance to render a state from files there."""
+        from ..store.files import JobFiles
+
+        jobs = self.settings.jobs_dir if self.settings is not None else self.data_dir / "jobs"
+        return self.per_process("job files", lambda: JobFiles(jobs)).folder(resource_id)
+
+    def per_process(self, name: str, open_resource: Callable[[], _R]) -> _R:
+        """The resource ``name``, opened with ``open_resource()`` on first use in each process.
+
+        For what cannot travel to a worker with the pickled contract (a database
+        connection, an index): the service process and each worker open their own.
+        Thread-safe: the first caller opens it, the others wait for it.
+        """
+        lock: threading.Lock = self.__dict__.setdefault("_resources_lock", threading.Lock())
+        with lock:
+            resources: dict[str, Any] = self.__dict__.setdefault("_resources", {})
+            if name not in resources:
+                resources[name] = open_resource()
+            return cast(_R, resources[name])
 
     @cached_property
     def schema(self) -> etree.XMLSchema | None:

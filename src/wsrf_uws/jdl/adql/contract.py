@@ -13,10 +13,8 @@ first use (:mod:`.catalog`).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
@@ -25,7 +23,6 @@ from ...core.errors import InvalidPhaseError, UwsError
 from ...core.model import Job, ProgressStep, Result, StepStatus
 from ...core.phases import Phase
 from ...published import schema_path
-from ...store.files import JobFiles
 from .catalog import Catalog, ensure_hipparcos
 from .cursor import ResultCursor, write_cursor
 from .jdl import NAMESPACE, AdqlJob, QueryLimits, read_job
@@ -62,37 +59,22 @@ class AdqlContract(Contract):
         from ...settings import AdqlSettings
 
         self.options: AdqlSettings = settings.adql if settings is not None else AdqlSettings()
-        data_dir = settings.data_dir if settings is not None else Path("var")
-        self.catalog_path = self.options.catalog or data_dir / "adql" / "hipparcos.duckdb"
-        self.files = JobFiles(data_dir / "jobs" if settings is None else settings.jobs_dir)
+        self.catalog_path = self.options.catalog or self.data_dir / "adql" / "hipparcos.duckdb"
         self.limits = QueryLimits(
             default_maxrec=self.options.default_maxrec, max_maxrec=self.options.max_maxrec
         )
-        self._catalog: Catalog | None = None
-        self._catalog_lock = threading.Lock()
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
-        # The worker opens the catalogue itself: a DuckDB connection does not travel.
-        state["_catalog"] = None
-        state.pop("_catalog_lock", None)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._catalog_lock = threading.Lock()
 
     @property
     def catalog(self) -> Catalog:
         """The catalogue, opened read-only on first use (built first, for the default one)."""
-        with self._catalog_lock:
-            if self._catalog is None:
-                if self.options.catalog is None:
-                    ensure_hipparcos(self.catalog_path)
-                elif not self.catalog_path.is_file():
-                    raise FileNotFoundError(f"the ADQL catalogue {self.catalog_path} is missing")
-                self._catalog = Catalog.open(self.catalog_path)
-            return self._catalog
+        return self.per_process("catalog", self._open_catalog)
+
+    def _open_catalog(self) -> Catalog:
+        if self.options.catalog is None:
+            ensure_hipparcos(self.catalog_path)
+        elif not self.catalog_path.is_file():
+            raise FileNotFoundError(f"the ADQL catalogue {self.catalog_path} is missing")
+        return Catalog.open(self.catalog_path)
 
     def describe(self, root: etree._Element) -> AdqlJob:
         return read_job(root, catalog=self.catalog, limits=self.limits)
@@ -158,7 +140,7 @@ class AdqlContract(Contract):
     def state_element(
         self, job: Job, *, result_url: Callable[[Result], str]
     ) -> etree._Element | None:
-        return state_element(job.jdl_state, workdir=self.files.folder(job.resource_id))
+        return state_element(job.jdl_state, workdir=self.job_folder(job.resource_id))
 
     def extra_operations(self) -> Mapping[str, ExtraOperation]:
         return {
@@ -188,7 +170,7 @@ class AdqlContract(Contract):
                 "per call: page through the result"
             )
         element = exposed_rows(
-            self.files.folder(job.resource_id) / CURSOR_FILE,
+            self.job_folder(job.resource_id) / CURSOR_FILE,
             start=start,
             end=end,
             serialization=job.jdl_state.get("serialization", "BINARY2"),

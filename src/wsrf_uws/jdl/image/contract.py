@@ -14,11 +14,10 @@ its data folder on first use (:mod:`.demo`).
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
@@ -27,7 +26,6 @@ from ...core.errors import QuotaExceededError
 from ...core.model import Job, Quote, Result
 from ...core.xmldoc import safe_parser
 from ...published import schema_path
-from ...store.files import JobFiles
 from ..adql.votable import votable_bytes
 from .archive import ArchiveIndex
 from .demo import make_demo_archive
@@ -55,29 +53,14 @@ class ImageContract(Contract):
         from ...settings import ImageSettings
 
         self.options: ImageSettings = settings.image if settings is not None else ImageSettings()
-        data_dir = settings.data_dir if settings is not None else Path("var")
         self.authority = settings.authority if settings is not None else "wsrf-uws.invalid"
         #: The folder of FITS images, and the index of it (kept beside the store).
-        self.archive = self.options.archive or data_dir / "image" / "demo-archive"
-        self.index_path = data_dir / "image" / "archive-index.sqlite"
+        self.archive = self.options.archive or self.data_dir / "image" / "demo-archive"
+        self.index_path = self.data_dir / "image" / "archive-index.sqlite"
         self.limits = JobLimits(
             max_fields=self.options.max_fields,
             max_field_size=self.options.max_field_size,
         )
-        self.files = JobFiles(data_dir / "jobs" if settings is None else settings.jobs_dir)
-        self._index: ArchiveIndex | None = None
-        self._index_lock = threading.Lock()
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
-        # The worker opens the index itself: an SQLite connection and a lock do not travel.
-        state["_index"] = None
-        state.pop("_index_lock", None)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._index_lock = threading.Lock()
 
     @property
     def index(self) -> ArchiveIndex:
@@ -86,17 +69,18 @@ class ImageContract(Contract):
         The first use also generates the demonstration archive when no archive is
         configured.
         """
-        with self._index_lock:
-            if self._index is None:
-                if self.options.archive is None:
-                    make_demo_archive(self.archive)
-                elif not self.archive.is_dir():
-                    raise FileNotFoundError(f"the image archive {self.archive} does not exist")
-                self.index_path.parent.mkdir(parents=True, exist_ok=True)
-                self._index = ArchiveIndex.open(self.archive, index_path=self.index_path)
-                for path, reason in self._index.skipped:
-                    log.warning("image archive: skipped %s: %s", path, reason)
-            return self._index
+        return self.per_process("index", self._open_index)
+
+    def _open_index(self) -> ArchiveIndex:
+        if self.options.archive is None:
+            make_demo_archive(self.archive)
+        elif not self.archive.is_dir():
+            raise FileNotFoundError(f"the image archive {self.archive} does not exist")
+        self.index_path.parent.mkdir(parents=True, exist_ok=True)
+        index = ArchiveIndex.open(self.archive, index_path=self.index_path)
+        for path, reason in index.skipped:
+            log.warning("image archive: skipped %s: %s", path, reason)
+        return index
 
     def describe(self, root: etree._Element) -> ImageJob:
         return read_job(root, limits=self.limits)
@@ -138,7 +122,7 @@ class ImageContract(Contract):
     def state_element(
         self, job: Job, *, result_url: Callable[[Result], str]
     ) -> etree._Element | None:
-        return state_element(job, workdir=self.files.folder(job.resource_id), result_url=result_url)
+        return state_element(job, workdir=self.job_folder(job.resource_id), result_url=result_url)
 
 
 def state_element(

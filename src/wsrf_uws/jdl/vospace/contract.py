@@ -11,11 +11,9 @@ Creating the space writes outside the job's folder, so the contract is not isola
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
@@ -57,38 +55,24 @@ class VospaceContract(Contract):
         self.options: VospaceSettings = (
             settings.vospace if settings is not None else VospaceSettings()
         )
-        data_dir = settings.data_dir if settings is not None else Path("var")
         self.authority = settings.authority if settings is not None else "wsrf-uws.invalid"
-        self.root = data_dir / "vospace"
+        self.root = self.data_dir / "vospace"
         self.base_url = settings.base_url if settings is not None else "http://127.0.0.1:8080"
         self.clock: Clock = SystemClock()
-        self._store: SpaceStore | None = None
-        self._store_lock = threading.Lock()
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
-        # A worker opens the store itself: SQLite connections and locks do not travel.
-        state["_store"] = None
-        state.pop("_store_lock", None)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._store_lock = threading.Lock()
 
     @property
     def store(self) -> SpaceStore:
         """The spaces, opened on first use in each process."""
-        with self._store_lock:
-            if self._store is None:
-                self.root.mkdir(parents=True, exist_ok=True)
-                self._store = SpaceStore(
-                    self.root,
-                    authority=self.authority,
-                    clock=self.clock,
-                    max_nodes_per_space=self.options.max_nodes_per_space,
-                )
-            return self._store
+        return self.per_process("store", self._open_store)
+
+    def _open_store(self) -> SpaceStore:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return SpaceStore(
+            self.root,
+            authority=self.authority,
+            clock=self.clock,
+            max_nodes_per_space=self.options.max_nodes_per_space,
+        )
 
     def describe(self, root: etree._Element) -> SpaceRequest:
         return read_request(root)
