@@ -65,19 +65,29 @@ class ThreadConnections:
         return conn
 
     @contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """An immediate write transaction on the calling thread's connection."""
+    def write(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """An immediate write transaction on the calling thread's connection.
+
+        ``durable=False`` skips the fsync at commit for this transaction (WAL keeps it
+        atomic: after a crash it is there entirely or not at all).
+        """
         conn = self.get()
-        conn.execute("BEGIN IMMEDIATE")
+        if not durable:
+            conn.execute("PRAGMA synchronous=NORMAL")
         try:
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            # After a failed COMMIT (disk full, say) the transaction is still open: end it,
-            # or every later BEGIN on this thread's connection would fail.
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                # After a failed COMMIT (disk full, say) the transaction is still open:
+                # end it, or every later BEGIN on this thread's connection would fail.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        finally:
+            if not durable:
+                conn.execute(f"PRAGMA synchronous={self.synchronous}")
 
     def close(self) -> None:
         """Close every connection opened so far (from any thread)."""

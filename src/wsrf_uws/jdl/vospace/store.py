@@ -37,7 +37,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -139,24 +139,9 @@ class SpaceStore:
     def _connection(self) -> sqlite3.Connection:
         return self._connections.get()
 
-    @contextmanager
-    def _write(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
-        """A write transaction; ``durable=False`` skips the fsync at commit (WAL keeps
-        it atomic: after a crash it is there entirely or not at all)."""
-        conn = self._connection()
-        if not durable:
-            conn.execute("PRAGMA synchronous=NORMAL")
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-        finally:
-            if not durable:
-                conn.execute(f"PRAGMA synchronous={self._connections.synchronous}")
+    def _write(self, *, durable: bool = True) -> AbstractContextManager[sqlite3.Connection]:
+        """A write transaction; ``durable=False`` skips the fsync at commit."""
+        return self._connections.write(durable=durable)
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
