@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from .columns import ColumnInfo
 from .sphere import healpix_index
-from .tap_schema import TableInfo
+from .tap_schema import TableInfo, healpix_column
 
 #: The number of stars in hip2.dat.
 ROWS = 117_955
@@ -226,12 +226,7 @@ TABLE = TableInfo(
             ColumnInfo(name=name, datatype=_VOTABLE_TYPES[kind], **meta)
             for name, _, _, kind, meta in _FIELDS
         ),
-        ColumnInfo(
-            name="hpx",
-            datatype="long",
-            ucd="pos.healpix",
-            description=f"HEALPix index of (ra, dec), nested scheme, order {HEALPIX_ORDER}",
-        ),
+        healpix_column(HEALPIX_ORDER),
     ),
     ra_column="ra",
     dec_column="dec",

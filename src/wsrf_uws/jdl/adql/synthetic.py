@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from .columns import ColumnInfo
 from .sphere import healpix_index
-from .tap_schema import TableInfo
+from .tap_schema import TableInfo, healpix_column
 
 #: The HEALPix order of the ``hpx`` column.
 HEALPIX_ORDER = 10
@@ -63,12 +63,7 @@ TABLE = TableInfo(
             "parallax", "float", unit="mas", ucd="pos.parallax.trig", description="Parallax"
         ),
         ColumnInfo("flags", "short", ucd="meta.code", description="Quality flags (bits 0-3)"),
-        ColumnInfo(
-            "hpx",
-            "long",
-            ucd="pos.healpix",
-            description=f"HEALPix index of (ra, dec), nested scheme, order {HEALPIX_ORDER}",
-        ),
+        healpix_column(HEALPIX_ORDER),
     ),
     ra_column="ra",
     dec_column="dec",

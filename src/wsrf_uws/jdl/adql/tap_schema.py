@@ -23,6 +23,16 @@ from .columns import ColumnInfo
 SCHEMA = "tap_schema"
 
 
+def healpix_column(order: int, *, name: str = "hpx") -> ColumnInfo:
+    """The description of a catalogue's HEALPix index column (nested scheme, ``order``)."""
+    return ColumnInfo(
+        name=name,
+        datatype="long",
+        ucd="pos.healpix",
+        description=f"HEALPix index of (ra, dec), nested scheme, order {order}",
+    )
+
+
 @dataclass(frozen=True)
 class TableInfo:
     """One table of the catalogue: its columns' metadata and its spatial index.
