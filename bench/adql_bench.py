@@ -29,10 +29,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
-import os
-import platform
-import sys
 import tempfile
 import time
 import warnings
@@ -51,7 +47,7 @@ from wsrf_uws.jdl.adql.columns import ColumnInfo
 from wsrf_uws.jdl.adql.cursor import ResultCursor, write_cursor
 from wsrf_uws.jdl.adql.votable import Serialization, votable_bytes, write_votable
 
-from report import apply_preset, percentile, table
+from report import apply_preset, environment, percentile, table, write_figures
 
 #: Targets: slowest/fastest exposeRows offset, and the time of one exposeRows.
 TARGET_RATIO = 1.2
@@ -334,17 +330,6 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
 
-def environment() -> dict[str, Any]:
-    return {
-        "python": sys.version.split()[0],
-        "pyarrow": pa.__version__,
-        "numpy": np.__version__,
-        "astropy": astropy.__version__,
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-    }
-
-
 def report(env: dict[str, Any], pages: dict[str, Any], writing: dict[str, Any], full: bool) -> str:
     call_rows = [
         [
@@ -438,11 +423,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.rows < 2 * PAGE:
         raise SystemExit(f"--rows must be at least {2 * PAGE}")
-    env = environment()
+    env = environment("pyarrow", "numpy", "astropy")
     pages = cursor_pages(args)
     writing = votable_writing(args)
     print(report(env, pages, writing, args.full))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     figures = {
         "environment": env,
         "full": args.full,
@@ -450,8 +434,7 @@ def main(argv: list[str] | None = None) -> None:
         "expose_rows": pages,
         "votable_writing": writing,
     }
-    args.out.write_text(json.dumps(figures, indent=2) + "\n")
-    print(f"\nfigures written to {args.out}")
+    write_figures(args.out, figures)
 
 
 if __name__ == "__main__":

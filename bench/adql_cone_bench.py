@@ -28,22 +28,16 @@ catalogue (``--keep`` keeps the one this run builds).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from wsrf_uws.jdl.adql.catalog import Catalog, build_synthetic
 from wsrf_uws.jdl.adql.query import execute, translate
 
-from report import apply_preset, table
+from report import apply_preset, environment, table, write_figures
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "out" / "adql_cone_bench.json"
 FULL = {"rows": 10_000_000, "repeats": 7}
@@ -118,15 +112,6 @@ def measure_cone(
     return figures
 
 
-def environment() -> dict[str, Any]:
-    return {
-        "python": sys.version.split()[0],
-        "duckdb": duckdb.__version__,
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-    }
-
-
 def report(env: dict[str, Any], build: dict[str, Any], cones: list[dict[str, Any]]) -> str:
     rows = []
     for cone in cones:
@@ -196,15 +181,9 @@ def main(argv: list[str] | None = None) -> None:
                 "bytes": path.stat().st_size,
             }
             cones = [measure_cone(catalog, *cone, args.repeats) for cone in CONES]
-    env = environment()
+    env = environment("duckdb")
     print(report(env, build, cones))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(
-        json.dumps(
-            {"environment": env, "full": args.full, "build": build, "cones": cones}, indent=1
-        )
-    )
-    print(f"\nfigures written to {args.out}")
+    write_figures(args.out, {"environment": env, "full": args.full, "build": build, "cones": cones})
 
 
 if __name__ == "__main__":

@@ -26,11 +26,7 @@ printed and written to ``bench/out/image_bench.json``.
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
-import platform
-import sys
 import tempfile
 import time
 import warnings
@@ -39,7 +35,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import astropy
 import numpy as np
 from astropy.io import fits
 from astropy.utils.exceptions import AstropyWarning
@@ -49,7 +44,7 @@ from wsrf_uws.jdl.image.archive import ArchiveIndex
 from wsrf_uws.jdl.image.cutout import make_cutout
 from wsrf_uws.jdl.image.fields import Field
 
-from report import apply_preset, percentile, table
+from report import apply_preset, environment, percentile, table, write_figures
 
 QUICK = {"frames": 2, "cutouts": 40, "archive": 50, "queries": 20}
 FULL = {"frames": 4, "cutouts": 200, "archive": 500, "queries": 20}
@@ -246,16 +241,6 @@ def brute_force(paths: list[Path], field: Field, found: list[str]) -> None:
 # -- report ----------------------------------------------------------------------------------
 
 
-def environment() -> dict[str, Any]:
-    return {
-        "python": sys.version.split()[0],
-        "astropy": astropy.__version__,
-        "numpy": np.__version__,
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-    }
-
-
 def row(label: str, figures: dict[str, float], baseline: dict[str, float] | None) -> list[str]:
     ratio = f"{figures['mean_ms'] / baseline['mean_ms']:.2f}" if baseline else "1.00"
     return [
@@ -329,13 +314,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     rng = np.random.default_rng(args.seed)
-    env = environment()
+    env = environment("astropy", "numpy")
     with tempfile.TemporaryDirectory(prefix="image-bench-") as scratch:
         folder = Path(scratch)
         cut = cutouts(args, folder, rng)
         idx = index_figures(args, folder, rng)
     print(report(env, cut, idx, args.full))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     figures = {
         "environment": env,
         "full": args.full,
@@ -343,8 +327,7 @@ def main(argv: list[str] | None = None) -> None:
         "cutouts": cut,
         "index": idx,
     }
-    args.out.write_text(json.dumps(figures, indent=2) + "\n")
-    print(f"\nfigures written to {args.out}")
+    write_figures(args.out, figures)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,16 @@
-"""What the benchmarks share: presets for their options, percentiles and plain-text tables."""
+"""What the benchmarks share: presets for their options, percentiles, plain-text tables,
+the environment a run reports, and the JSON file its figures go to."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import platform
+import sys
 from collections.abc import Mapping
+from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 
@@ -31,3 +38,22 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+def environment(*packages: str, **extra: Any) -> dict[str, Any]:
+    """What a run's figures depend on: Python, the versions of ``packages`` (distribution
+    names), ``extra`` facts, the CPU count and the platform."""
+    return {
+        "python": sys.version.split()[0],
+        **extra,
+        **{package: version(package) for package in packages},
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+    }
+
+
+def write_figures(path: Path, figures: Mapping[str, Any]) -> None:
+    """Write a run's figures to ``path`` as JSON, and say where."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(figures, indent=2) + "\n")
+    print(f"\nfigures written to {path}")

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import json
 import os
 import platform
 import pstats
@@ -52,14 +51,13 @@ import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from lxml import etree
 
-from report import apply_preset, percentile, table
+from report import apply_preset, environment, percentile, table, write_figures
 
 HERE = Path(__file__).resolve().parent
 SERVER_SCRIPT = HERE / "soap_server.py"
@@ -447,19 +445,6 @@ def figures(name: str, tally: Tally) -> Figures:
     )
 
 
-def environment() -> dict[str, Any]:
-    return {
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "spyne": version("spyne"),
-        "waitress": version("waitress"),
-        "lxml": version("lxml"),
-        "sqlite": sqlite3.sqlite_version,
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-    }
-
-
 def ratios(results: dict[str, Figures]) -> dict[str, float]:
     """Each workload's throughput relative to the echo baseline (echo itself: 1)."""
     base = results.get(BASELINE)
@@ -657,7 +642,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    env = environment()
+    env = environment(
+        "spyne",
+        "waitress",
+        "lxml",
+        implementation=platform.python_implementation(),
+        sqlite=sqlite3.sqlite_version,
+    )
     with tempfile.TemporaryDirectory(prefix="soap_bench_") as tmp:
         server = Server(Path(tmp) / "data", args)
         try:
@@ -679,7 +670,6 @@ def main(argv: list[str] | None = None) -> int:
     if status != 0:
         print(f"\nthe server exited with status {status}")
     relative = ratios(results)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     document = {
         "environment": env,
         "quick": args.quick,
@@ -700,8 +690,7 @@ def main(argv: list[str] | None = None) -> int:
         "other_load": args.other_load,
         "verdict": verdict(results, relative),
     }
-    args.out.write_text(json.dumps(document, indent=2) + "\n")
-    print(f"\nfigures written to {args.out}")
+    write_figures(args.out, document)
     if args.profile and args.profile_out.exists():
         print("\n" + profile_summary(args.profile_out))
     failed = sum(f.errors for f in results.values()) or status

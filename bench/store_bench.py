@@ -24,12 +24,9 @@ Run from the project root: ``python bench/store_bench.py`` (one to two minutes o
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import platform
 import random
 import sqlite3
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -42,7 +39,7 @@ from wsrf_uws.core.model import Job, new_resource_id
 from wsrf_uws.core.phases import Phase
 from wsrf_uws.store import SQLiteJobStore
 
-from report import apply_preset, percentile, table
+from report import apply_preset, environment, percentile, table, write_figures
 
 Sync = Literal["full", "normal"]
 
@@ -323,16 +320,6 @@ def quick_note(small: dict[str, Any], large: dict[str, Any]) -> str:
     return f" (--quick: fewer operations; {sizes} resources instead of 10^2 vs 10^6)"
 
 
-def environment() -> dict[str, Any]:
-    return {
-        "python": sys.version.split()[0],
-        "implementation": platform.python_implementation(),
-        "sqlite": sqlite3.sqlite_version,
-        "cpus": os.cpu_count(),
-        "platform": platform.platform(),
-    }
-
-
 def report(env: dict[str, Any], rates: list[Throughput], scale: dict[str, Any], quick: bool) -> str:
     small, large = scale["small"], scale["large"]
     size_mib = scale["large_file_bytes"] / 2**20
@@ -410,11 +397,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     rng = random.Random(args.seed)
-    env = environment()
+    env = environment(
+        implementation=platform.python_implementation(), sqlite=sqlite3.sqlite_version
+    )
     rates = [r for sync in SYNC_MODES for r in throughput(sync, args.ops, rng)]
     scale = scaling(args, rng)
     print(report(env, rates, scale, args.quick))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     figures = {
         "environment": env,
         "quick": args.quick,
@@ -422,8 +410,7 @@ def main(argv: list[str] | None = None) -> None:
         "throughput": [asdict(r) for r in rates],
         "read_latency": scale,
     }
-    args.out.write_text(json.dumps(figures, indent=2) + "\n")
-    print(f"\nfigures written to {args.out}")
+    write_figures(args.out, figures)
 
 
 if __name__ == "__main__":
