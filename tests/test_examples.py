@@ -26,10 +26,14 @@ EXAMPLES = ROOT / "examples" / "jdl"
 SAMPLES = sorted(EXAMPLES.glob("*/*.xml"))
 
 
-@pytest.fixture
-def all_contracts(tmp_path: Path) -> Iterator[JobService]:
-    """A started service offering every installed contract, with default settings."""
-    data_dir = tmp_path / "data"
+@pytest.fixture(scope="module")
+def all_contracts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JobService]:
+    """A started service offering every installed contract, with default settings.
+
+    One for all the samples: the image and adql contracts build their demonstration
+    data on first use, which need not happen once per sample.
+    """
+    data_dir = tmp_path_factory.mktemp("samples") / "data"
     registry = ContractRegistry.from_entry_points(Settings(data_dir=data_dir))
     svc = build_test_service(data_dir, contracts=list(registry))
     svc.startup()
@@ -60,70 +64,60 @@ def test_a_sample_creates_a_pending_job(all_contracts: JobService, path: Path) -
     assert job.phase is Phase.PENDING
 
 
-def test_the_fitsheader_example_runs_a_job(tmp_path: Path) -> None:
-    server = RunningServer(tmp_path / "data")
-    server.start()
-    try:
-        run = subprocess.run(
-            [sys.executable, str(ROOT / "examples" / "cea_fitsheader.py"), server.base_url],
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-    finally:
-        server.stop()
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """One anonymous service for the examples that need no users (each destroys its job)."""
+    running = RunningServer(tmp_path_factory.mktemp("examples") / "data")
+    running.start()
+    yield running
+    running.stop()
+
+
+def run_example(server: RunningServer, script: str, *args: str) -> str:
+    """Run ``examples/{script}`` against ``server``; its output, once it has succeeded."""
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / script), server.base_url, *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
+    return run.stdout
+
+
+def job_folders(server: RunningServer) -> list[Path]:
+    """The resource folders left in the server's data folder."""
+    return [p for p in (server.data_dir / "jobs").glob("*/*") if p.is_dir()]
+
+
+def test_the_fitsheader_example_runs_a_job(server: RunningServer) -> None:
+    output = run_example(server, "cea_fitsheader.py")
     for card in ("NAXIS1  =", "NAXIS2  =", "CTYPE1  = 'RA---TAN'", "exit status: 0"):
-        assert card in run.stdout, run.stdout
-    assert "stdout.txt" in run.stdout
+        assert card in output, output
+    assert "stdout.txt" in output
 
 
-def test_the_image_staging_example_downloads_the_images_as_they_appear(tmp_path: Path) -> None:
-    server = RunningServer(tmp_path / "data")
-    server.start()
-    try:
-        run = subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "examples" / "image_staging.py"),
-                server.base_url,
-                str(tmp_path / "cutouts"),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-    finally:
-        server.stop()
-    assert run.returncode == 0, run.stdout + run.stderr
+def test_the_image_staging_example_downloads_the_images_as_they_appear(
+    server: RunningServer, tmp_path: Path
+) -> None:
+    output = run_example(server, "image_staging.py", str(tmp_path / "cutouts"))
     images = sorted((tmp_path / "cutouts").glob("*.fits"))
-    assert images, run.stdout
-    assert f"{len(images)} images in" in run.stdout
-    assert "andromeda: no frame of the archive in band 'r' overlaps this field" in run.stdout
+    assert images, output
+    assert f"{len(images)} images in" in output
+    assert "andromeda: no frame of the archive in band 'r' overlaps this field" in output
     # The job was destroyed: nothing of it is left in the service's data folder.
-    assert not [p for p in (tmp_path / "data" / "jobs").glob("*/*") if p.is_dir()]
+    assert job_folders(server) == []
 
 
-def test_the_adql_cursor_example_pages_through_a_result(tmp_path: Path) -> None:
-    server = RunningServer(tmp_path / "data")
-    server.start()
-    try:
-        run = subprocess.run(
-            [sys.executable, str(ROOT / "examples" / "adql_cursor.py"), server.base_url, "300"],
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-    finally:
-        server.stop()
-    assert run.returncode == 0, run.stdout + run.stderr
-    lines = run.stdout.splitlines()
+def test_the_adql_cursor_example_pages_through_a_result(server: RunningServer) -> None:
+    output = run_example(server, "adql_cursor.py", "300")
+    lines = output.splitlines()
     total = int(next(line for line in lines if line.endswith("hpmag")).split()[0])
     assert total > 300
-    assert f"paged through {total} of {total} rows" in run.stdout
+    assert f"paged through {total} of {total} rows" in output
     pages = [line for line in lines if line.startswith("rows ")]
     assert len(pages) == -(-total // 300)
-    assert not [p for p in (tmp_path / "data" / "jobs").glob("*/*") if p.is_dir()]
+    assert job_folders(server) == []
 
 
 def test_the_vospace_example_negotiates_uses_and_releases_a_space(tmp_path: Path) -> None:
@@ -131,31 +125,19 @@ def test_the_vospace_example_negotiates_uses_and_releases_a_space(tmp_path: Path
 
     users = tmp_path / "users"
     UsersFile.add(users, "alice", "alice-secret")
-    server = RunningServer(tmp_path / "data", env={"WSRF_UWS_USERS_FILE": str(users)})
-    server.start()
+    with_users = RunningServer(tmp_path / "data", env={"WSRF_UWS_USERS_FILE": str(users)})
+    with_users.start()
     try:
-        run = subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "examples" / "vospace_lifetime.py"),
-                server.base_url,
-                "alice",
-                "alice-secret",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
+        output = run_example(with_users, "vospace_lifetime.py", "alice", "alice-secret")
         # The space is gone with the job.
         listing = requests.get(
-            f"{server.base_url}/vospace/nodes/", auth=("alice", "alice-secret"), timeout=30
+            f"{with_users.base_url}/vospace/nodes/", auth=("alice", "alice-secret"), timeout=30
         )
     finally:
-        server.stop()
-    assert run.returncode == 0, run.stdout + run.stderr
-    assert "offer: 1000000 bytes for P1D" in run.stdout
-    assert "downloaded 24000 bytes, identical" in run.stdout
-    assert "notes.txt" in run.stdout
+        with_users.stop()
+    assert "offer: 1000000 bytes for P1D" in output
+    assert "downloaded 24000 bytes, identical" in output
+    assert "notes.txt" in output
     assert listing.status_code == 200
     children = etree.fromstring(listing.content).find("{http://www.ivoa.net/xml/VOSpace/v2.0}nodes")
     assert children is not None
