@@ -6,7 +6,7 @@ the property), and clients poll ``GetResourceProperty`` far more often than they
 anything else. Absolute figures depend on the machine and vary by ±30% between runs,
 so the figure that matters is a ratio against a baseline measured in the same run, on
 the same server: a stock Spyne ``echo(text) -> text`` operation. The target is that
-``GetResourceProperty`` of ``uws-core:JobState`` (the property clients poll) reaches at
+``GetResourceProperty`` of ``uwscore:JobState`` (the property clients poll) reaches at
 least 0.8 of the echo throughput.
 
 What it does: starts ONE server process (``bench/soap_server.py``: the service as
@@ -16,10 +16,10 @@ MessageID each) over keep-alive connections from C concurrent client threads, so
 client library costs next to nothing and the server is what is measured. Workloads:
 
 1. *echo*: the Spyne baseline, ``/bench/echo``;
-2. *GRP JobState*: ``GetResourceProperty`` of ``uws-core:JobState`` (the richest property)
-   on the job, with full WS-Addressing headers and the ``uws-core:ResourceId`` reference
+2. *GRP JobState*: ``GetResourceProperty`` of ``uwscore:JobState`` (the richest property)
+   on the job, with full WS-Addressing headers and the ``uwscore:ResourceId`` reference
    parameter;
-3. *GRP Phase*: the same for ``uws-core:Phase`` (the cheapest property);
+3. *GRP Phase*: the same for ``uwscore:Phase`` (the cheapest property);
 4. *createJob*: a ``steps`` job (never started): a durable insert with fsync and a job
    folder per request.
 
@@ -105,8 +105,8 @@ def addressing(to: str, action: str, resource_id: str | None = None) -> str:
     )
     if resource_id is not None:
         headers += (
-            f'<uws-core:ResourceId xmlns:uws-core="{CORE}" wsa:IsReferenceParameter="true">'
-            f"{resource_id}</uws-core:ResourceId>"
+            f'<uwscore:ResourceId xmlns:uwscore="{CORE}" wsa:IsReferenceParameter="true">'
+            f"{resource_id}</uwscore:ResourceId>"
         )
     return headers
 
@@ -120,8 +120,8 @@ CREATE_BODY = (
 
 def grp_body(prop: str) -> str:
     return (
-        f'<wsrf-rp:GetResourceProperty xmlns:wsrf-rp="{RP}" xmlns:uws-core="{CORE}">'
-        f"uws-core:{prop}</wsrf-rp:GetResourceProperty>"
+        f'<wsrfrp:GetResourceProperty xmlns:wsrfrp="{RP}" xmlns:uwscore="{CORE}">'
+        f"uwscore:{prop}</wsrfrp:GetResourceProperty>"
     )
 
 

@@ -60,6 +60,8 @@ from wsrf_uws.testing import NAMESPACE as STEPS
 from wsrf_uws.testing import steps_jdl
 from wsrf_uws.testing.server import RunningServer, running_server
 
+from soap_support import stored_jobs
+
 MULTILINE_BAD_JDL = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n'
     b'<job xmlns="urn:wsrf-uws:steps:v1">\n'
@@ -190,9 +192,22 @@ def test_create_beyond_the_maximum_lifetime_is_rejected(service: Service) -> Non
         service.create(steps_jdl(1, 0), termination_time=too_late)
 
 
-def test_create_forever_is_refused_by_default(service: Service) -> None:
+def test_create_forever_is_refused_by_default_and_leaves_nothing(
+    service: Service, server: RunningServer
+) -> None:
+    before = stored_jobs(server)
     with pytest.raises(UnableToSetTerminationTime):
         service.create(steps_jdl(1, 0), termination_time=INFINITE)
+    assert stored_jobs(server) == before
+
+
+def test_create_forever_where_infinite_lifetimes_are_allowed(tmp_path: Path) -> None:
+    env = {"WSRF_UWS_ALLOW_INFINITE_LIFETIME": "true"}
+    with running_server(tmp_path, env=env) as forever_server:
+        job = Service(forever_server.url("steps")).create(
+            steps_jdl(1, 0), termination_time=INFINITE
+        )
+        assert job.termination_time is None
 
 
 def test_requests_carry_ws_addressing_once(service: Service) -> None:

@@ -68,7 +68,7 @@ def client(server: RunningServer) -> zeep.Client:
 
 
 def resource_header(resource_id: str, marker: str = "true") -> etree._Element:
-    element = etree.Element(f"{{{CORE}}}ResourceId", nsmap={"uws-core": CORE, "wsa": WSA})
+    element = etree.Element(f"{{{CORE}}}ResourceId", nsmap={"uwscore": CORE, "wsa": WSA})
     element.set(f"{{{WSA}}}IsReferenceParameter", marker)
     element.text = resource_id
     return element
@@ -76,8 +76,8 @@ def resource_header(resource_id: str, marker: str = "true") -> etree._Element:
 
 def create(client: zeep.Client, steps: int = 2, seconds: float = 0.05) -> str:
     job = client.get_element(f"{{{STEPS}}}job")(steps=steps, stepSeconds=seconds)
-    # The response type is a choice of the 1.0 and 2004/08 EPRs, so zeep keeps the wrapper.
-    reference = client.service.createJob(job=job).EndpointReference
+    # The wrapped convention: zeep returns the response wrapper's only child, the EPR.
+    reference = client.service.createJob(job=job)
     return str(reference.ReferenceParameters._value_1[0]._value_1)
 
 
@@ -305,8 +305,8 @@ def test_uws_job_is_parseable_by_pyvo(client: zeep.Client, server: RunningServer
     pyvo_uws = pytest.importorskip("pyvo.io.uws")
     resource_id = create(client, steps=1, seconds=0)
     data = envelope(
-        f'<wsrf-rp:GetResourceProperty xmlns:wsrf-rp="{RP}" xmlns:uws="{UWS}">uws:job'
-        "</wsrf-rp:GetResourceProperty>",
+        f'<wsrfrp:GetResourceProperty xmlns:wsrfrp="{RP}" xmlns:uws="{UWS}">uws:job'
+        "</wsrfrp:GetResourceProperty>",
         addressing(server.url("steps"), GRP_ACTION, resource_id),
     )
     status, reply = post(server.url("steps"), data, check=shared_check())
@@ -325,8 +325,8 @@ def test_uws_job_is_parseable_by_pyvo(client: zeep.Client, server: RunningServer
 def test_replies_relate_to_the_request(server: RunningServer, check: MessageCheck) -> None:
     resource_id = create(checked_client(server))
     data = envelope(
-        f'<wsrf-rp:GetResourceProperty xmlns:wsrf-rp="{RP}" xmlns:c="{CORE}">c:Phase'
-        "</wsrf-rp:GetResourceProperty>",
+        f'<wsrfrp:GetResourceProperty xmlns:wsrfrp="{RP}" xmlns:c="{CORE}">c:Phase'
+        "</wsrfrp:GetResourceProperty>",
         addressing(server.url("steps"), GRP_ACTION, resource_id, message_id="uuid:not-a-urn-42"),
     )
     status, reply = post(server.url("steps"), data, check=check)
@@ -516,7 +516,7 @@ def test_jobs_survive_kill_9_of_the_server(tmp_path: Path) -> None:
             client.service.createJob(
                 job=client.get_element(f"{{{STEPS}}}job")(steps=20, stepSeconds=0.2, isolated=False)
             )
-            .EndpointReference.ReferenceParameters._value_1[0]
+            .ReferenceParameters._value_1[0]
             ._value_1
         )
         for resource_id in (isolated, held):

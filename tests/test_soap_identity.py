@@ -57,7 +57,7 @@ def rid_header(resource_id: str) -> etree._Element:
 
 def create(c: zeep.Client) -> str:
     job = c.get_element(f"{{{STEPS}}}job")(steps=1, stepSeconds=0)
-    epr = c.service.createJob(job=job).EndpointReference
+    epr = c.service.createJob(job=job)
     return str(epr.ReferenceParameters._value_1[0]._value_1)
 
 

@@ -55,15 +55,15 @@ HARDENED = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=Fal
 # ------------------------------------------------------------------ instance corpus
 
 NS = (
-    f'xmlns:wsa="{WSA}" xmlns:wsa04="{WSA04}" xmlns:wsrf-bf="{BF}" xmlns:wsrf-r="{R}" '
-    f'xmlns:wsrf-rp="{RP}" '
-    f'xmlns:wsrf-rl="{RL}" xmlns:uws="{UWS}" xmlns:xlink="{XLINK}" '
+    f'xmlns:wsa="{WSA}" xmlns:wsa04="{WSA04}" xmlns:wsrfbf="{BF}" xmlns:wsrfr="{R}" '
+    f'xmlns:wsrfrp="{RP}" '
+    f'xmlns:wsrfrl="{RL}" xmlns:uws="{UWS}" xmlns:xlink="{XLINK}" '
     'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-    'xmlns:uws-core="urn:wsrf-uws:core:v1"'
+    'xmlns:uwscore="urn:wsrf-uws:core:v1"'
 )
 RESOURCE_ID = (
-    '<uws-core:ResourceId xmlns:uws-core="urn:wsrf-uws:core:v1" '
-    'wsa:IsReferenceParameter="true">abc</uws-core:ResourceId>'
+    '<uwscore:ResourceId xmlns:uwscore="urn:wsrf-uws:core:v1" '
+    'wsa:IsReferenceParameter="true">abc</uwscore:ResourceId>'
 )
 EPR_CONTENT = f"""
   <wsa:Address>http://localhost:8080/wsrf-uws/services/Job</wsa:Address>
@@ -72,7 +72,7 @@ EPR_CONTENT = f"""
 EPR04_CONTENT = """
   <wsa04:Address>http://localhost:8080/wsrf-uws/services/Job</wsa04:Address>
   <wsa04:ReferenceParameters>
-    <uws-core:ResourceId xmlns:uws-core="urn:wsrf-uws:core:v1">abc</uws-core:ResourceId>
+    <uwscore:ResourceId xmlns:uwscore="urn:wsrf-uws:core:v1">abc</uwscore:ResourceId>
   </wsa04:ReferenceParameters>"""
 
 
@@ -85,11 +85,11 @@ def fault(root: str, extra: str = "") -> str:
     return doc(
         root,
         f"""{extra}
-  <wsrf-bf:Timestamp>2024-05-01T12:00:00Z</wsrf-bf:Timestamp>
-  <wsrf-bf:Originator>{EPR_CONTENT}</wsrf-bf:Originator>
-  <wsrf-bf:ErrorCode dialect="urn:wsrf-uws:errors">JOB_NOT_FOUND</wsrf-bf:ErrorCode>
-  <wsrf-bf:Description>No job with id abc.</wsrf-bf:Description>
-  <wsrf-bf:Description xml:lang="fr">Aucune tâche abc.</wsrf-bf:Description>""",
+  <wsrfbf:Timestamp>2024-05-01T12:00:00Z</wsrfbf:Timestamp>
+  <wsrfbf:Originator>{EPR_CONTENT}</wsrfbf:Originator>
+  <wsrfbf:ErrorCode dialect="urn:wsrf-uws:errors">JOB_NOT_FOUND</wsrfbf:ErrorCode>
+  <wsrfbf:Description>No job with id abc.</wsrfbf:Description>
+  <wsrfbf:Description xml:lang="fr">Aucune tâche abc.</wsrfbf:Description>""",
     )
 
 
@@ -120,7 +120,7 @@ UWS_FULL_JOB = doc(
     <uws:message>step 2 failed</uws:message>
   </uws:errorSummary>
   <uws:jobInfo>
-    <uws-core:ExitCode>3</uws-core:ExitCode>
+    <uwscore:ExitCode>3</uwscore:ExitCode>
     <note>anything goes here</note>
   </uws:jobInfo>""",
     attrs='version="1.1"',
@@ -140,10 +140,10 @@ UWS_MINIMAL_JOB = doc(
 )
 
 SCHEDULED_TERMINATION_RP = """
-  <wsrf-rl:ScheduledResourceTerminationRP>
-    <wsrf-rl:CurrentTime>2024-05-01T12:00:00Z</wsrf-rl:CurrentTime>
-    <wsrf-rl:TerminationTime xsi:nil="true"/>
-  </wsrf-rl:ScheduledResourceTerminationRP>"""
+  <wsrfrl:ScheduledResourceTerminationRP>
+    <wsrfrl:CurrentTime>2024-05-01T12:00:00Z</wsrfrl:CurrentTime>
+    <wsrfrl:TerminationTime xsi:nil="true"/>
+  </wsrfrl:ScheduledResourceTerminationRP>"""
 
 VALID = {
     # WS-Addressing
@@ -183,10 +183,10 @@ VALID = {
         "wsa04:EndpointReference",
         """
   <wsa04:Address>http://localhost/Job</wsa04:Address>
-  <wsa04:ReferenceProperties><uws-core:ResourceId>abc</uws-core:ResourceId></wsa04:ReferenceProperties>
+  <wsa04:ReferenceProperties><uwscore:ResourceId>abc</uwscore:ResourceId></wsa04:ReferenceProperties>
   <wsa04:ReferenceParameters/>
-  <wsa04:PortType>uws-core:JobPortType</wsa04:PortType>
-  <wsa04:ServiceName PortName="JobPort">uws-core:JobService</wsa04:ServiceName>
+  <wsa04:PortType>uwscore:JobPortType</wsa04:PortType>
+  <wsa04:ServiceName PortName="JobPort">uwscore:JobService</wsa04:ServiceName>
   <x:note xmlns:x="urn:example">an extension element</x:note>""",
         attrs='xml:lang="en"',
     ),
@@ -205,71 +205,71 @@ VALID = {
     "wsa04-from": doc("wsa04:From", "<wsa04:Address>http://client.example.org/</wsa04:Address>"),
     "wsa04-fault-to": doc("wsa04:FaultTo", EPR04_CONTENT),
     # WS-ResourceProperties
-    "rp-get-document": doc("wsrf-rp:GetResourcePropertyDocument"),
+    "rp-get-document": doc("wsrfrp:GetResourcePropertyDocument"),
     "rp-get-document-response": doc(
-        "wsrf-rp:GetResourcePropertyDocumentResponse", SCHEDULED_TERMINATION_RP
+        "wsrfrp:GetResourcePropertyDocumentResponse", SCHEDULED_TERMINATION_RP
     ),
-    "rp-get": doc("wsrf-rp:GetResourceProperty", "wsrf-rl:TerminationTime"),
+    "rp-get": doc("wsrfrp:GetResourceProperty", "wsrfrl:TerminationTime"),
     "rp-get-response": doc(
-        "wsrf-rp:GetResourcePropertyResponse", '<wsrf-rl:TerminationTime xsi:nil="true"/>'
+        "wsrfrp:GetResourcePropertyResponse", '<wsrfrl:TerminationTime xsi:nil="true"/>'
     ),
-    "rp-get-response-empty": doc("wsrf-rp:GetResourcePropertyResponse"),
+    "rp-get-response-empty": doc("wsrfrp:GetResourcePropertyResponse"),
     "rp-get-multiple": doc(
-        "wsrf-rp:GetMultipleResourceProperties",
-        "<wsrf-rp:ResourceProperty>wsrf-rl:CurrentTime</wsrf-rp:ResourceProperty>"
-        "<wsrf-rp:ResourceProperty>uws:job</wsrf-rp:ResourceProperty>",
+        "wsrfrp:GetMultipleResourceProperties",
+        "<wsrfrp:ResourceProperty>wsrfrl:CurrentTime</wsrfrp:ResourceProperty>"
+        "<wsrfrp:ResourceProperty>uws:job</wsrfrp:ResourceProperty>",
     ),
     "rp-get-multiple-response": doc(
-        "wsrf-rp:GetMultipleResourcePropertiesResponse",
-        "<wsrf-rl:CurrentTime>2024-05-01T12:00:00Z</wsrf-rl:CurrentTime>" + UWS_MINIMAL_JOB,
+        "wsrfrp:GetMultipleResourcePropertiesResponse",
+        "<wsrfrl:CurrentTime>2024-05-01T12:00:00Z</wsrfrl:CurrentTime>" + UWS_MINIMAL_JOB,
     ),
     # WS-ResourceLifetime
-    "rl-current-time": doc("wsrf-rl:CurrentTime", "2024-05-01T12:00:00Z"),
-    "rl-termination-time": doc("wsrf-rl:TerminationTime", "2024-05-08T12:00:00+02:00"),
-    "rl-termination-time-nil": doc("wsrf-rl:TerminationTime", attrs='xsi:nil="true"'),
+    "rl-current-time": doc("wsrfrl:CurrentTime", "2024-05-01T12:00:00Z"),
+    "rl-termination-time": doc("wsrfrl:TerminationTime", "2024-05-08T12:00:00+02:00"),
+    "rl-termination-time-nil": doc("wsrfrl:TerminationTime", attrs='xsi:nil="true"'),
     "rl-scheduled-termination-rp": SCHEDULED_TERMINATION_RP.replace(
-        "<wsrf-rl:ScheduledResourceTerminationRP>",
-        f"<wsrf-rl:ScheduledResourceTerminationRP {NS}>",
+        "<wsrfrl:ScheduledResourceTerminationRP>",
+        f"<wsrfrl:ScheduledResourceTerminationRP {NS}>",
     ),
-    "rl-destroy": doc("wsrf-rl:Destroy"),
-    "rl-destroy-response": doc("wsrf-rl:DestroyResponse"),
+    "rl-destroy": doc("wsrfrl:Destroy"),
+    "rl-destroy-response": doc("wsrfrl:DestroyResponse"),
     "rl-set-time": doc(
-        "wsrf-rl:SetTerminationTime",
-        "<wsrf-rl:RequestedTerminationTime>2024-05-08T12:00:00Z</wsrf-rl:RequestedTerminationTime>",
+        "wsrfrl:SetTerminationTime",
+        "<wsrfrl:RequestedTerminationTime>2024-05-08T12:00:00Z</wsrfrl:RequestedTerminationTime>",
     ),
     "rl-set-time-nil": doc(
-        "wsrf-rl:SetTerminationTime",
-        '<wsrf-rl:RequestedTerminationTime xsi:nil="true"/>',
+        "wsrfrl:SetTerminationTime",
+        '<wsrfrl:RequestedTerminationTime xsi:nil="true"/>',
     ),
     "rl-set-duration": doc(
-        "wsrf-rl:SetTerminationTime",
-        "<wsrf-rl:RequestedLifetimeDuration>P1DT2H</wsrf-rl:RequestedLifetimeDuration>",
+        "wsrfrl:SetTerminationTime",
+        "<wsrfrl:RequestedLifetimeDuration>P1DT2H</wsrfrl:RequestedLifetimeDuration>",
     ),
     "rl-set-response": doc(
-        "wsrf-rl:SetTerminationTimeResponse",
-        "<wsrf-rl:NewTerminationTime>2024-05-08T12:00:00Z</wsrf-rl:NewTerminationTime>"
-        "<wsrf-rl:CurrentTime>2024-05-01T12:00:00Z</wsrf-rl:CurrentTime>",
+        "wsrfrl:SetTerminationTimeResponse",
+        "<wsrfrl:NewTerminationTime>2024-05-08T12:00:00Z</wsrfrl:NewTerminationTime>"
+        "<wsrfrl:CurrentTime>2024-05-01T12:00:00Z</wsrfrl:CurrentTime>",
     ),
     "rl-set-response-nil": doc(
-        "wsrf-rl:SetTerminationTimeResponse",
-        '<wsrf-rl:NewTerminationTime xsi:nil="true"/>'
-        "<wsrf-rl:CurrentTime>2024-05-01T12:00:00Z</wsrf-rl:CurrentTime>",
+        "wsrfrl:SetTerminationTimeResponse",
+        '<wsrfrl:NewTerminationTime xsi:nil="true"/>'
+        "<wsrfrl:CurrentTime>2024-05-01T12:00:00Z</wsrfrl:CurrentTime>",
     ),
     "rl-termination-notification": doc(
-        "wsrf-rl:TerminationNotification",
-        "<wsrf-rl:TerminationTime>2024-05-08T12:00:00Z</wsrf-rl:TerminationTime>"
-        "<wsrf-rl:TerminationReason>destruction time reached</wsrf-rl:TerminationReason>",
+        "wsrfrl:TerminationNotification",
+        "<wsrfrl:TerminationTime>2024-05-08T12:00:00Z</wsrfrl:TerminationTime>"
+        "<wsrfrl:TerminationReason>destruction time reached</wsrfrl:TerminationReason>",
     ),
     # Faults
-    "bf-base-fault": fault("wsrf-bf:BaseFault"),
-    "r-resource-unknown": fault("wsrf-r:ResourceUnknownFault"),
+    "bf-base-fault": fault("wsrfbf:BaseFault"),
+    "r-resource-unknown": fault("wsrfr:ResourceUnknownFault"),
     "r-resource-unavailable": fault(
-        "wsrf-r:ResourceUnavailableFault", extra="<uws-core:Detail>store locked</uws-core:Detail>"
+        "wsrfr:ResourceUnavailableFault", extra="<uwscore:Detail>store locked</uwscore:Detail>"
     ),
-    "rp-invalid-qname": fault("wsrf-rp:InvalidResourcePropertyQNameFault"),
-    "rl-not-destroyed": fault("wsrf-rl:ResourceNotDestroyedFault"),
-    "rl-unable-to-set": fault("wsrf-rl:UnableToSetTerminationTimeFault"),
-    "rl-change-rejected": fault("wsrf-rl:TerminationTimeChangeRejectedFault"),
+    "rp-invalid-qname": fault("wsrfrp:InvalidResourcePropertyQNameFault"),
+    "rl-not-destroyed": fault("wsrfrl:ResourceNotDestroyedFault"),
+    "rl-unable-to-set": fault("wsrfrl:UnableToSetTerminationTimeFault"),
+    "rl-change-rejected": fault("wsrfrl:TerminationTimeChangeRejectedFault"),
     # UWS 1.1
     "uws-job-full": UWS_FULL_JOB,
     "uws-job-minimal": UWS_MINIMAL_JOB,
@@ -293,30 +293,30 @@ VALID = {
 }
 
 # The fault with a cause: FaultCause holds one fault from another namespace.
-VALID["bf-fault-with-cause"] = fault("wsrf-rl:ResourceNotDestroyedFault").replace(
-    "</wsrf-rl:ResourceNotDestroyedFault>",
-    "<wsrf-bf:FaultCause>"
-    + fault("wsrf-r:ResourceUnavailableFault")
-    + "</wsrf-bf:FaultCause></wsrf-rl:ResourceNotDestroyedFault>",
+VALID["bf-fault-with-cause"] = fault("wsrfrl:ResourceNotDestroyedFault").replace(
+    "</wsrfrl:ResourceNotDestroyedFault>",
+    "<wsrfbf:FaultCause>"
+    + fault("wsrfr:ResourceUnavailableFault")
+    + "</wsrfbf:FaultCause></wsrfrl:ResourceNotDestroyedFault>",
 )
 
 INVALID = {
     "fault-without-timestamp": re.sub(
-        r"<wsrf-bf:Timestamp>.*?</wsrf-bf:Timestamp>", "", fault("wsrf-r:ResourceUnknownFault")
+        r"<wsrfbf:Timestamp>.*?</wsrfbf:Timestamp>", "", fault("wsrfr:ResourceUnknownFault")
     ),
-    "fault-error-code-without-dialect": fault("wsrf-bf:BaseFault").replace(
+    "fault-error-code-without-dialect": fault("wsrfbf:BaseFault").replace(
         ' dialect="urn:wsrf-uws:errors"', ""
     ),
     "set-termination-time-both-choices": doc(
-        "wsrf-rl:SetTerminationTime",
-        "<wsrf-rl:RequestedTerminationTime>2024-05-08T12:00:00Z</wsrf-rl:RequestedTerminationTime>"
-        "<wsrf-rl:RequestedLifetimeDuration>P1D</wsrf-rl:RequestedLifetimeDuration>",
+        "wsrfrl:SetTerminationTime",
+        "<wsrfrl:RequestedTerminationTime>2024-05-08T12:00:00Z</wsrfrl:RequestedTerminationTime>"
+        "<wsrfrl:RequestedLifetimeDuration>P1D</wsrfrl:RequestedLifetimeDuration>",
     ),
     "uws-job-bad-phase": UWS_MINIMAL_JOB.replace("PENDING", "RUNNING"),
     "uws-job-without-results": UWS_MINIMAL_JOB.replace("<uws:results/>", ""),
     "get-resource-property-with-child": doc(
-        "wsrf-rp:GetResourceProperty",
-        "<wsrf-rl:CurrentTime>2024-05-01T12:00:00Z</wsrf-rl:CurrentTime>",
+        "wsrfrp:GetResourceProperty",
+        "<wsrfrl:CurrentTime>2024-05-01T12:00:00Z</wsrfrl:CurrentTime>",
     ),
     "epr-without-address": doc(
         "wsa:EndpointReference", f"<wsa:ReferenceParameters>{RESOURCE_ID}</wsa:ReferenceParameters>"
@@ -565,19 +565,30 @@ STEPS_NS = "urn:wsrf-uws:steps:v1"
 
 
 def create_job_response(content: str) -> str:
-    """A steps createJobResponse (type uws-core:CreateJobResponseType) holding ``content``."""
+    """A steps createJobResponse (the EPR in an anonymous wrapper) holding ``content``."""
     return doc("steps:createJobResponse", content, attrs=f'xmlns:steps="{STEPS_NS}"')
 
 
-@pytest.fixture(scope="module")
-def project_set() -> etree.XMLSchema:
-    """The project's compiled schema set, as the server validates with it, plus the steps one."""
-    from wsrf_uws.published import compile_schemas
+def compiled_project_set(addressing: str) -> etree.XMLSchema:
+    """The project's compiled schema set as published for ``addressing``, plus steps'."""
+    from wsrf_uws.published import AddressingVersion, compile_schemas
     from wsrf_uws.testing import StepsContract
 
     path = StepsContract().schema_path
     assert path is not None
-    return compile_schemas({STEPS_NS: path})
+    return compile_schemas({STEPS_NS: path}, addressing=AddressingVersion(addressing))
+
+
+@pytest.fixture(scope="module")
+def project_set() -> etree.XMLSchema:
+    """The project's schema set, as the server validates with it, plus the steps one."""
+    return compiled_project_set("1.0")
+
+
+@pytest.fixture(scope="module")
+def project_set_2004() -> etree.XMLSchema:
+    """The same set as published for 2004/08 clients (``?wsdl&addressing=2004-08``)."""
+    return compiled_project_set("2004-08")
 
 
 def test_every_standard_file_is_published() -> None:
@@ -591,10 +602,16 @@ def test_create_job_response_with_a_1_0_epr_is_valid(project_set: etree.XMLSchem
     assert project_set.validate(parse(create_job_response(epr))), project_set.error_log
 
 
-def test_create_job_response_with_a_2004_08_epr_is_valid(project_set: etree.XMLSchema) -> None:
-    """DESIGN §2: a 2004/08 caller gets its EPR in the 2004/08 namespace."""
+def test_create_job_response_with_a_2004_08_epr_is_valid_in_its_variant(
+    project_set: etree.XMLSchema, project_set_2004: etree.XMLSchema
+) -> None:
+    """DESIGN §2: a 2004/08 caller gets its EPR in the 2004/08 namespace, which the
+    ``addressing=2004-08`` documents declare (and only they: one version per WSDL)."""
     epr = doc("wsa04:EndpointReference", EPR04_CONTENT)
-    assert project_set.validate(parse(create_job_response(epr))), project_set.error_log
+    assert project_set_2004.validate(parse(create_job_response(epr))), project_set_2004.error_log
+    assert not project_set.validate(parse(create_job_response(epr)))
+    epr_1_0 = doc("wsa:EndpointReference", EPR_CONTENT)
+    assert not project_set_2004.validate(parse(create_job_response(epr_1_0)))
 
 
 @pytest.mark.parametrize("content", ["", "both"])

@@ -13,7 +13,7 @@ Example::
 
 - :class:`Service`: a contract endpoint; ``create`` a job or attach to one by its id.
 - :class:`Job`: one resource; start, resume, properties, wait, extend, destroy, download.
-- :class:`JobState`: the parsed ``uws-core:JobState`` property.
+- :class:`JobState`: the parsed ``uwscore:JobState`` property.
 - :mod:`wsrf_uws.client.errors`: faults as typed exceptions, transport failures.
 
 The names are exported lazily: the ``wsrf-uws`` command imports

@@ -317,8 +317,8 @@ def _text(element: etree._Element | None) -> str:
 
 
 def resource_id_header(resource_id: str) -> etree._Element:
-    """The ``uws-core:ResourceId`` reference parameter, as a SOAP header block."""
-    header = etree.Element(RESOURCE_ID, nsmap={"uws-core": CORE, "wsa": WSA})
+    """The ``uwscore:ResourceId`` reference parameter, as a SOAP header block."""
+    header = etree.Element(RESOURCE_ID, nsmap={"uwscore": CORE, "wsa": WSA})
     header.set(q(WSA, "IsReferenceParameter"), "true")
     header.text = resource_id
     return header

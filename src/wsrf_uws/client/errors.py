@@ -2,7 +2,7 @@
 
 Every exception derives from :class:`ClientError`. A SOAP fault from the service is a
 :class:`UwsFault`; its class is chosen by the WS-BaseFaults element in the fault's
-``detail`` (``wsrf-r:ResourceUnknownFault`` gives :class:`ResourceUnknown`, and so on),
+``detail`` (``wsrfr:ResourceUnknownFault`` gives :class:`ResourceUnknown`, and so on),
 so callers catch what they can handle and let the rest through. Failures below SOAP
 (no connection, a timeout, an HTTP error without a fault) are :class:`TransportError`.
 """

@@ -58,7 +58,7 @@ class Job:
 
     def __init__(self, *, channel: Channel, resource_id: str, address: str) -> None:
         self._channel = channel
-        #: The opaque identifier (the ``uws-core:ResourceId`` reference parameter).
+        #: The opaque identifier (the ``uwscore:ResourceId`` reference parameter).
         self.resource_id = resource_id
         #: The endpoint the resource lives at (its EPR's ``wsa:Address``).
         self.address = address
@@ -129,7 +129,7 @@ class Job:
 
     @builtins.property
     def state(self) -> JobState:
-        """Everything about the job in one reading (the ``uws-core:JobState`` property)."""
+        """Everything about the job in one reading (the ``uwscore:JobState`` property)."""
         return parse_job_state(self._one(JOB_STATE))
 
     @builtins.property

@@ -93,16 +93,26 @@ class Service:
         ``termination_time`` asks for a termination time other than the service's default
         (naive means UTC; :data:`INFINITE` for none). An invalid description raises
         :class:`InvalidJobDescription`, whose ``line`` counts in ``jdl``.
+
+        The contract asks for an infinite lifetime only with SetTerminationTime, so
+        :data:`INFINITE` creates the job and then extends it; if the service refuses,
+        the job is destroyed again and the refusal raised: nothing is left behind.
         """
+        if termination_time is INFINITE:
+            job = self.create(jdl)
+            try:
+                job.extend(until=INFINITE)
+            except BaseException:
+                job.destroy()
+                raise
+            return job
         description = read_jdl(jdl)
         create = self._channel.create_element
         # zeep renders the wrapper and InitialTerminationTime from the schema; the JDL goes
         # in as the caller wrote it, since a round trip through zeep's typed objects would
         # lose what zeep does not model (comments, open content, defaults left implicit).
         kwargs: dict[str, Any] = {self._channel.jdl_parameter: xsd.SkipValue}
-        if termination_time is INFINITE:
-            kwargs["InitialTerminationTime"] = xsd.Nil
-        elif isinstance(termination_time, datetime):
+        if isinstance(termination_time, datetime):
             kwargs["InitialTerminationTime"] = as_utc(termination_time)
         envelope = self._channel.message("createJob", address=self.endpoint, **kwargs)
         wrapper = envelope.find(f"{q(SOAP11, 'Body')}/{create}")

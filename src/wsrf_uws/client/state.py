@@ -1,4 +1,4 @@
-"""The ``uws-core:JobState`` property, parsed: everything a client polls for, in one value.
+"""The ``uwscore:JobState`` property, parsed: everything a client polls for, in one value.
 
 :func:`parse_job_state` reads the element the service sends (see
 ``schemas/wsrf-uws-core.xsd``, ``JobStateType``) into a frozen :class:`JobState`. The
@@ -15,8 +15,10 @@ from typing import NamedTuple
 
 from lxml import etree
 
-from ..soap.namespaces import CORE, q
+from ..soap.namespaces import CORE, XLINK, q
 from .times import parse_datetime, parse_duration
+
+_XLINK_HREF = q(XLINK, "href")
 
 #: Phases a job never leaves (except to be archived or destroyed).
 FINAL_PHASES = frozenset({"COMPLETED", "ERROR", "ABORTED", "ARCHIVED"})
@@ -77,7 +79,7 @@ class JobState:
     note: str | None = None
     #: The contract's own part of the state, if any.
     contract: etree._Element | None = None
-    #: The ``uws-core:JobState`` element this was read from.
+    #: The ``uwscore:JobState`` element this was read from.
     element: etree._Element | None = None
 
     @property
@@ -96,7 +98,7 @@ class JobState:
 
 
 def parse_job_state(element: etree._Element) -> JobState:
-    """The :class:`JobState` of a ``uws-core:JobState`` element."""
+    """The :class:`JobState` of a ``uwscore:JobState`` element."""
 
     def text(local: str) -> str | None:
         found = element.find(q(CORE, local))
@@ -166,7 +168,7 @@ def _result(element: etree._Element) -> Result:
     size = element.get("size")
     return Result(
         name=element.get("name", ""),
-        href=element.get("href", ""),
+        href=element.get(_XLINK_HREF, ""),
         mime_type=element.get("mimeType"),
         size=None if size is None else int(size),
     )

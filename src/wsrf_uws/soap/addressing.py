@@ -33,7 +33,7 @@ class Addressing:
     to: str | None = None
     action: str | None = None
     message_id: str | None = None
-    #: The resource identifier, from the ``uws-core:ResourceId`` reference parameter.
+    #: The resource identifier, from the ``uwscore:ResourceId`` reference parameter.
     resource_id: str | None = None
 
 
@@ -104,13 +104,17 @@ def endpoint_reference(
     resource_id: str | None = None,
     *,
     namespace: str = WSA,
-    tag: str = "EndpointReference",
+    tag: str | None = None,
 ) -> etree._Element:
-    """An EPR: ``address`` plus, when given, the ResourceId reference parameter."""
-    epr = etree.Element(q(namespace, tag), nsmap={"wsa": namespace})
+    """An EPR in the addressing ``namespace``: ``address`` plus, when given, the ResourceId.
+
+    ``tag`` (Clark notation) names the element when it is not ``wsa:EndpointReference``,
+    as for the ``wsrfbf:Originator`` of a fault.
+    """
+    epr = etree.Element(tag or q(namespace, "EndpointReference"), nsmap={"wsa": namespace})
     etree.SubElement(epr, q(namespace, "Address")).text = address
     if resource_id is not None:
         parameters = etree.SubElement(epr, q(namespace, "ReferenceParameters"))
-        identifier = etree.SubElement(parameters, RESOURCE_ID, nsmap={"uws-core": CORE})
+        identifier = etree.SubElement(parameters, RESOURCE_ID, nsmap={"uwscore": CORE})
         identifier.text = resource_id
     return epr

@@ -3,7 +3,7 @@
 | route | what |
 |---|---|
 | ``POST /uws/{contract}`` | the contract's SOAP endpoint (Spyne) |
-| ``GET /uws/{contract}?wsdl`` | its published WSDL |
+| ``GET /uws/{contract}?wsdl`` | its published WSDL (``&addressing=2004-08``: for 2004/08 clients) |
 | ``GET /wsdl/...``, ``GET /schemas/...`` | the documents the WSDL imports |
 | ``GET /results/{resource-id}/{name}`` | a result file |
 | ``GET /demo/{contract}/{name}`` | a contract's demonstration data (for examples) |
@@ -20,11 +20,13 @@ import mimetypes
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+from urllib.parse import parse_qs
 
 from lxml import etree
 
 from ..core.contract import Contract
 from ..core.service import JobService
+from ..published import AddressingVersion
 from .documents import Documents
 from .endpoint import Authenticate, ContractEndpoint
 from .faults import RequestError
@@ -119,9 +121,19 @@ class SoapApplication:
             )
         method = environ["REQUEST_METHOD"]
         if method in ("GET", "HEAD"):
-            query = environ.get("QUERY_STRING", "").lower().split("&")
-            if any(part.split("=")[0] == "wsdl" for part in query):
-                document = self.documents.wsdl_by_contract[name]
+            query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+            if "wsdl" in {key.lower() for key in query}:
+                wanted = query.get("addressing", [AddressingVersion.W3C.value])[-1]
+                try:
+                    addressing = AddressingVersion(wanted)
+                except ValueError:
+                    versions = ", ".join(version.value for version in AddressingVersion)
+                    return plain(
+                        start_response,
+                        "400 Bad Request",
+                        f"no WSDL for addressing={wanted!r}; this service has {versions}",
+                    )
+                document = self.documents.wsdl(name, addressing)
                 return _xml(start_response, document, head=method == "HEAD")
             return plain(
                 start_response,
@@ -173,7 +185,9 @@ class SoapApplication:
     def _index(self) -> str:
         lines = ["wsrf-uws: the Universal Worker Service pattern over SOAP/WS-RF", ""]
         for name in sorted(self.endpoints):
-            lines.append(f"{name}: {self.base_url}/uws/{name}  (WSDL: ?wsdl)")
+            lines.append(
+                f"{name}: {self.base_url}/uws/{name}  (WSDL: ?wsdl, or ?wsdl&addressing=2004-08)"
+            )
         if not self.endpoints:
             lines.append("no contracts are installed")
         return "\n".join(lines)

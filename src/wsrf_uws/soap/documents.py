@@ -4,8 +4,12 @@ They are built once, at start-up, from the configured public URL: every import p
 at this service (no client ever needs the internet), and nothing in a request, not its
 ``Host`` header either, can change what is served.
 
-Routes: ``/uws/{contract}?wsdl``, ``/wsdl/wsrf-uws-common.wsdl``, ``/schemas/{file}``
-(the project's schemas) and ``/schemas/contracts/{contract}.xsd`` (each contract's).
+Each document exists once per WS-Addressing version (see :mod:`wsrf_uws.published`).
+For WS-Addressing 1.0: ``/uws/{contract}?wsdl``, ``/wsdl/wsrf-uws-common.wsdl``, the
+project's schemas at ``/schemas/{file}`` and each contract's at
+``/schemas/contracts/{contract}.xsd``. For the 2004/08 member submission:
+``/uws/{contract}?wsdl&addressing=2004-08``, and the others under ``/wsdl/2004-08/``
+and ``/schemas/2004-08/``.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from lxml import etree
 from .. import published
 from ..core.contract import Contract
 from ..core.xmldoc import safe_parser
+from ..published import AddressingVersion
 from .namespaces import XSD
 from .wsdl import COMMON_WSDL, render_wsdl
 
@@ -29,14 +34,20 @@ def _serialize(root: etree._Element) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
 
-def _relocate(path: Path, locations: dict[str, str]) -> bytes:
-    """The schema at ``path`` with each ``xs:import`` pointed at ``locations[namespace]``."""
-    tree = etree.parse(str(path), safe_parser())
-    for element in tree.getroot().iter(f"{{{XSD}}}import"):
+def _relocate(path: Path, locations: dict[str, str], addressing: AddressingVersion) -> bytes:
+    """The document at ``path`` for ``addressing``, each ``xs:import`` at ``locations[ns]``."""
+    document = published.for_addressing(path.read_bytes(), addressing)
+    root = etree.fromstring(document, safe_parser())
+    for element in root.iter(f"{{{XSD}}}import"):
         location = locations.get(element.get("namespace", ""))
         if location is not None:
             element.set("schemaLocation", location)
-    return _serialize(tree.getroot())
+    return _serialize(root)
+
+
+def _folder(addressing: AddressingVersion) -> str:
+    """The path segment of the documents written for ``addressing`` ('' for 1.0)."""
+    return "" if addressing is AddressingVersion.W3C else f"/{addressing.value}"
 
 
 class Documents:
@@ -45,38 +56,44 @@ class Documents:
     def __init__(self, *, base_url: str, contracts: Iterable[Contract]) -> None:
         self.base_url = base_url
         self.by_path: dict[str, bytes] = {}
-        self.wsdl_by_contract: dict[str, bytes] = {}
+        self.wsdl_by_contract: dict[tuple[str, AddressingVersion], bytes] = {}
         contracts = list(contracts)
-        locations = {
-            ns: f"{base_url}/schemas/{name}" for ns, name in published.SCHEMA_FILES.items()
-        }
-        own = {
-            c.namespace: f"{base_url}/schemas/contracts/{c.name}.xsd"
-            for c in contracts
-            if c.schema_path
-        }
-        for name in published.SCHEMA_FILES.values():
-            self.by_path[f"/schemas/{name}"] = _relocate(published.schema_path(name), locations)
+        for addressing in AddressingVersion:
+            self._add(contracts, addressing)
+
+    def _add(self, contracts: list[Contract], addressing: AddressingVersion) -> None:
+        schemas = f"{self.base_url}/schemas{_folder(addressing)}"
+        files = published.schema_files(addressing)
+        locations = {ns: f"{schemas}/{name}" for ns, name in files.items()}
+        own = {c.namespace: f"{schemas}/contracts/{c.name}.xsd" for c in contracts if c.schema_path}
+        for name in files.values():
+            self.by_path[f"/schemas{_folder(addressing)}/{name}"] = _relocate(
+                published.schema_path(name), locations, addressing
+            )
         for contract in contracts:
             if contract.schema_path:
-                self.by_path[f"/schemas/contracts/{contract.name}.xsd"] = _relocate(
-                    contract.schema_path, locations
+                self.by_path[f"/schemas{_folder(addressing)}/contracts/{contract.name}.xsd"] = (
+                    _relocate(contract.schema_path, locations, addressing)
                 )
-        self.by_path[f"/wsdl/{COMMON_WSDL}"] = _relocate(
-            published.wsdl_path(COMMON_WSDL), locations
-        )
+        common = f"/wsdl{_folder(addressing)}/{COMMON_WSDL}"
+        self.by_path[common] = _relocate(published.wsdl_path(COMMON_WSDL), locations, addressing)
         for contract in contracts:
             wsdl = render_wsdl(
                 contract,
-                address=f"{base_url}/uws/{contract.name}",
+                address=f"{self.base_url}/uws/{contract.name}",
                 locations=schema_locations(contract, locations, own),
-                common_wsdl=f"{base_url}/wsdl/{COMMON_WSDL}",
+                common_wsdl=f"{self.base_url}{common}",
+                addressing=addressing,
             )
-            self.wsdl_by_contract[contract.name] = _serialize(wsdl)
+            self.wsdl_by_contract[contract.name, addressing] = _serialize(wsdl)
 
     def get(self, path: str) -> bytes | None:
         """The document served at ``path``, or None."""
         return self.by_path.get(path)
+
+    def wsdl(self, contract: str, addressing: AddressingVersion) -> bytes:
+        """The WSDL of the installed contract named ``contract``."""
+        return self.wsdl_by_contract[contract, addressing]
 
 
 def schema_locations(
@@ -94,8 +111,11 @@ def schema_locations(
 
 
 def committed_wsdl(contract: Contract) -> bytes:
-    """The WSDL as kept in the repository's ``wsdl/`` folder: relative schema locations."""
-    standard = {ns: f"../schemas/{name}" for ns, name in published.SCHEMA_FILES.items()}
+    """The WSDL as kept in the repository's ``wsdl/`` folder: relative schema locations.
+
+    Only the WS-Addressing 1.0 documents are kept; the 2004/08 ones derive from them.
+    """
+    standard = {ns: f"../schemas/{name}" for ns, name in published.schema_files().items()}
     own: dict[str, str] = {}
     if contract.schema_path:
         # A shipped contract keeps its schema beside the core ones, so the relative

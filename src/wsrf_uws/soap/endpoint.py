@@ -2,7 +2,7 @@
 
 Each request body is checked against the published schemas before anything else
 (contract first: what the WSDL promises is what is accepted); then the caller is
-identified, the resource named by the ``uws-core:ResourceId`` reference parameter is
+identified, the resource named by the ``uwscore:ResourceId`` reference parameter is
 looked up for that caller, and the :class:`~wsrf_uws.core.service.JobService` does the
 work. Replies and faults carry WS-Addressing headers in the version the client used.
 """
@@ -34,7 +34,6 @@ from .namespaces import (
     FAULT_ACTION,
     RL,
     RP,
-    WSA,
     XSI,
     contract_action,
     q,
@@ -55,7 +54,7 @@ class MissingResourceIdError(ResourceUnknownError):
 
     def __init__(self) -> None:
         super().__init__("")
-        self.description = "the request carries no uws-core:ResourceId reference parameter"
+        self.description = "the request carries no uwscore:ResourceId reference parameter"
         self.args = (self.description,)
 
 
@@ -133,8 +132,10 @@ class ContractEndpoint:
     ) -> tuple[SoapFault, etree._Element]:
         """The fault answering ``error`` and its reply ``soap:Header``."""
         addressing = read_addressing(exchange.headers) if exchange else Addressing()
-        originator = etree.Element(q(BF, "Originator"), nsmap={"wsa": WSA})
-        etree.SubElement(originator, q(WSA, "Address")).text = self.address
+        # In the caller's addressing version, like every EPR it gets (DESIGN §2).
+        originator = endpoint_reference(
+            self.address, namespace=addressing.namespace, tag=q(BF, "Originator")
+        )
         fault = fault_for(error, now=self.service.clock.now(), originator=originator)
         action = fault.action or FAULT_ACTION[addressing.namespace]
         return fault, reply_headers(addressing, action=action)
@@ -172,7 +173,7 @@ class ContractEndpoint:
     def get_resource_property(self, call: Call) -> tuple[etree._Element, str]:
         name = self._property_name(call.body, call.body.text or "")
         job = self.service.get_job(call.resource_id, owner=call.owner)
-        response = etree.Element(q(RP, "GetResourcePropertyResponse"), nsmap={"wsrf-rp": RP})
+        response = etree.Element(q(RP, "GetResourcePropertyResponse"), nsmap={"wsrfrp": RP})
         response.extend(self.properties.get(name, job, self.service.clock.now()))
         return response, ACTIONS["GetResourceProperty"][1]
 
@@ -184,7 +185,7 @@ class ContractEndpoint:
         job = self.service.get_job(call.resource_id, owner=call.owner)
         now = self.service.clock.now()
         response = etree.Element(
-            q(RP, "GetMultipleResourcePropertiesResponse"), nsmap={"wsrf-rp": RP}
+            q(RP, "GetMultipleResourcePropertiesResponse"), nsmap={"wsrfrp": RP}
         )
         for name in names:
             response.extend(self.properties.get(name, job, now))
@@ -192,9 +193,7 @@ class ContractEndpoint:
 
     def get_resource_property_document(self, call: Call) -> tuple[etree._Element, str]:
         job = self.service.get_job(call.resource_id, owner=call.owner)
-        response = etree.Element(
-            q(RP, "GetResourcePropertyDocumentResponse"), nsmap={"wsrf-rp": RP}
-        )
+        response = etree.Element(q(RP, "GetResourcePropertyDocumentResponse"), nsmap={"wsrfrp": RP})
         response.append(self.properties.document(job, self.service.clock.now()))
         return response, ACTIONS["GetResourcePropertyDocument"][1]
 
@@ -217,7 +216,7 @@ class ContractEndpoint:
             resource_id, owner=call.owner, requested=requested
         )
         response = etree.Element(
-            q(RL, "SetTerminationTimeResponse"), nsmap={"wsrf-rl": RL, "xsi": XSI}
+            q(RL, "SetTerminationTimeResponse"), nsmap={"wsrfrl": RL, "xsi": XSI}
         )
         new_time = etree.SubElement(response, q(RL, "NewTerminationTime"))
         if change.new_termination_time is None:
@@ -229,7 +228,7 @@ class ContractEndpoint:
 
     def destroy(self, call: Call) -> tuple[etree._Element, str]:
         self.service.destroy_job(call.resource_id, owner=call.owner)
-        return etree.Element(q(RL, "DestroyResponse"), nsmap={"wsrf-rl": RL}), ACTIONS["Destroy"][1]
+        return etree.Element(q(RL, "DestroyResponse"), nsmap={"wsrfrl": RL}), ACTIONS["Destroy"][1]
 
     def _extra(self, name: str, handler: Callable[..., etree._Element]) -> Handler:
         def call_extra(call: Call) -> tuple[etree._Element, str]:
@@ -264,8 +263,14 @@ class ContractEndpoint:
             )
         if not rest:
             return children[0], DEFAULT
+        if is_nil(rest[0]):
+            raise RequestError(
+                "invalid-request",
+                "InitialTerminationTime is not nillable: leave it out for the default "
+                "lifetime; an infinite one is asked for with SetTerminationTime and nil",
+            )
         self._validate(rest[0])
-        return children[0], None if is_nil(rest[0]) else read_datetime(rest[0].text or "")
+        return children[0], read_datetime(rest[0].text or "")
 
     def _property_name(self, context: etree._Element, text: str) -> str:
         prefix, _, local = text.strip().rpartition(":")
@@ -282,7 +287,7 @@ class ContractEndpoint:
 
     def _phase_response(self, operation: str, phase: str) -> etree._Element:
         response = self._element(f"{operation}Response")
-        etree.SubElement(response, q(CORE, "Phase"), nsmap={"uws-core": CORE}).text = phase
+        etree.SubElement(response, q(CORE, "Phase"), nsmap={"uwscore": CORE}).text = phase
         return response
 
     def _action(self, operation: str) -> str:

@@ -3,7 +3,7 @@
 Engine errors (:mod:`wsrf_uws.core.errors`) map onto the WS-RF faults and the
 project's own; problems with the request itself (malformed XML, a DOCTYPE, an unknown
 operation, a body the schema refuses, an oversized request) get a plain
-``wsrf-bf:BaseFault`` whose ErrorCode says which. Anything unexpected is a
+``wsrfbf:BaseFault`` whose ErrorCode says which. Anything unexpected is a
 ``soap:Server`` fault that names a log reference, never a traceback.
 """
 
@@ -89,7 +89,7 @@ def base_fault(
     """A WS-BaseFaults element ``tag`` with Timestamp, Originator, ErrorCode, Description."""
     namespace = etree.QName(tag).namespace
     prefix = next((p for p, ns in PREFIXES.items() if ns == namespace), "fault")
-    element = etree.Element(tag, nsmap={"wsrf-bf": BF, prefix: namespace or BF})
+    element = etree.Element(tag, nsmap={"wsrfbf": BF, prefix: namespace or BF})
     etree.SubElement(element, q(BF, "Timestamp")).text = format_utc(now)
     if originator is not None:
         element.append(originator)

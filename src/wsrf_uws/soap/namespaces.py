@@ -46,11 +46,11 @@ PREFIXES = {
     "xs": XSD,
     "xlink": XLINK,
     "wsa": WSA,
-    "wsrf-bf": BF,
-    "wsrf-r": R,
-    "wsrf-rp": RP,
-    "wsrf-rl": RL,
-    "uws-core": CORE,
+    "wsrfbf": BF,
+    "wsrfr": R,
+    "wsrfrp": RP,
+    "wsrfrl": RL,
+    "uwscore": CORE,
     "uws": UWS,
 }
 

@@ -1,7 +1,7 @@
 """The resource properties of a job, as elements.
 
-Every contract exposes ``uws-core:JobState``, ``uws-core:Phase``, ``uws:job`` (the
-UWS 1.1 JobSummary), ``wsrf-rl:CurrentTime`` and ``wsrf-rl:TerminationTime``, plus
+Every contract exposes ``uwscore:JobState``, ``uwscore:Phase``, ``uws:job`` (the
+UWS 1.1 JobSummary), ``wsrfrl:CurrentTime`` and ``wsrfrl:TerminationTime``, plus
 its own state element. :class:`PropertyBuilder` renders them from a
 :class:`~wsrf_uws.core.model.Job` snapshot; result URLs point at the service's
 download route.
@@ -82,17 +82,17 @@ class PropertyBuilder:
     # -- the properties -----------------------------------------------------------------
 
     def phase(self, job: Job, now: datetime) -> etree._Element:
-        element = etree.Element(PHASE, nsmap={"uws-core": CORE})
+        element = etree.Element(PHASE, nsmap={"uwscore": CORE})
         element.text = str(job.phase)
         return element
 
     def current_time(self, job: Job, now: datetime) -> etree._Element:
-        element = etree.Element(CURRENT_TIME, nsmap={"wsrf-rl": RL})
+        element = etree.Element(CURRENT_TIME, nsmap={"wsrfrl": RL})
         element.text = format_utc(now)
         return element
 
     def termination_time(self, job: Job, now: datetime) -> etree._Element:
-        element = etree.Element(TERMINATION_TIME, nsmap={"wsrf-rl": RL, "xsi": XSI})
+        element = etree.Element(TERMINATION_TIME, nsmap={"wsrfrl": RL, "xsi": XSI})
         if job.termination_time is None:
             element.set(q(XSI, "nil"), "true")
         else:
@@ -115,7 +115,7 @@ class PropertyBuilder:
         return copy.deepcopy(state)
 
     def _build_job_state(self, job: Job) -> etree._Element:
-        state = etree.Element(JOB_STATE, nsmap={"uws-core": CORE})
+        state = etree.Element(JOB_STATE, nsmap={"uwscore": CORE})
 
         def add(name: str, text: str, **attributes: str) -> etree._Element:
             child = etree.SubElement(state, q(CORE, name), attrib=attributes)
@@ -143,11 +143,14 @@ class PropertyBuilder:
             if job.error.detail:
                 etree.SubElement(error, q(CORE, "Detail")).text = job.error.detail
         for result in job.results:
-            attributes = {"name": result.name, "href": result_url(self.base_url, job, result)}
-            attributes["mimeType"] = result.mime_type
+            attributes = {
+                "name": result.name,
+                q(XLINK, "href"): result_url(self.base_url, job, result),
+                "mimeType": result.mime_type,
+            }
             if result.size is not None:
                 attributes["size"] = str(result.size)
-            etree.SubElement(state, q(CORE, "Result"), attrib=attributes)
+            etree.SubElement(state, q(CORE, "Result"), attrib=attributes, nsmap={"xlink": XLINK})
         if job.note:
             add("Note", job.note)
         add("RunCount", str(job.run_count))

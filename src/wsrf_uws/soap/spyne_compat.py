@@ -13,7 +13,7 @@ published WSDL instead of Spyne's generated one. The workarounds, each pinned by
    installed before Spyne is (arskom/spyne#700). On 3.13 ``import cgi`` needs the
    ``legacy-cgi`` distribution, a dependency of this package there (#712).
 2. Routing: Spyne keys operations by ``{app tns}name`` and ignores the namespace of
-   the body element, so ``<wsrf-rp:GetResourceProperty>`` would not be found. The
+   the body element, so ``<wsrfrp:GetResourceProperty>`` would not be found. The
    protocol routes on the body element's full QName through the endpoint's table.
 3. Bodies and replies are lxml elements as they are on the wire: Spyne's object
    mapping cannot express bare ``xs:any`` content (#661) nor a fault ``detail`` holding

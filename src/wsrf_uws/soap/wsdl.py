@@ -5,7 +5,10 @@ so its WSDL follows one shape, built here from the contract's names: the shared
 messages and faults are imported from ``wsdl/wsrf-uws-common.wsdl``; the contract's
 schema declares its JDL, state, resource-property document and operation wrappers.
 The result is SOAP 1.1 document/literal and WS-I Basic Profile 1.1 conformant, with
-``wsaw:UsingAddressing`` and a ``wsam:Action`` on every input, output and fault.
+``wsaw:UsingAddressing`` and a ``wsam:Action`` on every input, output and fault. It
+names one WS-Addressing version: for the 2004/08 member submission, the binding says
+``UsingAddressing`` and each message its ``Action`` in that version's namespace (how
+JAX-WS and Axis2 recognise member-submission addressing).
 ``wsdl/{contract}.wsdl`` in the repository is this document for the shipped contracts
 (``python -m wsrf_uws.soap.documents CONTRACT`` prints it); a test keeps the two
 identical. A running service serves it at ``/uws/{contract}?wsdl``.
@@ -18,11 +21,13 @@ from dataclasses import dataclass
 from lxml import etree
 
 from ..core.contract import Contract
+from ..published import AddressingVersion
 from .faults import DECLARED_FAULT_ACTION
 from .namespaces import (
     ACTIONS,
     CORE,
     RP,
+    WSA_2004,
     WSAM,
     WSAW,
     WSDL,
@@ -64,7 +69,7 @@ def _operations(contract: Contract) -> list[_Operation]:
     def wsrf(name: str, faults: tuple[str, ...]) -> _Operation:
         request, response = ACTIONS[name]
         return _Operation(
-            name, f"uws-core:{name}Request", f"uws-core:{name}Response", request, response, faults
+            name, f"uwscore:{name}Request", f"uwscore:{name}Response", request, response, faults
         )
 
     creation = (
@@ -107,25 +112,28 @@ def service_name(contract: Contract) -> str:
 
 
 def render_wsdl(
-    contract: Contract, *, address: str, locations: dict[str, str], common_wsdl: str
+    contract: Contract,
+    *,
+    address: str,
+    locations: dict[str, str],
+    common_wsdl: str,
+    addressing: AddressingVersion = AddressingVersion.W3C,
 ) -> etree._Element:
-    """The WSDL of ``contract`` served at ``address``.
+    """The WSDL of ``contract`` served at ``address``, for clients of ``addressing``.
 
     ``locations`` maps each schema namespace (the contract's included) to the URL or
     relative path clients load it from; ``common_wsdl`` locates the shared WSDL.
     """
     ns = contract.namespace
     stem = service_name(contract)
-    nsmap = {
-        "wsdl": WSDL,
-        "soap": WSDL_SOAP,
-        "xs": XSD,
-        "wsam": WSAM,
-        "wsaw": WSAW,
-        "wsrf-rp": RP,
-        "uws-core": CORE,
-        "tns": ns,
-    }
+    nsmap = {"wsdl": WSDL, "soap": WSDL_SOAP, "xs": XSD}
+    if addressing is AddressingVersion.W3C:
+        nsmap |= {"wsam": WSAM, "wsaw": WSAW}
+        using_addressing, action_attribute = q(WSAW, "UsingAddressing"), q(WSAM, "Action")
+    else:
+        nsmap |= {"wsa": WSA_2004}
+        using_addressing, action_attribute = q(WSA_2004, "UsingAddressing"), q(WSA_2004, "Action")
+    nsmap |= {"wsrfrp": RP, "uwscore": CORE, "tns": ns}
     root = etree.Element(q(WSDL, "definitions"), nsmap=nsmap, targetNamespace=ns, name=stem)
     root.append(
         etree.Comment(
@@ -164,12 +172,12 @@ def render_wsdl(
         )
         for kind, message_name, action in io:
             etree.SubElement(element, q(WSDL, kind), message=message_name).set(
-                q(WSAM, "Action"), action
+                action_attribute, action
             )
         for fault in operation.faults:
-            etree.SubElement(
-                element, q(WSDL, "fault"), name=fault, message=f"uws-core:{fault}"
-            ).set(q(WSAM, "Action"), DECLARED_FAULT_ACTION)
+            etree.SubElement(element, q(WSDL, "fault"), name=fault, message=f"uwscore:{fault}").set(
+                action_attribute, DECLARED_FAULT_ACTION
+            )
 
     binding = etree.SubElement(
         root, q(WSDL, "binding"), name=f"{stem}SoapBinding", type=f"tns:{stem}PortType"
@@ -180,7 +188,7 @@ def render_wsdl(
         style="document",
         transport="http://schemas.xmlsoap.org/soap/http",
     )
-    etree.SubElement(binding, q(WSAW, "UsingAddressing")).set(q(WSDL, "required"), "false")
+    etree.SubElement(binding, using_addressing).set(q(WSDL, "required"), "false")
     for operation in operations:
         bound = etree.SubElement(binding, q(WSDL, "operation"), name=operation.name)
         etree.SubElement(bound, q(WSDL_SOAP, "operation"), soapAction=operation.input_action)

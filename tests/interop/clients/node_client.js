@@ -14,7 +14,7 @@
 // - Header style of this client: wsa:IsReferenceParameter="true", urn:uuid: MessageIDs.
 // - GetResourceProperty (xs:QName content) goes through the typed method; the QName's
 //   prefix is declared with node-soap's `attributes` key on the element itself. (node-soap
-//   also copies every xmlns of the WSDL definitions onto the Envelope, so uws-core happens
+//   also copies every xmlns of the WSDL definitions onto the Envelope, so uwscore happens
 //   to be in scope anyway; uws is not.)
 // - Parsed replies and faults lose namespaces (keys are local names), so the fault
 //   detail's namespace and wsa:RelatesTo are checked on the raw XML with `sax`.
@@ -97,8 +97,8 @@ class Session {
         + `<wsa:Action xmlns:wsa="${WSA}">${esc(soapAction)}</wsa:Action>`
         + `<wsa:MessageID xmlns:wsa="${WSA}">${this.messageId}</wsa:MessageID>`;
       if (this.resourceId !== null) {
-        xml += `<uws-core:ResourceId xmlns:uws-core="${CORE}" xmlns:wsa="${WSA}"`
-          + ` wsa:IsReferenceParameter="true">${esc(this.resourceId)}</uws-core:ResourceId>`;
+        xml += `<uwscore:ResourceId xmlns:uwscore="${CORE}" xmlns:wsa="${WSA}"`
+          + ` wsa:IsReferenceParameter="true">${esc(this.resourceId)}</uwscore:ResourceId>`;
       }
       return xml;
     });
@@ -141,7 +141,7 @@ async function run(endpoint) {
   const created = await session.call('createJob', { job: { steps: 2, stepSeconds: '0.1' } });
   const epr = created.EndpointReference;
   const resourceId = text(epr.ReferenceParameters && epr.ReferenceParameters.ResourceId);
-  check(resourceId !== '', 'the EPR holds no uws-core:ResourceId');
+  check(resourceId !== '', 'the EPR holds no uwscore:ResourceId');
   const address = text(epr.Address);
   client.setEndpoint(address);
   session.resourceId = resourceId;
@@ -151,9 +151,9 @@ async function run(endpoint) {
   check(PHASES.has(phase), `startJob answered '${phase}'`);
   emit('startJob', { phase });
 
-  const phaseReply = await session.call('GetResourceProperty', propertyName('uws-core', CORE, 'Phase'));
+  const phaseReply = await session.call('GetResourceProperty', propertyName('uwscore', CORE, 'Phase'));
   phase = text(phaseReply && phaseReply.Phase);
-  check(PHASES.has(phase), `uws-core:Phase is '${phase}'`);
+  check(PHASES.has(phase), `uwscore:Phase is '${phase}'`);
   emit('getPhase', { phase });
 
   const jobReply = await session.call('GetResourceProperty', propertyName('uws', UWS, 'job'));
@@ -182,7 +182,7 @@ async function run(endpoint) {
 
   let fault = null;
   try {
-    await session.call('GetResourceProperty', propertyName('uws-core', CORE, 'Phase'));
+    await session.call('GetResourceProperty', propertyName('uwscore', CORE, 'Phase'));
   } catch (error) {
     if (error instanceof CheckFailed || typeof error.body !== 'string') throw error;
     fault = error;

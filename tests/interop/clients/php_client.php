@@ -1,11 +1,12 @@
 <?php
 // Interoperability client on PHP's SoapClient (ext-soap).
 //
-// Usage: php php_client.php ENDPOINT   (e.g. http://127.0.0.1:8080/uws/steps)
+// Usage: php php_client.php STEPS_ENDPOINT ADQL_ENDPOINT
+//        (e.g. http://127.0.0.1:8080/uws/steps http://127.0.0.1:8080/uws/adql)
 //
-// Drives one `steps` job through its whole life from the WSDL published at
-// ENDPOINT?wsdl and prints one JSON object per line per step (see
-// tests/interop/README.md). Exits 0 only when every check passed.
+// Runs the interop scenario (tests/interop/README.md) from the WSDLs published at
+// ENDPOINT?wsdl and prints one JSON object per line per step. Exits 0 only when every
+// check passed.
 //
 // What SoapClient needs (details in tests/interop/README.md):
 // - No WS-Addressing support: wsa:To/Action/MessageID are plain SoapHeader objects
@@ -20,6 +21,10 @@
 //   declares its prefix, so that one body is raw XML (SoapVar XSD_ANYXML) declaring it.
 // - Fault details are decoded by local name only; the detail element's namespace is
 //   checked on the raw reply with DOM.
+// - xs:any content is decoded into an `any` array keyed by the local names of elements
+//   the WSDL's schemas declare (uwscore:JobState, uws:job); an element no schema declares
+//   (the VOTable in exposedRows) stays an XML string, read here with DOM.
+// - Result downloads use PHP's own HTTP stream wrapper (file_get_contents).
 
 declare(strict_types=1);
 
@@ -30,9 +35,11 @@ const SOAP_ENV = 'http://schemas.xmlsoap.org/soap/envelope/';
 const CORE = 'urn:wsrf-uws:core:v1';
 const UWS = 'http://www.ivoa.net/xml/UWS/v1.0';
 const RP = 'http://docs.oasis-open.org/wsrf/rp-2';
-const R = 'http://docs.oasis-open.org/wsrf/r-2';
+const VOTABLE = 'http://www.ivoa.net/xml/VOTable/v1.3';
+const FINAL_PHASES = ['COMPLETED', 'ERROR', 'ABORTED', 'ARCHIVED'];
 const PHASES = ['PENDING', 'QUEUED', 'EXECUTING', 'COMPLETED', 'ERROR', 'ABORTED',
                 'UNKNOWN', 'HELD', 'SUSPENDED', 'ARCHIVED'];
+const QUERY = 'SELECT TOP 20 hip, hpmag FROM hipparcos.main ORDER BY hip';
 
 final class CheckFailed extends Exception {}
 
@@ -95,10 +102,13 @@ final class Session
     public array $actions;
     public string $address;
     public ?string $resourceId = null;
+    public int $replies = 0;
+    private string $endpoint;
     private string $messageId = '';
 
     public function __construct(string $endpoint)
     {
+        $this->endpoint = $endpoint;
         $this->client = new SoapClient($endpoint . '?wsdl', [
             'trace' => true,
             'exceptions' => true,
@@ -119,22 +129,85 @@ final class Session
         ];
         if ($this->resourceId !== null) {
             // SoapHeader cannot carry wsa:IsReferenceParameter: raw XML for this header.
-            $xml = '<uws-core:ResourceId xmlns:uws-core="' . CORE . '" xmlns:wsa="' . WSA
+            $xml = '<uwscore:ResourceId xmlns:uwscore="' . CORE . '" xmlns:wsa="' . WSA
                  . '" wsa:IsReferenceParameter="true">' . xml_escape($this->resourceId)
-                 . '</uws-core:ResourceId>';
+                 . '</uwscore:ResourceId>';
             $headers[] = new SoapHeader(CORE, 'ResourceId', new SoapVar($xml, XSD_ANYXML));
         }
         return $headers;
     }
 
-    /** Call $operation with fresh WS-A headers; check the reply's wsa:RelatesTo. */
+    /** Take the ResourceId and Address of a createJob reply for the later calls. */
+    public function attach($reply): string
+    {
+        $epr = $reply->EndpointReference;
+        $any = $epr->ReferenceParameters->any ?? [];
+        check(is_array($any) && isset($any['ResourceId']), 'the EPR holds no uwscore:ResourceId');
+        $resourceId = text($any['ResourceId']);
+        check($resourceId !== '', 'the uwscore:ResourceId is empty');
+        $this->address = text($epr->Address);
+        $this->resourceId = $resourceId;
+        return $resourceId;
+    }
+
+    public function detach(): void
+    {
+        $this->address = $this->endpoint;
+        $this->resourceId = null;
+    }
+
+    /** Call $operation with fresh WS-A headers; check the reply's wsa:RelatesTo, faults too. */
     public function call(string $operation, $parameters)
     {
         $this->client->__setLocation($this->address);
-        $result = $this->client->__soapCall($operation, [$parameters], null,
-                                            $this->headers($operation));
-        $this->checkRelatesTo();
-        return $result;
+        try {
+            return $this->client->__soapCall($operation, [$parameters], null,
+                                             $this->headers($operation));
+        } finally {
+            $this->checkRelatesTo();
+        }
+    }
+
+    /** GetResourceProperty; the decoded property element (by local name). */
+    public function property(string $prefix, string $namespace, string $local)
+    {
+        $reply = $this->call('GetResourceProperty', property_request($prefix, $namespace, $local));
+        check(isset($reply->any[$local]), "GetResourceProperty $prefix:$local answered no $local");
+        return $reply->any[$local];
+    }
+
+    public function phase(): string
+    {
+        $phase = text($this->property('uwscore', CORE, 'Phase'));
+        check(in_array($phase, PHASES, true), "uwscore:Phase is '$phase'");
+        return $phase;
+    }
+
+    /** Poll the Phase until it is final; [phase, polls]. */
+    public function wait(): array
+    {
+        $deadline = microtime(true) + 60;
+        $polls = 0;
+        while (true) {
+            $phase = $this->phase();
+            $polls++;
+            if (in_array($phase, FINAL_PHASES, true)) {
+                return [$phase, $polls];
+            }
+            check(microtime(true) < $deadline, "still $phase after 60 s");
+            usleep(150000);
+        }
+    }
+
+    /** [{ns}local of the fault's detail element, faultcode]: the namespace read with DOM. */
+    public function faultOf(SoapFault $fault): array
+    {
+        $xpath = $this->lastReply();
+        $detail = $xpath->query('/soap:Envelope/soap:Body/soap:Fault/detail/*')->item(0);
+        check($detail instanceof DOMElement, 'the fault has no detail element');
+        check(isset($fault->detail->{$detail->localName}),
+              "SoapFault->detail lacks {$detail->localName}");
+        return ['{' . $detail->namespaceURI . '}' . $detail->localName, $fault->faultcode];
     }
 
     public function lastReply(): DOMXPath
@@ -153,6 +226,7 @@ final class Session
         $relates = $this->lastReply()->evaluate('string(/soap:Envelope/soap:Header/wsa:RelatesTo)');
         check($relates === $this->messageId,
               "wsa:RelatesTo '$relates' is not '{$this->messageId}'");
+        $this->replies++;
     }
 }
 
@@ -160,87 +234,134 @@ final class Session
 function property_request(string $prefix, string $namespace, string $local): SoapVar
 {
     // SoapClient serializes xs:QName content as text without declaring the prefix.
-    $xml = '<wsrf-rp:GetResourceProperty xmlns:wsrf-rp="' . RP . '" xmlns:' . $prefix . '="'
-         . $namespace . '">' . $prefix . ':' . $local . '</wsrf-rp:GetResourceProperty>';
+    $xml = '<wsrfrp:GetResourceProperty xmlns:wsrfrp="' . RP . '" xmlns:' . $prefix . '="'
+         . $namespace . '">' . $prefix . ':' . $local . '</wsrfrp:GetResourceProperty>';
     return new SoapVar($xml, XSD_ANYXML);
 }
 
-function run(string $endpoint): void
+/** A list for a value SoapClient decodes as one object or an array of them. */
+function as_list($value): array
 {
-    $session = new Session($endpoint);
-    $operations = array_keys($session->actions);
+    if ($value === null) {
+        return [];
+    }
+    return is_array($value) ? $value : [$value];
+}
+
+function steps_scenario(Session $steps): void
+{
+    $operations = array_keys($steps->actions);
     sort($operations);
     emit('wsdl', ['version' => PHP_VERSION, 'operations' => $operations, 'header_style' => [
         'is_reference_parameter' => 'true', 'must_understand' => ['To', 'Action'],
         'message_id' => 'uuid:',
     ]]);
 
-    $reply = $session->call('createJob', ['job' => ['steps' => 2, 'stepSeconds' => '0.1']]);
-    $epr = $reply->EndpointReference;
-    $any = $epr->ReferenceParameters->any ?? [];
-    check(is_array($any) && isset($any['ResourceId']), 'the EPR holds no uws-core:ResourceId');
-    $resourceId = text($any['ResourceId']);
-    check($resourceId !== '', 'the uws-core:ResourceId is empty');
-    $session->address = text($epr->Address);
-    $session->resourceId = $resourceId;
-    emit('createJob', ['resource_id' => $resourceId, 'address' => $session->address]);
+    $job = ['job' => ['steps' => 2, 'stepSeconds' => '0.1']];
+    $resourceId = $steps->attach($steps->call('createJob', $job));
+    emit('createJob', ['resource_id' => $resourceId, 'address' => $steps->address]);
 
-    $phase = text($session->call('startJob', [])->Phase);
-    check(in_array($phase, PHASES, true), "startJob answered '$phase'");
-    emit('startJob', ['phase' => $phase]);
+    emit('startJob', ['phase' => text($steps->call('startJob', [])->Phase)]);
 
-    $reply = $session->call('GetResourceProperty', property_request('uws-core', CORE, 'Phase'));
-    $phase = text($reply->any['Phase'] ?? '');
-    check(in_array($phase, PHASES, true), "uws-core:Phase is '$phase'");
-    emit('getPhase', ['phase' => $phase]);
+    [$phase, $polls] = $steps->wait();
+    emit('waitCompleted', ['phase' => $phase, 'polls' => $polls]);
 
-    $reply = $session->call('GetResourceProperty', property_request('uws', UWS, 'job'));
-    check(isset($reply->any['job']), 'GetResourceProperty uws:job answered no uws:job');
-    $job = $reply->any['job'];
-    $jobId = text($job->jobId);
-    $jobPhase = text($job->phase);
-    check($jobId === $resourceId, "uws:job jobId '$jobId' is not '$resourceId'");
-    check(in_array($jobPhase, PHASES, true), "uws:job phase is '$jobPhase'");
-    emit('getJob', ['job_id' => $jobId, 'phase' => $jobPhase]);
+    $state = $steps->property('uwscore', CORE, 'JobState');
+    $results = [];
+    foreach (as_list($state->Result ?? null) as $result) {
+        $results[] = [
+            'name' => (string) $result->name,
+            'href' => (string) $result->href,
+            'size' => isset($result->size) ? (int) $result->size : null,
+        ];
+    }
+    check($results !== [], 'JobState lists no result');
+    emit('jobState', ['phase' => text($state->Phase), 'results' => $results]);
 
-    $reply = $session->call('SetTerminationTime', ['RequestedLifetimeDuration' => 'PT2H']);
-    $new = new DateTimeImmutable(text($reply->NewTerminationTime));
-    $current = new DateTimeImmutable(text($reply->CurrentTime));
-    $now = new DateTimeImmutable('now', new DateTimeZone('UTC'));
-    check($new > $now, 'NewTerminationTime ' . text($reply->NewTerminationTime) . ' is not in the future');
-    check($new > $current, 'NewTerminationTime is not after CurrentTime');
+    $result = $results[0];
+    $body = @file_get_contents($result['href']);
+    // PHP's http stream wrapper leaves the status line in $http_response_header.
+    $statusLine = $http_response_header[0] ?? '';
+    check(preg_match('#^HTTP/\S+ (\d{3})#', $statusLine, $match) === 1,
+          "no HTTP status for {$result['href']}: '$statusLine'");
+    emit('download', ['name' => $result['name'], 'href' => $result['href'],
+                      'status' => (int) $match[1], 'bytes' => $body === false ? 0 : strlen($body)]);
+
+    $job = $steps->property('uws', UWS, 'job');
+    emit('getJob', ['job_id' => text($job->jobId), 'phase' => text($job->phase)]);
+
+    $requested = gmdate('Y-m-d\TH:i:s\Z', time() + 2 * 3600);
+    $reply = $steps->call('SetTerminationTime', ['RequestedTerminationTime' => $requested]);
+    $new = text($reply->NewTerminationTime);
+    $current = text($reply->CurrentTime);
     emit('setTerminationTime', [
-        'new_termination_time' => text($reply->NewTerminationTime),
-        'current_time' => text($reply->CurrentTime),
-        'in_future' => true,
+        'new_termination_time' => $new,
+        'current_time' => $current,
+        'in_future' => new DateTimeImmutable($new) > new DateTimeImmutable($current),
     ]);
 
-    $session->call('Destroy', []);
+    $steps->call('Destroy', []);
     emit('destroy');
 
     try {
-        $session->call('GetResourceProperty', property_request('uws-core', CORE, 'Phase'));
+        $steps->call('GetResourceProperty', property_request('uwscore', CORE, 'Phase'));
+        throw new CheckFailed('GetResourceProperty after Destroy answered without a fault');
     } catch (SoapFault $fault) {
-        $xpath = $session->lastReply();
-        $detail = $xpath->query('/soap:Envelope/soap:Body/soap:Fault/detail/*')->item(0);
-        check($detail instanceof DOMElement, 'the fault has no detail element');
-        $qname = '{' . $detail->namespaceURI . '}' . $detail->localName;
-        check($qname === '{' . R . '}ResourceUnknownFault', "the fault detail holds $qname");
-        check(isset($fault->detail->ResourceUnknownFault), 'SoapFault->detail lacks ResourceUnknownFault');
-        $session->checkRelatesTo();
-        emit('afterDestroy', ['fault' => $qname, 'faultcode' => $fault->faultcode]);
-        emit('done');
-        return;
+        [$name, $code] = $steps->faultOf($fault);
+        emit('afterDestroy', ['fault' => $name, 'faultcode' => $code]);
     }
-    throw new CheckFailed('GetResourceProperty after Destroy answered without a fault');
+
+    $steps->detach();
+    try {
+        $steps->call('createJob', ['job' => ['steps' => 0, 'stepSeconds' => '0.1']]);
+        throw new CheckFailed('createJob with <steps>0</steps> answered without a fault');
+    } catch (SoapFault $fault) {
+        [$name, $code] = $steps->faultOf($fault);
+        emit('invalidJdl', ['fault' => $name, 'faultcode' => $code]);
+    }
 }
 
-if ($argc !== 2) {
-    fwrite(STDERR, "usage: php php_client.php ENDPOINT\n");
+function adql_scenario(Session $adql): void
+{
+    // adql:query has simple content (and a defaulted attribute): a plain string will do.
+    $job = ['job' => ['query' => QUERY, 'format' => 'TABLEDATA']];
+    $resourceId = $adql->attach($adql->call('createJob', $job));
+    emit('adqlCreate', ['resource_id' => $resourceId]);
+
+    $phase = text($adql->call('startJob', [])->Phase);
+    check(in_array($phase, PHASES, true), "startJob answered '$phase'");
+    [$phase, $polls] = $adql->wait();
+    emit('adqlRun', ['phase' => $phase, 'polls' => $polls]);
+
+    $reply = $adql->call('exposeRows', ['start' => 5, 'end' => 10]);
+    $exposed = $reply->exposedRows;
+    // No schema the WSDL imports declares the VOTable: SoapClient hands its XML as text.
+    check(is_string($exposed->any ?? null), 'exposedRows holds no VOTable XML');
+    $doc = new DOMDocument();
+    check(@$doc->loadXML($exposed->any, LIBXML_NONET) !== false, 'the VOTable is not XML');
+    $xpath = new DOMXPath($doc);
+    $xpath->registerNamespace('v', VOTABLE);
+    $values = [];
+    foreach ($xpath->query('/v:VOTABLE//v:TABLEDATA/v:TR') as $row) {
+        $values[] = (int) $xpath->evaluate('string(v:TD[1])', $row);
+    }
+    emit('exposeRows', ['rows' => (int) $reply->rows, 'start' => (int) $exposed->start,
+                        'end' => (int) $exposed->end, 'values' => $values]);
+
+    $adql->call('Destroy', []);
+    emit('adqlDestroy');
+}
+
+if ($argc !== 3) {
+    fwrite(STDERR, "usage: php php_client.php STEPS_ENDPOINT ADQL_ENDPOINT\n");
     exit(2);
 }
 try {
-    run(rtrim($argv[1], '/'));
+    $steps = new Session(rtrim($argv[1], '/'));
+    steps_scenario($steps);
+    $adql = new Session(rtrim($argv[2], '/'));
+    adql_scenario($adql);
+    emit('done', ['relates_to_checked' => true, 'replies' => $steps->replies + $adql->replies]);
 } catch (Throwable $error) {
     $line = ['stack' => 'php', 'step' => 'error', 'ok' => false,
              'error' => get_class($error) . ': ' . $error->getMessage()];
