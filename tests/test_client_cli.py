@@ -23,7 +23,7 @@ from lxml import etree
 from wsrf_uws.client import Service
 from wsrf_uws.client.commands import add_client_commands, run_client_command
 from wsrf_uws.client.times import parse_datetime
-from wsrf_uws.soap.namespaces import UWS, WSDL
+from wsrf_uws.soap.namespaces import UWS, WSA_2004, WSDL
 from wsrf_uws.testing import NAMESPACE as STEPS
 from wsrf_uws.testing import steps_jdl
 from wsrf_uws.testing.server import RunningServer, running_server
@@ -295,6 +295,14 @@ def test_wsdl(capsys: pytest.CaptureFixture[str]) -> None:
     document = etree.fromstring(out.encode())
     assert document.tag == f"{{{WSDL}}}definitions"
     assert document.get("targetNamespace") == STEPS
+
+
+def test_wsdl_for_member_submission_clients(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, "wsdl", "steps", "--addressing", "2004-08")
+    assert status == 0
+    assert WSA_2004.encode() in out.encode()
+    assert b"http://www.w3.org/2005/08/addressing" not in out.encode()
+    assert b"http://www.w3.org/2007/05/addressing/metadata" not in out.encode()
 
 
 def test_wsdl_of_an_unknown_contract(capsys: pytest.CaptureFixture[str]) -> None:

@@ -44,6 +44,7 @@ from soap_support import (
 )
 
 GRP_ACTION = "http://docs.oasis-open.org/wsrf/rpw-2/GetResourceProperty/GetResourcePropertyRequest"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
 
 @pytest.fixture(scope="module")
@@ -124,25 +125,64 @@ def test_the_wsdl_names_the_public_url_whatever_the_host_header(server: RunningS
     assert f'location="{server.url("steps")}"'.encode() in wsdl
 
 
-def test_every_document_the_wsdl_imports_is_served(server: RunningServer) -> None:
-    seen: set[str] = set()
-    pending = [server.url("steps") + "?wsdl"]
+def served_documents(server: RunningServer, wsdl_url: str) -> dict[str, etree._Element]:
+    """The WSDL at ``wsdl_url`` and every document it imports, transitively, by URL."""
+    seen: dict[str, etree._Element] = {}
+    pending = [wsdl_url]
     while pending:
         url = pending.pop()
         if url in seen:
             continue
-        seen.add(url)
         assert url.startswith(server.base_url), f"{url} is not served by the service"
         with urllib.request.urlopen(url, timeout=10) as response:
             root = etree.fromstring(response.read())
         assert root.getroottree().docinfo.doctype == ""
+        seen[url] = root
         for element in root.iter(etree.Element):
             location = element.get("schemaLocation") or (
                 element.get("location") if etree.QName(element).localname == "import" else None
             )
             if location:
                 pending.append(location)
-    assert len(seen) >= 10  # WSDL, common WSDL, core, steps, bf, r, rp, rl, wsa, uws, xlink...
+    return seen
+
+
+#: The namespaces of each WS-Addressing version, as documents name them.
+ADDRESSING_FAMILIES = {
+    "1.0": {
+        WSA,
+        "http://www.w3.org/2006/05/addressing/wsdl",
+        "http://www.w3.org/2007/05/addressing/metadata",
+    },
+    "2004-08": {WSA_2004},
+}
+
+
+@pytest.mark.parametrize("addressing", ["1.0", "2004-08"])
+def test_every_document_the_wsdl_imports_is_served_for_one_addressing_version(
+    server: RunningServer, addressing: str
+) -> None:
+    query = "?wsdl" if addressing == "1.0" else f"?wsdl&addressing={addressing}"
+    documents = served_documents(server, server.url("steps") + query)
+    assert len(documents) >= 10  # WSDL, common WSDL, core, steps, bf, r, rp, rl, wsa, uws, xlink...
+    used = {
+        namespace
+        for root in documents.values()
+        for element in root.iter(etree.Element)
+        for namespace in [*element.nsmap.values(), element.get("namespace")]
+        if namespace
+    }
+    (other,) = set(ADDRESSING_FAMILIES) - {addressing}
+    assert used & ADDRESSING_FAMILIES[addressing]
+    assert not used & ADDRESSING_FAMILIES[other], sorted(used & ADDRESSING_FAMILIES[other])
+
+
+def test_a_wsdl_for_an_unknown_addressing_version_is_a_clear_400(server: RunningServer) -> None:
+    url = server.url("steps") + "?wsdl&addressing=2003-03"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, timeout=10)
+    assert refused.value.code == 400
+    assert b"2004-08" in refused.value.read()
 
 
 @pytest.mark.parametrize("name", ["steps", "cea", "image", "adql", "vospace"])
@@ -388,6 +428,15 @@ def test_the_2004_08_submission_is_answered_in_kind(
     assert status == 200
     assert reply.findtext(f".//{{{CORE}}}Phase") == "PENDING"
 
+    # A fault names its originator in the caller's version too (the 2004-08 WSDL says so).
+    headers = addressing(server.url("steps"), GRP_ACTION, "unknown", namespace=WSA_2004)
+    status, reply = post(server.url("steps"), envelope(query, headers), check=check)
+    assert status == 500
+    originator = fault_detail(reply).find(f"{{{BF}}}Originator")
+    assert originator is not None
+    assert originator.findtext(f"{{{WSA_2004}}}Address") == server.url("steps")
+    assert header(reply, "RelatesTo", WSA_2004) is not None
+
 
 # -- faults for bad input -------------------------------------------------------------
 
@@ -471,6 +520,26 @@ def test_invalid_job_descriptions_name_the_line_and_create_nothing(
     assert detail.tag == f"{{{CORE}}}InvalidJobDescriptionFault"
     assert detail.findtext(f"{{{CORE}}}Line") == "3"
     assert "steps" in (detail.findtext(f"{{{CORE}}}Reason") or "")
+    assert stored_jobs(server) == before
+
+
+def test_a_nil_initial_termination_time_is_refused_and_creates_nothing(
+    server: RunningServer, check: MessageCheck
+) -> None:
+    """Not nillable (DESIGN §2): generated clients sent nil for the unset field."""
+    before = stored_jobs(server)
+    body = (
+        f'<s:createJob xmlns:s="{STEPS}" xmlns:c="{CORE}" xmlns:xsi="{XSI}"><s:job>'
+        "<s:steps>1</s:steps><s:stepSeconds>0</s:stepSeconds></s:job>"
+        '<c:InitialTerminationTime xsi:nil="true"/></s:createJob>'
+    )
+    headers = addressing(server.url("steps"), f"{STEPS}/createJob")
+    status, reply = post(server.url("steps"), envelope(body, headers))
+    assert status == 500
+    assert error_code(reply) == "invalid-request"
+    description = fault_detail(reply).findtext(f"{{{BF}}}Description") or ""
+    assert "not nillable" in description
+    assert "SetTerminationTime" in description
     assert stored_jobs(server) == before
 
 

@@ -6,7 +6,7 @@
 | ``status RESOURCE-ID [--xml]`` | phase, progress, times, results, error (``--xml``: the uws:job) |
 | ``start`` / ``resume`` / ``destroy RESOURCE-ID`` | startJob / resumeJob / Destroy |
 | ``extend RESOURCE-ID (--until TIME \\| --by DURATION)`` | SetTerminationTime |
-| ``wsdl CONTRACT`` | print the WSDL the service publishes |
+| ``wsdl CONTRACT [--addressing 2004-08]`` | print the WSDL the service publishes |
 
 Every command takes ``--url`` (the service's base URL or a contract endpoint; default
 ``$WSRF_UWS_URL``, else ``http://127.0.0.1:8080``); the resource commands take
@@ -122,6 +122,13 @@ def add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
 
     wsdl = commands.add_parser("wsdl", parents=[connection], help="print a contract's WSDL")
     wsdl.add_argument("contract", metavar="CONTRACT")
+    wsdl.add_argument(
+        "--addressing",
+        choices=("1.0", "2004-08"),
+        default="1.0",
+        help="the WS-Addressing version the WSDL is for (default 1.0; 2004-08 for "
+        "member-submission clients)",
+    )
 
 
 # -- running ---------------------------------------------------------------------------------
@@ -311,7 +318,11 @@ def _wsdl(args: argparse.Namespace) -> int:
 
     user, password = _credentials(args)
     document = published_wsdl(
-        _endpoint(args, args.contract), username=user, password=password, timeout=args.timeout
+        _endpoint(args, args.contract),
+        username=user,
+        password=password,
+        timeout=args.timeout,
+        addressing=args.addressing,
     )
     sys.stdout.write(document.decode("utf-8"))
     return 0

@@ -158,9 +158,15 @@ def published_wsdl(
     username: str | None = None,
     password: str | None = None,
     timeout: float = 30,
+    addressing: str = "1.0",
 ) -> bytes:
-    """The WSDL a contract endpoint publishes, as the service sends it."""
+    """The WSDL a contract endpoint publishes, as the service sends it.
+
+    ``addressing`` is the WS-Addressing version it is for: ``1.0`` or ``2004-08``.
+    """
     wsdl_url = f"{endpoint_url(url, contract)}?wsdl"
+    if addressing != "1.0":
+        wsdl_url += f"&addressing={addressing}"
     auth = None if username is None else (username, password or "")
     try:
         response = requests.get(wsdl_url, auth=auth, timeout=timeout)
