@@ -21,6 +21,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .client.commands import add_client_commands, run_client_command
+from .conformance.command import add_conformance_command, run_conformance
 from .core.clock import format_utc
 from .core.phases import Phase
 from .core.registry import ContractRegistry
@@ -75,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     catalog.add_argument("--seed", type=int, help="synthetic: the random seed")
     add_client_commands(commands)
+    add_conformance_command(commands)
     jobs = commands.add_parser("jobs", parents=[common], help="list the job resources")
     jobs.add_argument("--owner", help="only this owner's jobs")
     jobs.add_argument(
@@ -221,6 +223,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     client_status = run_client_command(args)  # submit, status, ...: no local settings needed
     if client_status is not None:
         return client_status
+    if args.command == "conformance":  # judges a remote endpoint: no local settings needed
+        return run_conformance(args)
     overrides = {
         key: getattr(args, key, None) for key in ("data_dir", "host", "port", "public_url")
     }
