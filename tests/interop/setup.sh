@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Install what the interoperability tests (tests/interop) need besides the Python venv:
+# Install what the interoperability tests (tests/interop) need besides the Python venv
+# (suds and zeep come with `pip install -e '.[test]'`):
 #   - PHP 8 with ext-soap (SoapClient) and ext-dom (php-xml), from Debian's packages;
+#   - JAX-WS RI (wsimport, Debian `jaxws`) and a JDK (javac, java: `default-jdk-headless`);
+#   - gSOAP (wsdl2h, soapcpp2: `gsoap`; stdsoap2.h and the library: `libgsoap-dev`) and g++;
 #   - node-soap, pinned in tests/interop/node/package.json + package-lock.json (npm ci).
-# Idempotent: does nothing that is already done. Exits non-zero on any failure.
-# Needs root (or sudo) for apt-get when PHP is missing; Node.js >= 20.19 must be on PATH.
+# Idempotent: installs only what is missing, in one apt-get run. Exits non-zero on any
+# failure. Needs root (or sudo) for apt-get when a Debian package is missing; Node.js
+# >= 20.19 must be on PATH.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -30,14 +34,30 @@ apt_install() {
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
 }
 
-# -- PHP SoapClient ---------------------------------------------------------------------
-if php_ready; then
-    say "php $(php -r 'echo PHP_VERSION;') with soap and dom: present"
-else
-    apt_install php-cli php-soap php-xml
-    php_ready || die "php -m still lacks soap or dom after installing php-cli php-soap php-xml"
-    say "php $(php -r 'echo PHP_VERSION;') with soap and dom: installed"
+has() { command -v "$1" >/dev/null 2>&1; }
+deb_installed() { dpkg -s "$1" 2>/dev/null | grep -qx 'Status: install ok installed'; }
+
+# -- Debian packages: PHP SoapClient, JAX-WS RI + JDK, gSOAP + g++ -----------------------
+apt_wanted=()
+php_ready || apt_wanted+=(php-cli php-soap php-xml)
+has wsimport || apt_wanted+=(jaxws)
+has javac || apt_wanted+=(default-jdk-headless)
+{ has wsdl2h && has soapcpp2; } || apt_wanted+=(gsoap)
+deb_installed libgsoap-dev || apt_wanted+=(libgsoap-dev)
+has g++ || apt_wanted+=(g++)
+if [ ${#apt_wanted[@]} -gt 0 ]; then
+    apt_install "${apt_wanted[@]}"
 fi
+
+php_ready || die "php -m still lacks soap or dom after installing php-cli php-soap php-xml"
+say "php $(php -r 'echo PHP_VERSION;') with soap and dom: present"
+for tool in wsimport javac java wsdl2h soapcpp2 g++; do
+    has "$tool" || die "$tool is still not on PATH after apt-get install ${apt_wanted[*]:-(nothing)}"
+done
+deb_installed libgsoap-dev || die "libgsoap-dev is still not installed"
+[ -f /usr/share/java/jaxws-rt.jar ] || die "/usr/share/java/jaxws-rt.jar is missing (Debian package jaxws)"
+say "JAX-WS RI $(dpkg-query -W -f='${Version}' jaxws 2>/dev/null || echo '?'), $(javac -version 2>&1): present"
+say "gSOAP $(dpkg-query -W -f='${Version}' libgsoap-dev), $(g++ --version | head -n1): present"
 
 # -- node-soap --------------------------------------------------------------------------
 command -v node >/dev/null 2>&1 || die "node is not on PATH (node-soap 1.13 needs Node.js >= 20.19)"

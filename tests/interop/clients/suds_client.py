@@ -189,7 +189,12 @@ def fault_of(fault: WebFault) -> tuple[str, str]:
 
 
 def steps_scenario(steps: Session) -> None:
-    emit("wsdl", version=suds.__version__, operations=sorted(steps.actions), header_style=HEADER_STYLE)
+    emit(
+        "wsdl",
+        version=suds.__version__,
+        operations=sorted(steps.actions),
+        header_style=HEADER_STYLE,
+    )
 
     job = steps.client.factory.create(f"{{{STEPS}}}job")
     job.steps = 2
