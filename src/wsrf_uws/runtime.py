@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from .core.clock import Clock, SystemClock
 from .core.lifetime import TerminationPolicy
+from .core.model import ANONYMOUS
+from .core.quotas import OwnerLimits, Quotas
 from .core.registry import ContractRegistry
 from .core.service import ExecutionLimits, JobService
 from .execution.base import Executor
 from .execution.local import LocalExecutor
-from .settings import Settings
+from .settings import QuotaSettings, Settings
 from .store.files import JobFiles
 from .store.sqlite import SQLiteJobStore
 
@@ -30,6 +32,13 @@ def build_service(
     """
     if registry is None:
         registry = ContractRegistry.from_entry_points(settings, enabled=settings.contracts)
+    quotas = owner_quotas(settings.quotas)
+    if executor is None:
+        executor = LocalExecutor(
+            slots=settings.slots,
+            kill_grace=settings.kill_grace,
+            max_running=quotas.executing_jobs,
+        )
     return JobService(
         store=SQLiteJobStore(
             settings.store_path,
@@ -38,7 +47,7 @@ def build_service(
         ),
         files=JobFiles(settings.jobs_dir),
         registry=registry,
-        executor=executor or LocalExecutor(slots=settings.slots, kill_grace=settings.kill_grace),
+        executor=executor,
         clock=clock or SystemClock(),
         policy=TerminationPolicy(
             default_lifetime=settings.default_lifetime,
@@ -48,5 +57,30 @@ def build_service(
         limits=ExecutionLimits(
             default=settings.default_execution_duration,
             maximum=settings.max_execution_duration,
+            memory_bytes=settings.job_memory_bytes,
         ),
+        quotas=quotas,
     )
+
+
+def owner_quotas(settings: QuotaSettings) -> Quotas:
+    """The core's :class:`Quotas` for the ``[quotas]`` settings."""
+    users = OwnerLimits(
+        live_jobs=settings.max_live_jobs,
+        executing_jobs=settings.max_executing_jobs,
+        job_bytes=settings.max_job_bytes,
+    )
+    anonymous = OwnerLimits(
+        live_jobs=settings.max_anonymous_live_jobs,
+        executing_jobs=settings.max_anonymous_executing_jobs,
+        job_bytes=settings.max_anonymous_job_bytes,
+    )
+    owners = {}
+    for name, own in settings.owners.items():
+        base = anonymous if name == ANONYMOUS else users
+        owners[name] = OwnerLimits(
+            live_jobs=own.max_live_jobs or base.live_jobs,
+            executing_jobs=own.max_executing_jobs or base.executing_jobs,
+            job_bytes=own.max_job_bytes or base.job_bytes,
+        )
+    return Quotas(users=users, anonymous=anonymous, owners=owners)

@@ -43,14 +43,11 @@ class CeaSettings(BaseModel):
         "folder of the service's Python, before the service's PATH).",
     )
     fetch_allow: list[str] = Field(
-        default_factory=lambda: [
-            "https://*",
-            "http://*",
-            "http://127.0.0.1:*/demo/",
-            "http://localhost:*/demo/",
-        ],
+        default_factory=lambda: ["{public_url}/demo/"],
         description="Where remote inputs may come from: scheme://host[:port][/path] entries, "
-        "host wildcards allowed; private addresses only for hosts named exactly.",
+        "host wildcards allowed; private addresses only for hosts named exactly; an entry may "
+        "begin with {public_url}, the service's own address. Default: only the service's own "
+        "demonstration data.",
     )
     deliver_allow: list[str] = Field(
         default_factory=lambda: ["https://*", "http://*"],
@@ -73,6 +70,25 @@ class CeaSettings(BaseModel):
     )
     inline_bytes: int = Field(
         65536, ge=0, description="Largest output kept in-line in the job state."
+    )
+    max_output_bytes: int = Field(
+        4 * 1024**2,
+        ge=1024,
+        description="Most bytes a run may write to its standard output, and to its standard "
+        "error (each); beyond, the run is stopped and the job fails.",
+    )
+    max_processes: int = Field(
+        128,
+        ge=1,
+        description="Most processes (threads count too) one application run may have at once: "
+        "a cgroup's pids.max where the service may make cgroups, RLIMIT_NPROC for an "
+        "unprivileged service, and a count of the run's processes in any case.",
+    )
+    process_cgroup: Literal["auto", "none"] | Path = Field(
+        "auto",
+        description="Where each run gets a cgroup of its own (for max_processes): a cgroup "
+        "folder with the pids controller; 'auto': the service's own pids cgroup, if it may "
+        "make cgroups there; 'none': no cgroup.",
     )
 
 
@@ -105,6 +121,26 @@ class ImageSettings(BaseModel):
     seconds_per_image: float = Field(
         0.05, ge=0, description="Time quoted for one cutout (mosaics: per frame resampled)."
     )
+    max_field_bytes: int = Field(
+        256 * 1024**2,
+        ge=1024**2,
+        description="Most bytes the images of one field may take (a field covered by many "
+        "frames makes a cutout from each), by the quote.",
+    )
+    max_image_bytes: int = Field(
+        80 * 1024**2,
+        ge=64 * 1024,
+        description="Largest staged image (cutout or mosaic), in bytes (the default holds a "
+        "4096-pixel square of 32-bit floats): refused at createJob by its estimate, and not "
+        "written at run time if the real one is larger.",
+    )
+    staging_margin: float = Field(
+        0.25,
+        ge=0,
+        le=10,
+        description="How far the bytes a run stages may exceed the quote (0.25: by 25%) "
+        "before the job stops in ERROR, so a wrong estimate cannot fill the disk.",
+    )
 
 
 class AdqlSettings(BaseModel):
@@ -131,6 +167,46 @@ class AdqlSettings(BaseModel):
     )
     batch_rows: int = Field(
         65536, ge=1024, description="Rows per batch of the cached result (the cursor's unit)."
+    )
+    query_memory_bytes: int = Field(
+        1024**3,
+        ge=64 * 1024**2,
+        description="Memory one query may use (DuckDB's memory_limit, per worker process); "
+        "a query that needs more ends in ERROR.",
+    )
+    query_threads: int = Field(
+        1,
+        ge=1,
+        description="Threads one query may use (DuckDB's threads); slots x query_threads "
+        "should not exceed the cores.",
+    )
+    max_spill_bytes: int = Field(
+        1024**3,
+        ge=0,
+        description="Disk a query may spill to, in its job's folder, when it needs more than "
+        "query_memory_bytes (DuckDB's max_temp_directory_size); 0: no spilling.",
+    )
+    max_result_bytes: int = Field(
+        1024**3,
+        ge=1024**2,
+        description="Largest result a query may keep, in bytes: the cached rows, and the "
+        "VOTable written from them, each; a larger result ends the job in ERROR.",
+    )
+    max_query_chars: int = Field(
+        65536, ge=256, description="Longest ADQL query text, in characters."
+    )
+    max_query_tokens: int = Field(
+        10_000,
+        ge=16,
+        description="Most tokens (names, literals, operators) in one query: bounds IN lists "
+        "and CASE branches.",
+    )
+    max_query_depth: int = Field(
+        20,
+        ge=2,
+        le=40,
+        description="Deepest nesting of parentheses (subqueries, function calls) and CASE "
+        "in one query.",
     )
 
     @model_validator(mode="after")
@@ -180,11 +256,38 @@ class VospaceSettings(BaseModel):
     max_nodes_per_space: int = Field(
         100_000, ge=1, description="Most nodes (files, folders, links) in one space."
     )
+    max_document_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        description="Largest body of a VOSpace request other than an upload (node and "
+        "transfer documents); larger ones get HTTP 413 before they are read.",
+    )
+    max_transfers_per_owner: int = Field(
+        10_000,
+        ge=1,
+        description="Most live negotiated transfers one user holds; beyond, HTTP 429.",
+    )
+    max_anonymous_transfers: int = Field(
+        100,
+        ge=1,
+        description="Most live negotiated transfers all anonymous callers hold together; "
+        "beyond, HTTP 429.",
+    )
+    transfer_lifetime: timedelta = Field(
+        timedelta(hours=1),
+        description="How long a data URL works once used (counted from its negotiation).",
+    )
+    unused_transfer_lifetime: timedelta = Field(
+        timedelta(minutes=10),
+        description="How long a negotiated transfer is kept while its data URL is unused.",
+    )
 
     @model_validator(mode="after")
     def _check_lifetimes(self) -> VospaceSettings:
         lifetimes = [("default_lifetime", self.default_lifetime)]
         lifetimes += [("max_lifetime", self.max_lifetime)]
+        lifetimes += [("transfer_lifetime", self.transfer_lifetime)]
+        lifetimes += [("unused_transfer_lifetime", self.unused_transfer_lifetime)]
         lifetimes += [
             (f"owners.{name}.max_lifetime", limits.max_lifetime)
             for name, limits in self.owners.items()
@@ -195,6 +298,12 @@ class VospaceSettings(BaseModel):
                 raise ValueError(f"vospace.{name} must be positive")
         return self
 
+    @property
+    def largest_space_bytes(self) -> int:
+        """The largest space any owner may have: the largest upload the endpoint takes."""
+        own = [o.max_space_bytes for o in self.owners.values() if o.max_space_bytes is not None]
+        return max([self.max_space_bytes, *own])
+
     def limits_for(self, owner: str) -> tuple[int, int, timedelta]:
         """(max_space_bytes, max_owner_bytes, max_lifetime) for ``owner``."""
         own = self.owners.get(owner, SpaceLimits())
@@ -203,6 +312,104 @@ class VospaceSettings(BaseModel):
             self.max_owner_bytes if own.max_owner_bytes is None else own.max_owner_bytes,
             self.max_lifetime if own.max_lifetime is None else own.max_lifetime,
         )
+
+
+class OwnerQuota(BaseModel):
+    """Quotas of one named owner; a field left out keeps the value for every user."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_live_jobs: int | None = Field(None, ge=1, description="Most live jobs.")
+    max_executing_jobs: int | None = Field(None, ge=1, description="Most jobs executing at once.")
+    max_job_bytes: int | None = Field(None, ge=1, description="Most bytes one job may stage.")
+
+
+class QuotaSettings(BaseModel):
+    """Per-owner quotas of every contract's jobs (see :mod:`wsrf_uws.core.quotas`).
+
+    The anonymous owner is shared by every caller without credentials, hence its own,
+    smaller values. In TOML under ``[quotas]`` (per user under ``[quotas.owners.NAME]``);
+    in the environment as ``WSRF_UWS_QUOTAS__{FIELD}``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_live_jobs: int = Field(
+        100,
+        ge=1,
+        description="Most jobs one user holds (any phase, until destroyed); createJob beyond: "
+        "QuotaExceededFault.",
+    )
+    max_executing_jobs: int = Field(
+        4,
+        ge=1,
+        description="Most jobs of one user executing at once; more started ones wait QUEUED.",
+    )
+    max_job_bytes: int = Field(
+        4 * 1024**3,
+        ge=1,
+        description="Most bytes one job of a user may stage, by the contract's quote at "
+        "createJob (beyond: QuotaExceededFault).",
+    )
+    max_anonymous_live_jobs: int = Field(
+        20, ge=1, description="Most jobs all anonymous callers together hold."
+    )
+    max_anonymous_executing_jobs: int = Field(
+        2, ge=1, description="Most anonymous jobs executing at once."
+    )
+    max_anonymous_job_bytes: int = Field(
+        256 * 1024**2, ge=1, description="Most bytes one anonymous job may stage, by its quote."
+    )
+    owners: dict[str, OwnerQuota] = Field(
+        default_factory=dict, description="Quotas of particular users, by user name."
+    )
+
+
+class HttpSettings(BaseModel):
+    """The HTTP server and the request path: what one client may make it hold.
+
+    In TOML under ``[http]``; in the environment as ``WSRF_UWS_HTTP__{FIELD}``. The
+    request threads (``threads``) and the body limit (``max_request_bytes``) are top-level.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    connection_limit: int = Field(
+        1000,
+        ge=8,
+        description="Connections the server holds open at once; beyond, new ones wait "
+        "for a free one.",
+    )
+    max_connections_per_client: int = Field(
+        64,
+        ge=0,
+        description="Connections one client address may hold at once (more are closed "
+        "at once); 0: no cap. Behind a reverse proxy every connection comes from it.",
+    )
+    channel_timeout: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds a connection may make no progress (nothing received, "
+        "nothing taken of its reply) before it is closed.",
+    )
+    request_timeout: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds a client may take to send one request, its headers and "
+        "(except VOSpace uploads) its body; a slower connection is closed.",
+    )
+    max_xml_namespaces: int = Field(
+        1000,
+        ge=16,
+        description="Namespace declarations one SOAP request may make (their cost grows "
+        "with the square of their number); beyond, a too-complex fault.",
+    )
+    max_xml_attributes: int = Field(
+        256,
+        ge=16,
+        description="Attributes one element of a SOAP request may carry; beyond, a "
+        "too-complex fault.",
+    )
 
 
 class Settings(BaseSettings):
@@ -248,6 +455,15 @@ class Settings(BaseSettings):
     kill_grace: float = Field(
         2.0, ge=0, description="Seconds a job gets after SIGTERM before SIGKILL."
     )
+    job_memory_bytes: int = Field(
+        2 * 1024**3,
+        ge=0,
+        description="Address space of each job's process (RLIMIT_AS), unless its contract "
+        "asks otherwise; beyond it the job ends in ERROR. 0 = no limit.",
+    )
+    quotas: QuotaSettings = Field(
+        default_factory=QuotaSettings, description="Per-owner quotas (jobs, executing, bytes)."
+    )
     sqlite_synchronous: Literal["full", "normal"] = Field(
         "full",
         description="'full' survives power loss; 'normal' only process crashes, and is faster.",
@@ -259,7 +475,14 @@ class Settings(BaseSettings):
     )
     threads: int = Field(8, ge=1, description="Threads the HTTP server answers requests with.")
     max_request_bytes: int = Field(
-        2 * 1024 * 1024, ge=1024, description="Largest request body accepted (HTTP 413 beyond)."
+        2 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted on every route but VOSpace's own "
+        "(HTTP 413 beyond, from the Content-Length, before the body is read).",
+    )
+    http: HttpSettings = Field(
+        default_factory=HttpSettings,
+        description="The HTTP server: connections, timeouts, request complexity.",
     )
     users_file: Path | None = Field(
         None,

@@ -35,6 +35,7 @@ from .model import (
     StepStatus,
 )
 from .phases import FINAL_PHASES, TRANSITIONS, Phase
+from .quotas import OwnerLimits, Quotas
 from .registry import ContractRegistry
 
 if TYPE_CHECKING:
@@ -72,10 +73,12 @@ __all__ = [
     "JobFailure",
     "JobService",
     "NotAuthenticatedError",
+    "OwnerLimits",
     "Phase",
     "Progress",
     "ProgressStep",
     "QuotaExceededError",
+    "Quotas",
     "Quote",
     "ResourceNotDestroyedError",
     "ResourceUnknownError",

@@ -210,6 +210,16 @@ class Contract:
         """Whether this job may be re-run automatically after a restart."""
         return self.isolated
 
+    def job_memory_bytes(self, *, default: int) -> int:
+        """The address space a job's process may use (RLIMIT_AS), in bytes; 0: no limit.
+
+        ``default`` is the service's ``job_memory_bytes``. A contract whose library
+        reserves more address space than it uses (DuckDB, memory-mapped catalogues)
+        returns what its jobs need; the default accepts the service's value. A job that
+        goes beyond it ends in ERROR ("the job exceeded its memory limit of N bytes").
+        """
+        return default
+
     def run(self, description: Any, context: JobContext) -> None:
         """Do the work, in a worker process. Return normally to complete the job.
 

@@ -8,6 +8,7 @@ nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..execution.base import Outcome, OutcomeKind, RunSpec
@@ -27,12 +28,20 @@ class ExecutionRecorder:
     """The :class:`~wsrf_uws.execution.base.ExecutionListener` of a :class:`JobService`."""
 
     def __init__(
-        self, *, store: JobStore, files: JobFiles, registry: ContractRegistry, clock: Clock
+        self,
+        *,
+        store: JobStore,
+        files: JobFiles,
+        registry: ContractRegistry,
+        clock: Clock,
+        memory_bytes: int = 0,
     ) -> None:
         self._store = store
         self._files = files
         self._registry = registry
         self._clock = clock
+        #: The service's address-space limit of a job process (0: none); contracts adjust it.
+        self._memory_bytes = memory_bytes
 
     def claim(self, resource_id: str) -> RunSpec | None:
         job = self._store.get(resource_id)
@@ -40,6 +49,7 @@ class ExecutionRecorder:
             return None
         try:
             contract = self._registry.get(job.contract)
+            memory_bytes = contract.job_memory_bytes(default=self._memory_bytes)
         except Exception as exc:
             self._store.transition(
                 resource_id,
@@ -68,6 +78,7 @@ class ExecutionRecorder:
             jdl_state=claimed.jdl_state,
             run_count=claimed.run_count,
             termination_time=claimed.termination_time,
+            memory_bytes=memory_bytes,
         )
 
     def on_progress(self, resource_id: str, progress: Progress) -> None:
@@ -78,6 +89,9 @@ class ExecutionRecorder:
 
     def on_result(self, resource_id: str, result: Result) -> None:
         self._store.add_result(resource_id, result)
+
+    def on_results(self, resource_id: str, results: Sequence[Result]) -> None:
+        self._store.add_results(resource_id, results)
 
     def on_finished(self, resource_id: str, outcome: Outcome) -> None:
         now = self._clock.now()

@@ -59,7 +59,7 @@ def recover(
                     expected={Phase.EXECUTING},
                     note=f"interrupted by a service restart; run again automatically ({stamp})",
                 )
-            executor.submit(job.resource_id)
+            executor.submit(job.resource_id, owner=job.owner)
             report.requeued.append(job.resource_id)
             continue
         note = (

@@ -14,13 +14,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ..store.base import ResourceIdTakenError
+from ..store.base import LiveJobsLimitError, ResourceIdTakenError
 from .clock import Clock, format_utc
 from .contract import Contract
 from .errors import InvalidPhaseError, ResourceUnknownError
 from .lifetime import DEFAULT, Default, TerminationPolicy
 from .model import ANONYMOUS, Job, Quote, new_resource_id
 from .phases import ACTIVE_PHASES, FINAL_PHASES, Phase
+from .quotas import Quotas
 from .reaper import Reaper
 from .recorder import ExecutionRecorder
 from .recovery import RecoveryReport, recover
@@ -36,10 +37,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ExecutionLimits:
-    """Run-time limits in seconds (0 = none): the default, and the most a JDL may ask."""
+    """Run-time limits in seconds (0 = none): the default, and the most a JDL may ask;
+    and the address space of a job's process in bytes (0 = none), which a contract may
+    change for its own jobs (:meth:`~wsrf_uws.core.contract.Contract.job_memory_bytes`)."""
 
     default: int = 3600
     maximum: int = 86400
+    memory_bytes: int = 0
 
     def resolve(self, requested: int | None) -> int:
         """The limit for a job whose JDL asked for ``requested`` seconds (None: no wish)."""
@@ -76,6 +80,7 @@ class JobService:
         clock: Clock,
         policy: TerminationPolicy,
         limits: ExecutionLimits | None = None,
+        quotas: Quotas | None = None,
     ) -> None:
         self.store = store
         self.files = files
@@ -84,7 +89,15 @@ class JobService:
         self.clock = clock
         self.policy = policy
         self.limits = limits or ExecutionLimits()
-        self.recorder = ExecutionRecorder(store=store, files=files, registry=registry, clock=clock)
+        #: Per-owner limits; None given: nobody is limited.
+        self.quotas = quotas or Quotas.unlimited()
+        self.recorder = ExecutionRecorder(
+            store=store,
+            files=files,
+            registry=registry,
+            clock=clock,
+            memory_bytes=self.limits.memory_bytes,
+        )
         self.reaper = Reaper(store=store, clock=clock, expire=self._expire)
         #: What restart recovery did at the last :meth:`startup`.
         self.startup_report: RecoveryReport | None = None
@@ -136,11 +149,14 @@ class JobService:
         """createJob: validate ``document`` with the contract, quote it, record it PENDING.
 
         Raises :class:`InvalidJobDescriptionError` (or a lifetime or quota error) and
-        records nothing if the job is not acceptable.
+        records nothing if the job is not acceptable: beyond the owner's quotas (live
+        jobs, bytes the quote stages) it is :class:`QuotaExceededError`.
         """
         plugin = self.registry.get(contract)
         description = plugin.parse(document)
         assessment = plugin.assess(description, owner=owner)
+        quote = assessment.quote or Quote()
+        self.quotas.check_quote(owner, quote)
         now = self.clock.now()
         ends = self.policy.initial(
             now, requested=termination_time, proposed_lifetime=assessment.lifetime
@@ -155,7 +171,7 @@ class JobService:
             execution_duration=self.limits.resolve(assessment.execution_duration),
             jdl=document,
             address=address,
-            quote=assessment.quote or Quote(),
+            quote=quote,
             jdl_state=assessment.jdl_state,
         )
         if termination_time is not DEFAULT:
@@ -167,11 +183,13 @@ class JobService:
         for attempt in range(3):
             job = replace(job, resource_id=new_resource_id())
             try:
-                self.store.insert(job)
+                self.store.insert(job, max_owner_jobs=self.quotas.of(owner).live_jobs)
                 break
             except ResourceIdTakenError:
                 if attempt == 2:
                     raise
+            except LiveJobsLimitError:
+                raise self.quotas.live_jobs_refusal(owner) from None
         self.reaper.schedule(ends)
         return job
 
@@ -185,7 +203,9 @@ class JobService:
     def start_job(self, resource_id: str, *, owner: str) -> Phase:
         """startJob: PENDING (or HELD) → QUEUED, recorded before returning.
 
-        Idempotent on a job already QUEUED or EXECUTING; refused in a final phase.
+        Idempotent on a job already QUEUED or EXECUTING; refused in a final phase. A job
+        beyond its owner's quota of executing jobs is not refused: it stays QUEUED until
+        one of the owner's jobs ends.
         """
         return self._queue(
             resource_id, owner=owner, operation="startJob", sources={Phase.PENDING, Phase.HELD}
@@ -268,7 +288,7 @@ class JobService:
                 resource_id, Phase.QUEUED, expected={job.phase}, **changes
             )
             if queued is not None:
-                self.executor.submit(resource_id)
+                self.executor.submit(resource_id, owner=job.owner)
                 return Phase.QUEUED
             job = self.get_job(resource_id, owner=owner)  # raced with another change
         if job.phase in ACTIVE_PHASES:

@@ -9,6 +9,7 @@ and says how each run ended. The engine turns that into phase changes.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -33,6 +34,8 @@ class RunSpec:
     run_count: int = 1
     #: The resource's termination time when the run began (None: infinite).
     termination_time: datetime | None = None
+    #: The address space the job's process may use, in bytes (RLIMIT_AS); 0 = unlimited.
+    memory_bytes: int = 0
 
 
 class OutcomeKind(StrEnum):
@@ -81,6 +84,10 @@ class ExecutionListener(Protocol):
         """The job announced a result."""
         ...
 
+    def on_results(self, resource_id: str, results: Sequence[Result]) -> None:
+        """The job announced several results (in this order), to be recorded together."""
+        ...
+
     def on_finished(self, resource_id: str, outcome: Outcome) -> None:
         """The run is over and its processes are gone."""
         ...
@@ -94,8 +101,12 @@ class Executor(ABC):
         """Begin taking work; reports go to ``listener``."""
 
     @abstractmethod
-    def submit(self, resource_id: str) -> None:
-        """Queue a job that is QUEUED in the store; returns at once."""
+    def submit(self, resource_id: str, *, owner: str = "") -> None:
+        """Queue a job that is QUEUED in the store; returns at once.
+
+        ``owner`` is the job's owner: an executor shares its slots fairly among owners
+        and runs no more of one owner's jobs at once than that owner's quota allows.
+        """
 
     @abstractmethod
     def cancel(self, resource_id: str) -> bool:

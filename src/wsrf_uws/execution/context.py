@@ -1,13 +1,16 @@
 """The :class:`~wsrf_uws.core.contract.JobContext` a job sees inside a worker process.
 
 Reports go to the service over the worker's connection; the service writes them to
-the store. Result files are written atomically into the job's folder.
+the store. Result files are written atomically into the job's folder. Progress is
+sent at most :data:`PROGRESS_REPORTS_PER_SECOND` times a second, always the latest:
+a job that reports in a tight loop costs the service no more than one that does not.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
@@ -18,9 +21,15 @@ from ..core.model import Progress, ProgressStep, Result, check_result_name
 from ..store.files import atomic_writer, write_atomic
 from .base import RunSpec
 
+#: The most progress reports a job sends to the service per second.
+PROGRESS_REPORTS_PER_SECOND = 10
+
 
 class WorkerContext:
-    """The job's view of the service while it runs."""
+    """The job's view of the service while it runs.
+
+    Call :meth:`flush` when the job ends, so its last progress report is sent.
+    """
 
     def __init__(self, spec: RunSpec, conn: Connection) -> None:
         self.resource_id = spec.resource_id
@@ -30,6 +39,12 @@ class WorkerContext:
         self.termination_time = spec.termination_time
         self._conn = conn
         self._lock = threading.Lock()
+        #: A progress report not sent yet (a later one replaces it), and when it may go.
+        self._pending: Progress | None = None
+        self._next_progress = 0.0
+        self._due = threading.Condition(self._lock)
+        self._sender: threading.Thread | None = None
+        self._closed = False
 
     def _send(self, *message: Any) -> None:
         with self._lock:
@@ -38,10 +53,48 @@ class WorkerContext:
     def progress(
         self, fraction: float | None = None, *, steps: tuple[ProgressStep, ...] | None = None
     ) -> None:
-        """Report the fraction complete (0..1) and, optionally, the named steps."""
+        """Report the fraction complete (0..1) and, optionally, the named steps.
+
+        Sent at once unless a report went less than 1/PROGRESS_REPORTS_PER_SECOND s ago;
+        then it is sent when that time is up, unless a later report replaces it first.
+        """
         if fraction is not None and not 0.0 <= fraction <= 1.0:
             raise ValueError(f"fraction complete must lie in [0, 1], not {fraction}")
-        self._send("progress", Progress(fraction=fraction, steps=tuple(steps or ())))
+        report = Progress(fraction=fraction, steps=tuple(steps or ()))
+        with self._lock:
+            self._pending = report
+            if time.monotonic() >= self._next_progress:
+                self._send_pending()
+            elif self._sender is None:
+                self._sender = threading.Thread(
+                    target=self._send_when_due, name="progress-sender", daemon=True
+                )
+                self._sender.start()
+            else:
+                self._due.notify()
+
+    def flush(self) -> None:
+        """Send a progress report still held back, and stop holding any."""
+        with self._lock:
+            self._closed = True
+            self._send_pending()
+            self._due.notify()
+
+    def _send_pending(self) -> None:
+        # Called with the lock held.
+        if self._pending is not None:
+            report, self._pending = self._pending, None
+            self._next_progress = time.monotonic() + 1 / PROGRESS_REPORTS_PER_SECOND
+            self._conn.send(("progress", report))
+
+    def _send_when_due(self) -> None:
+        with self._lock:
+            while not self._closed:
+                wait = self._next_progress - time.monotonic()
+                if self._pending is not None and wait <= 0:
+                    self._send_pending()
+                else:
+                    self._due.wait(wait if self._pending is not None else None)
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Replace the contract state; it must be JSON-serializable."""

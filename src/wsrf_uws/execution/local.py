@@ -4,6 +4,16 @@ One supervisor thread owns the running jobs. It waits on every worker's connecti
 and exit sentinel at once (no polling), applies reports as they arrive, and enforces
 each job's execution duration. Stopping a job sends SIGTERM to its process group and
 descendants, then SIGKILL after a grace period, and waits until nothing is left.
+
+Slots are shared fairly: a free slot goes to the owner with the fewest running jobs
+(among equals, the one served longest ago), never beyond the owner's quota of
+executing jobs, so one owner's hundred queued jobs do not keep another's waiting.
+
+No job can monopolize the supervisor: it reads at most :data:`MESSAGES_PER_TURN`
+reports of a run per turn, records only the latest progress and state of each turn
+and its results in one transaction, and leaves a run that filled its turn unread for
+:data:`READ_PAUSE` seconds. A job that reports faster than that then blocks in its
+own writes, and every turn still checks every deadline.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ import threading
 import time
 import weakref
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import SpawnContext
@@ -26,20 +37,28 @@ from typing import Any, cast
 
 import psutil
 
-from ..core.model import Progress
+from ..core.model import Progress, Result
 from .base import ExecutionListener, Executor, Outcome, OutcomeKind, RunSpec
 from .processes import descendants, kill_tree, signal_tree
 from .worker import run_job
 
 log = logging.getLogger(__name__)
 
+#: The most reports of one run the supervisor reads per turn.
+MESSAGES_PER_TURN = 64
+#: Seconds a run that filled its turn waits before it is read again.
+READ_PAUSE = 0.05
+
 
 @dataclass(eq=False)
 class _Run:
     spec: RunSpec
+    owner: str
     process: BaseProcess
     conn: Connection
     deadline: float | None
+    #: Not read before this instant (monotonic): the run filled its last turn.
+    read_after: float = 0.0
     stop: OutcomeKind | None = None
     kill_at: float | None = None
     known: list[psutil.Process] = field(default_factory=list)
@@ -48,7 +67,12 @@ class _Run:
 
 
 class LocalExecutor(Executor):
-    """Runs jobs in local worker processes, ``slots`` at a time, the rest queued in order.
+    """Runs jobs in local worker processes, ``slots`` at a time, the rest queued.
+
+    ``max_running(owner)`` is how many of one owner's jobs may run at once (default:
+    any number); queued jobs beyond it wait for one of the owner's runs to end. Each
+    owner's jobs start in the order they were submitted; free slots go round the
+    owners, fewest running first.
 
     ``start_method`` is a :mod:`multiprocessing` start method; the default
     ``forkserver`` forks workers from a clean server process, which is safe in a
@@ -56,7 +80,12 @@ class LocalExecutor(Executor):
     """
 
     def __init__(
-        self, *, slots: int = 2, kill_grace: float = 2.0, start_method: str = "forkserver"
+        self,
+        *,
+        slots: int = 2,
+        kill_grace: float = 2.0,
+        start_method: str = "forkserver",
+        max_running: Callable[[str], int] | None = None,
     ) -> None:
         if slots < 1:
             raise ValueError("slots must be at least 1")
@@ -66,8 +95,14 @@ class LocalExecutor(Executor):
             self._ctx.set_forkserver_preload(["wsrf_uws.execution.worker"])
         self.slots = slots
         self.kill_grace = kill_grace
+        self._max_running = max_running
         self._lock = threading.Lock()
-        self._queue: deque[str] = deque()
+        #: Queued jobs by owner, each owner's in submission order.
+        self._queue: dict[str, deque[str]] = {}
+        self._queued_owner: dict[str, str] = {}
+        #: When each owner last got a slot (a counter), for the round among equals.
+        self._served: dict[str, int] = {}
+        self._turns = 0
         self._runs: dict[str, _Run] = {}
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
@@ -84,16 +119,16 @@ class LocalExecutor(Executor):
         finalizer = weakref.WeakMethod(self.shutdown)
         atexit.register(lambda: (method := finalizer()) and method())
 
-    def submit(self, resource_id: str) -> None:
+    def submit(self, resource_id: str, *, owner: str = "") -> None:
         with self._lock:
-            if resource_id not in self._runs and resource_id not in self._queue:
-                self._queue.append(resource_id)
+            if resource_id not in self._runs and resource_id not in self._queued_owner:
+                self._queued_owner[resource_id] = owner
+                self._queue.setdefault(owner, deque()).append(resource_id)
         self._wake()
 
     def cancel(self, resource_id: str) -> bool:
         with self._lock:
-            if resource_id in self._queue:
-                self._queue.remove(resource_id)
+            if self._unqueue(resource_id):
                 return True
             run = self._runs.get(resource_id)
             if run is None:
@@ -111,6 +146,7 @@ class LocalExecutor(Executor):
                 return
             self._closing = True
             self._queue.clear()
+            self._queued_owner.clear()
             for run in self._runs.values():
                 if run.stop is None:
                     run.stop = OutcomeKind.INTERRUPTED
@@ -124,9 +160,49 @@ class LocalExecutor(Executor):
 
     def active(self) -> dict[str, str]:
         with self._lock:
-            held = {rid: "queued" for rid in self._queue}
+            held = {rid: "queued" for rid in self._queued_owner}
             held.update({rid: "running" for rid in self._runs})
             return held
+
+    # -- the queue (called with the lock held) -----------------------------------------
+
+    def _unqueue(self, resource_id: str) -> bool:
+        owner = self._queued_owner.pop(resource_id, None)
+        if owner is None:
+            return False
+        waiting = self._queue[owner]
+        waiting.remove(resource_id)
+        if not waiting:
+            del self._queue[owner]
+        return True
+
+    def _next_queued(self) -> tuple[str, str] | None:
+        """The job (and owner) the next free slot goes to, taken off the queue; None if
+        no owner with queued jobs may run one more."""
+        running: dict[str, int] = {}
+        for run in self._runs.values():
+            running[run.owner] = running.get(run.owner, 0) + 1
+        eligible = [
+            owner
+            for owner in self._queue
+            if self._max_running is None or running.get(owner, 0) < self._max_running(owner)
+        ]
+        if not eligible:
+            return None
+        owner = min(eligible, key=lambda o: (running.get(o, 0), self._served.get(o, 0)))
+        resource_id = self._queue[owner][0]
+        self._unqueue(resource_id)
+        self._turns += 1
+        self._served[owner] = self._turns
+        if len(self._served) > 2 * (len(self._queue) + len(running)) + 16:
+            # Owners with nothing queued or running are forgotten (the table stays small):
+            # such an owner's next job simply counts as not served for a while.
+            self._served = {
+                o: t
+                for o, t in self._served.items()
+                if o == owner or o in self._queue or o in running
+            }
+        return resource_id, owner
 
     # -- the supervisor thread ---------------------------------------------------------
 
@@ -142,26 +218,33 @@ class LocalExecutor(Executor):
                 self._fill_slots()
                 runs = list(self._runs.values())
             waitables: list[Any] = [self._wake_r]
+            now = time.monotonic()
             for run in runs:
-                waitables += [run.conn, run.process.sentinel]
+                waitables.append(run.process.sentinel)
+                if run.read_after <= now:
+                    waitables.append(run.conn)
             ready = set(wait(waitables, self._next_timer(runs)))
             if self._wake_r in ready:
                 with contextlib.suppress(BlockingIOError):
                     os.read(self._wake_r, 4096)
-            now = time.monotonic()
             for run in runs:
-                exited = run.process.sentinel in ready
-                if exited or run.conn in ready:
-                    self._drain(run)
-                if exited:
+                if run.process.sentinel in ready:
+                    self._drain(run, limit=None)  # what it wrote before it ended
                     self._finish(run)
-                else:
-                    self._enforce_limits(run, now)
+                    continue
+                # Deadlines before reports: however busy a job keeps its connection, its
+                # time is up when it is up.
+                self._enforce_limits(run, time.monotonic())
+                if run.conn in ready:
+                    self._drain(run, limit=MESSAGES_PER_TURN)
 
     def _fill_slots(self) -> None:
         assert self._listener is not None
-        while self._queue and len(self._runs) < self.slots and not self._closing:
-            resource_id = self._queue.popleft()
+        while len(self._runs) < self.slots and not self._closing:
+            chosen = self._next_queued()
+            if chosen is None:
+                return
+            resource_id, owner = chosen
             try:
                 spec = self._listener.claim(resource_id)
             except Exception:
@@ -188,16 +271,26 @@ class LocalExecutor(Executor):
                 child.close()
             duration = spec.execution_duration
             deadline = time.monotonic() + duration if duration else None
-            self._runs[resource_id] = _Run(spec, process, parent, deadline)
+            self._runs[resource_id] = _Run(spec, owner, process, parent, deadline)
 
     def _next_timer(self, runs: list[_Run]) -> float | None:
         times = [t for run in runs for t in (run.deadline, run.kill_at) if t is not None]
-        return max(0.0, min(times) - time.monotonic()) if times else None
+        now = time.monotonic()
+        times += [run.read_after for run in runs if run.read_after > now]
+        return max(0.0, min(times) - now) if times else None
 
-    def _drain(self, run: _Run) -> None:
+    def _drain(self, run: _Run, *, limit: int | None) -> None:
+        """Apply up to ``limit`` (None: all) waiting reports of ``run``.
+
+        Only the latest progress and state count (each replaces the one before), and
+        the results go to the store together, so a turn costs at most three writes.
+        """
         rid = run.spec.resource_id
         progress: Progress | None = None
-        while True:
+        state: dict[str, Any] | None = None
+        results: dict[str, Result] = {}
+        read = 0
+        while limit is None or read < limit:
             try:
                 if not run.conn.poll():
                     break
@@ -207,15 +300,23 @@ class LocalExecutor(Executor):
             except Exception:
                 log.exception("unreadable report from the worker of %s", rid)
                 break
+            read += 1
             kind = message[0]
             if kind == "progress":
-                progress = message[1]  # only the latest of a burst is worth writing
+                progress = message[1]
             elif kind == "state":
-                self._notify("on_state", rid, message[1])
+                state = message[1]
             elif kind == "result":
-                self._notify("on_result", rid, message[1])
+                results.pop(message[1].name, None)  # the later one of a name counts
+                results[message[1].name] = message[1]
             elif kind in ("done", "failed"):
                 run.final = message
+        if limit is not None and read >= limit:
+            run.read_after = time.monotonic() + READ_PAUSE
+        if results:
+            self._notify("on_results", rid, list(results.values()))
+        if state is not None:
+            self._notify("on_state", rid, state)
         if progress is not None:
             self._notify("on_progress", rid, progress)
 

@@ -3,13 +3,16 @@
 The process leads its own process group, so the executor can stop the job and
 everything it started with one signal. A watchdog thread takes the whole group
 down if the service process disappears (for instance after ``kill -9``), so no
-work outlives the service that would restart it.
+work outlives the service that would restart it. The job's address space is
+limited (RLIMIT_AS) as its :class:`~wsrf_uws.execution.base.RunSpec` says, so a job
+that tries to use more memory fails alone instead of the machine swapping.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import signal
 import threading
 import traceback
@@ -50,6 +53,21 @@ def _watch_service(conn: Connection, finished: threading.Event) -> None:
         os.killpg(0, signal.SIGKILL)
 
 
+def limit_address_space(limit: int) -> None:
+    """Limit this process (and what it starts) to ``limit`` bytes of address space.
+
+    Only the soft limit is set: a job's own child processes may still be given other
+    limits of their own (as ``cea`` gives each application run), which a hard limit
+    below theirs would forbid. 0 leaves the limits as they are.
+    """
+    if limit <= 0:
+        return
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
 def run_job(spec: RunSpec, conn: Connection) -> None:
     """Entry point of a worker process (the target of ``multiprocessing.Process``)."""
     os.setpgrp()
@@ -58,19 +76,29 @@ def run_job(spec: RunSpec, conn: Connection) -> None:
     threading.Thread(
         target=_watch_service, args=(conn, finished), name="service-watchdog", daemon=True
     ).start()
+    context = WorkerContext(spec, conn)
     message: tuple[Any, ...] | None
     try:
+        limit_address_space(spec.memory_bytes)
         description = spec.contract.parse(spec.jdl)
-        spec.contract.run(description, WorkerContext(spec, conn))
+        spec.contract.run(description, context)
         message = ("done",)
     except JobInterrupted:
         message = None
     except JobFailure as exc:
         message = ("failed", exc.message, exc.transient, None)
+    except MemoryError as exc:
+        if spec.memory_bytes > 0:
+            text = f"the job exceeded its memory limit of {spec.memory_bytes} bytes"
+            message = ("failed", text, False, None)
+        else:
+            message = ("failed", f"MemoryError: {exc}", False, traceback.format_exc())
     except BaseException as exc:
         message = ("failed", f"{type(exc).__name__}: {exc}", False, traceback.format_exc())
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     finished.set()
+    with contextlib.suppress(OSError, ValueError):
+        context.flush()  # the last progress report, before the outcome
     # Children the job left behind belong to the job: stop them before reporting.
     leftovers = descendants(os.getpid())
     if leftovers:

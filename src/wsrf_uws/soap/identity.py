@@ -10,7 +10,8 @@ With one (a :class:`~wsrf_uws.soap.users.UsersFile`), a caller may identify with
   Profile 1.0), its password as ``PasswordText`` or ``PasswordDigest``
   (``Base64(SHA-1(nonce + created + password))``, only for users whose entry holds a
   digest secret); a ``wsu:Created`` is checked for freshness whenever present, and a
-  ``wsse:Nonce`` may be used only once;
+  ``wsse:Nonce`` may be used only once: within the freshness window, also after a
+  restart, since the nonces are kept in the store (a :class:`NonceRegistry`);
 - HTTP Basic (RFC 7617, UTF-8), from the WSGI ``HTTP_AUTHORIZATION``.
 
 Failures are :class:`~wsrf_uws.core.errors.NotAuthenticatedError`, whose description
@@ -31,7 +32,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from lxml import etree
 
@@ -75,11 +76,20 @@ class _Token:
     created: datetime | None = None
 
 
+class NonceRegistry(Protocol):
+    """Where used nonces are kept: the store (:meth:`~wsrf_uws.store.base.JobStore.remember_nonce`)
+    in a service, so a replay is refused across restarts too."""
+
+    def remember_nonce(self, digest: bytes, *, expires: datetime, now: datetime) -> bool:
+        """Record ``digest`` until ``expires``; False when it is recorded (and not expired)."""
+        ...
+
+
 class _NonceCache:
     """Nonces seen recently, each with the instant it may be forgotten; thread-safe, bounded.
 
-    A nonce is kept as its SHA-256 digest (32 bytes), not as sent (up to
-    ``_MAX_NONCE_BYTES``), so a full cache costs a few MiB, not a hundred.
+    The :class:`NonceRegistry` of an authenticator given none: it forgets everything
+    when the process ends, so a replay after a restart is not noticed.
     """
 
     def __init__(self, *, max_size: int) -> None:
@@ -87,17 +97,16 @@ class _NonceCache:
         self._max_size = max_size
         self._lock = threading.Lock()
 
-    def remember(self, nonce: bytes, *, now: datetime, keep: timedelta) -> bool:
-        """Record ``nonce`` until ``now + keep``; False when it is already recorded."""
-        nonce = hashlib.sha256(nonce).digest()
+    def remember_nonce(self, digest: bytes, *, expires: datetime, now: datetime) -> bool:
+        """Record ``digest`` until ``expires``; False when it is already recorded."""
         with self._lock:
             # Insertion order is expiry order while the clock runs forward; should it step
             # back, an expired entry only lingers until the ones before it go.
             while self._expiry and next(iter(self._expiry.values())) <= now:
                 self._expiry.popitem(last=False)
-            if nonce in self._expiry:
+            if digest in self._expiry:
                 return False
-            self._expiry[nonce] = now + keep
+            self._expiry[digest] = expires
             while len(self._expiry) > self._max_size:
                 self._expiry.popitem(last=False)
             return True
@@ -110,7 +119,8 @@ class _NonceCache:
 class Authenticator:
     """Turns a request's credentials into its owner name; see the module docstring."""
 
-    #: How many nonces are remembered at most; beyond it the oldest are forgotten.
+    #: How many nonces an authenticator without a store remembers at most; beyond it the
+    #: oldest are forgotten.
     NONCE_CACHE_SIZE = 100_000
 
     def __init__(
@@ -120,7 +130,10 @@ class Authenticator:
         allow_anonymous: bool = True,
         clock: Clock,
         max_clock_skew: timedelta = timedelta(minutes=5),
+        nonces: NonceRegistry | None = None,
     ) -> None:
+        """``nonces`` keeps the used nonces (the service's store); without one they are
+        kept in memory only, and forgotten by a restart."""
         if users is None and not allow_anonymous:
             raise ValueError("with no users file, anonymous access is the only access")
         if max_clock_skew <= timedelta(0):
@@ -129,7 +142,7 @@ class Authenticator:
         self.allow_anonymous = allow_anonymous
         self.clock = clock
         self.max_clock_skew = max_clock_skew
-        self._nonces = _NonceCache(max_size=self.NONCE_CACHE_SIZE)
+        self._nonces: NonceRegistry = nonces or _NonceCache(max_size=self.NONCE_CACHE_SIZE)
 
     def authenticate(self, *, headers: list[etree._Element], environ: Mapping[str, Any]) -> str:
         """Owner name for a request: the user named by a valid wsse:Security UsernameToken
@@ -204,9 +217,13 @@ class Authenticator:
                 raise NotAuthenticatedError(WRONG_DIGEST_CREDENTIALS)
         elif not users.verify_password(name=token.username, password=token.password):
             raise NotAuthenticatedError(WRONG_CREDENTIALS)
-        # Only after the password checks out, so strangers cannot fill the cache.
-        if token.nonce is not None and not self._nonces.remember(
-            token.nonce, now=now, keep=2 * self.max_clock_skew
+        # Only after the password checks out, so strangers cannot fill the registry. A
+        # nonce is kept as its SHA-256 digest (32 bytes), not as sent (up to
+        # _MAX_NONCE_BYTES), for as long as a token carrying it could pass as fresh.
+        if token.nonce is not None and not self._nonces.remember_nonce(
+            hashlib.sha256(token.nonce).digest(),
+            expires=now + 2 * self.max_clock_skew,
+            now=now,
         ):
             raise NotAuthenticatedError("the UsernameToken's wsse:Nonce has been used before")
 

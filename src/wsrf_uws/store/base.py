@@ -9,7 +9,7 @@ never both start the same job.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -46,12 +46,30 @@ class ResourceIdTakenError(StoreError):
         self.resource_id = resource_id
 
 
+class LiveJobsLimitError(StoreError):
+    """The owner already holds ``limit`` jobs; the new one was not recorded."""
+
+    def __init__(self, owner: str, limit: int) -> None:
+        super().__init__(f"{owner} already holds {limit} jobs")
+        self.owner = owner
+        self.limit = limit
+
+
 class JobStore(ABC):
-    """Durable records of job resources."""
+    """Durable records of job resources (and the once-only values of authentication)."""
 
     @abstractmethod
-    def insert(self, job: Job) -> None:
-        """Record a new job; raises :class:`ResourceIdTakenError` if its id is not new."""
+    def insert(self, job: Job, *, max_owner_jobs: int | None = None) -> None:
+        """Record a new job; raises :class:`ResourceIdTakenError` if its id is not new.
+
+        With ``max_owner_jobs``, the job is recorded only if its owner holds fewer jobs
+        than that (every phase counts), else :class:`LiveJobsLimitError`. The count and
+        the insert are one atomic step: however many inserts for one owner run at once,
+        in threads, processes or nodes sharing the store, the owner never ends up with
+        more than ``max_owner_jobs`` (a count-then-insert in two steps would let a burst
+        overshoot). SQLite serializes writers; a server database would lock the owner
+        (a row per owner, or an advisory lock) for the transaction.
+        """
 
     @abstractmethod
     def insert_many(self, jobs: Iterable[Job]) -> int:
@@ -97,9 +115,14 @@ class JobStore(ABC):
         _check_fields(changes)
         return self._update(resource_id, changes)
 
-    @abstractmethod
     def add_result(self, resource_id: str, result: Result) -> Job | None:
         """Add ``result`` (replacing one of the same name); None if the job is unknown."""
+        return self.add_results(resource_id, [result])
+
+    @abstractmethod
+    def add_results(self, resource_id: str, results: Sequence[Result]) -> Job | None:
+        """Add ``results`` in order, in one transaction, each replacing an earlier one of
+        the same name; None if the job is unknown."""
 
     @abstractmethod
     def delete(self, resource_id: str) -> bool:
@@ -141,6 +164,21 @@ class JobStore(ABC):
         """Up to ``limit`` resources whose termination time is at or before ``now``.
 
         Earliest first.
+        """
+
+    @abstractmethod
+    def remember_nonce(self, digest: bytes, *, expires: datetime, now: datetime) -> bool:
+        """Record a once-only value until ``expires``; False if it is recorded already.
+
+        ``digest`` is a fixed-size digest of the value (a WS-Security ``wsse:Nonce``), so
+        callers decide what a row costs. A value recorded with an ``expires`` at or
+        before ``now`` counts as forgotten (and the store may delete such rows here, as
+        SQLite does). Atomic: of any number of calls with one digest at once, in
+        threads, processes or nodes sharing the store, exactly one returns True. The
+        record survives a restart (or a crash) of the service, so a replay is refused
+        whenever it comes within the freshness window; like the rest of the store it is
+        committed before the method returns (SQLite: without waiting for the disk, so a
+        power cut may forget the last moment's values, never a crash).
         """
 
     @abstractmethod

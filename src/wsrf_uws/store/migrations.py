@@ -46,6 +46,18 @@ MIGRATIONS: list[list[str]] = [
         # Restart recovery looks only at active jobs.
         "CREATE INDEX jobs_active ON jobs (phase) WHERE phase IN ('QUEUED', 'EXECUTING')",
     ],
+    # 2: once-only values of authentication (digests of WS-Security nonces), each until
+    # its expiry, so a replay is refused across restarts. The digest is the key: a
+    # second insert of one value fails on it, whichever thread or process tries.
+    [
+        """
+        CREATE TABLE nonces (
+            digest  BLOB PRIMARY KEY,
+            expires INTEGER NOT NULL
+        ) WITHOUT ROWID
+        """,
+        "CREATE INDEX nonces_by_expiry ON nonces (expires)",
+    ],
 ]
 
 #: The schema version this code writes.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from hashlib import blake2b
@@ -23,7 +23,7 @@ from typing import Any, Literal
 from ..core.model import Job, Result
 from ..core.phases import Phase
 from . import codec
-from .base import JobStore, ResourceIdTakenError, StoreError
+from .base import JobStore, LiveJobsLimitError, ResourceIdTakenError, StoreError
 from .connections import ThreadConnections
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 
@@ -153,9 +153,17 @@ class SQLiteJobStore(JobStore):
 
     # -- JobStore --------------------------------------------------------------------
 
-    def insert(self, job: Job) -> None:
+    def insert(self, job: Job, *, max_owner_jobs: int | None = None) -> None:
         try:
+            # BEGIN IMMEDIATE takes the write lock first: no other insert can slip in
+            # between the count and the insert.
             with self._write() as conn:
+                if max_owner_jobs is not None:
+                    held = conn.execute(
+                        "SELECT COUNT(*) FROM jobs WHERE owner = ?", (job.owner,)
+                    ).fetchone()[0]
+                    if held >= max_owner_jobs:
+                        raise LiveJobsLimitError(job.owner, max_owner_jobs)
                 conn.execute(_INSERT, self._row(job))
         except sqlite3.IntegrityError as exc:
             raise ResourceIdTakenError(job.resource_id) from exc
@@ -200,18 +208,20 @@ class SQLiteJobStore(JobStore):
             ).fetchone()
         return None if row is None else self._job(row)
 
-    def add_result(self, resource_id: str, result: Result) -> Job | None:
+    def add_results(self, resource_id: str, results: Sequence[Result]) -> Job | None:
         with self._write() as conn:
             row = conn.execute(
                 f"SELECT results FROM jobs WHERE {_BY_ID}", _by_id(resource_id)
             ).fetchone()
             if row is None:
                 return None
-            results = [r for r in codec.results_from_db(row[0]) if r.name != result.name]
-            results.append(result)
+            merged = {r.name: r for r in codec.results_from_db(row[0])}
+            for result in results:
+                merged.pop(result.name, None)  # a replaced result moves to the end
+                merged[result.name] = result
             updated = conn.execute(
                 f"UPDATE jobs SET results = ? WHERE {_BY_ID} RETURNING {_COLUMNS}",
-                (codec.results_to_db(tuple(results)), *_by_id(resource_id)),
+                (codec.results_to_db(tuple(merged.values())), *_by_id(resource_id)),
             ).fetchone()
         return self._job(updated)
 
@@ -275,6 +285,17 @@ class SQLiteJobStore(JobStore):
             .fetchone()
         )
         return codec.time_from_db(row[0])
+
+    def remember_nonce(self, digest: bytes, *, expires: datetime, now: datetime) -> bool:
+        # Not waiting for the disk (WAL keeps the commit atomic, and a killed process
+        # loses nothing): this runs for every authenticated request, not only for changes.
+        with self._connections.write(durable=False) as conn:
+            conn.execute("DELETE FROM nonces WHERE expires <= ?", (codec.time_to_db(now),))
+            cursor = conn.execute(
+                "INSERT INTO nonces (digest, expires) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (digest, codec.time_to_db(expires)),
+            )
+            return cursor.rowcount == 1
 
     def expired(self, now: datetime, *, limit: int) -> list[str]:
         rows = self._connection().execute(

@@ -21,12 +21,23 @@ from ..core.phases import FINAL_PHASES, Phase
 from ..core.registry import ContractRegistry
 from ..core.service import JobService
 from ..runtime import build_service
-from ..settings import Settings
+from ..settings import QuotaSettings, Settings
 from .clock import ManualClock
 from .contract import NAMESPACE, StepsContract, StepsJob, steps_jdl
 
+#: Quotas nothing reaches: a test service's default (tests of quotas pass their own).
+UNLIMITED_QUOTAS = QuotaSettings(
+    max_live_jobs=2**62,
+    max_executing_jobs=2**31,
+    max_job_bytes=2**62,
+    max_anonymous_live_jobs=2**62,
+    max_anonymous_executing_jobs=2**31,
+    max_anonymous_job_bytes=2**62,
+)
+
 __all__ = [
     "NAMESPACE",
+    "UNLIMITED_QUOTAS",
     "ManualClock",
     "StepsContract",
     "StepsJob",
@@ -46,9 +57,12 @@ def build_test_service(
     """A (not yet started) service on ``data_dir`` offering ``contracts`` (default: ``steps``).
 
     ``settings`` override :class:`~wsrf_uws.settings.Settings` fields; the kill grace
-    defaults to half a second so tests that stop jobs do not wait long.
+    defaults to half a second so tests that stop jobs do not wait long, and the quotas
+    to :data:`UNLIMITED_QUOTAS`, so tests of other things are not limited by the small
+    ones of the anonymous owner they run as.
     """
     settings.setdefault("kill_grace", 0.5)
+    settings.setdefault("quotas", UNLIMITED_QUOTAS)
     config = Settings(data_dir=data_dir, **settings)
     registry = ContractRegistry(contracts if contracts is not None else [StepsContract(config)])
     return build_service(config, registry=registry, clock=clock)

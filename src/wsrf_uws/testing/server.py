@@ -23,9 +23,22 @@ from pathlib import Path
 
 _READY = re.compile(r"wsrf-uws serving .* at (?P<base>\S+)/uws/\{contract\}")
 
+#: What a test server runs with unless the test's ``env`` says otherwise: a short kill
+#: grace, so stopping jobs is quick, and live-job quotas no test of other things reaches
+#: (a module's tests share one server and create many jobs, mostly anonymous ones).
+TEST_ENVIRONMENT = {
+    "WSRF_UWS_KILL_GRACE": "0.5",
+    "WSRF_UWS_QUOTAS__MAX_LIVE_JOBS": "1000000",
+    "WSRF_UWS_QUOTAS__MAX_ANONYMOUS_LIVE_JOBS": "1000000",
+}
+
 
 class RunningServer:
-    """One service process on a data directory; restartable."""
+    """One service process on a data directory; restartable.
+
+    The process gets :data:`TEST_ENVIRONMENT` beneath ``env``; a test of quotas sets them
+    in ``env`` (the environment outranks a configuration file).
+    """
 
     def __init__(
         self,
@@ -36,7 +49,7 @@ class RunningServer:
         ready_timeout: float = 60.0,
     ) -> None:
         self.data_dir = Path(data_dir)
-        self.env = {**os.environ, "WSRF_UWS_KILL_GRACE": "0.5", **(env or {})}
+        self.env = {**os.environ, **TEST_ENVIRONMENT, **(env or {})}
         self.args = args
         self.ready_timeout = ready_timeout
         self.process: subprocess.Popen[str] | None = None
