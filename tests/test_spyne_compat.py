@@ -39,7 +39,12 @@ def app(tmp_path: Path) -> Iterator[SoapApplication]:
     service.shutdown()
 
 
-def call(app: SoapApplication, data: bytes, path: str = "/uws/steps") -> tuple[str, bytes]:
+def call(
+    app: SoapApplication,
+    data: bytes,
+    path: str = "/uws/steps",
+    content_type: str = "text/xml; charset=utf-8",
+) -> tuple[str, bytes]:
     seen: dict[str, Any] = {}
 
     def start_response(status: str, headers: list[tuple[str, str]]) -> None:
@@ -50,7 +55,7 @@ def call(app: SoapApplication, data: bytes, path: str = "/uws/steps") -> tuple[s
         "REQUEST_METHOD": "POST",
         "PATH_INFO": path,
         "QUERY_STRING": "",
-        "CONTENT_TYPE": "text/xml; charset=utf-8",
+        "CONTENT_TYPE": content_type,
         "CONTENT_LENGTH": str(len(data)),
         "wsgi.input": io.BytesIO(data),
         "wsgi.url_scheme": "http",
@@ -183,3 +188,36 @@ def test_a_body_with_two_elements_is_refused(app: SoapApplication) -> None:
     status, body = call(app, envelope(f'<r:Destroy xmlns:r="{RL}"/><r:Destroy xmlns:r="{RL}"/>'))
     assert status.startswith("500")
     assert etree.fromstring(body).findtext(f".//{{{BF}}}ErrorCode") == "invalid-request"
+
+
+def test_multipart_bodies_never_reach_spynes_mime_code(app: SoapApplication) -> None:
+    """Spyne's MTOM/SwA code re-parsed the SOAP part with lxml's default parser."""
+    part = b'<!DOCTYPE e [<!ENTITY x "EXPANDED">]>' + envelope(
+        f'<r:GetResourceProperty xmlns:r="{RP}">&x;</r:GetResourceProperty>'
+    )
+    data = b"--b\r\nContent-ID: <root>\r\n\r\n" + part + b"\r\n--b--\r\n"
+    status, body = call(app, data, content_type="multipart/related; boundary=b")
+    assert status == "415 Unsupported Media Type"
+    assert etree.fromstring(body).findtext(f".//{{{BF}}}ErrorCode") == "unsupported-media-type"
+    assert b"EXPANDED" not in body
+
+
+DESTROY = envelope(f'<r:Destroy xmlns:r="{RL}"/>')
+
+
+@pytest.mark.parametrize(
+    ("charset", "data", "code"),
+    [
+        # decoded as the header says: the operation runs (and finds no ResourceId)
+        ("utf-16", DESTROY.decode().encode("utf-16"), "resource-unknown"),
+        ("UTF-8", DESTROY.replace(b"Destroy", b"D\xffy"), "malformed-xml"),
+        ("latin-1", DESTROY, "unsupported-charset"),
+    ],
+)
+def test_the_charset_is_the_binding_s_not_spynes(
+    app: SoapApplication, charset: str, data: bytes, code: str
+) -> None:
+    """Spyne decoded with any codec named, and a bad byte or name was an internal error."""
+    status, body = call(app, data, content_type=f"text/xml; charset={charset}")
+    assert status.startswith("500")
+    assert etree.fromstring(body).findtext(f".//{{{BF}}}ErrorCode") == code

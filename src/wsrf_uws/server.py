@@ -1,14 +1,22 @@
 """``wsrf-uws serve``: the service on waitress, every installed contract on one port.
 
-Start-up runs restart recovery before the port opens, so a client never sees a job
-that recovery is about to change. Each request is logged on one line. SIGTERM or
-SIGINT closes the port, stops the reaper and the executor (running jobs stay recorded
-as EXECUTING and are recovered at the next start) and closes the store.
+Start-up first takes the data directory's lock (:mod:`wsrf_uws.data_lock`): a second
+service on the same directory stops there, having changed nothing. Then restart
+recovery runs, before the port opens, so a client never sees a job that recovery is
+about to change. Each request is logged on one line. SIGTERM or SIGINT closes the port,
+stops the reaper and the executor (running jobs stay recorded as EXECUTING and are
+recovered at the next start), closes the store and releases the lock.
+
+The HTTP server is waitress with :func:`wsrf_uws.waitress_compat.guard` installed: each
+route's body limit is applied as the request arrives, one client address holds a
+bounded number of connections, and connections that make no progress are closed
+(``[http]`` settings).
 """
 
 from __future__ import annotations
 
 import logging
+import resource
 import signal
 import socket
 import sys
@@ -20,12 +28,14 @@ from waitress.server import create_server
 
 from .core.registry import ContractRegistry
 from .core.service import JobService
+from .data_lock import DataDirectoryLock
 from .runtime import build_service
 from .settings import Settings
 from .soap.application import SoapApplication, WsgiApp
 from .soap.identity import Authenticator
+from .soap.incoming import XmlLimits
 from .soap.users import UsersFile
-from .waitress_compat import fix_expect_continue
+from .waitress_compat import ConnectionPolicy, guard
 
 log = logging.getLogger("wsrf_uws.server")
 access_log = logging.getLogger("wsrf_uws.access")
@@ -87,25 +97,28 @@ def public_base_url(settings: Settings, host: str, port: int) -> str:
 
 
 def largest_request(settings: Settings) -> int:
-    """The largest request body waitress accepts: what the served contracts need.
+    """The largest request body waitress accepts: what the largest route needs.
 
-    waitress reads a whole body (spooling a large one to disk) before the application
-    sees it. SOAP bodies up to twice ``max_request_bytes`` reach the application, which
-    answers a SOAP fault with 413 beyond its own limit; when the ``vospace`` contract is
-    served, uploads may be as large as the largest space.
+    Every route but the contracts' own HTTP applications is held to ``max_request_bytes``
+    as the request arrives (:func:`wsrf_uws.waitress_compat.guard`); when the ``vospace``
+    contract is served, its uploads may be as large as the largest space, and its
+    endpoint holds its other requests to its own, smaller limit.
     """
-    largest = 2 * settings.max_request_bytes
+    largest = settings.max_request_bytes
     if settings.contracts is None or "vospace" in settings.contracts:
-        owners = settings.vospace.owners.values()
-        spaces = [o.max_space_bytes for o in owners if o.max_space_bytes is not None]
-        largest = max(largest, settings.vospace.max_space_bytes, *spaces)
+        largest = max(largest, settings.vospace.largest_space_bytes)
     return largest
 
 
 def authenticator(settings: Settings, service: JobService) -> Authenticator:
     """The caller identification ``settings`` ask for."""
     users = UsersFile.load(settings.users_file) if settings.users_file else None
-    return Authenticator(users=users, allow_anonymous=settings.allow_anonymous, clock=service.clock)
+    return Authenticator(
+        users=users,
+        allow_anonymous=settings.allow_anonymous,
+        clock=service.clock,
+        nonces=service.store,  # used nonces outlive a restart
+    )
 
 
 def build_application(
@@ -117,7 +130,75 @@ def build_application(
         base_url=base_url or settings.base_url,
         authenticate=authenticator(settings, service).authenticate,
         max_body_bytes=settings.max_request_bytes,
+        xml_limits=XmlLimits(
+            max_namespaces=settings.http.max_xml_namespaces,
+            max_attributes=settings.http.max_xml_attributes,
+        ),
     )
+
+
+def http_server(settings: Settings, application: SoapApplication, listener: socket.socket) -> Any:
+    """The waitress server of ``application`` on ``listener``, guarded as ``settings`` say."""
+    http = settings.http
+    connections = _connection_limit(http.connection_limit)
+    server = create_server(
+        RequestLog(application),
+        sockets=[listener],
+        threads=settings.threads,
+        # waitress refuses bodies of this size or more, after reading them: the largest
+        # route's limit; each route's own applies before (guard).
+        max_request_body_size=largest_request(settings) + 1,
+        connection_limit=connections,
+        channel_timeout=http.channel_timeout,
+        # How often the timeouts are checked: a fraction of the shortest.
+        cleanup_interval=max(0.5, min(30.0, http.channel_timeout / 4, http.request_timeout / 4)),
+        # poll(), not select(): select() cannot watch descriptors beyond 1023.
+        asyncore_use_poll=True,
+        ident="wsrf-uws",
+        clear_untrusted_proxy_headers=True,
+    )
+    guard(
+        server,
+        ConnectionPolicy(
+            body_limit=application.body_limit,
+            timed_body_bytes=settings.max_request_bytes,
+            max_per_client=http.max_connections_per_client,
+            idle_timeout=http.channel_timeout,
+            request_timeout=http.request_timeout,
+        ),
+    )
+    return server
+
+
+#: Descriptors the service needs besides its connections (store, logs, job pipes...).
+_SPARE_DESCRIPTORS = 256
+
+
+def _connection_limit(wanted: int) -> int:
+    """``wanted``, or fewer if the process may not open that many descriptors.
+
+    The soft limit on open files is raised as far as the hard limit allows: at the
+    limit, accept() fails, and waitress would try again and again at full speed.
+    """
+    needed = wanted + _SPARE_DESCRIPTORS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        raised = needed if hard == resource.RLIM_INFINITY else min(hard, needed)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+        except (ValueError, OSError):
+            pass
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        possible = max(8, soft - _SPARE_DESCRIPTORS)
+        log.warning(
+            "only %d open files allowed (ulimit -n): serving %d connections, not %d",
+            soft,
+            possible,
+            wanted,
+        )
+        return possible
+    return wanted
 
 
 class _Stop(SystemExit):
@@ -155,6 +236,20 @@ def serve(
     With port 0 the system picks a free port; the public URL then follows it
     unless one is configured. ``announce`` receives the ready message.
     """
+    # Before anything else touches the data directory: a second service stops here.
+    lock = DataDirectoryLock.acquire(settings.data_dir)
+    try:
+        return _serve_locked(settings, registry=registry, announce=announce)
+    finally:
+        lock.release()
+
+
+def _serve_locked(
+    settings: Settings,
+    *,
+    registry: ContractRegistry | None,
+    announce: Callable[[str], None] | None,
+) -> int:
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     listener = socket.create_server((settings.host, settings.port), family=family)
     host, port = listener.getsockname()[:2]
@@ -170,15 +265,7 @@ def serve(
     report = service.startup()
     try:
         application = build_application(settings, service, base_url=base_url)
-        server = create_server(
-            RequestLog(application),
-            sockets=[listener],
-            threads=settings.threads,
-            max_request_body_size=largest_request(settings),
-            ident="wsrf-uws",
-            clear_untrusted_proxy_headers=True,
-        )
-        fix_expect_continue(server)
+        server = http_server(settings, application, listener)
 
         def stop(signum: int, frame: Any) -> None:
             raise _Stop

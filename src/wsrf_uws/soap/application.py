@@ -10,8 +10,12 @@
 | ``/{prefix}/...`` | a contract's own HTTP application (:meth:`Contract.web_routes`) |
 | ``GET /`` | a short index of the endpoints |
 
-Requests larger than the configured limit are refused with HTTP 413 before their
-body is read.
+Request bodies larger than ``max_body_bytes`` are refused with HTTP 413 from their
+``Content-Length``, before the body is read, on every route but those of a contract's
+own HTTP application that sets its own limits (VOSpace uploads may be as large as a space).
+:meth:`SoapApplication.body_limit` says which limit a request has; ``wsrf-uws serve``
+applies it as the request arrives (:mod:`wsrf_uws.waitress_compat`), so an oversized
+body is not even received, and a chunked one is cut off at the limit.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from __future__ import annotations
 import mimetypes
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs
 
 from lxml import etree
@@ -30,6 +34,7 @@ from ..published import AddressingVersion
 from .documents import Documents
 from .endpoint import Authenticate, ContractEndpoint
 from .faults import RequestError
+from .incoming import XmlLimits
 from .results import ResultDownloads, StartResponse, plain, send_file
 from .spyne_compat import fault_envelope, spyne_application
 
@@ -37,6 +42,8 @@ from .spyne_compat import fault_envelope, spyne_application
 _DEMO_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+#: The largest body a request accepts, from its method and path (None: no limit).
+BodyLimit = Callable[[str, str], int | None]
 
 #: Default limit of a request body (DESIGN §2: 2 MiB, configurable).
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -52,6 +59,7 @@ class SoapApplication:
         base_url: str,
         authenticate: Authenticate,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        xml_limits: XmlLimits | None = None,
         extra_routes: Mapping[str, WsgiApp] | None = None,
     ) -> None:
         self.service = service
@@ -73,6 +81,7 @@ class SoapApplication:
                 name=name,
                 namespace=endpoint.contract.namespace,
                 max_body_bytes=max_body_bytes,
+                xml_limits=xml_limits,
             )
             for name, endpoint in self.endpoints.items()
         }
@@ -88,12 +97,34 @@ class SoapApplication:
                 raise ValueError(f"an extra route and a contract both claim {prefix}")
             self.web_routes[prefix] = application
 
+    def _web_route(self, path: str) -> WsgiApp | None:
+        """The contract's own HTTP application serving ``path``, if any."""
+        for prefix, application in self.web_routes.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                return application
+        return None
+
+    def body_limit(self, method: str, path: str) -> int | None:
+        """The largest request body ``method`` on ``path`` accepts (None: no limit here).
+
+        Depends on the request line alone, so the HTTP server asks before it reads the
+        body. Every route, SOAP or not, accepts ``max_body_bytes``, except a contract's
+        own HTTP application that says for itself with a ``largest_body`` method of the
+        same form (VOSpace: uploads as large as a space, 1 MiB documents).
+        """
+        own = _own_body_limit(self._web_route(path or "/"))
+        return self.max_body_bytes if own is None else own(method, path)
+
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
         method = environ["REQUEST_METHOD"]
-        for prefix, application in self.web_routes.items():
-            if path == prefix or path.startswith(prefix + "/"):
-                return application(environ, start_response)
+        application = self._web_route(path)
+        if _own_body_limit(application) is None:  # else the application answers for itself
+            length = _content_length(environ)
+            if length > self.max_body_bytes:
+                return self._too_large(path, environ, start_response, length)
+        if application is not None:
+            return application(environ, start_response)
         if path.startswith("/uws/"):
             return self._contract(path[len("/uws/") :].rstrip("/"), environ, start_response)
         if path.startswith("/results/"):
@@ -144,12 +175,6 @@ class SoapApplication:
             return plain(
                 start_response, "405 Method Not Allowed", "POST SOAP 1.1", Allow="GET, POST"
             )
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > self.max_body_bytes:
-            return self._too_large(name, environ, start_response, length)
         return self.soap[name](environ, start_response)
 
     def _demo(
@@ -164,13 +189,17 @@ class SoapApplication:
         return send_file(environ, start_response, folder / name, name=name, mime_type=mime_type)
 
     def _too_large(
-        self, name: str, environ: dict[str, Any], start_response: StartResponse, length: int
+        self, path: str, environ: dict[str, Any], start_response: StartResponse, length: int
     ) -> Iterable[bytes]:
-        error = RequestError(
-            "request-too-large",
-            f"the request has {length} bytes; this service accepts at most {self.max_body_bytes}",
-            http_status=413,
+        """413, before anything reads the body: a SOAP fault on a contract endpoint."""
+        description = (
+            f"the request body has {length} bytes or more; this service accepts at most "
+            f"{self.max_body_bytes}"
         )
+        name = path[len("/uws/") :].rstrip("/") if path.startswith("/uws/") else ""
+        if name not in self.endpoints:
+            return plain(start_response, "413 Request Entity Too Large", description)
+        error = RequestError("request-too-large", description, http_status=413)
         fault, header = self.endpoints[name].fault(error, None)
         body = etree.tostring(fault_envelope(fault, header), xml_declaration=True, encoding="UTF-8")
         start_response(
@@ -230,6 +259,20 @@ def _web_routes(
             routes[prefix] = application
             owners[prefix] = contract.name
     return routes
+
+
+def _own_body_limit(application: WsgiApp | None) -> BodyLimit | None:
+    """The ``largest_body`` of a contract's HTTP application, if it has one."""
+    largest_body = getattr(application, "largest_body", None)
+    return None if largest_body is None else cast(BodyLimit, largest_body)
+
+
+def _content_length(environ: dict[str, Any]) -> int:
+    """The body length a request announces (0 if none or unreadable)."""
+    try:
+        return int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
 
 
 def _xml(start_response: StartResponse, document: bytes, *, head: bool) -> list[bytes]:

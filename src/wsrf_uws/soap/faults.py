@@ -1,8 +1,9 @@
 """SOAP 1.1 faults with a WS-BaseFaults ``detail``, one for every error a caller can meet.
 
 Engine errors (:mod:`wsrf_uws.core.errors`) map onto the WS-RF faults and the
-project's own; problems with the request itself (malformed XML, a DOCTYPE, an unknown
-operation, a body the schema refuses, an oversized request) get a plain
+project's own; problems with the request itself (malformed XML, a DOCTYPE, a charset
+other than UTF-8 or UTF-16, too many namespace declarations or attributes, an unknown
+operation, a body the schema refuses, an oversized or multipart request) get a plain
 ``wsrfbf:BaseFault`` whose ErrorCode says which. Anything unexpected is a
 ``soap:Server`` fault that names a log reference, never a traceback.
 """
@@ -29,7 +30,8 @@ DECLARED_FAULT_ACTION = "http://docs.oasis-open.org/wsrf/fault"
 class RequestError(Exception):
     """Something wrong with the request itself, found by the binding.
 
-    ``code`` becomes the ErrorCode; ``http_status`` is 413 for an oversized request.
+    ``code`` becomes the ErrorCode; ``http_status`` is 413 for an oversized request and
+    415 for a multipart one, 500 (WS-I Basic Profile 1.1) otherwise.
     """
 
     def __init__(

@@ -3,7 +3,8 @@
 The same owner check as every SOAP operation (another owner's job is answered like
 an unknown one, 404), the MIME type the job declared, the length, and single byte
 ranges (``Range: bytes=...``, answered 206) so large results can be fetched in parts
-or resumed. A destroyed job's results answer 404.
+or resumed. A destroyed job's results answer 404. Files are handed to the server's
+``wsgi.file_wrapper``, so a slow reader ties up a connection, never a request thread.
 """
 
 from __future__ import annotations
@@ -128,4 +129,12 @@ def send_file(
         handle.close()
         return []
     handle.seek(first)
+    file_wrapper = environ.get("wsgi.file_wrapper")
+    if file_wrapper is not None:
+        # The server sends the file from its event loop as the client takes it (waitress
+        # sends from the current position, Content-Length bytes): no thread waits on a
+        # client that reads slowly or not at all. A generator would be drained by a
+        # request thread, which blocks once 16 MB wait unsent.
+        wrapped: Iterable[bytes] = file_wrapper(handle, _BLOCK)
+        return wrapped
     return _chunks(handle, length)
