@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import sys
+import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
 
+from wsrf_uws.jdl.cea.cgroups import find_pids_cgroup
 from wsrf_uws.jdl.cea.sandbox import Exit, Limits, run_application, scrubbed_environment
 
 MIB = 1 << 20
@@ -369,3 +373,194 @@ def test_limits_must_be_positive() -> None:
         Limits(cpu_seconds=0)
     with pytest.raises(ValueError, match="wall_seconds"):
         Limits(wall_seconds=-1)
+
+
+# -- processes that leave the session, process and output limits (issue 14) ---------------------
+
+
+@pytest.fixture
+def marker() -> Iterator[str]:
+    """A unique last argument for the processes of one test; any still running at the end
+    (a failed test) are killed, so none outlives the test."""
+    text = f"wsrf-uws-test-{os.getpid()}-{time.monotonic_ns()}"
+    yield text
+    for proc in marked(text):
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+
+
+def marked(text: str) -> list[psutil.Process]:
+    """Live (not zombie) processes whose last argument is ``text``."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        last = (proc.info["cmdline"] or [])[-1:]
+        if last == [text] and proc.info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(proc)
+    return found
+
+
+# A daemon as the books write it: fork, setsid, fork again, the middle process exits; the
+# grandchild (the last argument is the marker) belongs to no one the run knows of.
+DAEMON = """
+    import os, sys, time
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            sleeper = "import time; time.sleep(60)"
+            os.execv(sys.executable, [sys.executable, "-c", sleeper, sys.argv[1]])
+        os._exit(0)
+    time.sleep(0.3)
+    print("daemon started")
+"""
+
+# Forks until ``sys.argv[1]`` children run or a fork is refused (exit status 1).
+STORM = """
+    import os, sys, time
+    started = 0
+    for _ in range(int(sys.argv[1])):
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            print(f"refused after {started}: {exc}", flush=True)
+            sys.exit(1)
+        if pid == 0:
+            time.sleep(5)
+            os._exit(0)
+        started += 1
+    print(f"started {started}", flush=True)
+    time.sleep(2)
+"""
+
+
+def test_a_daemon_that_left_the_session_dies_with_the_run(tmp_path: Path, marker: str) -> None:
+    result = run(tmp_path, [*python(DAEMON), marker])
+    assert result.succeeded, (tmp_path / "err.txt").read_text()
+    assert (tmp_path / "out.txt").read_text() == "daemon started\n"
+    assert marked(marker) == []
+
+
+def test_a_daemon_dies_when_the_run_is_interrupted(tmp_path: Path, marker: str) -> None:
+    def interrupt(fraction: float, message: str | None) -> None:
+        raise Interrupt
+
+    code = DAEMON + "\n    open('progress', 'w').write('0.5\\n')\n    time.sleep(30)\n"
+    with pytest.raises(Interrupt):
+        run(
+            tmp_path,
+            [*python(code), marker],
+            progress_file=tmp_path / "progress",
+            on_progress=interrupt,
+            poll_interval=0.05,
+        )
+    assert marked(marker) == []
+
+
+def test_a_fork_storm_is_refused_at_the_cgroup_limit(tmp_path: Path, marker: str) -> None:
+    cgroup = find_pids_cgroup("auto")
+    if cgroup is None:
+        pytest.skip("no cgroup with the pids controller may be made here")
+    result = run(
+        tmp_path,
+        [*python(STORM), "200", marker],
+        Limits(processes=20, wall_seconds=30),
+        process_cgroup=cgroup,
+    )
+    said = (tmp_path / "out.txt").read_text()
+    assert said.startswith("refused after "), said
+    assert int(said.split()[2].rstrip(":")) < 20  # the application itself counts too
+    assert result.returncode == 1
+    assert result.refused_forks >= 1
+    assert "(the process limit of 20 refused it" in result.explain()
+    assert marked(marker) == []
+    assert not any(p.name.startswith("wsrf-uws-cea-") for p in cgroup.iterdir() if p.is_dir())
+
+
+def test_a_fork_storm_without_a_cgroup_is_stopped_by_the_count(tmp_path: Path, marker: str) -> None:
+    # As root, RLIMIT_NPROC does not apply either: the count is all there is.
+    result = run(tmp_path, [*python(STORM), "200", marker], Limits(processes=20, wall_seconds=30))
+    assert result.exceeded == "processes"
+    assert not result.succeeded
+    assert result.explain() == "was stopped for running more than 20 processes at once"
+    assert marked(marker) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root, to run the service as 'nobody'")
+def test_rlimit_nproc_bounds_an_unprivileged_run() -> None:
+    # The service's part of this runs in a child of the test process that becomes the user
+    # 'nobody' and keeps the interpreter it has (the venv may lie where 'nobody' cannot
+    # go). No cgroup, so RLIMIT_NPROC is what refuses the storm.
+    sh = binary("/bin/sh")
+    nobody = 65534
+    script = "for i in $(seq 200); do sleep 5 & echo $! >> pids; done"
+    with tempfile.TemporaryDirectory(prefix="wsrf-uws-nproc-") as folder:
+        workdir = Path(folder)
+        workdir.chmod(0o777)  # pytest's own temporary folders are root's alone
+        pid = os.fork()
+        if pid == 0:  # the child: never returns into pytest
+            status = 1
+            try:
+                os.setgroups([])
+                os.setgid(nobody)
+                os.setuid(nobody)
+                result = run(workdir, [sh, "-c", script], Limits(processes=10, wall_seconds=30))
+                (workdir / "result.json").write_text(json.dumps({"exceeded": result.exceeded}))
+                status = 0
+            finally:
+                os._exit(status)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        errors = (workdir / "err.txt").read_text()
+        assert "fork" in errors.lower(), errors  # the shell was refused new processes
+        assert len((workdir / "pids").read_text().split()) < 10
+        assert json.loads((workdir / "result.json").read_text())["exceeded"] is None
+        assert running_in(workdir) == []
+
+
+def running_in(folder: Path) -> list[psutil.Process]:
+    """Live (not zombie) processes whose working folder is ``folder``."""
+    found = []
+    for proc in psutil.process_iter(["cwd", "status"]):
+        if proc.info["cwd"] == str(folder) and proc.info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(proc)
+    return found
+
+
+def test_standard_output_beyond_its_limit_stops_the_run(tmp_path: Path) -> None:
+    result = run(
+        tmp_path,
+        python("import sys\nwhile True: sys.stdout.buffer.write(b'x' * 65536)"),
+        Limits(output_bytes=MIB, wall_seconds=30),
+    )
+    assert result.exceeded == "standard output"
+    assert not result.succeeded
+    assert result.explain() == "was stopped after writing more than 1 MiB to its standard output"
+    assert (tmp_path / "out.txt").stat().st_size == MIB  # what fitted is kept
+
+
+def test_standard_error_has_a_limit_of_its_own(tmp_path: Path) -> None:
+    result = run(
+        tmp_path,
+        python("import sys\nprint('fine')\nsys.stderr.write('e' * 3_000_000)"),
+        Limits(output_bytes=MIB, wall_seconds=30),
+    )
+    assert result.exceeded == "standard error"
+    assert (tmp_path / "out.txt").read_text() == "fine\n"
+    assert (tmp_path / "err.txt").stat().st_size == MIB
+
+
+def test_output_up_to_the_limit_is_kept_whole(tmp_path: Path) -> None:
+    result = run(
+        tmp_path,
+        python("import sys\nsys.stdout.buffer.write(b'y' * 1048576)"),
+        Limits(output_bytes=MIB, wall_seconds=30),
+    )
+    assert result.succeeded, result.explain()
+    assert result.exceeded is None
+    assert (tmp_path / "out.txt").read_bytes() == b"y" * MIB
+
+
+def test_new_limits_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="processes"):
+        Limits(processes=0)
+    with pytest.raises(ValueError, match="output_bytes"):
+        Limits(output_bytes=0)

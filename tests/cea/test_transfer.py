@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from wsrf_uws.core.sizes import format_bytes
 from wsrf_uws.jdl.cea.transfer import (
+    PUBLIC_URL,
+    UNREACHABLE,
     TransferError,
     TransferPolicy,
     TransferRefused,
     deliver,
     fetch,
-    format_bytes,
 )
 from wsrf_uws.testing.http_files import FileServer
 
@@ -332,9 +336,12 @@ def unused_port() -> int:
 
 def test_a_refused_connection_is_a_transfer_error(loopback: TransferPolicy, tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{unused_port()}/x"
-    with pytest.raises(TransferError, match="Connection refused") as info:
+    with pytest.raises(TransferError, match="could not be reached") as info:
         fetch(url, tmp_path / "x", policy=loopback, max_bytes=MiB, timeout=5)
     assert url in str(info.value)
+    # The cause is for the service's log only (see the next test).
+    assert "refused" not in str(info.value)
+    assert "Connection refused" in (info.value.detail or "")
     assert type(info.value) is TransferError
     assert info.value.__cause__ is None
     assert files_in(tmp_path) == []
@@ -406,5 +413,137 @@ def test_deliver_to_a_closed_port_is_a_transfer_error(
 ) -> None:
     source = tmp_path / "out"
     source.write_bytes(b"result")
-    with pytest.raises(TransferError, match="Connection refused"):
+    with pytest.raises(TransferError, match=re.escape(UNREACHABLE)) as info:
         deliver(source, f"http://127.0.0.1:{unused_port()}/out", policy=loopback, timeout=5)
+    assert "Connection refused" in (info.value.detail or "")
+
+
+# --- paths that a server could read outside a prefix (issue 14) ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/demo/../secret",
+        "/demo/..;/secret",  # Tomcat drops ";..." from a segment
+        "/demo/..;jsessionid=x/secret",
+        "/demo/%2e%2e/secret",
+        "/demo/.%2e/secret",
+        "/demo/%252e%252e/secret",  # decoded twice by some servers
+        "/demo/%25252e%25252e/secret",
+        "/demo/%5c..%5csecret",  # IIS reads "\\" as "/"
+        "/demo%2f..%2fsecret",
+        "/demo/x/..%2f..%2fsecret",
+        "/demo//../secret",
+        "/demo//secret",
+        "/demo/;x/secret",
+        "/demo/.../secret",
+        "/demo/..%20/secret",  # trailing dots and spaces are dropped by some servers
+        "/demo/x%00/../secret",
+        "/demo/%2525252525252e%2525252525252e/secret",
+    ],
+)
+def test_path_tricks_do_not_leave_a_path_prefix(path: str) -> None:
+    uri = f"http://h{path}"
+    with pytest.raises(TransferRefused, match=r"path '.*' (has|is)") as info:
+        TransferPolicy.parse(["http://h/demo"]).check(uri)
+    assert uri in str(info.value)
+    # An entry that allows every path of the host still allows it: the host is trusted.
+    TransferPolicy.parse(["http://h/demo", "http://h"]).check(uri)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/demo/", "/demo/cea/a%20b.fits", "/demo/100%25.txt", "/demo/x;v=1", "/demo/.hidden"],
+)
+def test_ordinary_paths_stay_within_a_path_prefix(path: str) -> None:
+    TransferPolicy.parse(["http://h/demo"]).check(f"http://h{path}")
+
+
+def test_a_policy_entry_may_not_hold_a_path_trick() -> None:
+    with pytest.raises(ValueError, match=r"its path has '\.' or '\.\.' segments"):
+        TransferPolicy.parse(["http://h/demo/..;/x"])
+
+
+def test_an_entry_may_name_the_public_url() -> None:
+    policy = TransferPolicy.parse(
+        [f"{PUBLIC_URL}/demo/", "https://*"], public_url="http://127.0.0.1:41234/"
+    )
+    assert policy.allowed == ("http://127.0.0.1:41234/demo/", "https://*")
+    policy.check("http://127.0.0.1:41234/demo/cea/x.fits")
+    with pytest.raises(TransferRefused, match="port 41235 is not allowed"):
+        policy.check("http://127.0.0.1:41235/demo/cea/x.fits")
+    with pytest.raises(TransferRefused, match="is not allowed"):
+        policy.check("http://127.0.0.1:41234/uws/cea")
+    # A public URL with a path of its own (behind a proxy): the demo folder is below it.
+    behind = TransferPolicy.parse([f"{PUBLIC_URL}/demo/"], public_url="https://a.org/uws-svc")
+    behind.check("https://a.org/uws-svc/demo/cea/x.fits")
+    with pytest.raises(ValueError, match="needs the public URL"):
+        TransferPolicy.parse([f"{PUBLIC_URL}/demo/"])
+
+
+# --- failures that must not tell a closed port from a silent or a busy one (issue 14) -----------
+
+
+@pytest.fixture
+def listening() -> Iterator[socket.socket]:
+    """A port that accepts connections (the kernel completes them) and never answers."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        yield sock
+
+
+@pytest.fixture
+def banner() -> Iterator[int]:
+    """A port that answers in another protocol (an SSH banner) and hangs up."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        sock.settimeout(0.2)
+        stop = threading.Event()
+
+        def serve() -> None:
+            while not stop.is_set():
+                try:
+                    connection, _ = sock.accept()
+                except OSError:
+                    continue
+                with connection:
+                    connection.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        yield int(sock.getsockname()[1])
+        stop.set()
+        thread.join(5)
+
+
+def test_unreachable_servers_all_fail_with_the_same_message(
+    tmp_path: Path, listening: socket.socket, banner: int, server: FileServer
+) -> None:
+    # A closed port, a silent one, one that is not HTTP, TLS to a plain HTTP server, a name
+    # that does not resolve: only the URI differs in what the client reads.
+    silent = int(listening.getsockname()[1])
+    plain_http = int(server.url.rsplit(":", 1)[1])
+    uris = {
+        "closed": f"http://127.0.0.1:{unused_port()}/x",
+        "silent": f"http://127.0.0.1:{silent}/x",
+        "not HTTP": f"http://127.0.0.1:{banner}/x",
+        "not TLS": f"https://127.0.0.1:{plain_http}/x",
+        "no such host": "http://no-such-host.invalid/x",
+        "no such host, by a wildcard": "http://elsewhere.invalid/x",
+    }
+    policy = TransferPolicy.parse(
+        ["http://127.0.0.1:*", "https://127.0.0.1:*", "http://no-such-host.invalid", "http://*"]
+    )
+    messages, details = set(), set()
+    for uri in uris.values():
+        with pytest.raises(TransferError) as info:
+            fetch(uri, tmp_path / "x", policy=policy, max_bytes=MiB, timeout=0.5)
+        assert type(info.value) is TransferError
+        messages.add(str(info.value).replace(uri, "URI"))
+        details.add(info.value.detail)
+    assert messages == {f"URI {UNREACHABLE}"}
+    assert len(details) == len(uris)  # the log still tells them apart
+    assert files_in(tmp_path) == []

@@ -9,6 +9,7 @@ reported after each step, so a client polling the job sees its parameter list fi
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +18,14 @@ from typing import Any
 from ...core.contract import JobContext
 from ...core.errors import JobFailure
 from ...core.model import ProgressStep, Result, StepStatus
+from ...core.sizes import format_bytes
 from .application import STDERR_FILE, STDOUT_FILE, InputParameter, Storage, SwitchStyle
 from .jdl import CeaJob, InputValue
 from .sandbox import Exit, Limits, run_application, scrubbed_environment
-from .transfer import TransferError, TransferPolicy, deliver, fetch, format_bytes
+from .transfer import TransferError, TransferPolicy, deliver, fetch
 from .values import check_data, check_positional, check_value
+
+log = logging.getLogger(__name__)
 
 #: How much of a remote scalar value (text, number...) is fetched at most.
 _SCALAR_BYTES = 65536
@@ -46,6 +50,12 @@ class RunPolicy:
     transfer_timeout: float
     fetch: TransferPolicy
     deliver: TransferPolicy
+    #: Processes of a run at once (None: no limit).
+    max_processes: int | None = None
+    #: Bytes of standard output, and of standard error, of a run (None: no limit).
+    max_output_bytes: int | None = None
+    #: The cgroup folder under which each run gets its own (None: no cgroups).
+    process_cgroup: Path | None = None
 
 
 class ApplicationRun:
@@ -96,6 +106,7 @@ class ApplicationRun:
             try:
                 argument = self._prepare(parameter, value, self.state["inputs"][index])
             except (TransferError, ValueError, UnicodeDecodeError) as exc:
+                self._log_detail(exc, f"input {value.name!r}")
                 raise JobFailure(f"input {value.name!r}: {exc}") from None
             if argument is not None:
                 values.setdefault(value.name, []).append(argument)
@@ -171,6 +182,7 @@ class ApplicationRun:
                 stderr=self.workdir / STDERR_FILE,
                 progress_file=None if progress_file is None else self.workdir / progress_file,
                 on_progress=report,
+                process_cgroup=self.policy.process_cgroup,
             )
         finally:
             for name in (STDOUT_FILE, STDERR_FILE):
@@ -179,7 +191,7 @@ class ApplicationRun:
         if exit_status.returncode is not None:
             self.state["exitStatus"] = exit_status.returncode  # negative: killed by a signal
         self._publish()
-        if exit_status.returncode not in self.application.success_codes or exit_status.timed_out:
+        if exit_status.returncode not in self.application.success_codes or exit_status.stopped:
             raise JobFailure(self._failure(exit_status))
 
     def _collect_outputs(self) -> None:
@@ -232,6 +244,7 @@ class ApplicationRun:
                     content_type=parameter.type.mime_type,
                 )
             except TransferError as exc:
+                self._log_detail(exc, f"output {request.name!r}")
                 raise JobFailure(f"output {request.name!r} was not delivered: {exc}") from None
             entry["delivered"] = True
             self._publish()
@@ -272,6 +285,8 @@ class ApplicationRun:
             cpu_seconds=capped(own.cpu_seconds, self.policy.max_cpu_seconds),
             memory_bytes=capped(own.memory_bytes, self.policy.max_memory_bytes),
             file_bytes=capped(own.file_bytes, self.policy.max_file_bytes),
+            processes=self.policy.max_processes,
+            output_bytes=self.policy.max_output_bytes,
         )
 
     def _inline_text(self, path: Path) -> str | None:
@@ -292,6 +307,12 @@ class ApplicationRun:
         if lines:
             message += "; standard error ends: " + " | ".join(lines[-_STDERR_LINES:])
         return message
+
+    def _log_detail(self, exc: Exception, what: str) -> None:
+        """Log the cause a transfer error keeps from the client (see :mod:`.transfer`)."""
+        detail = exc.detail if isinstance(exc, TransferError) else None
+        if detail:
+            log.warning("cea job %s: %s: %s", self.context.resource_id, what, detail)
 
     def _publish(self) -> None:
         self.context.set_state(self.state)

@@ -15,13 +15,18 @@ greedy run must not hurt the service or outlive its job. So an application:
   (SIGXFSZ, or EFBIG where the signal is ignored) and RLIMIT_CORE = 0 (no core
   dumps filling the disk). The limits apply to each process of the run separately;
 * runs under a wall clock: when it passes, the group gets SIGTERM, then SIGKILL;
-* leaves nothing behind: once the application has exited, however that happened,
-  its process group is killed until it is empty.
+* may have a limited number of processes at once (:mod:`.run_processes`: a cgroup's
+  pids.max where the service may make cgroups, RLIMIT_NPROC where the kernel applies
+  it, and a count of the run's processes at each poll);
+* writes its standard output and error through pipes into files, each up to a limit
+  (:mod:`.captured_output`); past it the run is stopped;
+* leaves nothing behind: the worker adopts the processes that leave the application's
+  session (a child subreaper), and once the application has exited, however that
+  happened, every process of the run is killed until none is left.
 
-RLIMIT_NPROC is not set: it counts every process of the *user*, the service's own
-included, so it only makes sense with a dedicated uid. A production deployment
-should run applications as a dedicated user and inside a cgroup (memory, pids and
-CPU accounting for the whole tree); this module is the part that needs no privileges.
+A production deployment should also run applications as a dedicated user, and give
+the cgroups memory and CPU limits for the whole tree; this module is the part that
+needs no configuration.
 
 :func:`run_application` is meant to be called from a job's worker process. If the
 wait is interrupted (the worker's ``JobInterrupted`` on SIGTERM, KeyboardInterrupt,
@@ -32,20 +37,22 @@ the exception goes on.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import resource
 import signal
-import stat
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import BinaryIO
 
 import psutil
+
+from ...core.sizes import format_bytes
+from .captured_output import CapturedOutput
+from .progress_file import ProgressWatcher
+from .run_processes import RunProcesses
 
 __all__ = ["Exit", "Limits", "run_application", "scrubbed_environment"]
 
@@ -54,8 +61,6 @@ DEFAULT_PATH = "/usr/local/bin:/usr/bin:/bin"
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
-# Only the end of a progress file is read: an application may append forever.
-_PROGRESS_TAIL = 4096
 # How long to wait for the killed application itself to be reaped, and how long to
 # keep killing what is left of its group, before giving up (a process stuck in an
 # uninterruptible sleep ignores even SIGKILL; waiting forever would hang the job).
@@ -77,9 +82,14 @@ class Limits:
     file_bytes: int | None = None
     #: Wall clock, in seconds; the group is killed when it passes.
     wall_seconds: float | None = None
+    #: Processes (and threads, where the kernel counts) of the whole run at once.
+    processes: int | None = None
+    #: Bytes of standard output, and of standard error, each; the run is stopped beyond.
+    output_bytes: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("cpu_seconds", "memory_bytes", "file_bytes", "wall_seconds"):
+        names = ("cpu_seconds", "memory_bytes", "file_bytes", "wall_seconds")
+        for name in (*names, "processes", "output_bytes"):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"{name} must be positive, not {value!r}")
@@ -98,15 +108,39 @@ class Exit:
     #: Seconds from the start of the application until it was reaped.
     elapsed: float
     limits: Limits
+    #: The sandbox stopped the run at a limit other than the wall clock: "processes", or
+    #: the stream that passed its size ("standard output", "standard error", ...).
+    exceeded: str | None = None
+    #: New processes the kernel refused the run at its process limit (a cgroup's count).
+    refused_forks: int = 0
+
+    @property
+    def stopped(self) -> bool:
+        """The sandbox stopped the run at one of its limits (wall clock, processes, output)."""
+        return self.timed_out or self.exceeded is not None
 
     @property
     def succeeded(self) -> bool:
-        """Exit status 0, within the wall clock limit."""
-        return self.returncode == 0 and not self.timed_out
+        """Exit status 0, and not stopped by the sandbox."""
+        return self.returncode == 0 and not self.stopped
 
     def explain(self) -> str:
         """One human sentence, without subject: "exited with status 1", ..."""
+        sentence = self._ending()
+        if self.refused_forks and self.exceeded != "processes":
+            sentence += (
+                f" (the process limit of {self.limits.processes} refused it "
+                f"{self.refused_forks} new process{'es' if self.refused_forks > 1 else ''})"
+            )
+        return sentence
+
+    def _ending(self) -> str:
         limits = self.limits
+        if self.exceeded == "processes":
+            return f"was stopped for running more than {limits.processes} processes at once"
+        if self.exceeded is not None:
+            size = format_bytes(limits.output_bytes) if limits.output_bytes is not None else "?"
+            return f"was stopped after writing more than {size} to its {self.exceeded}"
         if self.timed_out:
             wall = _seconds(limits.wall_seconds) if limits.wall_seconds is not None else "?"
             return f"was stopped after the wall-clock limit of {wall}"
@@ -123,28 +157,19 @@ class Exit:
         if name == "SIGXFSZ" and limits.file_bytes is not None:
             return (
                 f"was killed by SIGXFSZ: the file size limit of "
-                f"{_size(limits.file_bytes)} was reached"
+                f"{format_bytes(limits.file_bytes)} was reached"
             )
         if name in ("SIGSEGV", "SIGBUS", "SIGABRT") and limits.memory_bytes is not None:
             # Programs that do not check malloc crash when RLIMIT_AS makes it fail.
             return (
                 f"was killed by {name} (the memory limit of "
-                f"{_size(limits.memory_bytes)} may have been reached)"
+                f"{format_bytes(limits.memory_bytes)} may have been reached)"
             )
         return f"was killed by {name}"
 
 
 def _seconds(value: float) -> str:
     return f"{value:g} s"
-
-
-def _size(value: int) -> str:
-    for unit, factor in (("GiB", 1 << 30), ("MiB", _MIB), ("KiB", 1 << 10)):
-        if value >= factor:
-            if value % factor == 0:
-                return f"{value // factor} {unit}"
-            return f"{value / factor:.1f} {unit}"
-    return f"{value} bytes"
 
 
 def scrubbed_environment(workdir: Path, extra: Mapping[str, str] = _EMPTY) -> dict[str, str]:
@@ -182,21 +207,26 @@ def run_application(
     on_progress: Callable[[float, str | None], None] | None = None,
     poll_interval: float = 0.2,
     term_grace: float = 1.0,
+    process_cgroup: Path | None = None,
 ) -> Exit:
     """Run ``argv`` in ``cwd`` under ``limits`` and wait for it; nothing of it survives.
 
     ``argv[0]`` must be the absolute path of an executable file (FileNotFoundError
     otherwise, before anything is started). Standard input is /dev/null; standard
-    output and error go to the files ``stdout`` and ``stderr`` (truncated first).
+    output and error are copied into the files ``stdout`` and ``stderr`` (truncated
+    first), up to ``limits.output_bytes`` each.
 
     If ``progress_file`` and ``on_progress`` are given, the file's last line is read
     every ``poll_interval`` seconds: a fraction (``0.42``) or a percentage (``42%``),
     optionally followed by a message. ``on_progress(fraction, message)`` is called
     each time that changes; lines that cannot be read or parsed are ignored.
 
+    ``process_cgroup`` is a cgroup folder (see :func:`.cgroups.find_pids_cgroup`) under
+    which the run gets a cgroup of its own limited to ``limits.processes``.
+
     When the wall clock passes, or when anything interrupts the wait (the exception is
-    re-raised afterwards), the process group gets SIGTERM and, ``term_grace`` seconds
-    later, SIGKILL.
+    re-raised afterwards), the run's processes get SIGTERM and, ``term_grace`` seconds
+    later, SIGKILL. At the process or output limit they get SIGKILL at once.
     """
     if isinstance(argv, str | bytes):
         raise TypeError("argv must be a sequence of arguments, not one string")
@@ -207,64 +237,57 @@ def run_application(
         raise ValueError("poll_interval must be positive")
     if term_grace < 0:
         raise ValueError("term_grace must not be negative")
-
-    # Built before the fork: the child of a multi-threaded process may only run code
-    # that takes no lock (no imports, no logging, almost no allocation).
-    preexec = _preexec_function(_rlimit_settings(limits))
     watcher = (
-        _ProgressWatcher(progress_file, on_progress)
+        ProgressWatcher(progress_file, on_progress)
         if progress_file is not None and on_progress is not None
         else None
     )
 
-    with contextlib.ExitStack() as files:
-        out: BinaryIO = files.enter_context(open(stdout, "wb"))
-        # One file for both streams must be opened once, or each would overwrite the other.
-        err = out if Path(stderr) == Path(stdout) else files.enter_context(open(stderr, "wb"))
-        proc = subprocess.Popen(
-            list(argv),
-            shell=False,
-            cwd=cwd,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            close_fds=True,
-            # The worker is a Python process, which ignores SIGPIPE and SIGXFSZ;
-            # the application must get the default actions back.
-            restore_signals=True,
-            preexec_fn=preexec,
+    output = CapturedOutput(stdout, stderr, max_bytes=limits.output_bytes)
+    # Left in this order: every process of the run is killed before the copies of its
+    # output are waited for (a survivor would hold a pipe open).
+    with (
+        output,
+        RunProcesses(max_processes=limits.processes, cgroup_parent=process_cgroup) as processes,
+    ):
+        # Built before the fork: the child of a multi-threaded process may only run code
+        # that takes no lock (no imports, no logging, almost no allocation).
+        preexec = _preexec_function(
+            _rlimit_settings(limits, processes.nproc_limit()), processes.cgroup_fd()
         )
-    started = time.monotonic()
-    # setsid() in the child made it the leader of a new group named after its pid.
-    pgid = proc.pid
-    deadline = None if limits.wall_seconds is None else started + limits.wall_seconds
-    timed_out = False
-    try:
-        while True:
-            slice_ = poll_interval
-            if deadline is not None:
-                slice_ = min(slice_, max(0.0, deadline - time.monotonic()))
-            try:
-                proc.wait(slice_)
-                break
-            except subprocess.TimeoutExpired:
-                pass
-            if watcher is not None:
-                watcher.poll(final=False)
-            if deadline is not None and time.monotonic() >= deadline:
-                timed_out = True
-                _stop_group(proc, pgid, term_grace)
-                break
-        elapsed = time.monotonic() - started
-        if watcher is not None:
-            # The last lines may have been written just before the application exited.
-            watcher.poll(final=True)
-    except BaseException:
-        _stop_group(proc, pgid, term_grace)
-        _sweep_group(pgid)
-        raise
-    _sweep_group(pgid)
+        try:
+            proc = subprocess.Popen(
+                list(argv),
+                shell=False,
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=output.stdout_fd,
+                stderr=output.stderr_fd,
+                close_fds=True,
+                # The worker is a Python process, which ignores SIGPIPE and SIGXFSZ;
+                # the application must get the default actions back.
+                restore_signals=True,
+                preexec_fn=preexec,
+            )
+        finally:
+            output.started()
+        processes.started(proc)
+        # setsid() in the child made it the leader of a new group named after its pid.
+        run = _Run(proc, pgid=proc.pid, processes=processes, output=output)
+        try:
+            run.wait(
+                limits=limits, watcher=watcher, poll_interval=poll_interval, term_grace=term_grace
+            )
+            if watcher is not None and run.exceeded is None:
+                # The last lines may have been written just before the application exited.
+                watcher.poll(final=True)
+        except BaseException:
+            run.stop(term_grace)
+            _sweep_group(run.pgid)
+            raise
+        _sweep_group(run.pgid)
+        refused = processes.refused_forks()
 
     returncode = proc.returncode
     signal_name = None
@@ -273,10 +296,93 @@ def run_application(
     return Exit(
         returncode=returncode,
         signal_name=signal_name,
-        timed_out=timed_out,
-        elapsed=elapsed,
+        timed_out=run.timed_out,
+        elapsed=run.elapsed,
         limits=limits,
+        exceeded=run.exceeded or output.exceeded,
+        refused_forks=refused,
     )
+
+
+class _Run:
+    """Waiting for a started application, and stopping it."""
+
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        *,
+        pgid: int,
+        processes: RunProcesses,
+        output: CapturedOutput,
+    ) -> None:
+        self.proc = proc
+        self.pgid = pgid
+        self.processes = processes
+        self.output = output
+        self.started = time.monotonic()
+        self.elapsed = 0.0
+        self.timed_out = False
+        self.exceeded: str | None = None
+
+    def wait(
+        self,
+        *,
+        limits: Limits,
+        watcher: ProgressWatcher | None,
+        poll_interval: float,
+        term_grace: float,
+    ) -> None:
+        """Until the application exits or passes a limit (then it is stopped)."""
+        deadline = None if limits.wall_seconds is None else self.started + limits.wall_seconds
+        while True:
+            slice_ = poll_interval
+            if deadline is not None:
+                slice_ = min(slice_, max(0.0, deadline - time.monotonic()))
+            try:
+                self.proc.wait(slice_)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if self.output.exceeded is not None:
+                self.exceeded = self.output.exceeded
+            elif self.processes.over_limit():
+                self.exceeded = "processes"
+            if self.exceeded is not None:
+                self.stop(0.0)
+                break
+            if watcher is not None:
+                watcher.poll(final=False)
+            if deadline is not None and time.monotonic() >= deadline:
+                self.timed_out = True
+                self.stop(term_grace)
+                break
+        self.elapsed = time.monotonic() - self.started
+        if self.exceeded is None and self.output.exceeded is not None:
+            self.exceeded = self.output.exceeded  # passed as the application ended
+
+    def stop(self, grace: float) -> None:
+        """SIGTERM to the run, SIGKILL after ``grace`` if anything is left; reap the
+        application."""
+        if grace > 0:
+            self._signal(signal.SIGTERM)
+            deadline = time.monotonic() + grace
+            while (remaining := deadline - time.monotonic()) > 0:
+                if self.proc.poll() is None:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        self.proc.wait(min(remaining, 0.05))
+                elif not (_group_alive(self.pgid) or self.processes.live()):
+                    break
+                else:
+                    time.sleep(min(remaining, 0.02))
+        self._signal(signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(_REAP_TIMEOUT)
+        self.elapsed = time.monotonic() - self.started
+
+    def _signal(self, sig: int) -> None:
+        _signal_group(self.pgid, sig)
+        # The processes that left the application's session too.
+        self.processes.signal(sig)
 
 
 def _check_executable(program: str) -> None:
@@ -296,7 +402,7 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def _rlimit_settings(limits: Limits) -> tuple[tuple[int, tuple[int, int]], ...]:
+def _rlimit_settings(limits: Limits, nproc: int | None) -> tuple[tuple[int, tuple[int, int]], ...]:
     wanted = [(resource.RLIMIT_CORE, 0, 0)]
     if limits.cpu_seconds is not None:
         # A soft limit below the hard one: SIGXCPU first (a clear cause in the
@@ -306,6 +412,8 @@ def _rlimit_settings(limits: Limits) -> tuple[tuple[int, tuple[int, int]], ...]:
         wanted.append((resource.RLIMIT_AS, limits.memory_bytes, limits.memory_bytes))
     if limits.file_bytes is not None:
         wanted.append((resource.RLIMIT_FSIZE, limits.file_bytes, limits.file_bytes))
+    if nproc is not None:
+        wanted.append((resource.RLIMIT_NPROC, nproc, nproc))
     settings = []
     for which, soft, hard in wanted:
         # Raising a hard limit needs privileges: stay within the worker's own, or
@@ -318,13 +426,19 @@ def _rlimit_settings(limits: Limits) -> tuple[tuple[int, tuple[int, int]], ...]:
     return tuple(settings)
 
 
-def _preexec_function(settings: tuple[tuple[int, tuple[int, int]], ...]) -> Callable[[], None]:
+def _preexec_function(
+    settings: tuple[tuple[int, tuple[int, int]], ...], cgroup_fd: int | None
+) -> Callable[[], None]:
     # Bound here so the child looks nothing up in module globals.
     setsid = os.setsid
     setrlimit = resource.setrlimit
+    write = os.write
 
     def preexec() -> None:
         setsid()
+        if cgroup_fd is not None:
+            # Joins the run's cgroup ("0" is the writer), before it can start anything.
+            write(cgroup_fd, b"0")
         for which, pair in settings:
             setrlimit(which, pair)
 
@@ -365,23 +479,6 @@ def _group_alive(pgid: int) -> bool:
     return _signal_group(pgid, 0) and _has_live_member(pgid)
 
 
-def _stop_group(proc: subprocess.Popen[bytes], pgid: int, grace: float) -> None:
-    """SIGTERM to the group, SIGKILL after ``grace`` if anything is left; reap ``proc``."""
-    _signal_group(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while (remaining := deadline - time.monotonic()) > 0:
-        if proc.poll() is None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(min(remaining, 0.05))
-        elif not _group_alive(pgid):
-            return
-        else:
-            time.sleep(min(remaining, 0.02))
-    _signal_group(pgid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(_REAP_TIMEOUT)
-
-
 def _sweep_group(pgid: int) -> None:
     """SIGKILL the group until nothing of it runs (at most about :data:`_SWEEP_CAP` s).
 
@@ -395,83 +492,3 @@ def _sweep_group(pgid: int) -> None:
             return
         time.sleep(pause)
         pause = min(pause * 2, 0.1)
-
-
-class _ProgressWatcher:
-    """Reads an application's progress file and reports each change."""
-
-    def __init__(self, path: Path, callback: Callable[[float, str | None], None]) -> None:
-        self._path = path
-        self._callback = callback
-        self._reported: tuple[float, str | None] | None = None
-        self._unterminated: str | None = None
-
-    def poll(self, *, final: bool) -> None:
-        line = self._last_line(final=final)
-        if line is None:
-            return
-        parsed = _parse_progress(line)
-        if parsed is None or parsed == self._reported:
-            return
-        self._reported = parsed
-        self._callback(*parsed)
-
-    def _last_line(self, *, final: bool) -> str | None:
-        data, partial_start = _read_tail(self._path)
-        if data is None:
-            return None
-        *complete, tail = data.decode("utf-8", errors="replace").split("\n")
-        if partial_start:
-            if not complete:
-                return None  # a single line longer than the tail: nothing usable
-            complete = complete[1:]
-        tail = tail.strip()
-        if tail:
-            # A line without its newline may still be being written ("5" of "50%"):
-            # trust it once it is seen unchanged twice, or once the application is done.
-            if final or tail == self._unterminated:
-                return tail
-            self._unterminated = tail
-        else:
-            self._unterminated = None
-        for line in reversed(complete):
-            if line.strip():
-                return line.strip()
-        return None
-
-
-def _read_tail(path: Path) -> tuple[bytes | None, bool]:
-    """The last bytes of ``path`` and whether they start inside the file; never raises."""
-    try:
-        # Non-blocking, so a FIFO cannot hang the job; no symlink, so the file is the
-        # application's own and not, say, a device it points to.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
-    except OSError:
-        return None, False
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None, False
-        size = os.lseek(fd, 0, os.SEEK_END)
-        start = max(0, size - _PROGRESS_TAIL)
-        return os.pread(fd, _PROGRESS_TAIL, start), start > 0
-    except OSError:
-        return None, False
-    finally:
-        os.close(fd)
-
-
-def _parse_progress(line: str) -> tuple[float, str | None] | None:
-    """``(fraction, message)`` from ``0.42 message`` or ``42% message``; None if garbage."""
-    parts = line.split(None, 1)
-    if not parts:
-        return None
-    token = parts[0]
-    rest = parts[1] if len(parts) > 1 else ""
-    try:
-        value = float(token[:-1]) / 100 if token.endswith("%") else float(token)
-    except ValueError:
-        return None
-    if not math.isfinite(value):
-        return None
-    message = rest.strip() or None
-    return min(1.0, max(0.0, value)), message

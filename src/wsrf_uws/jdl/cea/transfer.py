@@ -11,6 +11,13 @@ resolves to the service's own network (server-side request forgery). :func:`fetc
 At job creation the service only calls :meth:`TransferPolicy.check` (syntax, no network); the
 transfers themselves, with the address check, run in the job's worker process.
 
+A failure to reach the other side (no route, refused or reset connection, no answer in time, an
+answer that is not HTTP, a failed TLS handshake, a name that does not resolve) reads the same to
+the client whatever its cause: otherwise the error texts of a few jobs map which ports of a host
+are closed, silent or open. The cause is in :attr:`TransferError.detail`, for the service's log.
+The time a job takes to fail still differs (a silent port waits for the timeout); the policy,
+which names the hosts and ports a client may use at all, is what keeps other ports out of reach.
+
 The address check resolves the host just before the request; a DNS answer that changes between
 the check and the connection (rebinding) is not caught here. A deployment that must rule that out
 sends its transfers through an egress proxy.
@@ -30,20 +37,23 @@ from fnmatch import fnmatchcase
 from http import HTTPStatus
 from pathlib import Path
 from typing import IO
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
 
 from ... import __version__
+from ...core.sizes import format_bytes
+from .uri_paths import decoded_path
 
 __all__ = [
+    "PUBLIC_URL",
+    "UNREACHABLE",
     "TransferError",
     "TransferPolicy",
     "TransferRefused",
     "deliver",
     "fetch",
-    "format_bytes",
 ]
 
 _SCHEMES = {"http": 80, "https": 443}
@@ -66,8 +76,23 @@ _NETWORK_ERRORS = (
 )
 
 
+#: The start of a policy entry that stands for the service's public URL.
+PUBLIC_URL = "{public_url}"
+
+#: What a client reads when the other side could not be reached, whatever the reason.
+UNREACHABLE = "could not be reached (no HTTP answer; the service's log has the reason)"
+
+
 class TransferError(Exception):
-    """A fetch or delivery failed; the message says why, in one sentence, naming the URI."""
+    """A fetch or delivery failed; the message says why, in one sentence, naming the URI.
+
+    ``detail`` is the underlying cause when the message leaves it out on purpose (see the
+    module's text): for the service's log, never for the client.
+    """
+
+    def __init__(self, message: str, *, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 class TransferRefused(TransferError):
@@ -129,9 +154,11 @@ class _Entry:
         path = match["path"] or ""
         if "?" in path or "#" in path:
             raise ValueError(f"transfer policy entry {text!r} has a query or fragment")
-        path = unquote(path).rstrip("/")
-        if _has_dot_segments(path):
-            raise ValueError(f"transfer policy entry {text!r} has '.' or '..' path segments")
+        if path:
+            path, trouble = decoded_path(path)
+            if trouble:
+                raise ValueError(f"transfer policy entry {text!r}: its path {trouble}")
+        path = path.rstrip("/")
         return cls(text, scheme, host, "*" in host or "?" in host, port, path)
 
     def matches_host(self, host: str) -> bool:
@@ -166,14 +193,25 @@ class TransferPolicy:
         object.__setattr__(self, "_entries", tuple(_Entry.parse(e) for e in allowed))
 
     @classmethod
-    def parse(cls, entries: Iterable[str]) -> TransferPolicy:
+    def parse(cls, entries: Iterable[str], *, public_url: str | None = None) -> TransferPolicy:
         """A policy from ``entries`` (surrounding white space and blank entries ignored).
 
-        Raises ``ValueError`` naming the first entry that is not valid.
+        An entry may begin with :data:`PUBLIC_URL`, which stands for ``public_url`` (the
+        service's own address, known only once the server listens), so a configuration can
+        name the service's own paths without knowing its port. Raises ``ValueError`` naming
+        the first entry that is not valid.
         """
         if isinstance(entries, str):
             raise TypeError("TransferPolicy.parse takes an iterable of entries, not one string")
-        return cls(tuple(e.strip() for e in entries if e.strip()))
+        expanded = []
+        for entry in (e.strip() for e in entries):
+            if entry.startswith(PUBLIC_URL):
+                if public_url is None:
+                    raise ValueError(f"transfer policy entry {entry!r} needs the public URL")
+                entry = public_url.rstrip("/") + entry[len(PUBLIC_URL) :]
+            if entry:
+                expanded.append(entry)
+        return cls(tuple(expanded))
 
     def check(self, uri: str) -> None:
         """Raise TransferRefused unless ``uri`` is an absolute http(s) URI matching an entry
@@ -224,7 +262,7 @@ class TransferPolicy:
             port = parts.port or _SCHEMES[scheme]
         except ValueError:
             return [], "its port is not a number from 1 to 65535"
-        path = unquote(parts.path) or "/"
+        path, trouble = decoded_path(parts.path)
 
         entries = [e for e in self._entries if e.scheme == scheme]
         if not entries:
@@ -235,11 +273,12 @@ class TransferPolicy:
         entries = [e for e in entries if e.port is None or e.port == port]
         if not entries:
             return [], f"port {port} is not allowed for host {host!r}"
-        if _has_dot_segments(path):
-            # Servers resolve "..", so a prefix could be escaped; only unrestricted paths match.
+        if trouble:
+            # Some server would read the path as one outside a prefix: only entries that
+            # allow any path still match.
             entries = [e for e in entries if not e.path]
             if not entries:
-                return [], f"path {parts.path!r} has '.' or '..' segments"
+                return [], f"path {parts.path!r} {trouble}"
         entries = [e for e in entries if e.matches_path(path)]
         if not entries:
             return [], f"path {parts.path!r} is not allowed"
@@ -259,9 +298,11 @@ class TransferPolicy:
         try:
             infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError) as exc:
+            # Said like any other unreachable server: a name that does not resolve is as
+            # much a fact about the service's network as a closed port.
             raise TransferError(
-                f"{_shown(uri)} cannot be used: host {host!r} could not be resolved "
-                f"({_os_reason(exc)})"
+                f"{_shown(uri)} {UNREACHABLE}",
+                detail=f"host {host!r} could not be resolved ({_os_reason(exc)})",
             ) from None
         for info in infos:
             address = str(info[4][0])
@@ -371,20 +412,6 @@ def deliver(
             _raise_for_status(response, uri, uri)
 
 
-def format_bytes(n: int) -> str:
-    """``n`` bytes for a person: "3 B", "512 KiB", "1 MiB", "1.5 GiB"."""
-    if n < 0:
-        raise ValueError(f"a byte count is not negative: {n}")
-    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
-    unit = 0
-    while unit + 1 < len(units) and n >= 1024 ** (unit + 1):
-        unit += 1
-    text = f"{n / 1024**unit:.1f}".removesuffix(".0")
-    if text == "1024" and unit + 1 < len(units):
-        text, unit = "1", unit + 1
-    return f"{text} {units[unit]}"
-
-
 def _send(
     session: requests.Session,
     method: str,
@@ -416,7 +443,8 @@ def _send(
         )
     except _NETWORK_ERRORS as exc:
         raise TransferError(
-            f"{method} {_named(url, origin)} failed: {_network_reason(exc, timeout)}"
+            f"{_named(url, origin)} {UNREACHABLE}",
+            detail=f"{method} {url}: {_network_reason(exc, timeout)}",
         ) from None
 
 
@@ -446,8 +474,9 @@ def _save(
                     out.write(chunk)
             except _NETWORK_ERRORS as exc:
                 raise TransferError(
-                    f"{_named(url, origin)} could not be read after {format_bytes(count)}: "
-                    f"{_network_reason(exc, None)}"
+                    f"{_named(url, origin)} stopped sending after {format_bytes(count)} "
+                    "(the service's log has the reason)",
+                    detail=f"GET {url}: {_network_reason(exc, None)}",
                 ) from None
         os.replace(temporary, destination)
     except OSError as exc:
@@ -491,10 +520,6 @@ def _content_length(response: requests.Response) -> int | None:
 
 def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
     return request
-
-
-def _has_dot_segments(path: str) -> bool:
-    return any(segment in {".", ".."} for segment in path.split("/"))
 
 
 def _non_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
