@@ -440,19 +440,84 @@ def test_concurrent_uploads_race_for_the_last_bytes(ep: Endpoint, chunked: bool)
 # -- who may do what ------------------------------------------------------------------
 
 
-def test_other_users_and_anonymous_callers(ep: Endpoint) -> None:
+def _answers(ep: Endpoint, space: str, auth: tuple[str, str] | None) -> list[tuple]:
+    """What ``auth`` gets for every kind of request about ``space`` and the nodes a test
+    space holds (``secret``, ``dir``): reads, listings, properties, writes, transfers of
+    both forms and their jobs, with the space's name written ``S``."""
+
+    def seen(answer: requests.Response) -> tuple:
+        return (
+            answer.status_code,
+            answer.headers.get("Content-Type"),
+            answer.headers.get("Location", "").replace(space, "S"),
+            answer.text.replace(space, "S"),
+        )
+
+    def document(path: str, xsi_type: str = "ContainerNode") -> bytes:
+        return node_xml(ep.uri(path), xsi_type, {CORE + "title": "t"})
+
+    get = {"auth": auth, "timeout": 10, "allow_redirects": False}
+    answers: list[tuple] = []
+    for path in (space, f"{space}/secret", f"{space}/dir", f"{space}/dir/x", f"{space}/nothing"):
+        answers.append(seen(requests.get(ep.nodes(path), **get)))
+        answers.append(seen(requests.head(ep.nodes(path), **get)))
+        answers.append(seen(requests.get(ep.nodes(path), params={"detail": "properties"}, **get)))
+        answers.append(seen(requests.get(ep.nodes(path), params={"limit": 1}, **get)))
+        answers.append(seen(requests.get(f"{ep.service}/auth/nodes/{path}", **get)))
+        answers.append(seen(requests.get(f"{ep.service}/files/{path}", **get)))
+        answers.append(seen(requests.post(ep.nodes(path), data=document(path), **get)))
+        answers.append(seen(requests.delete(ep.nodes(path), **get)))
+        answers.append(
+            seen(requests.put(ep.nodes(f"{path}/new"), data=document(f"{path}/new"), **get))
+        )
+        for direction, protocol in (("pullFromVoSpace", "httpget"), ("pushToVoSpace", "httpput")):
+            posted = requests.post(
+                f"{ep.service}/synctrans",
+                data=transfer_xml(ep.uri(path), direction, protocol),
+                **get,
+            )
+            job = posted.headers["Location"].rsplit("/results/", 1)[0]
+            answers.append((posted.status_code, posted.text))
+            for part in ("phase", "error", "results/transferDetails"):
+                answers.append(seen(requests.get(f"{job}/{part}", **get)))
+            by_parameters = {"TARGET": ep.uri(path), "DIRECTION": direction}
+            by_parameters["PROTOCOL"] = CORE + protocol
+            answers.append(
+                seen(requests.get(f"{ep.service}/synctrans", params=by_parameters, **get))
+            )
+    return answers
+
+
+def test_another_users_private_space_answers_exactly_like_an_unknown_one(ep: Endpoint) -> None:
+    space = ep.space("alice").name
+    assert upload(ep, f"{space}/secret", b"private bytes").ok
+    assert create(ep, f"{space}/dir", "ContainerNode").ok
+    # A space of the same name length that does not exist, with the same node names.
+    unknown = "s" + "0" * (len(space) - 1)
+    assert ep.store.space(unknown) is None
+    for auth in (BOB, None):
+        theirs = _answers(ep, space, auth)
+        assert theirs == _answers(ep, unknown, auth)
+        assert not any(
+            answer[0] == 403 and "PermissionDenied only" in answer[-1] for answer in theirs
+        )
+        listed = child_names(requests.get(ep.nodes(), auth=auth, timeout=10).content)
+        assert space not in listed
+    # Nothing the intruders tried was created or changed.
+    listing = requests.get(ep.nodes(space), auth=ALICE, timeout=10)
+    assert child_names(listing.content) == ["dir", "secret"]
+    assert (
+        requests.get(f"{ep.service}/files/{space}/secret", auth=ALICE).content == b"private bytes"
+    )
+    # The check can fail: alice herself gets other answers for her space than for none.
+    assert _answers(ep, space, ALICE) != _answers(ep, unknown, ALICE)
+
+
+def test_public_nodes_stay_readable_and_only_the_owner_writes(ep: Endpoint) -> None:
     space = ep.space("alice").name
     path = f"{space}/secret"
     assert upload(ep, path, b"private bytes").ok
-    for auth in (BOB, None):
-        read = requests.get(ep.nodes(path), auth=auth, timeout=10)
-        assert (read.status_code, read.text.split()[0]) == (403, "PermissionDenied")
-        assert requests.get(f"{ep.service}/files/{path}", auth=auth, timeout=10).status_code == 403
-        assert create(ep, f"{space}/intruder", "ContainerNode", auth=auth).status_code == 403
-        assert requests.delete(ep.nodes(path), auth=auth, timeout=10).status_code == 403
-        job, _ = negotiate(ep, f"{space}/pushed", "pushToVoSpace", "httpput", auth=auth)
-        error = requests.get(f"{job}/error", auth=auth, timeout=10)
-        assert error.text.startswith("PermissionDenied")
+    _, details = negotiate(ep, path, "pullFromVoSpace", "httpget")
     # Alice makes the node public: anyone reads it, nobody else writes it.
     public = node_xml(ep.uri(path), "DataNode", {CORE + "ispublic": "true"})
     assert requests.post(ep.nodes(path), data=public, auth=ALICE, timeout=10).ok
@@ -460,8 +525,44 @@ def test_other_users_and_anonymous_callers(ep: Endpoint) -> None:
         assert requests.get(ep.nodes(path), auth=auth, timeout=10).status_code == 200
         files = requests.get(f"{ep.service}/files/{path}", auth=auth, timeout=10)
         assert files.content == b"private bytes"
-        assert requests.post(ep.nodes(path), data=public, auth=auth, timeout=10).status_code == 403
-    assert requests.get(ep.nodes(f"{space}/intruder"), auth=ALICE, timeout=10).status_code == 404
+        # What they can see, they are told they may not change.
+        changed = requests.post(ep.nodes(path), data=public, auth=auth, timeout=10)
+        assert (changed.status_code, changed.text.split()[0]) == (403, "PermissionDenied")
+        job, _ = negotiate(ep, path, "pushToVoSpace", "httpput", auth=auth)
+        error = requests.get(f"{job}/error", auth=auth, timeout=10)
+        assert error.text.startswith("PermissionDenied")
+        assert requests.delete(ep.nodes(path), auth=auth, timeout=10).status_code == 403
+        # A pull by parameters needs no record and gives the bytes.
+        by_parameters = requests.get(
+            f"{ep.service}/synctrans",
+            params={
+                "TARGET": ep.uri(path),
+                "DIRECTION": "pullFromVoSpace",
+                "PROTOCOL": CORE + "httpget",
+                "REQUEST": "redirect",
+            },
+            auth=auth,
+            timeout=10,
+        )
+        assert by_parameters.content == b"private bytes"
+    # Public again private: the others' view of it is gone, data URLs included.
+    private = node_xml(ep.uri(path), "DataNode", {CORE + "ispublic": "false"})
+    assert requests.post(ep.nodes(path), data=private, auth=ALICE, timeout=10).ok
+    assert requests.get(ep.nodes(path), auth=BOB, timeout=10).status_code == 404
+    assert requests.get(endpoint_url(details), timeout=10).content == b"private bytes"  # alice's
+    # A public container shows others its public children only, a full page of them.
+    assert create(ep, f"{space}/pub", "ContainerNode", properties={CORE + "ispublic": "true"}).ok
+    for name, flag in (("a", " TRUE "), ("b", "false"), ("c", "true"), ("d", "true")):
+        kept = create(ep, f"{space}/pub/{name}", "DataNode", properties={CORE + "ispublic": flag})
+        assert kept.ok
+    for auth, expected in ((ALICE, ["a", "b"]), (BOB, ["a", "c"]), (None, ["a", "c"])):
+        page = requests.get(ep.nodes(f"{space}/pub"), params={"limit": 2}, auth=auth, timeout=10)
+        assert child_names(page.content) == expected
+    # Anonymous callers are refused every write, with the same words whatever the path.
+    for target in (f"{space}/intruder", "no-such-space/intruder"):
+        refused = create(ep, target, "ContainerNode", auth=None)
+        assert (refused.status_code, refused.text.split()[0]) == (403, "PermissionDenied")
+        assert "anonymous callers may not change" in refused.text
     wrong = requests.get(ep.nodes(path), auth=("alice", "wrong"), timeout=10)
     assert wrong.status_code == 401
     assert wrong.headers["WWW-Authenticate"] == 'Basic realm="wsrf-uws"'

@@ -305,10 +305,16 @@ def test_over_quota_uploads_are_refused_whole_and_others_are_refused(
         and p.suffix != ".sqlite"
         and "sqlite" not in p.name
     ]
-    # Another user may neither write nor read.
-    assert make_folder(server, f"{space}/bobs", auth=BOB).status_code == 403
-    assert requests.get(node_url(server, space), auth=BOB, timeout=30).status_code == 403
-    assert make_folder(server, f"{space}/anon", auth=None).status_code in (401, 403)
+    # Another user may neither write nor read: to bob the space answers as one that does
+    # not exist; anonymous callers are refused any write, whatever the path.
+    intruder = make_folder(server, f"{space}/bobs", auth=BOB)
+    assert (intruder.status_code, intruder.text) == (
+        404,
+        f"ContainerNotFound /{space} does not exist\n",
+    )
+    read = requests.get(node_url(server, space), auth=BOB, timeout=30)
+    assert (read.status_code, read.text) == (404, f"NodeNotFound /{space} does not exist\n")
+    assert make_folder(server, f"{space}/anon", auth=None).status_code == 403
     # Bob's SOAP calls on alice's job: as if it did not exist.
     with pytest.raises(ResourceUnknown, match="is known to this service"):
         service(server, BOB).job(job.resource_id).destroy()

@@ -147,10 +147,17 @@ class VospaceContract(Contract):
         # The server is not serving yet, so no upload can be under way: leftovers of one
         # that a crash cut short are reclaimed now.
         self.store.sweep(stale_after=timedelta(0))
+        options = self.options
         endpoint = VOSpaceApplication(
             store=self.store,
             base_url=base_url,
             authenticate=authenticate,
+            max_document_bytes=options.max_document_bytes,
+            max_upload_bytes=options.largest_space_bytes,
+            transfer_lifetime=options.transfer_lifetime,
+            unused_transfer_lifetime=options.unused_transfer_lifetime,
+            max_transfers_per_owner=options.max_transfers_per_owner,
+            max_anonymous_transfers=options.max_anonymous_transfers,
             anonymous_interface=self.settings is None or self.settings.allow_anonymous,
         )
         caps = ResourceCaps(base_url=base_url, authority=self.authority)

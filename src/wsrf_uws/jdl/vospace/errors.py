@@ -10,6 +10,8 @@ when it creates, extends or resizes a space.
 
 from __future__ import annotations
 
+from ...core.model import ANONYMOUS
+
 
 class VOSpaceFault(Exception):
     """Base of every fault: ``fault`` is the VOSpace fault name, ``status`` the HTTP status."""
@@ -128,8 +130,36 @@ class QuotaExceeded(VOSpaceFault):
     status = 413
 
 
+class TooManyTransfers(VOSpaceFault):
+    """The caller holds as many live transfer negotiations as it may (HTTP 429); nothing
+    was recorded. ``retry_after`` is how many seconds until its oldest one expires."""
+
+    fault = "QuotaExceeded"
+    status = 429
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+    @classmethod
+    def of(cls, owner: str, *, held: int, limit: int, retry_after: int) -> TooManyTransfers:
+        """The refusal for ``owner`` (``anonymous`` stands for every anonymous caller)."""
+        if owner == ANONYMOUS:
+            who = (
+                f"anonymous callers hold {held} transfer negotiations together, the most "
+                f"they may ({limit}); authenticate, or read public nodes at files/{{path}} "
+                "without negotiating"
+            )
+        else:
+            who = f"{owner!r} holds {held} transfer negotiations, the most one owner may ({limit})"
+        return cls(
+            f"{who}; the oldest of them expires in {retry_after} s",
+            retry_after=retry_after,
+        )
+
+
 class RequestEntityTooLarge(VOSpaceFault):
-    """A request document is larger than the service reads (HTTP 413)."""
+    """A request body is larger than the service reads on that route (HTTP 413)."""
 
     fault = "RequestEntityTooLarge"
     status = 413

@@ -16,6 +16,10 @@ from enum import StrEnum
 
 from .names import NodePath, format_path
 
+#: The two transfer directions this service offers (VOSpace 2.1 §3.7).
+PUSH_TO = "pushToVoSpace"
+PULL_FROM = "pullFromVoSpace"
+
 
 class NodeKind(StrEnum):
     """How the store treats a node."""

@@ -80,13 +80,19 @@ def check_client_property(uri: str, value: str | None, names: PropertyNames) -> 
         raise InvalidArgument(f"the value of {uri} is longer than {MAX_VALUE_CHARS} characters")
     if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
         raise InvalidArgument(f"the value of {uri} contains control characters")
-    if uri in (ISPUBLIC, PUBLICREAD) and value.strip().lower() not in ("true", "false", ""):
+    if uri in (ISPUBLIC, PUBLICREAD) and _flag(value) not in ("true", "false", ""):
         raise InvalidArgument(f"{uri} is 'true' or 'false', not {value!r}")
 
 
 def is_public(properties: Mapping[str, str]) -> bool:
     """Whether the client's properties make the node readable by anyone."""
-    return any(properties.get(uri, "").strip().lower() == "true" for uri in (ISPUBLIC, PUBLICREAD))
+    return any(_flag(properties.get(uri, "")) == "true" for uri in (ISPUBLIC, PUBLICREAD))
+
+
+def _flag(value: str) -> str:
+    """A true/false property's value, normalised exactly as the store's listing query
+    does (ASCII white space and letter case), so both agree on what is public."""
+    return value.strip(" \t\r\n").lower()
 
 
 def content_type(properties: Mapping[str, str]) -> str:

@@ -18,6 +18,12 @@ Resources (under ``{base_url}/vospace``):
 ``auth/...`` is the same as ``...``: the CADC client, when it sends credentials,
 rewrites the transfer URLs it is redirected to that way.
 
+Request bodies are bounded per route (:meth:`VOSpaceApplication.largest_body`): a PUT
+to a data URL (an upload) may be as large as the largest space, every other request at
+most ``max_document_bytes``; a larger declared ``Content-Length`` gets 413 before
+anything else happens, and a chunked body is counted as it is read and refused at the
+limit. What a space or a negotiation reveals to whom is :mod:`.access`'s to decide.
+
 The root (``nodes/``) lists the caller's spaces and the public ones; nobody creates,
 changes or deletes nodes directly under it: spaces come and go only through the UWS
 ``vospace`` contract. Each request is authenticated by the ``authenticate`` callable
@@ -38,7 +44,12 @@ from urllib.parse import quote
 
 from ...core.clock import format_utc
 from ...core.errors import NotAuthenticatedError
-from .access import require_read, require_write
+from .access import (
+    can_read,
+    require_parent_writable,
+    visible_node,
+    writable_node,
+)
 from .documents import (
     NodeRepresentation,
     NodeRequest,
@@ -54,7 +65,6 @@ from .documents import (
     transfer_document,
 )
 from .errors import (
-    ContainerNotFound,
     InternalFault,
     InvalidArgument,
     InvalidURI,
@@ -62,11 +72,13 @@ from .errors import (
     NodeNotFound,
     NotAuthenticated,
     PermissionDenied,
+    RequestEntityTooLarge,
+    TooManyTransfers,
     TypeNotSupported,
     VOSpaceFault,
 )
 from .names import NodePath, parse_path
-from .nodes import CREATABLE_TYPES, Node, NodeKind, Space, TransferRecord
+from .nodes import CREATABLE_TYPES, PULL_FROM, PUSH_TO, Node, NodeKind, Space, TransferRecord
 from .properties import (
     AVAILABLE_SPACE,
     CREATOR,
@@ -76,15 +88,9 @@ from .properties import (
     check_client_property,
     content_type,
 )
+from .signing import Grant
 from .store import SpaceStore
-from .transfers import (
-    COMPLETED,
-    PULL_FROM,
-    PUSH_TO,
-    Negotiator,
-    authorize_data,
-    follow_links,
-)
+from .transfers import COMPLETED, Negotiator, follow_links
 from .vosi import availability_document, capabilities_document
 from .wsgi import (
     Request,
@@ -109,8 +115,13 @@ class VOSpaceApplication:
     ``base_url`` is the server's public URL (``http://host:port``); the endpoint answers
     under ``{base_url}{mount_path}``. ``authenticate(headers=[], environ=...)`` returns the
     caller's name or raises NotAuthenticatedError. ``max_document_bytes`` caps the XML
-    documents read, ``max_listing`` the children listed at once (a client pages with
-    ``limit`` and ``uri`` beyond it), ``transfer_lifetime`` how long data URLs work.
+    documents read and the body of every request but an upload, ``max_upload_bytes``
+    the body of an upload (None: only the space's room limits it), ``max_listing`` the
+    children listed at once (a client pages with ``limit`` and ``uri`` beyond it).
+    ``transfer_lifetime`` is how long a data URL works once used,
+    ``unused_transfer_lifetime`` how long a negotiated transfer is kept before that;
+    ``max_transfers_per_owner`` and ``max_anonymous_transfers`` bound the negotiated
+    transfers kept for one owner and for all anonymous callers together.
     ``anonymous_interface`` lists anonymous interfaces in the capabilities (turn it off
     when the server requires credentials).
     """
@@ -124,8 +135,12 @@ class VOSpaceApplication:
         service_id: str = "vospace",
         mount_path: str = "/vospace",
         max_document_bytes: int = 1 << 20,
+        max_upload_bytes: int | None = None,
         max_listing: int = 10_000,
         transfer_lifetime: timedelta = timedelta(hours=1),
+        unused_transfer_lifetime: timedelta = timedelta(minutes=10),
+        max_transfers_per_owner: int = 10_000,
+        max_anonymous_transfers: int = 100,
         anonymous_interface: bool = True,
     ) -> None:
         if service_id != store.identity.service_id:
@@ -137,6 +152,8 @@ class VOSpaceApplication:
             raise ValueError(f"mount_path {mount_path!r} must start, and not end, with '/'")
         if max_listing < 1 or max_document_bytes < 1:
             raise ValueError("max_listing and max_document_bytes must be positive")
+        if min(max_transfers_per_owner, max_anonymous_transfers) < 1:
+            raise ValueError("max_transfers_per_owner and max_anonymous_transfers must be >= 1")
         self.store = store
         self.identity = store.identity
         self.names = store.names
@@ -144,10 +161,16 @@ class VOSpaceApplication:
         self.mount_path = mount_path
         self.service_url = base_url.rstrip("/") + mount_path
         self.max_document_bytes = max_document_bytes
+        self.max_upload_bytes = max_upload_bytes
         self.max_listing = max_listing
         self.anonymous_interface = anonymous_interface
         self.negotiator = Negotiator(
-            store=store, data_url=f"{self.service_url}/data", lifetime=transfer_lifetime
+            store=store,
+            data_url=f"{self.service_url}/data",
+            lifetime=transfer_lifetime,
+            unused_lifetime=unused_transfer_lifetime,
+            max_per_owner=max_transfers_per_owner,
+            max_anonymous=max_anonymous_transfers,
         )
         self.started = store.clock.now()
         self._routes: dict[str, Callable[[Request, str], Response]] = {
@@ -168,6 +191,7 @@ class VOSpaceApplication:
         head = str(environ.get("REQUEST_METHOD", "")).upper() == "HEAD"
         try:
             request = Request(environ)
+            self._check_body_length(request)
             response = self._dispatch(request)
         except VOSpaceFault as fault:
             response = self._fault(fault)
@@ -185,7 +209,39 @@ class VOSpaceApplication:
         headers = [CHALLENGE] if fault.status == 401 else []
         if isinstance(fault, MethodNotAllowed):
             headers.append(("Allow", fault.allow))
+        if isinstance(fault, TooManyTransfers):
+            headers.append(("Retry-After", str(fault.retry_after)))
         return Response.text(fault.body(), status=fault.status, headers=headers)
+
+    def largest_body(self, method: str, path: str) -> int | None:
+        """The largest request body accepted for ``method`` on ``path`` (the WSGI
+        ``PATH_INFO``, ``/vospace/...``): ``max_upload_bytes`` for an upload (None: no
+        limit but the space's room), ``max_document_bytes`` for anything else. Depends
+        on nothing but the request line, so an HTTP server may ask it before reading
+        the body."""
+        if self._is_upload(method, path):
+            return self.max_upload_bytes
+        return self.max_document_bytes
+
+    def _is_upload(self, method: str, path: str) -> bool:
+        """Whether the request is a PUT to a data URL, the one route that takes bytes."""
+        rest = path.removeprefix(self.mount_path + "/").removeprefix("auth/")
+        return method.upper() == "PUT" and rest.startswith("data/")
+
+    def _check_body_length(self, request: Request) -> None:
+        """413 for a declared body over the route's limit, before anything reads it."""
+        length = request.content_length
+        limit = self.largest_body(request.method, request.path)
+        if length is None or limit is None or length <= limit:
+            return
+        if self._is_upload(request.method, request.path):
+            raise RequestEntityTooLarge(
+                f"the upload has {length} bytes; no space here may hold more than {limit}"
+            )
+        raise RequestEntityTooLarge(
+            f"the request body has {length} bytes; this request may have at most {limit} "
+            "(only uploads to a data URL may have more)"
+        )
 
     def _dispatch(self, request: Request) -> Response:
         path = request.path
@@ -253,11 +309,13 @@ class VOSpaceApplication:
         start = self._start(request, path)
         if not path:
             return Response.xml(node_document(self._root(caller, detail, start, limit)))
-        space, node = self.store.get_node(path)
-        require_read(caller, node)
+        space, node = visible_node(self.store, caller, path)
         children: list[Node] = []
         if node.kind == NodeKind.CONTAINER:
-            children = self.store.list_children(path, start=start, limit=limit)
+            # Anyone else sees, in a public container, only the public children.
+            children = self.store.list_children(
+                path, start=start, limit=limit, public_only=caller != node.owner
+            )
         return Response.xml(node_document(self._represent(space, node, detail, children)))
 
     def _limit(self, request: Request) -> int:
@@ -286,8 +344,7 @@ class VOSpaceApplication:
         listed = [
             (space, node)
             for space, node in self.store.space_nodes()
-            if (start is None or space.name >= start)
-            and (space.owner == caller or _readable(caller, node))
+            if (start is None or space.name >= start) and can_read(caller, node)
         ][:limit]
         children = tuple(
             self._represent(space, node, "min" if detail == "min" else "child", [])
@@ -356,9 +413,9 @@ class VOSpaceApplication:
             )
         return document
 
-    def _writable_space(self, caller: str, path: NodePath, *, verb: str) -> None:
-        """Refuse writes at the root and on spaces themselves, then in a missing or
-        expired space (ContainerNotFound), then by anyone but the space's owner."""
+    def _refuse_root_and_spaces(self, path: NodePath, *, verb: str) -> None:
+        """Refuse writes at the root, and creating or deleting a space, whatever exists
+        there (the answer says nothing about it)."""
         if len(path) == 0:
             raise PermissionDenied(f"the root belongs to the service; nobody may {verb} it")
         if len(path) == 1:
@@ -368,15 +425,12 @@ class VOSpaceApplication:
                 f"vospace contract (createJob and startJob, SetTerminationTime, Destroy) at "
                 f"{self.service_url.rsplit(self.mount_path, 1)[0]}/uws/vospace"
             )
-        space = self.store.space(path[0])
-        if space is None or space.is_expired(self.store.clock.now()):
-            raise ContainerNotFound(f"/{path[0]} does not exist")
-        require_write(caller, owner=space.owner, path=path)
 
     def _create_node(self, request: Request, path: NodePath) -> Response:
         caller = self._caller(request)
         # Permission first: a body from someone who may not write here is not even read.
-        self._writable_space(caller, path, verb="create")
+        self._refuse_root_and_spaces(path, verb="create")
+        require_parent_writable(self.store, caller, path)
         document = self._document(request, path)
         xsi_type = "UnstructuredDataNode" if document.xsi_type == "Node" else document.xsi_type
         kind = CREATABLE_TYPES.get(xsi_type)
@@ -404,9 +458,8 @@ class VOSpaceApplication:
     def _set_node(self, request: Request, path: NodePath) -> Response:
         caller = self._caller(request)
         if not path:
-            self._writable_space(caller, path, verb="change")
-        space, node = self.store.get_node(path)
-        require_write(caller, owner=node.owner, path=path)
+            self._refuse_root_and_spaces(path, verb="change")
+        space, node = writable_node(self.store, caller, path)
         document = self._document(request, path)
         if document.xsi_type != "Node":
             asked = CREATABLE_TYPES.get(document.xsi_type)
@@ -439,10 +492,8 @@ class VOSpaceApplication:
 
     def _delete_node(self, request: Request, path: NodePath) -> Response:
         caller = self._caller(request)
-        if len(path) <= 1:
-            self._writable_space(caller, path, verb="delete")
-        _, node = self.store.get_node(path)
-        require_write(caller, owner=node.owner, path=path)
+        self._refuse_root_and_spaces(path, verb="delete")
+        writable_node(self.store, caller, path)
         self.store.delete_node(path)
         return Response(204)
 
@@ -462,7 +513,9 @@ class VOSpaceApplication:
 
     def _parameter_transfer(self, request: Request) -> Response:
         """VOSpace 2.1 §3.7.2: TARGET, DIRECTION, PROTOCOL (and SECURITYMETHOD, VIEW,
-        REQUEST=redirect) as query parameters; the transfer document is the answer."""
+        REQUEST=redirect) as query parameters of GET or POST; the transfer document (or
+        a redirect to the data) is the answer. No job is made and nothing is recorded
+        (:meth:`.Negotiator.offer`): a fault is answered as such."""
         caller = self._caller(request)
         params = {key.upper(): value for key, value in request.query.items()}
         missing = [key for key in ("TARGET", "DIRECTION", "PROTOCOL") if not params.get(key)]
@@ -478,12 +531,18 @@ class VOSpaceApplication:
             protocols=(ProtocolRequest(params["PROTOCOL"], methods),),
             params={},
         )
-        record = self.negotiator.negotiate(transfer, caller=caller)
-        endpoints = self.negotiator.endpoints(record)
+        endpoints = self.negotiator.offer(transfer, caller=caller)
         redirect = params.get("REQUEST", "").lower() in ("redirect", "true")
-        if redirect and record.direction == PULL_FROM and endpoints and endpoints[0].endpoint:
+        if redirect and transfer.direction == PULL_FROM and endpoints[0].endpoint:
             return Response.redirect(endpoints[0].endpoint)
-        return self._details_response(record)
+        return Response.xml(
+            transfer_document(
+                target=transfer.targets[0],
+                direction=transfer.direction,
+                view=transfer.view,
+                protocols=endpoints,
+            )
+        )
 
     def _transfers(self, request: Request, tail: str) -> Response:
         if not tail:
@@ -552,9 +611,9 @@ class VOSpaceApplication:
         method = request.method
         if method not in ("PUT", "GET", "HEAD"):
             raise MethodNotAllowed(f"{method} is not defined for data URLs", allow="PUT, GET, HEAD")
-        record, _, node = authorize_data(self.store, token, path, method=method)
+        grant, _, node = self.negotiator.authorize_data(token, path, method=method)
         if method == "PUT":
-            return self._upload(request, record, node)
+            return self._upload(request, grant, node)
         return self._download(request, node)
 
     def _files(self, request: Request, tail: str) -> Response:
@@ -563,8 +622,7 @@ class VOSpaceApplication:
         path = parse_path(tail)
         if not path:
             raise InvalidArgument("the root has no bytes")
-        node = follow_links(self.store, self.store.get_node(path)[1], caller=caller)
-        return self._download(request, node)
+        return self._download(request, follow_links(self.store, path, caller=caller))
 
     def _download(self, request: Request, node: Node) -> Response:
         if node.kind != NodeKind.DATA:
@@ -599,11 +657,13 @@ class VOSpaceApplication:
         ]
         return Response(206, headers, stream=stream, offset=first, length=last - first + 1)
 
-    def _upload(self, request: Request, record: TransferRecord, node: Node) -> Response:
+    def _upload(self, request: Request, grant: Grant, node: Node) -> Response:
         expected_md5 = _announced_md5(request)
         first = node.md5 is None
+        # Refused here (QuotaExceeded), before a byte is read, when the declared length
+        # does not fit; a chunked body is refused as soon as it goes beyond the room.
         upload = self.store.begin_upload(
-            node.path, expected_length=request.content_length, node_id=record.node_id
+            node.path, expected_length=request.content_length, node_id=grant.node_id
         )
         with upload:
             for chunk in request.body_chunks():
@@ -625,14 +685,6 @@ def _allow(request: Request, tail: str, *methods: str) -> None:
             f"{request.method} is not defined here; use {' or '.join(methods)}",
             allow=", ".join(methods),
         )
-
-
-def _readable(caller: str, node: Node) -> bool:
-    try:
-        require_read(caller, node)
-    except PermissionDenied:
-        return False
-    return True
 
 
 def _link_target(target: str | None) -> str:

@@ -4,13 +4,16 @@
 space's own container has ``parent_id`` 0); ``properties`` the clients' properties;
 ``uploads`` the uploads under way with the quota they hold; ``transfers`` the
 negotiated transfers, whose ids are the tokens of their data URLs.
+
+Version 2 adds the index that counts an owner's live transfers (each owner may hold a
+bounded number of them); a version-1 file gains it when opened.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATEMENTS = (
     """CREATE TABLE spaces (
         name TEXT PRIMARY KEY,
@@ -74,12 +77,17 @@ STATEMENTS = (
     )""",
     "CREATE INDEX transfers_expires ON transfers (expires)",
     "CREATE INDEX transfers_space ON transfers (space)",
+    # Version 2: counting an owner's live transfers.
+    "CREATE INDEX transfers_owner ON transfers (owner, expires)",
 )
+#: What takes a file of each earlier version to the next.
+UPGRADES = {1: ("CREATE INDEX IF NOT EXISTS transfers_owner ON transfers (owner, expires)",)}
 
 
 def migrate(conn: sqlite3.Connection, *, name: str) -> None:
-    """Create the tables in an empty file; refuse a file from a newer version (``name``
-    says which file, for the message). Runs inside the caller's write transaction."""
+    """Create the tables in an empty file, upgrade a file of an earlier version, refuse
+    one of a newer version (``name`` says which file, for the message). Runs inside the
+    caller's write transaction."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise RuntimeError(
@@ -88,4 +96,9 @@ def migrate(conn: sqlite3.Connection, *, name: str) -> None:
     if version == 0:
         for statement in STATEMENTS:
             conn.execute(statement)
+    else:
+        for step in range(version, SCHEMA_VERSION):
+            for statement in UPGRADES[step]:
+                conn.execute(statement)
+    if version != SCHEMA_VERSION:
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")

@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import secrets
 import shutil
 import sqlite3
@@ -57,11 +58,12 @@ from .errors import (
     QuotaExceeded,
     SpaceConflictError,
     SpaceNotFoundError,
+    TooManyTransfers,
     VOSpaceFault,
 )
 from .names import NodePath, ServiceIdentity, check_name, format_path
 from .nodes import Node, NodeKind, OfferedProtocol, Space, TransferRecord
-from .properties import MAX_PROPERTIES, PropertyNames
+from .properties import ISPUBLIC, MAX_PROPERTIES, PUBLICREAD, PropertyNames
 from .schema import migrate
 from .uploads import Upload
 
@@ -422,19 +424,40 @@ class SpaceStore:
             return self._load(conn, path)
 
     def list_children(
-        self, path: NodePath, *, start: str | None = None, limit: int | None = None
+        self,
+        path: NodePath,
+        *,
+        start: str | None = None,
+        limit: int | None = None,
+        public_only: bool = False,
     ) -> list[Node]:
         """The children of the container at ``path``, sorted by name (code point order),
-        from the first whose name is at least ``start``, at most ``limit`` of them."""
+        from the first whose name is at least ``start``, at most ``limit`` of them; with
+        ``public_only``, only those anyone may read (what a non-owner is shown)."""
         with self._read() as conn:
             space_row, row = self._walk(conn, path)
             if row["kind"] != NodeKind.CONTAINER:
                 return []
             if limit == 0:
                 return []
+            # Filtered in SQL, so that a page holds ``limit`` of them whatever lies between.
+            public = (
+                " AND EXISTS (SELECT 1 FROM properties p WHERE p.node_id = nodes.id "
+                "AND p.uri IN (?, ?) AND lower(trim(p.value, ' \t\r\n')) = 'true')"
+                if public_only
+                else ""
+            )
             rows = conn.execute(
-                _SELECT_NODES + "WHERE parent_id = ? AND name >= ? ORDER BY name LIMIT ?",
-                (row["id"], start or "", -1 if limit is None else limit),
+                _SELECT_NODES
+                + "WHERE parent_id = ? AND name >= ?"
+                + public
+                + " ORDER BY name LIMIT ?",
+                (
+                    row["id"],
+                    start or "",
+                    *((ISPUBLIC, PUBLICREAD) if public_only else ()),
+                    -1 if limit is None else limit,
+                ),
             ).fetchall()
             ids = [child["id"] for child in rows]
             properties = self._properties(conn, ids)
@@ -772,10 +795,22 @@ class SpaceStore:
 
     # -- transfers --------------------------------------------------------------------
 
-    def add_transfer(self, record: TransferRecord, *, space: str | None) -> None:
-        """Keep a negotiated transfer until its expiry (deleted with ``space``)."""
+    def add_transfer(
+        self, record: TransferRecord, *, space: str | None, owner_limit: int | None = None
+    ) -> None:
+        """Keep a negotiated transfer until its expiry (deleted with ``space``).
+
+        Expired records of every owner go in the same transaction, so they never pile
+        up. With ``owner_limit``, refuses (:class:`TooManyTransfers`, nothing recorded)
+        when the record's owner already holds that many live ones; the count and the
+        insertion are one transaction, so concurrent negotiations cannot overshoot.
+        """
         protocols = json.dumps([[p.uri, p.security_method] for p in record.protocols])
+        now = self.clock.now()
         with self._write() as conn:
+            conn.execute("DELETE FROM transfers WHERE expires <= ?", (_iso(now),))
+            if owner_limit is not None:
+                self._check_transfer_room(conn, record.owner, limit=owner_limit, now=now)
             conn.execute(
                 "INSERT INTO transfers (id, owner, space, direction, target, path, node_id, "
                 "view, protocols, phase, error, created, expires) "
@@ -795,6 +830,36 @@ class SpaceStore:
                     _iso(record.created),
                     _iso(record.expires),
                 ),
+            )
+
+    def check_transfer_room(self, owner: str, *, limit: int) -> None:
+        """Raise :class:`TooManyTransfers` when ``owner`` holds ``limit`` live transfers
+        (a cheap look before negotiating; :meth:`add_transfer` enforces it)."""
+        with self._read() as conn:
+            self._check_transfer_room(conn, owner, limit=limit, now=self.clock.now())
+
+    @staticmethod
+    def _check_transfer_room(
+        conn: sqlite3.Connection, owner: str, *, limit: int, now: datetime
+    ) -> None:
+        held, oldest = conn.execute(
+            "SELECT COUNT(*), MIN(expires) FROM transfers WHERE owner = ? AND expires > ?",
+            (owner, _iso(now)),
+        ).fetchone()
+        if held >= limit:
+            wait = 1 if oldest is None else (_instant(oldest) - now).total_seconds()
+            raise TooManyTransfers.of(
+                owner, held=held, limit=limit, retry_after=max(1, math.ceil(wait))
+            )
+
+    def extend_transfer(self, transfer_id: str, expires: datetime) -> None:
+        """Move the expiry of a live transfer out to ``expires`` (never nearer). Not made
+        durable: a crash at worst ends the transfer at its earlier expiry."""
+        now = _iso(self.clock.now())
+        with self._write(durable=False) as conn:
+            conn.execute(
+                "UPDATE transfers SET expires = ? WHERE id = ? AND expires > ? AND expires < ?",
+                (_iso(expires), transfer_id, now, _iso(expires)),
             )
 
     def transfer(self, transfer_id: str) -> TransferRecord | None:

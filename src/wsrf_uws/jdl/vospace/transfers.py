@@ -10,15 +10,31 @@ do, so any HTTP client can move the bytes without credentials.
 Faults found while negotiating (no such node, not yours, no protocol in common...)
 do not fail the request: as VOSpace 2.1 asks, they make a transfer job in phase ERROR
 whose ``error`` resource holds the fault, and whose transfer details list no protocol.
+
+Records are bounded. Each owner holds at most ``max_per_owner`` live ones, and all
+anonymous callers together ``max_anonymous`` (beyond: :class:`TooManyTransfers`, HTTP
+429, nothing recorded). A record lives ``unused_lifetime`` until its data URL is first
+used, then ``lifetime`` from its creation (retries and resumed downloads need it);
+expired records are deleted whenever a new one is recorded.
+
+A transfer negotiated with URL parameters (:meth:`Negotiator.offer`) has no job and is
+recorded nowhere: its data URL carries a signed grant (:mod:`.signing`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from .access import require_read, require_write
+from ...core.model import ANONYMOUS
+from .access import (
+    can_read,
+    require_parent_writable,
+    visible_node,
+    writable_node,
+)
 from .documents import ANY_VIEW, DEFAULT_VIEW, ProtocolEndpoint, TransferRequest
 from .errors import (
     ContainerNotFound,
@@ -34,12 +50,11 @@ from .errors import (
     VOSpaceFault,
 )
 from .names import NodePath, quote_path
-from .nodes import Node, NodeKind, OfferedProtocol, Space, TransferRecord
+from .nodes import PULL_FROM, PUSH_TO, Node, NodeKind, OfferedProtocol, Space, TransferRecord
 from .properties import CORE, LENGTH
+from .signing import Grant, GrantSigner
 from .store import SpaceStore
 
-PUSH_TO = "pushToVoSpace"
-PULL_FROM = "pullFromVoSpace"
 COMPLETED = "COMPLETED"
 ERROR = "ERROR"
 
@@ -62,64 +77,96 @@ BYTE_VIEWS = frozenset(
 )
 #: How many links a pull follows before giving up (a loop of links ends there).
 MAX_LINKS = 8
+#: What every refused data URL answers: an unknown token, an expired or failed one,
+#: one whose node went or that its owner may no longer use are all alike.
+_GONE = "this data URL is unknown or has expired; negotiate a new transfer"
 
 
 @dataclass(frozen=True)
 class Negotiator:
-    """Turns transfer requests into transfer records (see the module docstring)."""
+    """Turns transfer requests into transfer records or signed grants, and data URLs
+    back into what they allow (see the module docstring)."""
 
     store: SpaceStore
     #: ``{service URL}/data``: the base of the data URLs handed out.
     data_url: str
-    lifetime: timedelta
+    #: How long a transfer lasts once its data URL has been used (counted from its
+    #: creation), and how long a signed grant lasts.
+    lifetime: timedelta = timedelta(hours=1)
+    #: How long a recorded transfer lasts while its data URL has not been used.
+    unused_lifetime: timedelta = timedelta(minutes=10)
+    #: Live recorded transfers one owner may hold, and all anonymous callers together.
+    max_per_owner: int = 10_000
+    max_anonymous: int = 100
+    signer: GrantSigner = field(default_factory=GrantSigner)
+
+    def limit_for(self, caller: str) -> int:
+        """How many live recorded transfers ``caller`` may hold."""
+        return self.max_anonymous if caller == ANONYMOUS else self.max_per_owner
 
     def negotiate(self, request: TransferRequest, *, caller: str) -> TransferRecord:
         """Record the transfer ``request`` of ``caller``: COMPLETED with protocols to use,
-        or ERROR with the fault that stopped it."""
+        or ERROR with the fault that stopped it. Raises TooManyTransfers (nothing
+        recorded, nothing created) when ``caller`` holds its most."""
+        limit = self.limit_for(caller)
+        # Looked at first, so that a refusal creates no node; add_transfer enforces it.
+        self.store.check_transfer_room(caller, limit=limit)
         now = self.store.clock.now()
-        target = request.targets[0]
+        failed = TransferRecord(
+            id=secrets.token_urlsafe(24),
+            owner=caller,
+            direction=request.direction,
+            target=request.targets[0],
+            path=None,
+            node_id=None,
+            view=request.view,
+            protocols=(),
+            phase=ERROR,
+            error=None,
+            created=now,
+            expires=now + min(self.unused_lifetime, self.lifetime),
+        )
         path: NodePath | None = None
         try:
             if len(request.targets) != 1:
                 raise InvalidArgument("a push or pull transfer names exactly one target")
-            path = self.store.identity.path_of(target)
-            protocols = self._protocols(request)
-            if request.direction == PULL_FROM:
-                node = self._pull_node(path, caller=caller)
-            else:
-                node = self._push_node(path, caller=caller, request=request)
+            path = self.store.identity.path_of(failed.target)
+            protocols, node = self._resolve(request, path, caller=caller)
             path = node.path
-            record = TransferRecord(
-                id=secrets.token_urlsafe(24),
-                owner=caller,
-                direction=request.direction,
-                target=target,
-                path=node.path,
-                node_id=node.id,
-                view=request.view,
-                protocols=protocols,
-                phase=COMPLETED,
-                error=None,
-                created=now,
-                expires=now + self.lifetime,
+            record = replace(
+                failed, path=path, node_id=node.id, protocols=protocols, phase=COMPLETED
             )
         except VOSpaceFault as fault:
-            record = TransferRecord(
-                id=secrets.token_urlsafe(24),
-                owner=caller,
-                direction=request.direction,
-                target=target,
-                path=None,
-                node_id=None,
-                view=request.view,
-                protocols=(),
-                phase=ERROR,
-                error=fault.body().strip(),
-                created=now,
-                expires=now + self.lifetime,
-            )
-        self.store.add_transfer(record, space=path[0] if path else None)
+            record = replace(failed, error=fault.body().strip())
+        self.store.add_transfer(record, space=path[0] if path else None, owner_limit=limit)
         return record
+
+    def offer(self, request: TransferRequest, *, caller: str) -> list[ProtocolEndpoint]:
+        """The protocols and signed data URLs for ``request`` (one target), recording
+        nothing: the parameter form of negotiation. Faults are raised, not recorded."""
+        if len(request.targets) != 1:
+            raise InvalidArgument("a push or pull transfer names exactly one target")
+        path = self.store.identity.path_of(request.targets[0])
+        protocols, node = self._resolve(request, path, caller=caller)
+        grant = Grant(
+            direction=request.direction,
+            owner=caller,
+            path=node.path,
+            node_id=node.id,
+            expires=self.store.clock.now() + self.lifetime,
+        )
+        url = f"{self.data_url}/{self.signer.sign(grant)}/{quote_path(node.path)}"
+        return [ProtocolEndpoint(p.uri, url, p.security_method) for p in protocols]
+
+    def _resolve(
+        self, request: TransferRequest, path: NodePath, *, caller: str
+    ) -> tuple[tuple[OfferedProtocol, ...], Node]:
+        """The protocols to offer and the data node ``request`` moves bytes of (a push
+        creates it when missing); raises the fault that stops it."""
+        protocols = self._protocols(request)
+        if request.direction == PULL_FROM:
+            return protocols, self._pull_node(path, caller=caller)
+        return protocols, self._push_node(path, caller=caller, request=request)
 
     def _protocols(self, request: TransferRequest) -> tuple[OfferedProtocol, ...]:
         if request.direction not in PROTOCOLS:
@@ -158,7 +205,7 @@ class Negotiator:
     def _pull_node(self, path: NodePath, *, caller: str) -> Node:
         if len(path) < 1:
             raise InvalidArgument("the root has no bytes to pull")
-        node = follow_links(self.store, self.store.get_node(path)[1], caller=caller)
+        node = follow_links(self.store, path, caller=caller)
         if node.kind != NodeKind.DATA:
             raise InvalidArgument(f"{target_text(node.path)} is a ContainerNode: it has no bytes")
         return node
@@ -170,28 +217,30 @@ class Negotiator:
                 "data nodes inside a space"
             )
         try:
-            space, node = self.store.get_node(path)
-        except NodeNotFound:
-            try:
-                space, parent = self.store.get_node(path[:-1])
-            except NodeNotFound as missing:
-                raise ContainerNotFound(missing.detail) from None
-            require_write(caller, owner=parent.owner, path=path)
-            # Checked before creating the node, so that a refusal leaves nothing behind.
-            self._check_length(request, space, old_length=0, path=path)
-            try:
-                node = self.store.create_node(
-                    path, kind=NodeKind.DATA, xsi_type="UnstructuredDataNode"
-                )
-            except DuplicateNode:  # created meanwhile by a concurrent request
-                space, node = self.store.get_node(path)
-        require_write(caller, owner=node.owner, path=path)
+            space, node = writable_node(self.store, caller, path)
+        except (NodeNotFound, ContainerNotFound):
+            # Missing, or not the caller's to see: say which only to the space's owner.
+            require_parent_writable(self.store, caller, path)
+            space, node = self._create_data_node(path, request=request)
         if node.kind != NodeKind.DATA:
             raise InvalidArgument(f"{target_text(path)} is not a data node; data goes into one")
         if node.busy:
             raise NodeBusy(f"{target_text(path)} is being written by another transfer")
         self._check_length(request, space, old_length=node.length or 0, path=path)
         return node
+
+    def _create_data_node(self, path: NodePath, *, request: TransferRequest) -> tuple[Space, Node]:
+        """Create the data node a push names, in a space the caller owns."""
+        try:
+            space, _ = self.store.get_node(path[:-1])
+        except NodeNotFound as missing:
+            raise ContainerNotFound(missing.detail) from None
+        # Checked before creating the node, so that a refusal leaves nothing behind.
+        self._check_length(request, space, old_length=0, path=path)
+        # DuplicateNode: created meanwhile by a concurrent request, which is as good.
+        with contextlib.suppress(DuplicateNode):
+            self.store.create_node(path, kind=NodeKind.DATA, xsi_type="UnstructuredDataNode")
+        return self.store.get_node(path)
 
     @staticmethod
     def _check_length(
@@ -219,51 +268,73 @@ class Negotiator:
         url = f"{self.data_url}/{record.id}/{quote_path(record.path)}"
         return [ProtocolEndpoint(p.uri, url, p.security_method) for p in record.protocols]
 
+    def authorize_data(
+        self, token: str, path: NodePath, *, method: str
+    ) -> tuple[Grant, Space, Node]:
+        """The grant, space and node the data URL ``{token}/{path}`` gives ``method``
+        (PUT, GET or HEAD) access to.
 
-def follow_links(store: SpaceStore, node: Node, *, caller: str) -> Node:
-    """The node ``node`` leads to through links inside this service (at most
-    MAX_LINKS of them), which ``caller`` must be allowed to read, like every link on
-    the way. Raises LinkFound for a link out of the service or too long a chain."""
-    for _ in range(MAX_LINKS + 1):
-        require_read(caller, node)
+        A push token allows PUT and HEAD, a pull token GET and HEAD. Every refusal but
+        the wrong direction is the same NodeNotFound: an unknown, expired or failed
+        token, one for another path, a node that went or changed, and an owner who may
+        no longer do what the token says. The first use of a recorded transfer extends
+        it to its full ``lifetime``.
+        """
+        now = self.store.clock.now()
+        record = None
+        if self.signer.is_signed(token):
+            grant = self.signer.verify(token, path, now=now)
+        else:
+            record = self.store.transfer(token)
+            grant = _grant_of(record) if record is not None else None
+        if grant is None or grant.path != path:
+            raise NodeNotFound(_GONE)
+        if method == "PUT" and grant.direction != PUSH_TO:
+            raise NodeNotFound("this data URL is for reading; negotiate a pushToVoSpace transfer")
+        if method == "GET" and grant.direction != PULL_FROM:
+            raise NodeNotFound("this data URL is for writing; negotiate a pullFromVoSpace transfer")
+        try:
+            space, node = self.store.get_node(path)
+        except (NodeNotFound, ContainerNotFound, LinkFound):
+            raise NodeNotFound(_GONE) from None
+        if grant.direction == PUSH_TO:
+            allowed = grant.owner == node.owner
+        else:
+            allowed = can_read(grant.owner, node)
+        if node.id != grant.node_id or not allowed:
+            raise NodeNotFound(_GONE)
+        if record is not None and record.expires < record.created + self.lifetime:
+            self.store.extend_transfer(record.id, record.created + self.lifetime)
+        return grant, space, node
+
+
+def _grant_of(record: TransferRecord) -> Grant | None:
+    """What a recorded transfer allows (None for a failed one)."""
+    if record.phase != COMPLETED or record.path is None or record.node_id is None:
+        return None
+    return Grant(record.direction, record.owner, record.path, record.node_id, record.expires)
+
+
+def follow_links(store: SpaceStore, path: NodePath, *, caller: str) -> Node:
+    """The node ``path`` leads to through links inside this service (at most MAX_LINKS
+    of them), each as ``caller`` sees it (:func:`.access.visible_node`). Raises
+    LinkFound for a link out of the service or too long a chain."""
+    node = visible_node(store, caller, path)[1]
+    for _ in range(MAX_LINKS):
         if node.kind != NodeKind.LINK:
             return node
         try:
             linked = store.identity.path_of(node.target or "")
         except VOSpaceFault:
             raise LinkFound(f"{node.target} lies outside this service; fetch it there") from None
-        node = store.get_node(linked)[1]
+        if not linked:
+            raise LinkFound(f"{node.target} is the root, which has no bytes")
+        node = visible_node(store, caller, linked)[1]
+    if node.kind != NodeKind.LINK:
+        return node
     raise LinkFound(f"more than {MAX_LINKS} links in a row lead to {target_text(node.path)}")
 
 
 def target_text(path: NodePath) -> str:
     """``/a/b`` for messages."""
     return "/" + "/".join(path)
-
-
-def authorize_data(
-    store: SpaceStore, token: str, path: NodePath, *, method: str
-) -> tuple[TransferRecord, Space, Node]:
-    """The transfer, space and node the data URL ``{token}/{path}`` gives ``method``
-    (PUT, GET or HEAD) access to.
-
-    A push token allows PUT and HEAD, a pull token GET and HEAD. Raises NodeNotFound
-    when the token is unknown, expired, failed, for the other direction, or names
-    another node, and when the node or its space went meanwhile; PermissionDenied when
-    the transfer's owner may no longer do it.
-    """
-    record = store.transfer(token)
-    if record is None or record.phase != COMPLETED or record.path != path:
-        raise NodeNotFound("this data URL is unknown or has expired; negotiate a new transfer")
-    if method == "PUT" and record.direction != PUSH_TO:
-        raise NodeNotFound("this data URL is for reading; negotiate a pushToVoSpace transfer")
-    if method == "GET" and record.direction != PULL_FROM:
-        raise NodeNotFound("this data URL is for writing; negotiate a pullFromVoSpace transfer")
-    space, node = store.get_node(path)
-    if node.id != record.node_id:
-        raise NodeNotFound(f"{target_text(path)} is no longer the node this transfer named")
-    if record.direction == PUSH_TO:
-        require_write(record.owner, owner=node.owner, path=path)
-    else:
-        require_read(record.owner, node)
-    return record, space, node
