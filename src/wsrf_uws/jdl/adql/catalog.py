@@ -82,7 +82,12 @@ def _attach(
 
 
 def _connect_read_only(
-    path: Path, *, threads: int | None, memory_limit: str | None, temp_directory: Path
+    path: Path,
+    *,
+    threads: int | None,
+    memory_bytes: int | None,
+    spill_directory: Path,
+    spill_bytes: int | None,
 ) -> duckdb.DuckDBPyConnection:
     settings: dict[str, Any] = {
         "autoinstall_known_extensions": False,
@@ -91,12 +96,15 @@ def _connect_read_only(
         "python_enable_replacements": False,
         # ADQL follows SQL: an integer divided by an integer is an integer.
         "integer_division": True,
-        "temp_directory": str(temp_directory),
+        # No folder: DuckDB keeps everything in memory and fails beyond memory_limit.
+        "temp_directory": "" if spill_bytes == 0 else str(spill_directory),
     }
     if threads is not None:
         settings["threads"] = threads
-    if memory_limit is not None:
-        settings["memory_limit"] = memory_limit
+    if memory_bytes is not None:
+        settings["memory_limit"] = f"{memory_bytes}B"
+    if spill_bytes:
+        settings["max_temp_directory_size"] = f"{spill_bytes}B"
     connection = duckdb.connect(":memory:", config=settings)
     try:
         _attach(connection, path, DATABASE, read_only=True)
@@ -121,9 +129,19 @@ class Catalog:
     """
 
     def __init__(
-        self, path: Path, connection: duckdb.DuckDBPyConnection, metadata: CatalogMetadata
+        self,
+        path: Path,
+        connection: duckdb.DuckDBPyConnection,
+        metadata: CatalogMetadata,
+        *,
+        memory_bytes: int | None = None,
+        spill_bytes: int | None = None,
     ) -> None:
         self._path = path
+        #: The memory and spill disk the queries of this catalogue may use (None: DuckDB's
+        #: defaults, 80% of the memory and 90% of the disk).
+        self.memory_bytes = memory_bytes
+        self.spill_bytes = spill_bytes
         self._root = connection
         self._metadata = metadata
         self._local = threading.local()
@@ -138,24 +156,32 @@ class Catalog:
         path: Path,
         *,
         threads: int | None = None,
-        memory_limit: str | None = None,
-        temp_directory: Path | None = None,
+        memory_bytes: int | None = None,
+        spill_directory: Path | None = None,
+        spill_bytes: int | None = None,
     ) -> Catalog:
         """Open the catalogue at ``path`` read-only.
 
-        ``threads`` and ``memory_limit`` (DuckDB's own syntax, e.g. ``"2GB"``) bound what
-        one query may use; by default DuckDB uses every core and 80% of the memory. Large
-        sorts and joins spill to ``temp_directory`` (by default a folder for this process
-        in the system's temporary directory, made only when needed).
+        ``threads`` and ``memory_bytes`` bound what the queries of this catalogue use
+        together (one DuckDB instance, so per process); by default DuckDB uses every
+        core and 80% of the memory. Sorts, joins and aggregates larger than the memory
+        spill into ``spill_directory`` (by default a folder for this process in the
+        system's temporary directory, made only when needed), at most ``spill_bytes``
+        (None: up to 90% of that disk; 0: no spilling). A query that needs more fails
+        with :class:`~.query.QueryOutOfMemory`.
         Raises FileNotFoundError if there is no file, ValueError if it is no catalogue.
         """
         if not path.is_file():
             raise FileNotFoundError(f"no catalogue at {path}")
-        if temp_directory is None:
-            temp_directory = Path(tempfile.gettempdir()) / f"wsrf-uws-adql-{os.getpid()}"
+        if spill_directory is None:
+            spill_directory = Path(tempfile.gettempdir()) / f"wsrf-uws-adql-{os.getpid()}"
         try:
             connection = _connect_read_only(
-                path, threads=threads, memory_limit=memory_limit, temp_directory=temp_directory
+                path,
+                threads=threads,
+                memory_bytes=memory_bytes,
+                spill_directory=spill_directory,
+                spill_bytes=spill_bytes,
             )
         except duckdb.Error as exc:
             raise ValueError(f"{path} is not a catalogue: {exc}") from None
@@ -164,7 +190,7 @@ class Catalog:
         except (ValueError, duckdb.Error) as exc:
             connection.close()
             raise ValueError(f"{path} is not a catalogue: {exc}") from None
-        return cls(path, connection, metadata)
+        return cls(path, connection, metadata, memory_bytes=memory_bytes, spill_bytes=spill_bytes)
 
     @property
     def path(self) -> Path:

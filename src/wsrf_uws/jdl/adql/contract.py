@@ -3,9 +3,14 @@
 createJob parses, validates and translates the query against the catalogue's metadata
 (:mod:`.jdl`, :mod:`.query`). The run executes it on DuckDB (read-only) and streams the
 result into a cursor file in the job's folder (:mod:`.cursor`), then writes the whole
-result as one VOTable, the job's result ``result``. The extra operation ``exposeRows``
-selects a range of rows, which the job state then shows (:mod:`.state`). Everything the
-job writes lies in its own folder, so it is isolated: after a restart it runs again.
+result as one VOTable, the job's result ``result``. A run's DuckDB has bounded memory and
+threads (``[adql] query_memory_bytes``, ``query_threads``) and spills what does not fit
+into the job's folder, up to ``max_spill_bytes``: a query that needs more ends in ERROR
+saying so, and the worker's memory and the disk stay within the bounds; so does a result
+larger than ``max_result_bytes`` (:mod:`.result_size`). The extra operation
+``exposeRows`` selects a range of rows, which the job state then shows (:mod:`.state`).
+Everything the job writes lies in its own folder, so it is isolated: after a restart it
+runs again.
 
 Without a configured catalogue the service loads Hipparcos 2 into its data folder on
 first use (:mod:`.catalog`).
@@ -13,20 +18,26 @@ first use (:mod:`.catalog`).
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lxml import etree
 
 from ...core.contract import Assessment, Contract, ExtraOperation, JobContext
-from ...core.errors import InvalidPhaseError, UwsError
+from ...core.errors import InvalidPhaseError, JobFailure, UwsError
 from ...core.model import Job, ProgressStep, Result, StepStatus
 from ...core.phases import Phase
+from ...core.sizes import format_bytes
 from ...published import schema_path
 from .catalog import Catalog, ensure_hipparcos
-from .cursor import ResultCursor, write_cursor
+from .columns import ColumnInfo
+from .cursor import CursorSummary, ResultCursor, write_cursor
 from .jdl import NAMESPACE, AdqlJob, QueryLimits, read_job
-from .query import execute, result_columns
+from .query import ExecutionError, ExecutionInterrupted, execute, result_columns
+from .result_size import BoundedSink, ResultTooLarge, bounded_batches
+from .size import QuerySize
 from .state import (
     CURSOR_FILE,
     RESULT_NAME,
@@ -43,6 +54,14 @@ if TYPE_CHECKING:
     from ...settings import AdqlSettings, Settings
 
 _STEPS = ("run the query", "cache the result", "write the VOTable")
+
+#: The folder of a job's workdir where its query spills what does not fit in memory.
+SPILL_FOLDER = ".duckdb-spill"
+
+#: Address space a worker maps beyond twice its query's memory: Python, pyarrow and DuckDB
+#: reserve far more than they use (measured: 2.5 GiB mapped with a 64 MiB query limit,
+#: 4 GiB with 1 GiB, for 0.2 and 1.2 GiB resident).
+ADDRESS_SPACE_RESERVE = 3 * 1024**3
 
 
 class AdqlContract(Contract):
@@ -61,12 +80,19 @@ class AdqlContract(Contract):
         self.options: AdqlSettings = settings.adql if settings is not None else AdqlSettings()
         self.catalog_path = self.options.catalog or self.data_dir / "adql" / "hipparcos.duckdb"
         self.limits = QueryLimits(
-            default_maxrec=self.options.default_maxrec, max_maxrec=self.options.max_maxrec
+            default_maxrec=self.options.default_maxrec,
+            max_maxrec=self.options.max_maxrec,
+            size=QuerySize(
+                max_chars=self.options.max_query_chars,
+                max_tokens=self.options.max_query_tokens,
+                max_depth=self.options.max_query_depth,
+            ),
         )
 
     @property
     def catalog(self) -> Catalog:
-        """The catalogue, opened read-only on first use (built first, for the default one)."""
+        """The catalogue for createJob, opened read-only on first use (built first, for the
+        default one). It only binds queries, so it never spills to disk."""
         return self.per_process("catalog", self._open_catalog)
 
     def _open_catalog(self) -> Catalog:
@@ -74,7 +100,16 @@ class AdqlContract(Contract):
             ensure_hipparcos(self.catalog_path)
         elif not self.catalog_path.is_file():
             raise FileNotFoundError(f"the ADQL catalogue {self.catalog_path} is missing")
-        return Catalog.open(self.catalog_path)
+        return self._open(spill_directory=None, spill_bytes=0)
+
+    def _open(self, *, spill_directory: Path | None, spill_bytes: int) -> Catalog:
+        return Catalog.open(
+            self.catalog_path,
+            threads=self.options.query_threads,
+            memory_bytes=self.options.query_memory_bytes,
+            spill_directory=spill_directory,
+            spill_bytes=spill_bytes,
+        )
 
     def describe(self, root: etree._Element) -> AdqlJob:
         return read_job(root, catalog=self.catalog, limits=self.limits)
@@ -89,6 +124,19 @@ class AdqlContract(Contract):
             ),
         )
 
+    def job_memory_bytes(self, *, default: int) -> int:
+        """Room for DuckDB: the service's limit, or more where a query needs it.
+
+        A worker's memory is bounded by DuckDB's ``memory_limit``
+        (``query_memory_bytes``), which ends a query that needs more with a clear error.
+        The address-space limit (RLIMIT_AS) counts what libraries reserve rather than
+        use, so at the service's default it would fail queries long before their memory
+        limit; it stays a backstop, above what a worker maps at the query limit.
+        """
+        if default <= 0:
+            return default
+        return max(default, 2 * self.options.query_memory_bytes + ADDRESS_SPACE_RESERVE)
+
     def run(self, description: AdqlJob, context: JobContext) -> None:
         state = initial_state(
             query=description.query,
@@ -97,9 +145,62 @@ class AdqlContract(Contract):
         )
         context.set_state(state)
         context.progress(0.0, steps=_steps(active=0))
+        try:
+            summary, columns = self._query(description, context)
+            context.progress(0.7, steps=_steps(active=2))
+            with (
+                ResultCursor.open(context.workdir / CURSOR_FILE) as cursor,
+                context.open_result(RESULT_NAME, mime_type=VOTABLE_MIME_TYPE) as out,
+            ):
+                write_votable(
+                    BoundedSink(out, max_bytes=self.options.max_result_bytes),
+                    cursor.iter_batches(),
+                    columns=cursor.columns,
+                    serialization=description.serialization,
+                    overflow=cursor.overflow,
+                )
+        except ResultTooLarge:
+            (context.workdir / CURSOR_FILE).unlink(missing_ok=True)
+            raise JobFailure(
+                f"the result is larger than the {format_bytes(self.options.max_result_bytes)} this "
+                "service keeps for a query: ask for fewer rows (maxrec or TOP) or fewer, "
+                "narrower columns"
+            ) from None
+        context.set_state(
+            completed_state(
+                state, rows=summary.total_rows, overflow=summary.overflow, columns=columns
+            )
+        )
+        context.progress(1.0, steps=_steps(active=len(_STEPS)))
+
+    def _query(
+        self, description: AdqlJob, context: JobContext
+    ) -> tuple[CursorSummary, list[ColumnInfo]]:
+        """Run the query on a DuckDB of the run's own and cache its rows in the job's folder.
+
+        That DuckDB spills into the job's folder (removed with the job; emptied here when
+        the query is done, and first, in case a killed run left some).
+        """
+        spill = context.workdir / SPILL_FOLDER
+        shutil.rmtree(spill, ignore_errors=True)
+        catalog = self._open(spill_directory=spill, spill_bytes=self.options.max_spill_bytes)
+        try:
+            return self._cache(description, catalog, context)
+        except ExecutionInterrupted:
+            raise
+        except ExecutionError as error:
+            raise JobFailure(str(error)) from None
+        finally:
+            catalog.close()
+            shutil.rmtree(spill, ignore_errors=True)
+
+    def _cache(
+        self, description: AdqlJob, catalog: Catalog, context: JobContext
+    ) -> tuple[CursorSummary, list[ColumnInfo]]:
+        """Run the query on ``catalog`` and cache its rows in the job's cursor file."""
         # The executor stops a job with SIGTERM: DuckDB checks for signals while it runs
         # and abandons the query, so executionDuration interrupts a long query at once.
-        reader = execute(self.catalog, description.translated, batch_rows=self.options.batch_rows)
+        reader = execute(catalog, description.translated, batch_rows=self.options.batch_rows)
         # DuckDB takes no other query on the connection while a reader is left unread
         # (after an overflow it is), so the reader is closed as soon as the cursor is cached.
         with reader:
@@ -111,31 +212,14 @@ class AdqlContract(Contract):
                     context.progress(0.1 + 0.6 * min(1.0, rows / description.maxrec))
 
             summary = write_cursor(
-                reader,
+                bounded_batches(reader, max_bytes=self.options.max_result_bytes),
                 context.workdir / CURSOR_FILE,
                 columns=columns,
                 max_rows=description.maxrec,
                 batch_rows=self.options.batch_rows,
                 on_rows=on_rows,
             )
-        context.progress(0.7, steps=_steps(active=2))
-        with (
-            ResultCursor.open(context.workdir / CURSOR_FILE) as cursor,
-            context.open_result(RESULT_NAME, mime_type=VOTABLE_MIME_TYPE) as out,
-        ):
-            write_votable(
-                out,
-                cursor.iter_batches(),
-                columns=cursor.columns,
-                serialization=description.serialization,
-                overflow=cursor.overflow,
-            )
-        context.set_state(
-            completed_state(
-                state, rows=summary.total_rows, overflow=summary.overflow, columns=columns
-            )
-        )
-        context.progress(1.0, steps=_steps(active=len(_STEPS)))
+        return summary, columns
 
     def state_element(
         self, job: Job, *, result_url: Callable[[Result], str]

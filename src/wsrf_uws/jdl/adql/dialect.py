@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import re
 
-import sqlglot
 from sqlglot import exp, parser, tokens
 from sqlglot.dialects.dialect import Dialect
-from sqlglot.errors import ParseError, TokenError
+from sqlglot.errors import ParseError, SqlglotError, TokenError
 from sqlglot.tokenizer_core import Token, TokenType
 
 from .errors import AdqlError
+from .size import TOO_DEEP, QuerySize, check_length, check_tokens, token_position
 
 
 class ADQL(Dialect):
@@ -57,22 +57,34 @@ _STARTS = {TokenType.SELECT, TokenType.WITH, TokenType.L_PAREN}
 _CLASS_NAME = re.compile(r"<class '(?:[\w.]+\.)?(\w+)'>")
 
 
-def parse_adql(text: str) -> exp.Expr:
+def parse_adql(text: str, *, size: QuerySize | None = None) -> exp.Expr:
     """The single statement in ``text``, parsed with the ADQL dialect.
 
     Raises :class:`AdqlError` (with line and column) for a syntax error, for an empty
-    text and for more than one statement. What the statement may *do* is checked later.
+    text, for more than one statement, and for a text beyond ``size`` (by default
+    :class:`QuerySize`'s bounds), which is measured before it is parsed. What the
+    statement may *do* is checked later.
     """
+    size = size or QuerySize()
+    check_length(text, size)
     dialect = ADQL()
     try:
         token_list = dialect.tokenize(text)
     except TokenError:
         raise _unterminated(text) from None
+    check_tokens(token_list, size)
     _check_tokens(token_list)
     try:
-        statements = sqlglot.parse(text, read=dialect)
+        # The tokens just checked, not a second tokenization of the text.
+        statements = dialect.parser().parse(token_list, text)
     except ParseError as exc:
         raise _syntax_error(exc) from None
+    except RecursionError:
+        raise AdqlError(TOO_DEEP) from None
+    except (SqlglotError, ValueError, TypeError, IndexError, KeyError, AttributeError) as exc:
+        # Input sqlglot's parser trips over rather than reports: the query is refused
+        # like any other unparseable text, not answered with an internal error.
+        raise AdqlError(f"the query cannot be parsed ({type(exc).__name__})") from None
     found = [s for s in statements if s is not None]
     if not found:  # pragma: no cover - _check_tokens refuses an empty token list first
         raise AdqlError("the query is empty")
@@ -130,7 +142,8 @@ def _check_select_list(token_list: list[Token], index: int) -> None:
 
 
 def _at(token: Token, reason: str) -> AdqlError:
-    return AdqlError(reason, line=token.line, column=max(1, token.col - (token.end - token.start)))
+    line, column = token_position(token)
+    return AdqlError(reason, line=line, column=column)
 
 
 def _syntax_error(exc: ParseError) -> AdqlError:

@@ -8,7 +8,7 @@ query starts in the document).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lxml import etree
 
@@ -17,6 +17,7 @@ from ...core.xmldoc import source_line
 from .catalog import Catalog
 from .columns import ColumnInfo
 from .query import AdqlError, TranslatedQuery, describe, translate
+from .size import QuerySize
 from .votable import Serialization
 
 NAMESPACE = "urn:wsrf-uws:adql:v1"
@@ -38,10 +39,11 @@ class AdqlJob:
 
 @dataclass(frozen=True)
 class QueryLimits:
-    """The service's row limits (from ``[adql]`` settings)."""
+    """The service's row limits, and the largest query text it reads (``[adql]`` settings)."""
 
     default_maxrec: int
     max_maxrec: int
+    size: QuerySize = field(default_factory=QuerySize)
 
 
 def read_job(root: etree._Element, *, catalog: Catalog, limits: QueryLimits) -> AdqlJob:
@@ -65,7 +67,7 @@ def read_job(root: etree._Element, *, catalog: Catalog, limits: QueryLimits) -> 
     if not query.strip():
         raise InvalidJobDescriptionError("the query is empty", line=source_line(query_element))
     try:
-        translated = translate(query, metadata=catalog.metadata, maxrec=maxrec)
+        translated = translate(query, metadata=catalog.metadata, maxrec=maxrec, size=limits.size)
         columns = describe(catalog, translated)
     except AdqlError as error:
         raise _located(error, query_element) from None

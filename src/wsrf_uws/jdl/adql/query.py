@@ -27,12 +27,15 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
+from sqlglot.errors import SqlglotError
 
+from ...core.sizes import format_bytes
 from .catalog import Catalog
 from .columns import ColumnInfo
 from .dialect import parse_adql
 from .errors import AdqlError
 from .geometry import rewrite_geometry
+from .size import TOO_DEEP, QuerySize
 from .tap_schema import CatalogMetadata
 from .validation import check_structure, resolve
 
@@ -41,6 +44,7 @@ __all__ = [
     "ExecutionError",
     "ExecutionInterrupted",
     "QueryInterrupt",
+    "QueryOutOfMemory",
     "TranslatedQuery",
     "describe",
     "execute",
@@ -76,17 +80,37 @@ class TranslatedQuery:
         return None if self.maxrec is None else self.maxrec + 1
 
 
-def translate(adql: str, *, metadata: CatalogMetadata, maxrec: int | None) -> TranslatedQuery:
+def translate(
+    adql: str,
+    *,
+    metadata: CatalogMetadata,
+    maxrec: int | None,
+    size: QuerySize | None = None,
+) -> TranslatedQuery:
     """Check ``adql`` against the catalogue and translate it to DuckDB SQL.
 
     Raises :class:`AdqlError` for a syntax error, a statement that is not a query,
-    anything outside ADQL 2.1 (or outside what this service supports), and names of
-    tables, columns or functions that do not exist. Raises ValueError for a negative
-    ``maxrec``.
+    anything outside ADQL 2.1 (or outside what this service supports), names of tables,
+    columns or functions that do not exist, and a query text beyond ``size`` (by default
+    :class:`QuerySize`'s bounds) or nested too deeply to translate. Raises ValueError for
+    a negative ``maxrec``.
     """
     if maxrec is not None and maxrec < 0:
         raise ValueError(f"MAXREC must not be negative, got {maxrec}")
-    tree = parse_adql(adql)
+    try:
+        return _translate(adql, metadata=metadata, maxrec=maxrec, size=size)
+    except RecursionError:
+        # The bounds on the text keep parentheses shallow, but a chain of thousands of
+        # operators (a OR b OR c ...) is one deep tree that every pass walks recursively.
+        raise AdqlError(TOO_DEEP) from None
+    except SqlglotError as exc:
+        raise AdqlError(f"the query cannot be translated: {exc}") from None
+
+
+def _translate(
+    adql: str, *, metadata: CatalogMetadata, maxrec: int | None, size: QuerySize | None
+) -> TranslatedQuery:
+    tree = parse_adql(adql, size=size)
     check_structure(tree)
     while isinstance(tree, exp.Subquery) and not any(
         value for key, value in tree.args.items() if key != "this"
@@ -292,6 +316,13 @@ class ExecutionInterrupted(ExecutionError):
     """The query was stopped through its :class:`QueryInterrupt`."""
 
 
+class QueryOutOfMemory(ExecutionError):
+    """The query needed more memory (and spill disk) than its catalogue may use.
+
+    The message says how much the service gives a query, for the job's error summary.
+    """
+
+
 class QueryInterrupt:
     """A handle to stop the query :func:`execute` runs, from another thread or a signal handler.
 
@@ -337,6 +368,21 @@ def describe(catalog: Catalog, translated: TranslatedQuery) -> list[ColumnInfo]:
         raise AdqlError(str(exc)) from None
 
 
+def _out_of_memory(exc: BaseException, catalog: Catalog) -> str:
+    """What a caller should read when a query ran out of memory (and of spill disk)."""
+    if catalog.memory_bytes is None:
+        return f"out of memory: {_duckdb_reason(exc)}"
+    given = f"the {format_bytes(catalog.memory_bytes)} of memory"
+    # DuckDB names the setting whose limit was hit when it could not spill any more.
+    if catalog.spill_bytes and "max_temp_directory_size" in str(exc):
+        given += f" and {format_bytes(catalog.spill_bytes)} of disk"
+    return (
+        f"out of memory: the query needs more than {given} this service gives a query; "
+        "ask for less at once (fewer or narrower columns, fewer groups in GROUP BY, no "
+        "cross join of large tables, a narrower WHERE)"
+    )
+
+
 def _duckdb_reason(exc: BaseException) -> str:
     """DuckDB's message without its SQL excerpt and candidate lists (first line only)."""
     text = str(exc).strip().split("\n", 1)[0].strip()
@@ -368,7 +414,7 @@ def execute(
         if interrupt is not None:
             interrupt._detach()
         catalog.release(connection)
-        raise _execution_error(exc, interrupt) from None
+        raise _execution_error(exc, interrupt, catalog) from None
     schema = _normalised_schema(reader.schema)
 
     def batches() -> Iterator[pa.RecordBatch]:
@@ -376,7 +422,7 @@ def execute(
             for batch in reader:
                 yield _normalised(batch, schema)
         except (duckdb.Error, pa.ArrowException, OSError) as exc:
-            raise _execution_error(exc, interrupt) from None
+            raise _execution_error(exc, interrupt, catalog) from None
         finally:
             if interrupt is not None:
                 interrupt._detach()
@@ -385,9 +431,17 @@ def execute(
     return pa.RecordBatchReader.from_batches(schema, batches())
 
 
-def _execution_error(exc: BaseException, interrupt: QueryInterrupt | None) -> BaseException:
+def _execution_error(
+    exc: BaseException, interrupt: QueryInterrupt | None, catalog: Catalog
+) -> BaseException:
     if isinstance(exc, ExecutionError):
         return exc
+    # DuckDB's own limit, or an allocation refused while it fills Arrow buffers (which
+    # reaches Python through the Arrow stream as an OSError carrying DuckDB's message).
+    if isinstance(exc, duckdb.OutOfMemoryException | pa.ArrowMemoryError | MemoryError) or (
+        isinstance(exc, pa.ArrowException | OSError) and "Out of Memory Error" in str(exc)
+    ):
+        return QueryOutOfMemory(_out_of_memory(exc, catalog))
     if (
         isinstance(exc, duckdb.InterruptException)
         or (interrupt is not None and interrupt.requested)

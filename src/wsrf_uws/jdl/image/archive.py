@@ -75,7 +75,8 @@ BAND_WAVELENGTHS: dict[str, tuple[float, float]] = {
     "Ks": (2.00e-6, 2.31e-6),
 }
 
-_SCHEMA_VERSION = "1"
+# Version 2 added pixel_bytes; an index of another version is rebuilt.
+_SCHEMA_VERSION = "2"
 _FITS_SIGNATURE = b"SIMPLE  ="
 _GZIP_SIGNATURE = b"\x1f\x8b"
 # Files whose headers are read per write transaction: short enough that a second opener
@@ -107,6 +108,7 @@ _FRAME_COLUMNS = (
     "instrument",
     "bunit",
     "file_size",
+    "pixel_bytes",
 )
 
 _SCHEMA = """
@@ -139,6 +141,7 @@ CREATE TABLE IF NOT EXISTS frames (
     instrument TEXT,
     bunit TEXT,
     file_size INTEGER NOT NULL,
+    pixel_bytes INTEGER NOT NULL,
     UNIQUE (path, hdu)
 );
 CREATE INDEX IF NOT EXISTS frames_order ON frames (obs_id, path, hdu);
@@ -190,6 +193,9 @@ class Frame:
     bunit: str | None
     #: The size of the whole file in bytes.
     file_size: int
+    #: Bytes per pixel of an image cut from this frame: 4 (float32) for 8- and 16-bit
+    #: integers and float32, 8 (float64) for 32- and 64-bit integers and float64.
+    pixel_bytes: int
 
     @property
     def fov(self) -> float:
@@ -568,6 +574,13 @@ class ArchiveIndex:
             (count,) = self._db.execute("SELECT count(*) FROM frames").fetchone()
         return int(count)
 
+    def largest_file_bytes(self) -> int:
+        """The size of the largest file holding a frame (0 for an empty archive): what a
+        memory map of one frame's file may take."""
+        with self._lock:
+            (largest,) = self._db.execute("SELECT max(file_size) FROM frames").fetchone()
+        return int(largest or 0)
+
     def _depths(self) -> Iterator[int]:
         """The HEALPix orders present in the cells table (a short index walk each)."""
         depth = -1
@@ -763,7 +776,19 @@ def _frame(
         instrument=_text(keyword("INSTRUME")),
         bunit=_text(keyword("BUNIT")),
         file_size=file_size,
+        pixel_bytes=staged_pixel_bytes(header),
     )
+
+
+def staged_pixel_bytes(header: fits.Header) -> int:
+    """Bytes per pixel of an image made from an HDU with ``header``.
+
+    Images are written as floats: float32 where that holds the values exactly (8- and
+    16-bit integers, float32), float64 otherwise (see ``cutout._as_float``). A
+    tile-compressed HDU gives its image's type in ZBITPIX.
+    """
+    bitpix = int(header.get("ZBITPIX", header.get("BITPIX", -32)))
+    return 4 if bitpix in (8, 16, -32) else 8
 
 
 def _unique_obs_ids(frames: list[Frame], headers: list[fits.Header]) -> list[Frame]:

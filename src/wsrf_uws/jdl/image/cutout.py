@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 
 from ... import __version__
 from .archive import Frame
+from .budget import check_size
 from .fields import Field, SkyPolygon, angular_distance
 
 __all__ = [
@@ -129,14 +130,16 @@ def make_cutout(
     *,
     obs_id: str | None = None,
     max_side: int = MAX_CUTOUT_SIDE,
+    max_bytes: int | None = None,
 ) -> StagedImage:
     """Cut ``field`` out of ``frame`` into the FITS file ``destination``.
 
     The cutout keeps the frame's pixel grid and orientation, is centred on the field's
     centre and holds the whole field. ``obs_id`` names the product (default: the frame's
     obs_id, "cutout", and the field's label or position). Raises :class:`NoOverlap` when the
-    field misses the frame and :class:`OutputTooLarge` when a side would exceed ``max_side``
-    pixels (before reading any pixel).
+    field misses the frame, :class:`OutputTooLarge` when a side would exceed ``max_side``
+    pixels (before reading any pixel), and :class:`~.budget.OverBudget` when the file would
+    be larger than ``max_bytes`` (before writing it).
     """
     if not field.overlaps(frame.footprint):
         raise NoOverlap(f"{_describe_field(field)} does not overlap frame {frame.obs_id}")
@@ -186,7 +189,12 @@ def make_cutout(
     _provenance(header, product=product, sources=[frame], field=field, kind="Cutout")
     _put(header, "ORIGFILE", frame.path.name, "File of the source frame")
     _put(header, "SRCHDU", frame.hdu, "HDU of the source frame in ORIGFILE")
-    size = write_fits_atomically(fits.PrimaryHDU(data=data, header=header), destination)
+    size = write_fits_atomically(
+        fits.PrimaryHDU(data=data, header=header),
+        destination,
+        max_bytes=max_bytes,
+        what=f"the cutout of {_describe_field(field)} from frame {frame.obs_id}",
+    )
     return _staged(
         destination,
         size=size,
@@ -199,12 +207,22 @@ def make_cutout(
     )
 
 
-def write_fits_atomically(hdu: fits.PrimaryHDU | fits.HDUList, destination: Path) -> int:
+def write_fits_atomically(
+    hdu: fits.PrimaryHDU | fits.HDUList,
+    destination: Path,
+    *,
+    max_bytes: int | None = None,
+    what: str = "the image",
+) -> int:
     """Write ``hdu`` to ``destination`` under a temporary name, then rename; return its size.
 
     The temporary file is a hidden file in the same folder (archive indexing skips hidden
     files), flushed to disk before the rename so a crash leaves the old file or the new one.
+    A file that would be larger than ``max_bytes`` is not written:
+    :class:`~.budget.OverBudget` names ``what`` it is.
     """
+    hdus = hdu if isinstance(hdu, fits.HDUList) else [hdu]
+    check_size(sum(part.filebytes() for part in hdus), max_bytes=max_bytes, what=what)
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
     temporary = destination.with_name(f".{destination.name}.{secrets.token_hex(6)}.tmp")

@@ -25,6 +25,7 @@ from astropy.wcs import WCS
 from numpy.typing import NDArray
 
 from .archive import Frame
+from .budget import check_size
 from .cutout import (
     NoOverlap,
     OutputTooLarge,
@@ -128,16 +129,21 @@ def make_mosaic(
     destination: Path,
     obs_id: str | None = None,
     max_side: int = MAX_MOSAIC_SIDE,
+    max_bytes: int | None = None,
 ) -> StagedImage:
     """Resample the ``frames`` that overlap ``field`` onto one grid, written to ``destination``.
 
     The grid is north up, centred on the field, ``pixel_scale`` degrees per pixel, and holds
     the whole field; pixels no frame covers are NaN. Frames must all be of one band.
     Raises :class:`NoOverlap` when no frame overlaps the field, :class:`OutputTooLarge` when
-    the grid would exceed ``max_side`` pixels a side, :class:`MosaicUnavailable` without
-    reproject.
+    the grid would exceed ``max_side`` pixels a side, :class:`~.budget.OverBudget` when the
+    file would be larger than ``max_bytes`` (checked before resampling, and again before
+    writing), :class:`MosaicUnavailable` without reproject.
     """
     shape = mosaic_shape(field, pixel_scale=pixel_scale, max_side=max_side)
+    what = f"the mosaic of {_describe_field(field)}"
+    # float32 pixels: the file is at least that large, whatever its header.
+    check_size(shape[0] * shape[1] * 4, max_bytes=max_bytes, what=what)
     sources = sorted(
         (frame for frame in frames if field.overlaps(frame.footprint)),
         key=lambda frame: (frame.obs_id, str(frame.path), frame.hdu),
@@ -191,7 +197,9 @@ def make_mosaic(
     if ends:
         header["MJD-END"] = (max(ends), "[d] End of the last exposure (MJD)")
     _provenance(header, product=product, sources=sources, field=field, kind="Mosaic")
-    size = write_fits_atomically(fits.PrimaryHDU(data=data, header=header), destination)
+    size = write_fits_atomically(
+        fits.PrimaryHDU(data=data, header=header), destination, max_bytes=max_bytes, what=what
+    )
     return _staged(
         Path(destination),
         size=size,

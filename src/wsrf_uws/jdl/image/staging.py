@@ -3,7 +3,11 @@
 The plan (each field with the frames overlapping it) is made from the archive index alone, without
 opening any image, so the service can quote a job at createJob from the same plan the
 worker follows; the plan also checks that no image would be larger than the service
-makes, so a job that could only fail is refused at createJob. Images are written into
+makes, and none beyond the service's byte limits (:mod:`.limits`), so a job that could
+only fail is refused at createJob. The quote's bytes are what
+the run may write: a run that would stage more than the quote plus a margin stops in
+ERROR before writing the image that would cross it (:class:`.budget.StagingBudget`), so a wrong
+estimate cannot fill the disk. Images are written into
 the resource's folder and announced as results; with progressive staging each one as
 soon as it is ready. Each image's table row is appended to a file in the folder
 (:data:`ROWS_FILE`) just before the image is announced, so the job state, which lists
@@ -17,18 +21,21 @@ import math
 import re
 from collections.abc import Container
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ...core.contract import JobContext
-from ...core.errors import InvalidJobDescriptionError, JobFailure
+from ...core.errors import JobFailure
 from ...core.model import Result
 from .archive import ArchiveIndex, Frame
+from .budget import OverBudget, StagingBudget
 from .cutout import StagedImage, make_cutout
 from .fields import Field, tangent_plane
 from .jdl import ImageJob
+from .limits import StagingLimits
 from .mosaic import make_mosaic, mosaic_shape
 from .obscore import image_row
 
@@ -41,29 +48,39 @@ _FITS_OVERHEAD_BYTES = 2 * 2880
 
 @dataclass(frozen=True)
 class PlannedImage:
-    """One image the job will make: a field and the frames it is made from."""
+    """One image the job will make: a field and the frames it is made from.
+
+    ``pixel_scale`` (degrees per pixel) is that of a mosaic: the job's, or the finest of
+    its frames; None for a cutout, which keeps its frame's pixels.
+    """
 
     field: Field
     frames: tuple[Frame, ...]
+    pixel_scale: float | None = None
+
+    @cached_property
+    def shape(self) -> tuple[int, int]:
+        """(height, width) of the image in pixels, from the index alone."""
+        if self.pixel_scale is not None:
+            return mosaic_shape(self.field, pixel_scale=self.pixel_scale, max_side=2**31)
+        return cutout_shape(self.frames[0], self.field)
+
+    @property
+    def side(self) -> int:
+        """The longer side of the image in pixels."""
+        return max(self.shape)
 
     @property
     def estimated_bytes(self) -> int:
-        """Pixels of the field at the finest frame scale, as 32-bit values, plus headers."""
-        scale = min(frame.pixel_scale for frame in self.frames)
-        pixels = (self.field.width / scale) * (self.field.height / scale)
-        return int(pixels * 4) + _FITS_OVERHEAD_BYTES
-
-    def side(self, *, pixel_scale: float | None) -> int:
-        """The longer side of the image in pixels (mosaics at ``pixel_scale`` deg/pixel)."""
-        if len(self.frames) > 1 or pixel_scale is not None:
-            scale = pixel_scale or min(frame.pixel_scale for frame in self.frames)
-            height, width = mosaic_shape(self.field, pixel_scale=scale, max_side=2**31)
-            return max(height, width)
-        return cutout_side(self.frames[0], self.field)
+        """The size of the image's FITS file: its pixels as floats, plus headers."""
+        height, width = self.shape
+        # Mosaics are float32; a cutout keeps its frame's values (float32 or float64).
+        pixel_bytes = 4 if self.pixel_scale is not None else self.frames[0].pixel_bytes
+        return height * width * pixel_bytes + _FITS_OVERHEAD_BYTES
 
 
-def cutout_side(frame: Frame, field: Field) -> int:
-    """The longer side of the cutout of ``field`` from ``frame``, from the index alone.
+def cutout_shape(frame: Frame, field: Field) -> tuple[int, int]:
+    """(height, width) of the cutout of ``field`` from ``frame``, from the index alone.
 
     The cutout keeps the frame's pixel grid, so it holds the field's rectangle turned by
     the frame's rotation; the rotation is that of the footprint's first edge, measured
@@ -76,8 +93,14 @@ def cutout_side(frame: Frame, field: Field) -> int:
     half_x, half_y = field.half_extent
     step = math.radians(frame.pixel_scale)
     # One pixel more than the extent, as make_cutout adds for centring.
-    extent = 2.0 * max(half_x * cos + half_y * sin, half_x * sin + half_y * cos)
-    return math.ceil(extent / step + 1.0)
+    width = math.ceil(2.0 * (half_x * cos + half_y * sin) / step + 1.0)
+    height = math.ceil(2.0 * (half_x * sin + half_y * cos) / step + 1.0)
+    return height, width
+
+
+def cutout_side(frame: Frame, field: Field) -> int:
+    """The longer side of the cutout of ``field`` from ``frame``, from the index alone."""
+    return max(cutout_shape(frame, field))
 
 
 @dataclass(frozen=True)
@@ -93,45 +116,48 @@ class Plan:
         return sum(image.estimated_bytes for image in self.images)
 
 
-def plan(job: ImageJob, index: ArchiveIndex) -> Plan:
-    """What ``job`` will stage from the archive behind ``index``."""
+def plan(job: ImageJob, index: ArchiveIndex, *, limits: StagingLimits | None = None) -> Plan:
+    """What ``job`` will stage from the archive behind ``index``.
+
+    With ``limits`` (at createJob), each field's images are checked as soon as they are
+    planned, and a job beyond a limit is refused before the rest is planned.
+    """
     images: list[PlannedImage] = []
     uncovered: list[tuple[Field, str]] = []
     for field in job.fields:
         frames = index.covering(field, band=job.band, collection=job.collection)
         if not frames:
             uncovered.append((field, _no_frame_reason(job)))
-        elif job.mode == "mosaic":
+            continue
+        if job.mode == "mosaic":
             # One mosaic per band: frames of different bands do not add up.
-            bands = sorted({frame.band or "" for frame in frames})
-            images.extend(
-                PlannedImage(field=field, frames=tuple(f for f in frames if (f.band or "") == band))
-                for band in bands
-            )
+            field_images = []
+            for band in sorted({frame.band or "" for frame in frames}):
+                used = tuple(f for f in frames if (f.band or "") == band)
+                scale = job.pixel_scale or min(frame.pixel_scale for frame in used)
+                field_images.append(PlannedImage(field=field, frames=used, pixel_scale=scale))
         else:
-            images.extend(PlannedImage(field=field, frames=(frame,)) for frame in frames)
+            field_images = [PlannedImage(field=field, frames=(frame,)) for frame in frames]
+        if limits is not None:
+            limits.check_field(
+                field_images,
+                mosaic=job.mode == "mosaic",
+                images_before=len(images),
+            )
+        images.extend(field_images)
     return Plan(images=tuple(images), uncovered=tuple(uncovered))
 
 
-def check_sizes(job: ImageJob, staging: Plan, *, max_side: int) -> None:
-    """Refuse a job one of whose images would be more than ``max_side`` pixels a side."""
-    for image in staging.images:
-        side = image.side(pixel_scale=job.pixel_scale if job.mode == "mosaic" else None)
-        if side > max_side:
-            kind = "mosaic" if job.mode == "mosaic" else f"cutout from {image.frames[0].obs_id}"
-            raise InvalidJobDescriptionError(
-                f"field {image.field.label!r}: its {kind} would be about {side} pixels across; "
-                f"this service makes images of at most {max_side} pixels a side: ask for a "
-                "smaller field" + (" or a coarser pixelScale" if job.mode == "mosaic" else "")
-            )
-
-
 def initial_state(job: ImageJob, staging: Plan) -> dict[str, Any]:
-    """The job state at createJob: what will be staged, nothing staged yet."""
+    """The job state at createJob: what will be staged, nothing staged yet.
+
+    ``quoted_bytes`` is the quote's estimate, the run's budget (:class:`.budget.StagingBudget`).
+    """
     return {
         "mode": job.mode,
         "fields": len(job.fields),
         "expected": len(staging.images),
+        "quoted_bytes": staging.estimated_bytes,
         "uncovered": [
             {"field": field.label, "ra": field.ra, "dec": field.dec, "reason": reason}
             for field, reason in staging.uncovered
@@ -146,25 +172,37 @@ def stage(
     *,
     publisher: str,
     max_side: int,
+    max_image_bytes: int,
+    margin: float,
 ) -> None:
     """Make every image of ``job`` in ``context.workdir`` and announce them as results.
 
-    A run after a restart starts over: the plan is made again and every image rewritten
-    (results are replaced by name), so nothing half-written survives.
+    The run may write the bytes quoted at createJob (``quoted_bytes`` of the job state)
+    plus ``margin`` (a fraction), and no image larger than ``max_image_bytes``: an image
+    that would go beyond is not written, and the job fails keeping the images staged so
+    far. A run after a restart starts over: the plan is made again and every image
+    rewritten (results are replaced by name), so nothing half-written survives.
     """
     staging = plan(job, index)
-    context.set_state(initial_state(job, staging))
+    # A job quoted before quotes were kept is held to the plan's own estimate.
+    quoted = int(context.jdl_state.get("quoted_bytes", staging.estimated_bytes))
+    budget = StagingBudget(quoted_bytes=quoted, margin=margin, max_image_bytes=max_image_bytes)
+    context.set_state({**initial_state(job, staging), "quoted_bytes": quoted})
     context.progress(0.0 if staging.images else 1.0)
     pending: list[Result] = []
     with (context.workdir / ROWS_FILE).open("w", encoding="utf-8") as rows:
         for number, image in enumerate(staging.images, start=1):
             name = result_name(number, image)
+            where = f"image {number} (field {image.field.label!r})"
             try:
-                staged = _make(job, image, context, name, max_side=max_side)
+                staged = _make(
+                    job, image, context, name, max_side=max_side, max_bytes=budget.next_image
+                )
+            except OverBudget as error:
+                raise JobFailure(f"{where}: {error}: {budget.explain()}") from error
             except (OSError, ValueError) as error:
-                raise JobFailure(
-                    f"image {number} (field {image.field.label!r}): {error}"
-                ) from error
+                raise JobFailure(f"{where}: {error}") from error
+            budget.add(staged.size)
             row = image_row(staged, field=image.field, result=name, publisher=publisher)
             # The row first: the table lists a row only once its result is announced, so
             # a reader never sees a row without its image (or the reverse).
@@ -198,7 +236,13 @@ def staged_rows(workdir: Path, *, announced: Container[str]) -> list[dict[str, A
 
 
 def _make(
-    job: ImageJob, image: PlannedImage, context: JobContext, name: str, *, max_side: int
+    job: ImageJob,
+    image: PlannedImage,
+    context: JobContext,
+    name: str,
+    *,
+    max_side: int,
+    max_bytes: int,
 ) -> StagedImage:
     destination = context.workdir / name
     if job.mode == "mosaic":
@@ -209,8 +253,11 @@ def _make(
             pixel_scale=scale,
             destination=destination,
             max_side=max_side,
+            max_bytes=max_bytes,
         )
-    return make_cutout(image.frames[0], image.field, destination, max_side=max_side)
+    return make_cutout(
+        image.frames[0], image.field, destination, max_side=max_side, max_bytes=max_bytes
+    )
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
