@@ -38,7 +38,7 @@ from waitress.server import create_server
 
 from wsrf_uws.core.service import JobService
 from wsrf_uws.runtime import build_service
-from wsrf_uws.server import RequestLog, authenticator
+from wsrf_uws.server import RequestLog, authenticator, http_server, tune_interpreter
 from wsrf_uws.settings import Settings
 from wsrf_uws.soap.application import SoapApplication, WsgiApp
 from wsrf_uws.soap.spyne_compat import echo_application
@@ -157,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         # The createJob workload is an anonymous client creating thousands of jobs:
         # measure the service, not the anonymous quota's refusals.
         quotas={"max_anonymous_live_jobs": 10**9},
+        http={"client_requests_per_second": 0},
     )
     listener = socket.create_server((settings.host, settings.port), reuse_port=False)
     host, port = listener.getsockname()[:2]
@@ -165,14 +166,19 @@ def main(argv: list[str] | None = None) -> int:
     profiles = ThreadProfiles(app) if args.profile else None
     service.startup()
     try:
-        server = create_server(
-            RequestLog(profiles or app),
-            sockets=[listener],
-            threads=settings.threads,
-            max_request_body_size=settings.max_request_bytes,
-            ident="wsrf-uws",
-            clear_untrusted_proxy_headers=True,
-        )
+        if profiles is None:
+            # Exactly the server `wsrf-uws serve` runs, with its guards, tuned as it is.
+            server = http_server(settings, app, listener)
+            tune_interpreter()
+        else:
+            server = create_server(
+                RequestLog(profiles),
+                sockets=[listener],
+                threads=settings.threads,
+                max_request_body_size=settings.max_request_bytes,
+                ident="wsrf-uws",
+                clear_untrusted_proxy_headers=True,
+            )
 
         def stop(signum: int, frame: Any) -> None:
             raise Stop

@@ -38,6 +38,7 @@ def build_service(
             slots=settings.slots,
             kill_grace=settings.kill_grace,
             max_running=quotas.executing_jobs,
+            nice=settings.job_nice,
         )
     return JobService(
         store=SQLiteJobStore(

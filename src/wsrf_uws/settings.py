@@ -398,6 +398,17 @@ class HttpSettings(BaseModel):
         description="Seconds a client may take to send one request, its headers and "
         "(except VOSpace uploads) its body; a slower connection is closed.",
     )
+    client_requests_per_second: float = Field(
+        100.0,
+        ge=0,
+        description="Requests one client address may make a second, on average, each 64 "
+        "KiB of a body counting as one more (beyond: HTTP 429 with Retry-After, before the "
+        "body is read); 0: no limit. Behind a reverse proxy every request comes from it: "
+        "set 0 and limit at the proxy.",
+    )
+    client_request_burst: int = Field(
+        200, ge=1, description="Requests one client address may make at once, above its rate."
+    )
     max_xml_namespaces: int = Field(
         1000,
         ge=16,
@@ -454,6 +465,13 @@ class Settings(BaseSettings):
     slots: int = Field(2, ge=1, description="Jobs the local executor runs at once.")
     kill_grace: float = Field(
         2.0, ge=0, description="Seconds a job gets after SIGTERM before SIGKILL."
+    )
+    job_nice: int = Field(
+        19,
+        ge=0,
+        le=19,
+        description="Niceness added to job processes, so that answering requests goes "
+        "before running jobs when the processors are busy; 0 = the service's own.",
     )
     job_memory_bytes: int = Field(
         2 * 1024**3,

@@ -32,11 +32,17 @@ module does about it (:func:`guard` installs all of it on a server):
 4. **Headers Python cannot read.** A ``Content-Length`` of thousands of digits, or a
    target ``urlsplit`` refuses, raised a ValueError out of waitress's parser, logged as an
    uncaptured exception; they are answered 400 like any other malformed header.
+5. **Clients that ask too fast.** With a :class:`~wsrf_uws.request_rate.RequestRate` in
+   the policy, each request is charged to its client address when its header arrives,
+   more for a large body; over the address's rate it is answered ``429 Too Many
+   Requests`` with ``Retry-After`` and the connection closed, without reading its body
+   or waking the application.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import socket
 import time
 from collections import Counter
@@ -49,6 +55,9 @@ from typing import Any, ClassVar
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser, ParsingError
 from waitress.server import BaseWSGIServer
+from waitress.utilities import Error
+
+from .request_rate import RequestRate
 
 log = logging.getLogger("wsrf_uws.server")
 
@@ -69,6 +78,24 @@ class ConnectionPolicy:
     #: Seconds a client may take to send one request: its headers, and its body on
     #: routes whose limit is at most ``timed_body_bytes``.
     request_timeout: float
+    #: The request rate each client address may have; None: no limit.
+    rate: RequestRate | None = None
+
+
+class TooManyRequests(Error):
+    """``429 Too Many Requests``, with the seconds to wait in ``Retry-After``."""
+
+    code = 429
+    reason = "Too Many Requests"
+
+    def __init__(self, wait: float) -> None:
+        self.wait = max(1, math.ceil(wait))
+        super().__init__(f"too many requests from your address: retry in {self.wait} s")
+
+    # The stubs type the body as str; waitress 3 returns (and writes) bytes.
+    def to_response(self, ident: str | None = None) -> Any:
+        status, headers, body = super().to_response(ident)
+        return status, [*headers, ("Retry-After", str(self.wait))], body
 
 
 class BodylessExpectParser(HTTPRequestParser):
@@ -104,9 +131,18 @@ class GuardedParser(BodylessExpectParser):
     path: str
     headers: dict[str, str]
 
-    def __init__(self, adj: Any, *, on_refusal: Callable[[int | None], None] | None = None) -> None:
+    def __init__(
+        self,
+        adj: Any,
+        *,
+        on_refusal: Callable[[int | None], None] | None = None,
+        client: str = "",
+    ) -> None:
         super().__init__(adj)
         self.on_refusal = on_refusal
+        self.client = client
+        #: Seconds the client must wait before this request would be taken; 0: taken.
+        self.rate_wait = 0.0
 
     def parse_header(self, header_plus: bytes) -> None:
         try:
@@ -119,10 +155,18 @@ class GuardedParser(BodylessExpectParser):
         command = self.command  # str in waitress 3, bytes in its type stubs
         method = command.decode("latin-1") if isinstance(command, bytes) else str(command)
         self.route_limit = self.policy.body_limit(method, self.path)
+        if self.policy.rate is not None:
+            self.rate_wait = self.policy.rate.take(self.client, body_bytes=self.content_length)
 
     def received(self, data: bytes) -> int:
         in_header = not self.headers_finished
         consumed: int = super().received(data)
+        if in_header and self.headers_finished and self.rate_wait > 0 and not self.error:
+            # Nothing of the body is read, not even to drain it: a client over its rate
+            # gets the 429 if it reads before it sends on, a reset otherwise.
+            self._refuse_body(self.content_length, unread=0)
+            self.error = TooManyRequests(self.rate_wait)
+            return len(data)
         limit = self.route_limit
         if self.completed or not self.headers_finished or limit is None:
             return consumed
@@ -174,9 +218,12 @@ class GuardedChannel(BodylessExpectChannel):
     def __init__(self, server: Any, sock: Any, addr: Any, adj: Any, map: Any = None) -> None:
         # waitress makes each request's parser with self.parser_class(adj): this one's
         # parsers report refused bodies to it.
-        self.parser_class = partial(self.parser_type, on_refusal=self._drain)  # type: ignore[assignment]
+        client = str(addr[0]) if isinstance(addr, tuple) and addr else ""
+        self.parser_class = partial(  # type: ignore[assignment]
+            self.parser_type, on_refusal=self._drain, client=client
+        )
         super().__init__(server, sock, addr, adj, map)
-        self._client = str(addr[0]) if isinstance(addr, tuple) and addr else ""
+        self._client = client
         clients = _clients(server)
         clients[self._client] += 1
         cap = self.policy.max_per_client

@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import requests.adapters
 import requests.auth
 import zeep
 import zeep.exceptions
@@ -36,6 +37,7 @@ import zeep.loader
 import zeep.wsdl
 import zeep.wsse.username
 from lxml import etree
+from urllib3.util.retry import Retry
 
 from ..soap.names import RESOURCE_ID
 from ..soap.namespaces import CORE, SOAP11, WSA, q
@@ -149,6 +151,23 @@ class Channel:
         #: The HTTP session of every request; it sends no Authorization header by itself.
         self.session = requests.Session()
         self.session.auth = _NoCredentials()
+        # A service that limits each address's request rate answers 429 before reading the
+        # request: the same request may go again once Retry-After has passed (POSTs too).
+        busy = Retry(
+            total=None,
+            connect=0,
+            read=0,
+            redirect=0,
+            other=0,
+            status=5,
+            status_forcelist=(429,),
+            allowed_methods=None,
+            respect_retry_after_header=True,
+            raise_on_status=False,
+            backoff_factor=0.5,
+        )
+        for prefix in ("http://", "https://"):
+            self.session.mount(prefix, requests.adapters.HTTPAdapter(max_retries=busy))
         self.timeout = timeout
         transport = _Transport(session=self.session, timeout=timeout, operation_timeout=timeout)
         wsse = None

@@ -76,7 +76,9 @@ class LocalExecutor(Executor):
 
     ``start_method`` is a :mod:`multiprocessing` start method; the default
     ``forkserver`` forks workers from a clean server process, which is safe in a
-    threaded service and fast after the first job.
+    threaded service and fast after the first job. ``nice`` is added to each worker's
+    scheduling niceness (and so to every process a job starts): jobs then take the
+    processor only when the service's request threads leave it.
     """
 
     def __init__(
@@ -86,9 +88,11 @@ class LocalExecutor(Executor):
         kill_grace: float = 2.0,
         start_method: str = "forkserver",
         max_running: Callable[[str], int] | None = None,
+        nice: int = 0,
     ) -> None:
         if slots < 1:
             raise ValueError("slots must be at least 1")
+        self.nice = nice
         # Every start method's context has Process; typeshed only types the base class.
         self._ctx = cast(SpawnContext, multiprocessing.get_context(start_method))
         if start_method == "forkserver":
@@ -254,7 +258,9 @@ class LocalExecutor(Executor):
                 continue
             parent, child = self._ctx.Pipe()
             process = self._ctx.Process(
-                target=run_job, args=(spec, child), name=f"wsrf-uws-job-{resource_id[:12]}"
+                target=run_job,
+                args=(spec, child, self.nice),
+                name=f"wsrf-uws-job-{resource_id[:12]}",
             )
             try:
                 process.start()

@@ -68,8 +68,14 @@ def limit_address_space(limit: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
-def run_job(spec: RunSpec, conn: Connection) -> None:
-    """Entry point of a worker process (the target of ``multiprocessing.Process``)."""
+def run_job(spec: RunSpec, conn: Connection, nice: int = 0) -> None:
+    """Entry point of a worker process (the target of ``multiprocessing.Process``).
+
+    ``nice`` is added to the process's niceness before anything else runs, so every
+    process the job starts inherits it.
+    """
+    if nice:
+        os.nice(nice)
     os.setpgrp()
     signal.signal(signal.SIGTERM, _interrupt)
     finished = threading.Event()

@@ -24,12 +24,15 @@ from pathlib import Path
 _READY = re.compile(r"wsrf-uws serving .* at (?P<base>\S+)/uws/\{contract\}")
 
 #: What a test server runs with unless the test's ``env`` says otherwise: a short kill
-#: grace, so stopping jobs is quick, and live-job quotas no test of other things reaches
-#: (a module's tests share one server and create many jobs, mostly anonymous ones).
+#: grace, so stopping jobs is quick, live-job quotas no test of other things reaches (a
+#: module's tests share one server and create many jobs, mostly anonymous ones), and no
+#: request-rate limit (every test client is 127.0.0.1).
 TEST_ENVIRONMENT = {
     "WSRF_UWS_KILL_GRACE": "0.5",
     "WSRF_UWS_QUOTAS__MAX_LIVE_JOBS": "1000000",
     "WSRF_UWS_QUOTAS__MAX_ANONYMOUS_LIVE_JOBS": "1000000",
+    # Tests poll and create as fast as the service answers, all from 127.0.0.1.
+    "WSRF_UWS_HTTP__CLIENT_REQUESTS_PER_SECOND": "0",
 }
 
 

@@ -1,0 +1,120 @@
+"""The request rate of one client address is bounded; other addresses are not affected.
+
+Unit tests of the token bucket with a clock of their own, then a real server with a small
+rate: a flood from one address gets HTTP 429 with Retry-After before any parsing, another
+address is answered meanwhile, and the project's client waits and retries by itself.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from wsrf_uws.client import Service
+from wsrf_uws.request_rate import UNIT_BYTES, RequestRate
+from wsrf_uws.testing import steps_jdl
+from wsrf_uws.testing.server import RunningServer, running_server
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_burst_then_the_rate_per_address() -> None:
+    clock = Clock()
+    rate = RequestRate(rate=2, burst=3, clock=clock)
+    assert [rate.take("a") for _ in range(4)] == [0, 0, 0, 0.5]
+    assert rate.take("b") == 0  # another address has its own bucket
+    clock.now += 0.5  # one token at 2 a second
+    assert rate.take("a") == 0
+    assert rate.take("a") > 0
+    clock.now += 60  # refilled, but only up to the burst
+    assert [rate.take("a") == 0 for _ in range(4)] == [True, True, True, False]
+
+
+def test_a_large_body_costs_more() -> None:
+    clock = Clock()
+    rate = RequestRate(rate=1, burst=10, clock=clock)
+    assert rate.cost(0) == 1
+    assert rate.cost(UNIT_BYTES * 5) == 6
+    assert rate.take("a", body_bytes=UNIT_BYTES * 5) == 0
+    assert rate.take("a", body_bytes=UNIT_BYTES * 5) == pytest.approx(2)  # 4 left of 6
+    # A body beyond the burst passes on a full bucket and leaves a debt behind.
+    clock.now += 60
+    assert rate.take("b", body_bytes=UNIT_BYTES * 30) == 0
+    assert rate.take("b") == pytest.approx(22)
+
+
+def test_a_limit_needs_a_rate_and_a_burst() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        RequestRate(rate=0, burst=1)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    env = {
+        "WSRF_UWS_HTTP__CLIENT_REQUESTS_PER_SECOND": "4",
+        "WSRF_UWS_HTTP__CLIENT_REQUEST_BURST": "8",
+    }
+    with running_server(tmp_path_factory.mktemp("rate"), env=env) as running:
+        yield running
+
+
+def get_wsdl(server: RunningServer, source: str) -> http.client.HTTPResponse:
+    host, port = server.base_url.split("//")[1].split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.sock = socket.create_connection((host, int(port)), 10, (source, 0))
+    connection.request("GET", "/uws/steps?wsdl")
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    return response
+
+
+def test_a_flood_from_one_address_gets_429_and_another_is_answered(
+    server: RunningServer,
+) -> None:
+    answers = [get_wsdl(server, "127.0.0.1") for _ in range(30)]
+    statuses = [response.status for response in answers]
+    assert statuses[:8] == [200] * 8  # the burst
+    refused = [response for response in answers if response.status == 429]
+    assert len(refused) >= 15, statuses  # 30 requests in far less than the 5 s they'd need
+    assert all(int(response.headers["Retry-After"]) >= 1 for response in refused)
+    assert get_wsdl(server, "127.0.0.2").status == 200
+
+
+def test_a_large_body_spends_the_budget_of_many_small_requests(server: RunningServer) -> None:
+    host, port = server.base_url.split("//")[1].split(":")
+    padding = "x" * (600 * 1024)  # ten units of 64 KiB: more than the burst of 8
+
+    def post(body: str) -> int:
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        connection.sock = socket.create_connection((host, int(port)), 10, ("127.0.0.3", 0))
+        connection.request("POST", "/uws/steps", body.encode(), {"Content-Type": "text/xml"})
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+        return response.status
+
+    assert post(f"<a>{padding}</a>") == 500  # read, and refused by the endpoint
+    assert post("<a/>") == 429  # the large one left this address in debt
+
+
+def test_the_client_waits_and_retries_when_told_to(server: RunningServer) -> None:
+    service = Service(server.url("steps"))
+    jobs = [service.create(steps_jdl(1, 0)) for _ in range(12)]  # beyond the burst of 8
+    assert len({job.resource_id for job in jobs}) == 12
+    for job in jobs:
+        job.destroy()
+
+
+def test_the_server_log_has_no_traceback(server: RunningServer, tmp_path: Path) -> None:
+    assert not any("Traceback" in line for line in server.log)
