@@ -9,16 +9,16 @@ RelatesTo naming the request, in the addressing version the client used.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from lxml import etree
 
 from ..names import PHASE, RESOURCE_UNKNOWN, SOAP11, UNKNOWN, WSA, WSA_2004, WSRF_ACTIONS, q, short
 from ..outcomes import CheckSkipped, require
-from ..protocol import Endpoint, EndpointReference, read_endpoint_reference
+from ..protocol import EndpointReference, read_endpoint_reference
 from ..replies import expect_fault, expect_response, property_values
 from ..wire import Reply
-from .base import Check, Context, Group, Recorder, cleanup, create_job_or_skip
+from .base import Check, Context, Group, Recorder, SharedJob, cleanup
 from .jobs import random_resource_id
 
 REFERENCE_TRUE = Check(
@@ -127,29 +127,8 @@ def reply_headers_in(reply: Reply, namespace: str) -> list[str]:
 
 
 @dataclass
-class _Addressing:
-    context: Context
-    endpoint: Endpoint
-    jdl: etree._Element | None
-    no_jdl: str = ""
-    epr: EndpointReference | None = None
-    no_job: str = ""
+class _Addressing(SharedJob):
     epr_2004: EndpointReference | None = None
-    created: list[EndpointReference] = field(default_factory=list)
-
-    def job(self) -> EndpointReference:
-        if self.jdl is None:
-            raise CheckSkipped(self.no_jdl)
-        if self.no_job:
-            raise CheckSkipped(self.no_job)
-        if self.epr is None:
-            try:
-                self.epr = create_job_or_skip(self.endpoint, self.jdl)
-            except CheckSkipped as skipped:
-                self.no_job = skipped.reason
-                raise
-            self.created.append(self.epr)
-        return self.epr
 
     def unknown(self) -> EndpointReference:
         return self.endpoint.reference(random_resource_id())
@@ -229,9 +208,7 @@ class _Addressing:
         return "a uuid: MessageID is answered"
 
     def wsa2004_create(self) -> str:
-        if self.jdl is None:
-            raise CheckSkipped(self.no_jdl)
-        reply = self.endpoint.create_job(self.jdl, namespace=WSA_2004)
+        reply = self.endpoint.create_job(self.description(), namespace=WSA_2004)
         body = expect_response(
             reply, q(self.endpoint.namespace, "createJobResponse"), operation="createJob (2004/08)"
         )
@@ -303,10 +280,7 @@ class _Addressing:
 def run(context: Context, recorder: Recorder) -> None:
     """Run the addressing checks."""
     endpoint = context.endpoint()
-    try:
-        checks = _Addressing(context=context, endpoint=endpoint, jdl=context.jdl())
-    except CheckSkipped as skipped:
-        checks = _Addressing(context=context, endpoint=endpoint, jdl=None, no_jdl=skipped.reason)
+    checks = _Addressing.for_context(context, endpoint)
     with cleanup(endpoint, checks.created):
         recorder.run(REFERENCE_TRUE, checks.reference_true)
         recorder.run(REFERENCE_ONE, checks.reference_one)

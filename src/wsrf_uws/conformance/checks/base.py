@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from typing import Self
 
 from lxml import etree
 
@@ -178,6 +179,53 @@ def create_job_or_skip(endpoint: Endpoint, jdl: etree._Element) -> EndpointRefer
     except (CheckFailed, WireError) as error:
         reason = error.reason if isinstance(error, CheckFailed) else str(error)
         raise CheckSkipped(f"no job to check: createJob failed ({reason})") from None
+
+
+@dataclass
+class SharedJob:
+    """One job several checks of a group use: created at the first that needs it.
+
+    Without a job description, or when createJob fails, every check that needs the job
+    is skipped with the reason. What the group creates goes in :attr:`created`, for
+    :func:`cleanup` to destroy.
+    """
+
+    context: Context
+    endpoint: Endpoint
+    jdl: etree._Element | None
+    #: Why there is no job description, when there is none.
+    no_jdl: str = ""
+    epr: EndpointReference | None = None
+    #: Why no job could be created, once that is known.
+    no_job: str = ""
+    created: list[EndpointReference] = field(default_factory=list)
+
+    @classmethod
+    def for_context(cls, context: Context, endpoint: Endpoint) -> Self:
+        """The group's checks, with the run's job description if it has one."""
+        try:
+            return cls(context=context, endpoint=endpoint, jdl=context.jdl())
+        except CheckSkipped as skipped:
+            return cls(context=context, endpoint=endpoint, jdl=None, no_jdl=skipped.reason)
+
+    def description(self) -> etree._Element:
+        """The job description; skips the check without one."""
+        if self.jdl is None:
+            raise CheckSkipped(self.no_jdl)
+        return self.jdl
+
+    def job(self) -> EndpointReference:
+        """The shared job, created on first use; skips the check if it cannot be."""
+        if self.no_job:
+            raise CheckSkipped(self.no_job)
+        if self.epr is None:
+            try:
+                self.epr = create_job_or_skip(self.endpoint, self.description())
+            except CheckSkipped as skipped:
+                self.no_job = skipped.reason
+                raise
+            self.created.append(self.epr)
+        return self.epr
 
 
 @contextmanager

@@ -6,7 +6,7 @@ Every fault must be a SOAP 1.1 fault with HTTP 500, ``faultcode`` ``soapenv:Clie
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from lxml import etree
@@ -28,11 +28,11 @@ from ..names import (
     q,
     short,
 )
-from ..outcomes import CheckFailed, CheckSkipped, require
-from ..protocol import Endpoint, EndpointReference, read_endpoint_reference
+from ..outcomes import CheckFailed, require
+from ..protocol import read_endpoint_reference
 from ..replies import expect_fault, expect_response, format_time, parse_time, wait_for_phase
 from ..wire import Addressing, envelope
-from .base import Check, Context, Group, Recorder, cleanup, create_job_or_skip
+from .base import Check, Context, Group, Recorder, SharedJob, cleanup
 from .jobs import random_resource_id, server_now, single_property
 
 UNKNOWN_RESOURCE = Check(
@@ -103,33 +103,8 @@ def no_endpoint_reference(envelope_root: etree._Element) -> bool:
 
 
 @dataclass
-class _Faults:
-    context: Context
-    endpoint: Endpoint
-    jdl: etree._Element | None
-    #: Why there is no job description, when there is none.
-    no_jdl: str = ""
-    epr: EndpointReference | None = None
-    #: Why no job could be created, once that is known.
-    no_job: str = ""
-    created: list[EndpointReference] = field(default_factory=list)
-
-    def description(self) -> etree._Element:
-        if self.jdl is None:
-            raise CheckSkipped(self.no_jdl)
-        return self.jdl
-
-    def job(self) -> EndpointReference:
-        if self.no_job:
-            raise CheckSkipped(self.no_job)
-        if self.epr is None:
-            try:
-                self.epr = create_job_or_skip(self.endpoint, self.description())
-            except CheckSkipped as skipped:
-                self.no_job = skipped.reason
-                raise
-            self.created.append(self.epr)
-        return self.epr
+class _Faults(SharedJob):
+    pass
 
     def unknown_resource(self) -> str:
         epr = self.endpoint.reference(random_resource_id())
@@ -272,10 +247,7 @@ class _Faults:
 def run(context: Context, recorder: Recorder) -> None:
     """Run the fault checks."""
     endpoint = context.endpoint()
-    try:
-        checks = _Faults(context=context, endpoint=endpoint, jdl=context.jdl())
-    except CheckSkipped as skipped:
-        checks = _Faults(context=context, endpoint=endpoint, jdl=None, no_jdl=skipped.reason)
+    checks = _Faults.for_context(context, endpoint)
     with cleanup(endpoint, checks.created):
         recorder.run(UNKNOWN_RESOURCE, checks.unknown_resource)
         recorder.run(INVALID_JOB, checks.invalid_jdl)
