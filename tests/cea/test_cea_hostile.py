@@ -14,7 +14,6 @@ import shutil
 import socket
 import sys
 import textwrap
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,40 +26,10 @@ from wsrf_uws.jdl.cea.library import DEMO_LIBRARY
 from wsrf_uws.jdl.cea.transfer import UNREACHABLE
 from wsrf_uws.testing.server import RunningServer
 
+from cea_support import DAEMON, FORK_STORM, banner_port, silent_port
 from soap_support import CEA, stored_jobs
 
 MIB = 1 << 20
-
-# Forks ``argv[1]`` children that sleep, or exits with 1 when a fork is refused.
-STORM = """
-import os, sys, time
-started = 0
-for _ in range(int(sys.argv[1])):
-    try:
-        pid = os.fork()
-    except OSError as exc:
-        print(f"refused after {started}: {exc}", flush=True)
-        sys.exit(1)
-    if pid == 0:
-        time.sleep(5)
-        os._exit(0)
-    started += 1
-print(f"started {started}", flush=True)
-time.sleep(2)
-"""
-
-# A daemon: fork, setsid, fork again, the middle process exits; the grandchild's last
-# argument is the one the job gives.
-DAEMON = """
-import os, sys, time
-if os.fork() == 0:
-    os.setsid()
-    if os.fork() == 0:
-        os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(60)", sys.argv[1]])
-    os._exit(0)
-time.sleep(0.3)
-print("daemon started")
-"""
 
 
 def python_application(name: str, code: str, *inputs: str) -> str:
@@ -85,7 +54,7 @@ def make_library(folder: Path) -> Path:
     for description in DEMO_LIBRARY.glob("*.xml"):
         shutil.copy(description, folder)
     applications = {
-        "storm": python_application("storm", STORM, "count", "marker"),
+        "storm": python_application("storm", FORK_STORM, "count", "marker"),
         "daemon": python_application("daemon", DAEMON, "marker"),
         "chatty": python_application(
             "chatty", "import sys\nfor _ in range(100): sys.stdout.buffer.write(b'x' * 1048576)"
@@ -220,44 +189,22 @@ def test_path_tricks_do_not_leave_the_demonstration_data(server: RunningServer, 
 
 
 @pytest.fixture(scope="module")
-def silent_port() -> Iterator[int]:
-    """A port that accepts connections and never answers."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(8)
+def silent() -> Iterator[int]:
+    with silent_port() as sock:
         yield int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
-def banner_port() -> Iterator[int]:
-    """A port that answers in another protocol (an SSH banner) and hangs up."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(8)
-        sock.settimeout(0.2)
-        stop = threading.Event()
-
-        def serve() -> None:
-            while not stop.is_set():
-                try:
-                    connection, _ = sock.accept()
-                except OSError:
-                    continue
-                with connection:
-                    connection.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
-
-        thread = threading.Thread(target=serve, daemon=True)
-        thread.start()
-        yield int(sock.getsockname()[1])
-        stop.set()
-        thread.join(5)
+def banner() -> Iterator[int]:
+    with banner_port() as port:
+        yield port
 
 
 def test_unreachable_inputs_fail_alike_and_only_the_log_tells_why(
-    trusting: RunningServer, silent_port: int, banner_port: int
+    trusting: RunningServer, silent: int, banner: int
 ) -> None:
     cea = Service(trusting.url("cea"))
-    ports = {"closed": free_port(), "silent": silent_port, "not HTTP": banner_port}
+    ports = {"closed": free_port(), "silent": silent, "not HTTP": banner}
     messages = {}
     jobs = {}
     for kind, port in ports.items():

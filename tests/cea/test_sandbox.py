@@ -20,6 +20,8 @@ import pytest
 from wsrf_uws.jdl.cea.cgroups import find_pids_cgroup
 from wsrf_uws.jdl.cea.sandbox import Exit, Limits, run_application, scrubbed_environment
 
+from cea_support import DAEMON, FORK_STORM
+
 MIB = 1 << 20
 
 
@@ -399,39 +401,6 @@ def marked(text: str) -> list[psutil.Process]:
     return found
 
 
-# A daemon as the books write it: fork, setsid, fork again, the middle process exits; the
-# grandchild (the last argument is the marker) belongs to no one the run knows of.
-DAEMON = """
-    import os, sys, time
-    if os.fork() == 0:
-        os.setsid()
-        if os.fork() == 0:
-            sleeper = "import time; time.sleep(60)"
-            os.execv(sys.executable, [sys.executable, "-c", sleeper, sys.argv[1]])
-        os._exit(0)
-    time.sleep(0.3)
-    print("daemon started")
-"""
-
-# Forks until ``sys.argv[1]`` children run or a fork is refused (exit status 1).
-STORM = """
-    import os, sys, time
-    started = 0
-    for _ in range(int(sys.argv[1])):
-        try:
-            pid = os.fork()
-        except OSError as exc:
-            print(f"refused after {started}: {exc}", flush=True)
-            sys.exit(1)
-        if pid == 0:
-            time.sleep(5)
-            os._exit(0)
-        started += 1
-    print(f"started {started}", flush=True)
-    time.sleep(2)
-"""
-
-
 def test_a_daemon_that_left_the_session_dies_with_the_run(tmp_path: Path, marker: str) -> None:
     result = run(tmp_path, [*python(DAEMON), marker])
     assert result.succeeded, (tmp_path / "err.txt").read_text()
@@ -461,7 +430,7 @@ def test_a_fork_storm_is_refused_at_the_cgroup_limit(tmp_path: Path, marker: str
         pytest.skip("no cgroup with the pids controller may be made here")
     result = run(
         tmp_path,
-        [*python(STORM), "200", marker],
+        [*python(FORK_STORM), "200", marker],
         Limits(processes=20, wall_seconds=30),
         process_cgroup=cgroup,
     )
@@ -477,7 +446,9 @@ def test_a_fork_storm_is_refused_at_the_cgroup_limit(tmp_path: Path, marker: str
 
 def test_a_fork_storm_without_a_cgroup_is_stopped_by_the_count(tmp_path: Path, marker: str) -> None:
     # As root, RLIMIT_NPROC does not apply either: the count is all there is.
-    result = run(tmp_path, [*python(STORM), "200", marker], Limits(processes=20, wall_seconds=30))
+    result = run(
+        tmp_path, [*python(FORK_STORM), "200", marker], Limits(processes=20, wall_seconds=30)
+    )
     assert result.exceeded == "processes"
     assert not result.succeeded
     assert result.explain() == "was stopped for running more than 20 processes at once"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,8 @@ from wsrf_uws.jdl.cea.transfer import (
     fetch,
 )
 from wsrf_uws.testing.http_files import FileServer
+
+from cea_support import banner_port, silent_port
 
 MiB = 1024 * 1024
 
@@ -487,36 +488,14 @@ def test_an_entry_may_name_the_public_url() -> None:
 
 @pytest.fixture
 def listening() -> Iterator[socket.socket]:
-    """A port that accepts connections (the kernel completes them) and never answers."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(8)
+    with silent_port() as sock:
         yield sock
 
 
 @pytest.fixture
 def banner() -> Iterator[int]:
-    """A port that answers in another protocol (an SSH banner) and hangs up."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(8)
-        sock.settimeout(0.2)
-        stop = threading.Event()
-
-        def serve() -> None:
-            while not stop.is_set():
-                try:
-                    connection, _ = sock.accept()
-                except OSError:
-                    continue
-                with connection:
-                    connection.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
-
-        thread = threading.Thread(target=serve, daemon=True)
-        thread.start()
-        yield int(sock.getsockname()[1])
-        stop.set()
-        thread.join(5)
+    with banner_port() as port:
+        yield port
 
 
 def test_unreachable_servers_all_fail_with_the_same_message(
