@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -282,3 +283,15 @@ def contract_state(document_of: Any, state: str) -> etree._Element:
     for table in found.iter(f"{{{VOTABLE}}}VOTABLE"):
         assert_valid_votable(table)
     return found
+
+
+def wait_for_phase(job: Any, phases: set[str], *, timeout: float = 60.0, poll: float = 0.05) -> str:
+    """Poll a client :class:`~wsrf_uws.client.Job` until its phase is one of ``phases``.
+
+    ``timeout`` only guards against a hang; it is never a measurement.
+    """
+    deadline = time.monotonic() + timeout
+    while (phase := job.phase) not in phases:
+        assert time.monotonic() < deadline, f"{job} still {phase}"
+        time.sleep(poll)
+    return str(phase)

@@ -60,7 +60,7 @@ from wsrf_uws.testing import NAMESPACE as STEPS
 from wsrf_uws.testing import steps_jdl
 from wsrf_uws.testing.server import RunningServer, running_server
 
-from soap_support import stored_jobs
+from soap_support import stored_jobs, wait_for_phase
 
 MULTILINE_BAD_JDL = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -88,13 +88,6 @@ def finished(service: Service, steps: int = 1, seconds: float = 0.0, **options: 
     job.start()
     job.wait(timeout=30, poll=0.05)
     return job
-
-
-def wait_for_phase(job: Job, phase: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while (current := job.phase) != phase:
-        assert time.monotonic() < deadline, f"{job} still {current}"
-        time.sleep(0.05)
 
 
 def free_port() -> int:
@@ -484,7 +477,7 @@ def test_service_gone_and_back(tmp_path: Path) -> None:
     with running_server(tmp_path / "data") as server:
         job = Service(server.url("steps")).create(steps_jdl(3, 1, isolated=False))
         job.start()
-        wait_for_phase(job, "EXECUTING")
+        wait_for_phase(job, {"EXECUTING"}, timeout=30)
         server.kill()
         with pytest.raises(ServiceUnavailable):
             job.phase  # noqa: B018

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from wsrf_uws.client import InvalidJobDescription, Job, Service
+from wsrf_uws.client import InvalidJobDescription, Service
 from wsrf_uws.core.model import Progress
 from wsrf_uws.execution.base import RunSpec
 from wsrf_uws.execution.context import PROGRESS_REPORTS_PER_SECOND, WorkerContext
@@ -27,7 +27,7 @@ from wsrf_uws.testing.contract import StepsContract, steps_jdl
 from wsrf_uws.testing.server import RunningServer, running_server
 
 from plugin_contracts import plugin_environment
-from soap_support import stored_jobs
+from soap_support import stored_jobs, wait_for_phase
 
 SAFETY = 90.0  # seconds: only a guard against hanging, never a measurement
 
@@ -41,24 +41,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         yield running
 
 
-def settled(job: Job, phases: set[str]) -> str:
-    deadline = time.monotonic() + SAFETY
-    while (phase := job.phase) not in phases:
-        assert time.monotonic() < deadline, f"still {phase}"
-        time.sleep(0.1)
-    return phase
-
-
 def test_a_flooding_job_is_stopped_at_its_deadline_and_others_run(server: RunningServer) -> None:
     alice = Service(server.url("flood"), username="alice", password="alice-secret")
     flood = alice.create(steps_jdl(1, 0, execution_duration=3))
     flood.start()
-    settled(flood, {"EXECUTING"})
+    wait_for_phase(flood, {"EXECUTING"}, timeout=SAFETY)
     # Another caller's job, started while the flood runs.
     other = Service(server.url("steps")).create(steps_jdl(1, 0))
     other.start()
-    assert settled(other, {"COMPLETED", "ERROR", "ABORTED"}) == "COMPLETED"
-    assert settled(flood, {"COMPLETED", "ERROR", "ABORTED"}) == "ABORTED"
+    assert wait_for_phase(other, {"COMPLETED", "ERROR", "ABORTED"}, timeout=SAFETY) == "COMPLETED"
+    assert wait_for_phase(flood, {"COMPLETED", "ERROR", "ABORTED"}, timeout=SAFETY) == "ABORTED"
     error = flood.state.error
     assert error is not None and "execution duration of 3 s" in error.message
     log = "".join(server.log)

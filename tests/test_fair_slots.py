@@ -7,23 +7,14 @@ wait.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from wsrf_uws.client import Job, Service
+from wsrf_uws.client import Service
 from wsrf_uws.soap.users import UsersFile
 from wsrf_uws.testing.contract import steps_jdl
 from wsrf_uws.testing.server import running_server
 
-SAFETY = 60.0  # seconds: only a guard against hanging, never a measurement
-
-
-def phase_of(job: Job, phases: set[str]) -> str:
-    deadline = time.monotonic() + SAFETY
-    while (phase := job.phase) not in phases:
-        assert time.monotonic() < deadline, f"still {phase}"
-        time.sleep(0.05)
-    return phase
+from soap_support import wait_for_phase
 
 
 def test_a_free_slot_goes_to_the_owner_who_waits_not_to_the_longest_queue(
@@ -39,14 +30,14 @@ def test_a_free_slot_goes_to_the_owner_who_waits_not_to_the_longest_queue(
         slow = [alice.create(steps_jdl(1, 600)) for _ in range(6)]
         for job in slow:
             job.start()
-        assert phase_of(slow[0], {"EXECUTING"}) == "EXECUTING"
+        assert wait_for_phase(slow[0], {"EXECUTING"}) == "EXECUTING"
         # bob's one quick job is queued last...
         quick = bob.create(steps_jdl(1, 0))
         quick.start()
         assert quick.phase == "QUEUED"
         # ...and runs as soon as the slot frees, before alice's queued ones.
         slow[0].destroy()
-        assert phase_of(quick, {"COMPLETED", "ERROR", "ABORTED"}) == "COMPLETED"
+        assert wait_for_phase(quick, {"COMPLETED", "ERROR", "ABORTED"}) == "COMPLETED"
         started = [job for job in slow[1:] if job.phase != "QUEUED"]
         assert started in ([], [slow[1]])  # at most alice's next, after bob's
         for job in slow[1:]:

@@ -9,20 +9,28 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from wsrf_uws.client import Job, QuotaExceeded, Service
+from wsrf_uws.client import QuotaExceeded, Service
 from wsrf_uws.soap.users import UsersFile
 from wsrf_uws.testing.contract import steps_jdl
 from wsrf_uws.testing.server import RunningServer, running_server
 
 from plugin_contracts import MIB, plugin_environment
-from soap_support import STEPS, addressing, envelope, error_code, fault_detail, post, stored_jobs
+from soap_support import (
+    STEPS,
+    addressing,
+    envelope,
+    error_code,
+    fault_detail,
+    post,
+    stored_jobs,
+    wait_for_phase,
+)
 
 SAFETY = 60.0  # seconds: only a guard against hanging, never a measurement
 CORE = "urn:wsrf-uws:core:v1"
@@ -115,14 +123,6 @@ def test_a_job_quoted_beyond_the_owners_bytes_is_refused(server: RunningServer) 
     assert stored_jobs(server) == before  # nothing half-created
 
 
-def phase_of(job: Job, phases: set[str]) -> str:
-    deadline = time.monotonic() + SAFETY
-    while (phase := job.phase) not in phases:
-        assert time.monotonic() < deadline, f"still {phase}"
-        time.sleep(0.05)
-    return phase
-
-
 def test_jobs_beyond_the_executing_quota_wait_queued(tmp_path: Path) -> None:
     UsersFile.add(tmp_path / "users", "carol", "carol-secret")
     env = {
@@ -140,11 +140,11 @@ def test_jobs_beyond_the_executing_quota_wait_queued(tmp_path: Path) -> None:
         carol = Service(server.url("steps"), username="carol", password="carol-secret")
         other = carol.create(steps_jdl(1, 600))
         other.start()
-        assert phase_of(first, {"EXECUTING"}) == "EXECUTING"
-        assert phase_of(other, {"EXECUTING"}) == "EXECUTING"
+        assert wait_for_phase(first, {"EXECUTING"}) == "EXECUTING"
+        assert wait_for_phase(other, {"EXECUTING"}) == "EXECUTING"
         assert second.phase == "QUEUED"  # a free slot, but the owner's quota is used
         first.destroy()
-        assert phase_of(second, {"EXECUTING"}) == "EXECUTING"
+        assert wait_for_phase(second, {"EXECUTING"}) == "EXECUTING"
         for job in (second, other):
             job.destroy()
 
