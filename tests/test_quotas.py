@@ -88,11 +88,17 @@ def test_a_flood_of_anonymous_createjob_stops_at_the_quota(server: RunningServer
     with pytest.raises(QuotaExceeded) as caught:
         anonymous.create(steps_jdl())
     assert "anonymous callers together hold the most live jobs allowed, 5" in str(caught.value)
+    # At the quota, the contract never sees the request: an invalid description is
+    # refused as over the quota, before it would be parsed.
+    with pytest.raises(QuotaExceeded):
+        anonymous.create(b'<job xmlns="urn:wsrf-uws:steps:v1"><steps>0</steps></job>')
     # A destroyed job makes room again.
     anonymous.job(accepted[0][1]).destroy()
-    anonymous.create(steps_jdl())
+    accepted[0] = (200, anonymous.create(steps_jdl()).resource_id)
     log = "".join(server.log)
     assert "Traceback" not in log, log[-3000:]
+    for _, resource_id in accepted:
+        anonymous.job(resource_id).destroy()  # the next tests start with no live jobs
 
 
 def test_each_user_has_a_quota_of_their_own(server: RunningServer) -> None:
@@ -102,12 +108,13 @@ def test_each_user_has_a_quota_of_their_own(server: RunningServer) -> None:
         alice.create(steps_jdl())
     assert "user 'alice' holds the most live jobs allowed, 3" in str(caught.value)
     # bob's own quota (owners.bob) is larger, and alice's jobs do not count for him.
-    for _ in range(4):
-        bob.create(steps_jdl())
+    bobs = [bob.create(steps_jdl()) for _ in range(4)]
     with pytest.raises(QuotaExceeded):
         bob.create(steps_jdl())
     jobs[0].destroy()
-    alice.create(steps_jdl())
+    jobs[0] = alice.create(steps_jdl())
+    for job in [*jobs, *bobs]:
+        job.destroy()  # the next tests start with no live jobs
 
 
 def test_a_job_quoted_beyond_the_owners_bytes_is_refused(server: RunningServer) -> None:

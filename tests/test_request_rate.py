@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from wsrf_uws import request_rate
 from wsrf_uws.client import Service
-from wsrf_uws.request_rate import UNIT_BYTES, RequestRate
+from wsrf_uws.request_rate import UNIT_BYTES, RequestRate, client_key
 from wsrf_uws.testing import steps_jdl
 from wsrf_uws.testing.server import RunningServer, running_server
 
@@ -40,17 +41,34 @@ def test_a_burst_then_the_rate_per_address() -> None:
     assert [rate.take("a") == 0 for _ in range(4)] == [True, True, True, False]
 
 
-def test_a_large_body_costs_more() -> None:
+def test_a_large_body_costs_more_but_never_more_than_the_burst() -> None:
     clock = Clock()
     rate = RequestRate(rate=1, burst=10, clock=clock)
     assert rate.cost(0) == 1
     assert rate.cost(UNIT_BYTES * 5) == 6
+    assert rate.cost(UNIT_BYTES * 10_000) == 10  # a large upload: the burst, no debt
     assert rate.take("a", body_bytes=UNIT_BYTES * 5) == 0
     assert rate.take("a", body_bytes=UNIT_BYTES * 5) == pytest.approx(2)  # 4 left of 6
-    # A body beyond the burst passes on a full bucket and leaves a debt behind.
-    clock.now += 60
-    assert rate.take("b", body_bytes=UNIT_BYTES * 30) == 0
-    assert rate.take("b") == pytest.approx(22)
+    assert rate.take("b", body_bytes=UNIT_BYTES * 10_000) == 0
+    assert rate.take("b") == pytest.approx(1)  # the bucket is empty, not in debt
+    clock.now += 1
+    assert rate.take("b") == 0
+
+
+def test_an_ipv6_network_is_one_client_and_forgotten_clients_start_afresh(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert client_key("2001:db8::1") == client_key("2001:db8::ffff:1") == "2001:db8::/64"
+    assert client_key("2001:db8:0:1::1") != client_key("2001:db8::1")
+    assert client_key("192.0.2.7") == "192.0.2.7"
+    rate = RequestRate(rate=1, burst=1, clock=Clock())
+    assert rate.take("2001:db8::1") == 0
+    assert rate.take("2001:db8::2") > 0  # the same /64
+    monkeypatch.setattr(request_rate, "MAX_TRACKED_CLIENTS", 3)
+    for address in ("192.0.2.1", "192.0.2.2", "192.0.2.3"):
+        assert rate.take(address) == 0
+    assert rate.take("2001:db8::3") == 0  # the least recently seen: forgotten, so afresh
+    assert len(rate._buckets) == 3
 
 
 def test_a_limit_needs_a_rate_and_a_burst() -> None:
@@ -93,7 +111,7 @@ def test_a_flood_from_one_address_gets_429_and_another_is_answered(
 
 def test_a_large_body_spends_the_budget_of_many_small_requests(server: RunningServer) -> None:
     host, port = server.base_url.split("//")[1].split(":")
-    padding = "x" * (600 * 1024)  # ten units of 64 KiB: more than the burst of 8
+    padding = "x" * (600 * 1024)  # ten units of 64 KiB: the whole burst of 8
 
     def post(body: str) -> int:
         connection = http.client.HTTPConnection(host, int(port), timeout=10)
@@ -105,7 +123,7 @@ def test_a_large_body_spends_the_budget_of_many_small_requests(server: RunningSe
         return response.status
 
     assert post(f"<a>{padding}</a>") == 500  # read, and refused by the endpoint
-    assert post("<a/>") == 429  # the large one left this address in debt
+    assert post("<a/>") == 429  # the large one emptied this address's bucket
 
 
 def test_the_client_waits_and_retries_when_told_to(server: RunningServer) -> None:

@@ -13,19 +13,27 @@ Behind a reverse proxy every request comes from the proxy's address: switch it o
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 #: A request costs one token more for each of these many bytes of its body.
 UNIT_BYTES = 64 * 1024
 
-#: Addresses remembered at most; beyond, those whose bucket has refilled are forgotten.
+#: Clients remembered at most; beyond, the least recently seen is forgotten.
 MAX_TRACKED_CLIENTS = 65_536
 
 
 class RequestRate:
-    """Token buckets of ``burst`` tokens, refilled at ``rate`` a second, one per address."""
+    """Token buckets of ``burst`` tokens, refilled at ``rate`` a second, one per client.
+
+    A client is an IPv4 address, or an IPv6 /64 (one host's usual share, so that
+    addresses of one network do not each get a bucket of their own). At most
+    :data:`MAX_TRACKED_CLIENTS` are remembered, the least recently seen forgotten first:
+    forgetting one gives it a full bucket, never a slower service for everyone.
+    """
 
     def __init__(
         self, *, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
@@ -35,40 +43,40 @@ class RequestRate:
         self.rate = rate
         self.burst = burst
         self.clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}  # address -> (tokens, when)
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # (tokens, when)
         self._lock = threading.Lock()
 
-    @staticmethod
-    def cost(body_bytes: int) -> int:
-        """The tokens a request with a body of ``body_bytes`` costs."""
-        return 1 + max(0, body_bytes) // UNIT_BYTES
+    def cost(self, body_bytes: int) -> int:
+        """The tokens a request with a body of ``body_bytes`` costs: at most the burst.
+
+        A body beyond what the burst covers costs the whole burst and no more, so that
+        one large upload empties its client's bucket without leaving it locked out.
+        """
+        return min(self.burst, 1 + max(0, body_bytes) // UNIT_BYTES)
 
     def take(self, address: str, *, body_bytes: int = 0) -> float:
         """Spend the tokens of one request from ``address``: 0, or the seconds to wait.
 
-        A refused request spends nothing. A request costing more than ``burst`` can
-        never pass at once; it is let through when the bucket is full, and leaves it
-        in debt (a client waits for that debt to be paid off).
+        A refused request spends nothing.
         """
         cost = self.cost(body_bytes)
+        client = client_key(address)
         now = self.clock()
         with self._lock:
-            tokens, when = self._buckets.get(address, (float(self.burst), now))
+            tokens, when = self._buckets.pop(client, (float(self.burst), now))
             tokens = min(float(self.burst), tokens + (now - when) * self.rate)
-            if tokens >= min(cost, self.burst):
-                self._buckets[address] = (tokens - cost, now)
-                if len(self._buckets) > MAX_TRACKED_CLIENTS:
-                    self._forget_refilled(now)
-                return 0.0
-            self._buckets[address] = (tokens, now)
-            return (min(cost, self.burst) - tokens) / self.rate
+            passed = tokens >= cost
+            self._buckets[client] = (tokens - cost if passed else tokens, now)
+            if len(self._buckets) > MAX_TRACKED_CLIENTS:
+                self._buckets.popitem(last=False)
+        return 0.0 if passed else (cost - tokens) / self.rate
 
-    def _forget_refilled(self, now: float) -> None:
-        """Drop the addresses whose bucket is full again: they are as good as new."""
-        full = [
-            address
-            for address, (tokens, when) in self._buckets.items()
-            if tokens + (now - when) * self.rate >= self.burst
-        ]
-        for address in full:
-            del self._buckets[address]
+
+def client_key(address: str) -> str:
+    """The client an address belongs to: itself for IPv4, its /64 network for IPv6."""
+    if ":" not in address:
+        return address
+    try:
+        return str(ipaddress.IPv6Network((address.split("%")[0], 64), strict=False))
+    except ValueError:
+        return address

@@ -32,7 +32,7 @@ from .core.service import JobService
 from .data_lock import DataDirectoryLock
 from .request_rate import RequestRate
 from .runtime import build_service
-from .settings import Settings
+from .settings import Settings, http_base_url
 from .soap.application import SoapApplication, WsgiApp
 from .soap.identity import Authenticator
 from .soap.incoming import XmlLimits
@@ -95,7 +95,7 @@ def public_base_url(settings: Settings, host: str, port: int) -> str:
             f"listening on all interfaces ({host or '*'}) needs a public URL: set public_url "
             "or pass --public-url, the address clients reach this server at"
         )
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    return http_base_url(host, port)
 
 
 def largest_request(settings: Settings) -> int:

@@ -423,6 +423,11 @@ class HttpSettings(BaseModel):
     )
 
 
+def http_base_url(host: str, port: int) -> str:
+    """``http://{host}:{port}``, with an IPv6 address in brackets (RFC 3986)."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 class Settings(BaseSettings):
     """Everything a deployment can configure."""
 
@@ -551,8 +556,10 @@ class Settings(BaseSettings):
 
     @property
     def base_url(self) -> str:
-        """The public URL, without a trailing slash."""
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        """The public URL, without a trailing slash (an IPv6 host in brackets)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return http_base_url(self.host, self.port)
 
     @classmethod
     def load(cls, config_file: Path | str | None = None, **overrides: Any) -> Settings:

@@ -87,9 +87,6 @@ class ExecutionRecorder:
     def on_state(self, resource_id: str, state: dict[str, Any]) -> None:
         self._store.update(resource_id, jdl_state=state)
 
-    def on_result(self, resource_id: str, result: Result) -> None:
-        self._store.add_result(resource_id, result)
-
     def on_results(self, resource_id: str, results: Sequence[Result]) -> None:
         self._store.add_results(resource_id, results)
 

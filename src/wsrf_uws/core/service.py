@@ -153,6 +153,12 @@ class JobService:
         jobs, bytes the quote stages) it is :class:`QuotaExceededError`.
         """
         plugin = self.registry.get(contract)
+        # An owner at its quota is refused before the contract's work (parsing, planning,
+        # translating): a flood of refused createJobs then costs next to nothing. The
+        # insert checks again, atomically.
+        live_jobs = self.quotas.of(owner).live_jobs
+        if self.store.count(owner=owner) >= live_jobs:
+            raise self.quotas.live_jobs_refusal(owner)
         description = plugin.parse(document)
         assessment = plugin.assess(description, owner=owner)
         quote = assessment.quote or Quote()
@@ -183,7 +189,7 @@ class JobService:
         for attempt in range(3):
             job = replace(job, resource_id=new_resource_id())
             try:
-                self.store.insert(job, max_owner_jobs=self.quotas.of(owner).live_jobs)
+                self.store.insert(job, max_owner_jobs=live_jobs)
                 break
             except ResourceIdTakenError:
                 if attempt == 2:

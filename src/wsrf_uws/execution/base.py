@@ -80,10 +80,6 @@ class ExecutionListener(Protocol):
         """The job replaced its contract state."""
         ...
 
-    def on_result(self, resource_id: str, result: Result) -> None:
-        """The job announced a result."""
-        ...
-
     def on_results(self, resource_id: str, results: Sequence[Result]) -> None:
         """The job announced several results (in this order), to be recorded together."""
         ...

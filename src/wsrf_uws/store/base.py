@@ -152,8 +152,8 @@ class JobStore(ABC):
         """Whether the resource is recorded."""
 
     @abstractmethod
-    def count(self) -> int:
-        """Number of resources recorded."""
+    def count(self, *, owner: str | None = None) -> int:
+        """Number of resources recorded (``owner``'s only, when given)."""
 
     @abstractmethod
     def next_termination_time(self) -> datetime | None:

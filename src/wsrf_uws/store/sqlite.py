@@ -275,8 +275,11 @@ class SQLiteJobStore(JobStore):
         )
         return cursor.fetchone() is not None
 
-    def count(self) -> int:
-        return int(self._connection().execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+    def count(self, *, owner: str | None = None) -> int:
+        if owner is None:
+            return int(self._connection().execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+        query = "SELECT COUNT(*) FROM jobs WHERE owner = ?"
+        return int(self._connection().execute(query, (owner,)).fetchone()[0])
 
     def next_termination_time(self) -> datetime | None:
         row = (

@@ -120,10 +120,24 @@ class ImageContract(Contract):
             return default
         needed = (
             ADDRESS_SPACE_RESERVE
-            + self.index.largest_file_bytes()
+            + self.per_process("largest_file_bytes", self._largest_file_bytes)
             + IMAGE_COPIES * self.options.max_image_bytes
         )
         return max(default, needed)
+
+    def _largest_file_bytes(self) -> int:
+        """The largest frame file the index knows, read once per process.
+
+        The executor asks while it starts a job, holding its lock: the index file is read
+        as it is, never brought up to date here (that walks the whole archive).
+        """
+        if not self.index_path.is_file():
+            return 0  # no job was ever assessed: none can be running
+        index = ArchiveIndex.open(self.archive, index_path=self.index_path, refresh=False)
+        try:
+            return index.largest_file_bytes()
+        finally:
+            index.close()
 
     def staging_limits(self) -> StagingLimits:
         """What one job may stage (the bytes of the whole job are the owner's quota)."""

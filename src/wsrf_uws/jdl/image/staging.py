@@ -98,11 +98,6 @@ def cutout_shape(frame: Frame, field: Field) -> tuple[int, int]:
     return height, width
 
 
-def cutout_side(frame: Frame, field: Field) -> int:
-    """The longer side of the cutout of ``field`` from ``frame``, from the index alone."""
-    return max(cutout_shape(frame, field))
-
-
 @dataclass(frozen=True)
 class Plan:
     """Every image of a job, and the fields no frame covers (with the reason)."""
