@@ -8,7 +8,8 @@ module does about it (:func:`guard` installs all of it on a server):
    request to the application when it has no body but carries ``Expect: 100-continue``:
    it answers ``100 Continue`` and waits for a body that never comes. The CADC ``vos``
    client sends that header on every request of its ``VOFile`` class. The expectation
-   is dropped on requests that announce no body.
+   is dropped on requests that announce no body (:func:`fix_expect_continue` alone
+   installs only this, for a server that needs none of the rest).
 2. **Bodies over a route's limit.** waitress's ``max_request_body_size`` is one limit for
    every route, checked only after the body has been read and spooled to disk. The
    service's limit depends on the route (2 MiB on SOAP routes, a whole space on VOSpace
@@ -374,6 +375,13 @@ def _listeners(server: Any) -> list[BaseWSGIServer]:
     if isinstance(server, BaseWSGIServer):
         return [server]
     return [s for s in server.map.values() if isinstance(s, BaseWSGIServer)]
+
+
+def fix_expect_continue(server: Any) -> None:
+    """Make ``server`` (what ``waitress.server.create_server`` returns, one socket or
+    several) read new connections with :class:`BodylessExpectChannel`."""
+    for listener in _listeners(server):
+        listener.channel_class = BodylessExpectChannel
 
 
 def guard(server: Any, policy: ConnectionPolicy) -> None:
