@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,6 +72,21 @@ def test_an_ipv6_network_is_one_client_and_forgotten_clients_start_afresh(
     assert len(rate._buckets) == 3
 
 
+def test_a_refused_client_is_held_for_its_retry_after_and_no_one_else_is() -> None:
+    clock = Clock()
+    rate = RequestRate(rate=4, burst=2, clock=clock)
+    assert rate.take("a") == rate.take("a") == 0
+    assert rate.held_for("a") == 0  # at its rate, not over it
+    assert rate.take("a") == pytest.approx(0.25)
+    assert rate.held_for("a") == 1  # told "Retry-After: 1": a whole second
+    assert rate.held_for("b") == 0
+    clock.now += 0.6
+    assert rate.held_for("a") == pytest.approx(0.4)
+    clock.now += 0.4
+    assert rate.held_for("a") == 0
+    assert rate.take("a") == 0  # four tokens came back in that second
+
+
 def test_a_limit_needs_a_rate_and_a_burst() -> None:
     with pytest.raises(ValueError, match="positive"):
         RequestRate(rate=0, burst=1)
@@ -100,12 +116,20 @@ def get_wsdl(server: RunningServer, source: str) -> http.client.HTTPResponse:
 def test_a_flood_from_one_address_gets_429_and_another_is_answered(
     server: RunningServer,
 ) -> None:
-    answers = [get_wsdl(server, "127.0.0.1") for _ in range(30)]
+    # Sent back to back, ignoring Retry-After: after a refusal the address is held, so
+    # the next request waits unread until the second it was told has passed.
+    started = time.monotonic()
+    answers = [get_wsdl(server, "127.0.0.1") for _ in range(20)]
+    took = time.monotonic() - started
     statuses = [response.status for response in answers]
     assert statuses[:8] == [200] * 8  # the burst
     refused = [response for response in answers if response.status == 429]
-    assert len(refused) >= 15, statuses  # 30 requests in far less than the 5 s they'd need
+    assert refused, statuses
     assert all(int(response.headers["Retry-After"]) >= 1 for response in refused)
+    # Never more than the burst plus the rate of 4 a second, however fast it asks.
+    assert statuses.count(200) <= 8 + 4 * took + 1, (statuses, took)
+    # Each refusal held the address for a second: at most one refusal per second.
+    assert len(refused) <= took + 1, (statuses, took)
     assert get_wsdl(server, "127.0.0.2").status == 200
 
 

@@ -7,6 +7,10 @@ Each request costs a token, and one more for every :data:`UNIT_BYTES` of its bod
 address may spend ``burst`` tokens at once and gains ``rate`` a second. The HTTP server
 asks :meth:`RequestRate.take` when a request's header has arrived, and refuses it (HTTP
 429 with ``Retry-After``) before its body is read (see :mod:`wsrf_uws.waitress_compat`).
+A refused client is then *held* for the ``Retry-After`` it was given: the server reads
+nothing more from any of its connections until then (:meth:`RequestRate.held_for`), so a
+client that ignores the header costs the service one refusal per hold, not one per
+request it sends.
 Behind a reverse proxy every request comes from the proxy's address: switch it off there
 (rate 0) and limit at the proxy.
 """
@@ -14,6 +18,7 @@ Behind a reverse proxy every request comes from the proxy's address: switch it o
 from __future__ import annotations
 
 import ipaddress
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -44,6 +49,8 @@ class RequestRate:
         self.burst = burst
         self.clock = clock
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # (tokens, when)
+        #: Clients refused, until when (``clock()``) nothing more of theirs is read.
+        self._held: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
 
     def cost(self, body_bytes: int) -> int:
@@ -57,7 +64,8 @@ class RequestRate:
     def take(self, address: str, *, body_bytes: int = 0) -> float:
         """Spend the tokens of one request from ``address``: 0, or the seconds to wait.
 
-        A refused request spends nothing.
+        A refused request spends nothing, and holds its client for the whole seconds it
+        is told to wait (at least one: what ``Retry-After`` can say).
         """
         cost = self.cost(body_bytes)
         client = client_key(address)
@@ -69,7 +77,30 @@ class RequestRate:
             self._buckets[client] = (tokens - cost if passed else tokens, now)
             if len(self._buckets) > MAX_TRACKED_CLIENTS:
                 self._buckets.popitem(last=False)
-        return 0.0 if passed else (cost - tokens) / self.rate
+            if passed:
+                return 0.0
+            wait = (cost - tokens) / self.rate
+            self._held.pop(client, None)
+            self._held[client] = now + retry_after(wait)
+            if len(self._held) > MAX_TRACKED_CLIENTS:
+                self._held.popitem(last=False)
+            return wait
+
+    def held_for(self, address: str) -> float:
+        """Seconds during which nothing more is read from ``address``: 0 when none.
+
+        Asked by the event loop of every connection on each turn, so it takes no lock
+        (one dictionary read is atomic) and forgets nothing (:meth:`take` does).
+        """
+        until = self._held.get(client_key(address))
+        if until is None:
+            return 0.0
+        return max(0.0, until - self.clock())
+
+
+def retry_after(wait: float) -> int:
+    """The whole seconds a client told to wait ``wait`` seconds is asked to wait: at least 1."""
+    return max(1, math.ceil(wait))
 
 
 def client_key(address: str) -> str:

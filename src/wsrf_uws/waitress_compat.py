@@ -36,13 +36,14 @@ module does about it (:func:`guard` installs all of it on a server):
    the policy, each request is charged to its client address when its header arrives,
    more for a large body; over the address's rate it is answered ``429 Too Many
    Requests`` with ``Retry-After`` and the connection closed, without reading its body
-   or waking the application.
+   or waking the application. Until its ``Retry-After`` has passed, nothing more is read
+   from any connection of that address (what it sends waits in the kernel's buffers),
+   so a client that ignores the header gets one refusal per wait, not thousands.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import socket
 import time
 from collections import Counter
@@ -57,7 +58,7 @@ from waitress.parser import HTTPRequestParser, ParsingError
 from waitress.server import BaseWSGIServer
 from waitress.utilities import Error
 
-from .request_rate import RequestRate
+from .request_rate import RequestRate, retry_after
 
 log = logging.getLogger("wsrf_uws.server")
 
@@ -89,7 +90,7 @@ class TooManyRequests(Error):
     reason = "Too Many Requests"
 
     def __init__(self, wait: float) -> None:
-        self.wait = max(1, math.ceil(wait))
+        self.wait = retry_after(wait)
         super().__init__(f"too many requests from your address: retry in {self.wait} s")
 
     # The stubs type the body as str; waitress 3 returns (and writes) bytes.
@@ -264,6 +265,8 @@ class GuardedChannel(BodylessExpectChannel):
     def readable(self) -> bool:
         if self.draining:
             return not self.will_close
+        if self.policy.rate is not None and self.policy.rate.held_for(self._client):
+            return False  # over its rate: its requests wait unread until its Retry-After
         return bool(super().readable())
 
     def writable(self) -> bool:
