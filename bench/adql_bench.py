@@ -43,9 +43,9 @@ import pyarrow as pa
 from astropy.io.votable import from_table
 from astropy.table import Table
 
-from wsrf_uws.jdl.adql.columns import ColumnInfo
 from wsrf_uws.jdl.adql.cursor import ResultCursor, write_cursor
-from wsrf_uws.jdl.adql.votable import Serialization, votable_bytes, write_votable
+from wsrf_uws.vo.columns import ColumnInfo
+from wsrf_uws.vo.votable import Serialization, votable_bytes, write_votable
 
 from report import apply_preset, environment, percentile, table, write_figures
 

@@ -54,9 +54,9 @@ from urllib.parse import urlsplit
 
 import psutil
 
+from wsrf_uws.accounts import UsersFile
 from wsrf_uws.client import Service
 from wsrf_uws.settings import Settings
-from wsrf_uws.soap.users import UsersFile
 from wsrf_uws.testing.server import RunningServer
 
 from report import apply_preset, environment, percentile, table, write_figures

@@ -5,8 +5,8 @@ the comparison is only fair when both run in the same process, on the same waitr
 server, threads and interpreter. This script assembles the service exactly as
 ``wsrf-uws serve`` does (``build_service``, the authenticator, the request-log middleware,
 the same waitress options) and adds one route, ``/bench/echo``: a stock Spyne Soap11
-service with one operation ``echo(text) -> text`` (``wsrf_uws.soap.spyne_compat.
-echo_application``), whose WSDL is at ``/bench/echo?wsdl``.
+service with one operation ``echo(text) -> text`` (:func:`echo_application`), whose WSDL
+is at ``/bench/echo?wsdl``.
 
 When it serves, it prints one line on stdout::
 
@@ -41,7 +41,6 @@ from wsrf_uws.runtime import build_service
 from wsrf_uws.server import RequestLog, authenticator, http_server, tune_interpreter
 from wsrf_uws.settings import Settings
 from wsrf_uws.soap.application import SoapApplication, WsgiApp
-from wsrf_uws.soap.spyne_compat import echo_application
 
 #: Where the baseline operation is served, and its namespace.
 ECHO_PATH = "/bench/echo"
@@ -100,6 +99,30 @@ class ThreadProfiles:
             stats.add(profiler)
         path.parent.mkdir(parents=True, exist_ok=True)
         stats.dump_stats(str(path))
+
+
+def echo_application(*, namespace: str, max_body_bytes: int) -> WsgiApp:
+    """A stock Spyne service with one ``echo(text) -> text`` operation and plain Soap11.
+
+    The benchmark baseline: the cost of Spyne itself on the same server.
+    """
+    # Imported here, not at the top: Spyne is importable on Python 3.12+ only once
+    # wsrf_uws.soap.spyne_compat has installed its import shim, which the imports of
+    # wsrf_uws.soap above have done (isort would put a top-level spyne import first).
+    from spyne import Application, ServiceBase, Unicode, rpc
+    from spyne.protocol.soap import Soap11
+    from spyne.server.wsgi import WsgiApplication
+
+    class Echo(ServiceBase):  # type: ignore[misc]
+        @rpc(Unicode, _returns=Unicode)  # type: ignore[untyped-decorator]
+        def echo(ctx: Any, text: str) -> str:
+            return text
+
+    application = Application(
+        [Echo], tns=namespace, name="Echo", in_protocol=Soap11(), out_protocol=Soap11()
+    )
+    echo: WsgiApp = WsgiApplication(application, max_content_length=max_body_bytes)
+    return echo
 
 
 def application(settings: Settings, base_url: str) -> tuple[JobService, SoapApplication]:

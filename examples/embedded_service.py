@@ -2,7 +2,7 @@
 
     python examples/embedded_service.py [DATA_DIR]
 
-Uses the small ``steps`` contract from :mod:`wsrf_uws.testing`; a real deployment
+Uses the small ``steps`` contract (:mod:`wsrf_uws.jdl.steps`); a real deployment
 serves the installed contracts over SOAP instead (``wsrf-uws serve``).
 """
 
@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from wsrf_uws.core import Phase, StepStatus
-from wsrf_uws.testing import build_test_service, steps_jdl
+from wsrf_uws.jdl.steps.contract import steps_jdl
+from wsrf_uws.testing import build_test_service
 
 
 def main() -> None:

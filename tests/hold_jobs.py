@@ -11,7 +11,8 @@ import json
 import sys
 from pathlib import Path
 
-from wsrf_uws.testing import build_test_service, steps_jdl
+from wsrf_uws.jdl.steps.contract import steps_jdl
+from wsrf_uws.testing import build_test_service
 
 
 def main() -> None:

@@ -24,7 +24,9 @@ from typing import Any
 
 from wsrf_uws.core.contract import Assessment, JobContext
 from wsrf_uws.core.model import Quote
-from wsrf_uws.testing.contract import StepsContract, StepsJob
+from wsrf_uws.jdl.steps.contract import NAMESPACE as STEPS
+from wsrf_uws.jdl.steps.contract import StepsContract, StepsJob
+from wsrf_uws.published import schema_path
 
 MIB = 1024**2
 
@@ -98,3 +100,12 @@ def plugin_environment(folder: Path) -> dict[str, str]:
         "PYTHONPATH": os.pathsep.join(path),
         "WSRF_UWS_CONTRACTS": json.dumps(["steps", *(c.name for c in CONTRACTS)]),
     }
+
+
+def steps_schema_in(folder: Path, namespace: str) -> Path:
+    """The ``steps`` schema with ``namespace`` as its target, written into ``folder``: the
+    schema of a contract like ``steps`` in a namespace of its own."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{namespace.replace(':', '-')}.xsd"
+    path.write_text(schema_path("steps.xsd").read_text().replace(STEPS, namespace))
+    return path

@@ -25,6 +25,7 @@ import requests
 import zeep
 from lxml import etree
 
+from wsrf_uws.accounts import UsersFile
 from wsrf_uws.client import (
     CURRENT_TIME,
     INFINITE,
@@ -53,12 +54,11 @@ from wsrf_uws.client import channel as client_channel
 from wsrf_uws.client.errors import fault_from
 from wsrf_uws.client.state import Result
 from wsrf_uws.core import errors as core_errors
+from wsrf_uws.jdl.steps.contract import NAMESPACE as STEPS
+from wsrf_uws.jdl.steps.contract import steps_jdl
 from wsrf_uws.soap.faults import InvalidPropertyError, fault_for
-from wsrf_uws.soap.namespaces import CORE, PASSWORD_DIGEST, PASSWORD_TEXT, RL, UWS, WSA
-from wsrf_uws.soap.users import UsersFile
-from wsrf_uws.testing import NAMESPACE as STEPS
-from wsrf_uws.testing import steps_jdl
 from wsrf_uws.testing.server import RunningServer, running_server
+from wsrf_uws.wire.namespaces import CORE, PASSWORD_DIGEST, PASSWORD_TEXT, RL, UWS, WSA
 
 from soap_support import stored_jobs, wait_for_phase
 

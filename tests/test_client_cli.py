@@ -23,10 +23,10 @@ from lxml import etree
 from wsrf_uws.client import Service
 from wsrf_uws.client.commands import add_client_commands, run_client_command
 from wsrf_uws.client.times import parse_datetime
-from wsrf_uws.soap.namespaces import UWS, WSA_2004, WSDL
-from wsrf_uws.testing import NAMESPACE as STEPS
-from wsrf_uws.testing import steps_jdl
+from wsrf_uws.jdl.steps.contract import NAMESPACE as STEPS
+from wsrf_uws.jdl.steps.contract import steps_jdl
 from wsrf_uws.testing.server import RunningServer, running_server
+from wsrf_uws.wire.namespaces import UWS, WSA_2004, WSDL
 
 RESOURCE_ID = re.compile(r"^[a-z0-9]{22,}$")
 

@@ -16,7 +16,7 @@ from lxml import etree
 from wsrf_uws.core import JobService
 from wsrf_uws.core.model import ANONYMOUS
 from wsrf_uws.core.phases import Phase
-from wsrf_uws.core.registry import ContractRegistry
+from wsrf_uws.runtime import contract_registry
 from wsrf_uws.settings import Settings
 from wsrf_uws.testing import build_test_service
 from wsrf_uws.testing.server import RunningServer
@@ -34,7 +34,7 @@ def all_contracts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JobServi
     data on first use, which need not happen once per sample.
     """
     data_dir = tmp_path_factory.mktemp("samples") / "data"
-    registry = ContractRegistry.from_entry_points(Settings(data_dir=data_dir))
+    registry = contract_registry(Settings(data_dir=data_dir))
     svc = build_test_service(data_dir, contracts=list(registry))
     svc.startup()
     yield svc
@@ -121,7 +121,7 @@ def test_the_adql_cursor_example_pages_through_a_result(server: RunningServer) -
 
 
 def test_the_vospace_example_negotiates_uses_and_releases_a_space(tmp_path: Path) -> None:
-    from wsrf_uws.soap.users import UsersFile
+    from wsrf_uws.accounts import UsersFile
 
     users = tmp_path / "users"
     UsersFile.add(users, "alice", "alice-secret")

@@ -8,7 +8,8 @@ import pytest
 
 from wsrf_uws.core import JobService, Phase, ResourceNotDestroyedError
 from wsrf_uws.core.model import ANONYMOUS, Job
-from wsrf_uws.testing import StepsContract, build_test_service, steps_jdl, wait_for_job
+from wsrf_uws.jdl.steps.contract import StepsContract, steps_jdl
+from wsrf_uws.testing import build_test_service, wait_for_job
 
 from conftest import alive, wait_for_children
 

@@ -18,12 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from wsrf_uws.accounts import UsersFile
 from wsrf_uws.client import InvalidJobDescription, Service
 from wsrf_uws.core.model import Progress
-from wsrf_uws.execution.base import RunSpec
+from wsrf_uws.core.ports import RunSpec
 from wsrf_uws.execution.context import PROGRESS_REPORTS_PER_SECOND, WorkerContext
-from wsrf_uws.soap.users import UsersFile
-from wsrf_uws.testing.contract import StepsContract, steps_jdl
+from wsrf_uws.execution.messages import ProgressReport
+from wsrf_uws.jdl.steps.contract import StepsContract, steps_jdl
 from wsrf_uws.testing.server import RunningServer, running_server
 
 from plugin_contracts import plugin_environment
@@ -83,9 +84,9 @@ def test_progress_is_sent_at_most_so_often_and_the_latest_is_kept(tmp_path: Path
     def read() -> None:  # the executor's end, read as fast as it comes
         with contextlib.suppress(EOFError):
             while True:
-                kind, progress = service_end.recv()
-                assert kind == "progress"
-                received.append(progress)
+                report = service_end.recv()
+                assert isinstance(report, ProgressReport)
+                received.append(report.progress)
 
     reader = threading.Thread(target=read)
     reader.start()

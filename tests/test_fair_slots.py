@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from wsrf_uws.accounts import UsersFile
 from wsrf_uws.client import Service
-from wsrf_uws.soap.users import UsersFile
-from wsrf_uws.testing.contract import steps_jdl
+from wsrf_uws.jdl.steps.contract import steps_jdl
 from wsrf_uws.testing.server import running_server
 
 from soap_support import wait_for_phase

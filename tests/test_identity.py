@@ -15,12 +15,12 @@ import pytest
 from lxml import etree
 from zeep.wsse.username import UsernameToken
 
+from wsrf_uws.accounts import UsersFile
 from wsrf_uws.core.errors import NotAuthenticatedError
 from wsrf_uws.core.model import ANONYMOUS
 from wsrf_uws.soap.identity import SECURITY, WRONG_CREDENTIALS, Authenticator
-from wsrf_uws.soap.namespaces import PASSWORD_TEXT, SOAP11, WSSE, WSU, q
-from wsrf_uws.soap.users import UsersFile
 from wsrf_uws.testing import ManualClock
+from wsrf_uws.wire.namespaces import PASSWORD_TEXT, SOAP11, WSSE, WSU, q
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 SKEW = timedelta(minutes=5)

@@ -1,4 +1,6 @@
-"""Each module imports on its own, first, in a fresh interpreter (no import cycles)."""
+"""Each module imports on its own, first, in a fresh interpreter (no import cycles), and the
+layers load only what they may: import-linter checks the import statements, these tests what
+an import really loads (deferred imports included)."""
 
 from __future__ import annotations
 
@@ -8,8 +10,12 @@ import sys
 import pytest
 
 MODULES = [
+    "wsrf_uws.wire",
+    "wsrf_uws.wire.names",
+    "wsrf_uws.wire.parsing",
     "wsrf_uws.core",
     "wsrf_uws.core.model",
+    "wsrf_uws.core.ports",
     "wsrf_uws.core.service",
     "wsrf_uws.store",
     "wsrf_uws.store.sqlite",
@@ -48,3 +54,32 @@ def test_core_does_not_load_bindings_or_http() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _loaded_after(statement: str, *, project_packages: tuple[str, ...]) -> list[str]:
+    """Modules of other projects' ``("pydantic", "spyne")`` and of our own packages outside
+    ``project_packages`` that ``statement`` loads in a fresh interpreter."""
+    code = (
+        f"import sys; {statement}; "
+        "ours = [m for m in sys.modules if m.startswith('wsrf_uws.')]; "
+        f"bad = [m for m in ours if m.split('.')[1] not in {project_packages!r}]; "
+        "bad += [m for m in sys.modules if m.split('.')[0] in ('pydantic', 'spyne')]; "
+        "print(' '.join(sorted(bad)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_the_client_loads_only_the_wire_module_of_the_service() -> None:
+    statement = (
+        "import wsrf_uws.client, wsrf_uws.client.service, wsrf_uws.client.job, "
+        "wsrf_uws.client.commands, wsrf_uws.client.errors, wsrf_uws.client.state"
+    )
+    assert _loaded_after(statement, project_packages=("client", "wire")) == []
+
+
+def test_the_engine_loads_no_store_executor_binding_or_contract() -> None:
+    statement = "import wsrf_uws.core, wsrf_uws.core.service, wsrf_uws.core.ports"
+    loaded = _loaded_after(statement, project_packages=("core", "wire"))
+    assert [m for m in loaded if not m.startswith("pydantic")] == []

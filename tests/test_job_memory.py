@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from wsrf_uws.client import Job, Service
-from wsrf_uws.testing.contract import steps_jdl
+from wsrf_uws.jdl.steps.contract import steps_jdl
 from wsrf_uws.testing.server import RunningServer, running_server
 
 from plugin_contracts import MIB, plugin_environment

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 
 from wsrf_uws.client import Service
-from wsrf_uws.testing import steps_jdl
+from wsrf_uws.jdl.steps.contract import steps_jdl
 from wsrf_uws.testing.server import running_server
 
 

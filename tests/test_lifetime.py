@@ -15,7 +15,8 @@ from wsrf_uws.core import (
     UnableToSetTerminationTimeError,
 )
 from wsrf_uws.core.model import ANONYMOUS
-from wsrf_uws.testing import ManualClock, build_test_service, steps_jdl
+from wsrf_uws.jdl.steps.contract import steps_jdl
+from wsrf_uws.testing import ManualClock, build_test_service
 
 from conftest import alive, wait_for_children
 
@@ -176,7 +177,7 @@ def test_expiry_stops_running_work_first(tmp_path: Path, clock: ManualClock) -> 
 def test_a_failing_release_is_retried_later(tmp_path: Path, clock: ManualClock) -> None:
     from wsrf_uws.core import ResourceNotDestroyedError
     from wsrf_uws.core.model import Job
-    from wsrf_uws.testing import StepsContract
+    from wsrf_uws.jdl.steps.contract import StepsContract
 
     class StubbornContract(StepsContract):
         releases = 0

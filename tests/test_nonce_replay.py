@@ -16,7 +16,7 @@ import zeep
 from zeep.exceptions import Fault
 from zeep.wsse.username import UsernameToken
 
-from wsrf_uws.soap.users import UsersFile
+from wsrf_uws.accounts import UsersFile
 from wsrf_uws.store import SQLiteJobStore
 from wsrf_uws.testing.server import RunningServer, running_server
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from wsrf_uws.accounts import UsersFile
 from wsrf_uws.client import QuotaExceeded, Service
-from wsrf_uws.soap.users import UsersFile
-from wsrf_uws.testing.contract import steps_jdl
+from wsrf_uws.jdl.steps.contract import steps_jdl
 from wsrf_uws.testing.server import RunningServer, running_server
 
 from plugin_contracts import MIB, plugin_environment
@@ -158,7 +158,8 @@ def test_jobs_beyond_the_executing_quota_wait_queued(tmp_path: Path) -> None:
 
 def test_the_live_jobs_count_is_atomic_with_the_insert(tmp_path: Path) -> None:
     """Threads inserting for one owner at once never overshoot (the store alone)."""
-    from wsrf_uws.store import LiveJobsLimitError, SQLiteJobStore
+    from wsrf_uws.core.ports import LiveJobsLimitError
+    from wsrf_uws.store import SQLiteJobStore
 
     from factories import make_job
 

@@ -17,8 +17,8 @@ import pytest
 
 from wsrf_uws import request_rate
 from wsrf_uws.client import Service
+from wsrf_uws.jdl.steps.contract import steps_jdl
 from wsrf_uws.request_rate import UNIT_BYTES, RequestRate, client_key
-from wsrf_uws.testing import steps_jdl
 from wsrf_uws.testing.server import RunningServer, running_server
 
 

@@ -15,6 +15,7 @@ import psutil
 
 from wsrf_uws.core import Phase
 from wsrf_uws.core.model import ANONYMOUS
+from wsrf_uws.core.ports import JobChanges
 from wsrf_uws.store import SQLiteJobStore
 from wsrf_uws.testing import build_test_service, wait_for_job
 
@@ -135,7 +136,7 @@ def test_resume_of_a_job_that_already_runs_again_succeeds(tmp_path: Path) -> Non
     )
     # As if a previous service process had been running it when it died:
     service.store.transition(job.resource_id, Phase.QUEUED)
-    service.store.transition(job.resource_id, Phase.EXECUTING, run_count=1)
+    service.store.transition(job.resource_id, Phase.EXECUTING, changes=JobChanges(run_count=1))
     with service:
         running = wait_for_job(service, job.resource_id, phases={Phase.EXECUTING})
         assert running.run_count == 2

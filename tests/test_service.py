@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from wsrf_uws.core import (
     ContractUnknownError,
@@ -16,7 +20,9 @@ from wsrf_uws.core import (
     ResourceUnknownError,
 )
 from wsrf_uws.core.model import ANONYMOUS
-from wsrf_uws.testing import steps_jdl, wait_for_job
+from wsrf_uws.core.ports import JobChanges
+from wsrf_uws.jdl.steps.contract import NAMESPACE, StepsContract, StepsJob, read_result, steps_jdl
+from wsrf_uws.testing import build_test_service, wait_for_job
 
 BAD_DOCUMENTS = {
     "empty": (b"", "empty"),
@@ -229,7 +235,7 @@ def test_resume_semantics(service: JobService) -> None:
     with pytest.raises(InvalidPhaseError, match="resumeJob"):
         service.resume_job(pending.resource_id, owner=ANONYMOUS)
     held = service.create_job(contract="steps", document=steps_jdl())
-    service.store.transition(held.resource_id, Phase.HELD, note="waits")
+    service.store.transition(held.resource_id, Phase.HELD, changes=JobChanges(note="waits"))
     assert service.resume_job(held.resource_id, owner=ANONYMOUS) is Phase.QUEUED
     resumed = service.get_job(held.resource_id, owner=ANONYMOUS)
     assert resumed.note is not None and "resumed by resumeJob" in resumed.note
@@ -268,3 +274,98 @@ def test_destroy_forgets_the_job_and_its_files(service: JobService) -> None:
         service.get_job(job.resource_id, owner=ANONYMOUS)
     with pytest.raises(ResourceUnknownError):
         service.destroy_job(job.resource_id, owner=ANONYMOUS)
+
+
+class CountingSteps(StepsContract):
+    """``steps``, noting in its data folder each time it reads a JDL, in whichever process
+    (module level: it is pickled to the worker, whose readings count too)."""
+
+    def describe(self, root: etree._Element) -> StepsJob:
+        with (self.data_dir / "readings").open("a") as readings:
+            readings.write(f"{os.getpid()}\n")
+        return super().describe(root)
+
+
+def readings(data_dir: Path) -> list[str]:
+    path = data_dir / "readings"
+    return path.read_text().split() if path.exists() else []
+
+
+def test_a_description_is_read_once_and_travels_to_the_worker_and_across_restarts(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "d"
+    with build_test_service(data, contracts=[CountingSteps]) as svc:
+        job = svc.create_job(contract="steps", document=etree.fromstring(steps_jdl(2, 0)))
+        assert job.description is not None and job.isolated is True
+        assert readings(data) == [str(os.getpid())]  # createJob, in the service process
+        svc.start_job(job.resource_id, owner=ANONYMOUS)
+        assert wait_for_job(svc, job.resource_id).phase is Phase.COMPLETED
+        assert len(readings(data)) == 1  # the worker did not read the JDL again
+        # A job the service stopped with: recovery re-queues it, without reading it either.
+        left = svc.create_job(contract="steps", document=steps_jdl(1, 0))
+        svc.store.transition(left.resource_id, Phase.QUEUED)
+    assert len(readings(data)) == 2
+    with build_test_service(data, contracts=[CountingSteps]) as again:
+        assert again.startup_report is not None
+        assert again.startup_report.requeued == [left.resource_id]
+        assert wait_for_job(again, left.resource_id).phase is Phase.COMPLETED
+    assert len(readings(data)) == 2
+
+
+def test_a_description_that_no_longer_unpickles_is_read_again_from_the_jdl(
+    tmp_path: Path,
+) -> None:
+    """After an upgrade changed a contract's classes, say, or for a job an older version
+    recorded: recovery and the worker fall back to the stored JDL."""
+    data = tmp_path / "d"
+    with build_test_service(data, contracts=[CountingSteps]) as svc:
+        job = svc.create_job(contract="steps", document=steps_jdl(1, 0, isolated=True))
+        svc.store.transition(job.resource_id, Phase.QUEUED)
+    store = sqlite3.connect(data / "wsrf-uws.sqlite")
+    with store:
+        store.execute("UPDATE jobs SET description = x'00', isolated = NULL")
+    store.close()
+    with build_test_service(data, contracts=[CountingSteps]) as again:
+        done = wait_for_job(again, job.resource_id)
+        assert done.phase is Phase.COMPLETED, done.error
+        assert again.get_job(job.resource_id, owner=ANONYMOUS).description == b"\x00"
+    # createJob, recovery (is it isolated?) and the worker each read it.
+    assert len(readings(data)) == 3
+
+
+def test_a_parsed_element_is_read_as_it_is(service: JobService) -> None:
+    """What the SOAP binding hands over: the lines of a problem are the request's."""
+    message = etree.fromstring(
+        b'<request>\n<body>\n<job xmlns="urn:wsrf-uws:steps:v1">\n'
+        b"<steps>-3</steps><stepSeconds>0</stepSeconds></job>\n</body></request>"
+    )
+    with pytest.raises(InvalidJobDescriptionError) as refused:
+        service.create_job(contract="steps", document=message[0][0])
+    assert refused.value.line == 4
+    element = etree.fromstring(steps_jdl(3, 0))
+    job = service.create_job(contract="steps", document=element)
+    assert job.jdl == etree.tostring(element)
+    assert service.get_job(job.resource_id, owner=ANONYMOUS).quote.cost == {"cpu-seconds": 0.0}
+
+
+def test_an_extra_operation_reaches_its_own_job_only(service: JobService) -> None:
+    job = service.create_job(contract="steps", document=steps_jdl(1, 0), owner="alice")
+    service.start_job(job.resource_id, owner="alice")
+    wait_for_job(service, job.resource_id, owner="alice")
+    with pytest.raises(ResourceUnknownError):
+        service.job_handle(job.resource_id, owner="bob")
+    handle = service.job_handle(job.resource_id, owner="alice")
+    assert handle.folder == service.files.folder(job.resource_id)
+    with pytest.raises(ValueError, match="not inside"):
+        handle.file("../../elsewhere")
+    request = etree.Element(f"{{{NAMESPACE}}}readResult")
+    etree.SubElement(request, f"{{{NAMESPACE}}}name").text = "step-1.txt"
+    reply = read_result(handle, request)
+    assert reply.findtext(f"{{{NAMESPACE}}}text") == "step 1 of run 1\n"
+    changed = handle.set_state({**handle.job.jdl_state, "seen": True})
+    assert changed.jdl_state["seen"] is True
+    assert service.get_job(job.resource_id, owner="alice").jdl_state["seen"] is True
+    service.destroy_job(job.resource_id, owner="alice")
+    with pytest.raises(ResourceUnknownError):
+        handle.set_state({})

@@ -712,14 +712,14 @@ def test_result_downloads_have_type_length_and_ranges(
     ],
 )
 def test_byte_ranges(header: str | None, size: int, expected: tuple[int, int] | None) -> None:
-    from wsrf_uws.ranges import byte_range
+    from wsrf_uws.wire.ranges import byte_range
 
     assert byte_range(header, size) == expected
 
 
 @pytest.mark.parametrize(("header", "size"), [("bytes=10-", 10), ("bytes=-0", 10), ("bytes=-5", 0)])
 def test_unsatisfiable_byte_ranges(header: str, size: int) -> None:
-    from wsrf_uws.ranges import RangeNotSatisfiable, byte_range
+    from wsrf_uws.wire.ranges import RangeNotSatisfiable, byte_range
 
     with pytest.raises(RangeNotSatisfiable):
         byte_range(header, size)

@@ -19,7 +19,7 @@ from zeep.exceptions import Fault
 from zeep.transports import Transport
 from zeep.wsse.username import UsernameToken
 
-from wsrf_uws.soap.users import UsersFile
+from wsrf_uws.accounts import UsersFile
 from wsrf_uws.testing.server import RunningServer, running_server
 
 from soap_support import CORE, STEPS, UWS, WSA, R, RecordingPlugin, shared_check

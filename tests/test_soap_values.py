@@ -8,7 +8,8 @@ import pytest
 from lxml import etree
 
 from wsrf_uws.soap.faults import RequestError
-from wsrf_uws.soap.values import is_nil, read_datetime, read_duration
+from wsrf_uws.soap.values import read_datetime, read_duration
+from wsrf_uws.wire.elements import is_nil
 
 
 @pytest.mark.parametrize(

@@ -571,8 +571,8 @@ def create_job_response(content: str) -> str:
 
 def compiled_project_set(addressing: str) -> etree.XMLSchema:
     """The project's compiled schema set as published for ``addressing``, plus steps'."""
+    from wsrf_uws.jdl.steps.contract import StepsContract
     from wsrf_uws.published import AddressingVersion, compile_schemas
-    from wsrf_uws.testing import StepsContract
 
     path = StepsContract().schema_path
     assert path is not None

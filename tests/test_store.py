@@ -5,14 +5,18 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 import threading
+from dataclasses import fields, replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from wsrf_uws.core.atomic import atomic_writer, write_atomic
+from wsrf_uws.core.jobfiles import JobFiles
 from wsrf_uws.core.model import (
     ErrorSummary,
     ErrorType,
+    Job,
     Progress,
     ProgressStep,
     Quote,
@@ -20,8 +24,8 @@ from wsrf_uws.core.model import (
     StepStatus,
 )
 from wsrf_uws.core.phases import Phase
-from wsrf_uws.store import JobFiles, ResourceIdTakenError, SQLiteJobStore, StoreError
-from wsrf_uws.store.files import atomic_writer, write_atomic
+from wsrf_uws.core.ports import JobChanges, ResourceIdTakenError, StoreError
+from wsrf_uws.store import SQLiteJobStore
 from wsrf_uws.store.migrations import SCHEMA_VERSION
 from wsrf_uws.store.sqlite import row_key
 
@@ -65,7 +69,7 @@ def test_every_field_survives_a_round_trip(tmp_path: Path) -> None:
 
 def test_unknown_resource(store: SQLiteJobStore) -> None:
     assert store.get("nosuchjob") is None
-    assert store.update("nosuchjob", note="x") is None
+    assert store.update("nosuchjob", JobChanges(note="x")) is None
     assert store.add_result("nosuchjob", Result("a", "a")) is None
     assert store.transition("nosuchjob", Phase.QUEUED) is None
     assert store.delete("nosuchjob") is False
@@ -104,13 +108,35 @@ def test_synchronous_mode_is_checked(tmp_path: Path) -> None:
         SQLiteJobStore(tmp_path / "s.sqlite", synchronous="ful")  # type: ignore[arg-type]
 
 
-def test_update_refuses_identity_fields(store: SQLiteJobStore) -> None:
-    job = make_job()
+def test_a_change_can_name_only_fields_that_may_change() -> None:
+    changeable = {f.name for f in fields(JobChanges)}
+    assert changeable <= {f.name for f in fields(Job)}
+    fixed = {"resource_id", "contract", "owner", "phase", "creation_time", "address", "jdl"}
+    assert not changeable & fixed
+
+
+def test_every_change_is_stored_and_what_it_keeps_is_left_alone(store: SQLiteJobStore) -> None:
+    job = make_job(end_time=T0 + timedelta(hours=1), note="before")
     store.insert(job)
-    with pytest.raises(ValueError, match="cannot change owner"):
-        store.update(job.resource_id, owner="mallory")
-    with pytest.raises(ValueError, match="cannot change phase"):
-        store.update(job.resource_id, phase=Phase.COMPLETED)
+    everything = JobChanges(
+        start_time=T0 + timedelta(seconds=5),
+        end_time=None,  # None is a value: it clears the end time
+        termination_time=None,
+        execution_duration=7,
+        quote=Quote(duration=timedelta(seconds=3), cost={"bytes": 10}),
+        progress=Progress(0.5, (ProgressStep("run", StepStatus.ACTIVE),)),
+        error=ErrorSummary("broken", ErrorType.TRANSIENT),
+        results=(Result("out", "out.txt", "text/plain", 3),),
+        jdl_state={"rows": 9},
+        note="after",
+        run_count=3,
+    )
+    assert set(everything.assigned()) == {f.name for f in fields(JobChanges)}
+    updated = store.update(job.resource_id, everything)
+    assert updated == replace(job, **everything.assigned())
+    assert store.get(job.resource_id) == updated
+    assert store.update(job.resource_id, JobChanges(note="again")) == replace(updated, note="again")
+    assert store.update(job.resource_id, JobChanges()) == replace(updated, note="again")
 
 
 def test_add_result_replaces_by_name(store: SQLiteJobStore) -> None:
@@ -309,7 +335,7 @@ def test_an_unchanged_row_is_decoded_once_and_a_changed_one_again(tmp_path: Path
         changed = store.get(job.resource_id)
         assert changed is not first
         assert changed is not None and changed.phase is Phase.QUEUED
-        other.update(job.resource_id, progress=Progress(0.5))
+        other.update(job.resource_id, JobChanges(progress=Progress(0.5)))
         progressed = store.get(job.resource_id)
         assert progressed is not None and progressed.progress.fraction == 0.5
     finally:
@@ -333,3 +359,31 @@ def test_the_decoded_job_cache_is_bounded_and_can_be_off(tmp_path: Path) -> None
     finally:
         store.close()
         uncached.close()
+
+
+def test_recorded_results_append_or_replace_exactly_as_added_results(tmp_path: Path) -> None:
+    # record_results appends new names in SQL, without reading the job; the job must read
+    # back exactly as with add_results, whichever path each batch takes.
+    fast = SQLiteJobStore(tmp_path / "fast.sqlite")
+    slow = SQLiteJobStore(tmp_path / "slow.sqlite")
+    job = make_job()
+    fast.insert(job)
+    slow.insert(job)
+    batches = [
+        [Result("a", "a.txt", "text/plain", 1)],
+        [Result("b", "b.txt", None, None), Result("c", "http://example.org/c", "image/fits", 3)],
+        [Result("a", "a2.txt", "text/plain", 2)],  # a replacement: moves to the end
+        [Result(f"r{i}", f"r{i}.txt", "text/plain", i) for i in range(100)],  # beyond one call
+        [Result("d", "d.txt", "text/plain", 4), Result("d", "d2.txt", "text/plain", 5)],
+    ]
+    for batch in batches:
+        assert fast.record_results(job.resource_id, batch)
+        slow.add_results(job.resource_id, batch)
+    recorded, added = fast.get(job.resource_id), slow.get(job.resource_id)
+    assert recorded is not None and added is not None
+    assert recorded.results == added.results
+    assert [r.name for r in recorded.results][:3] == ["b", "c", "a"]
+    assert not fast.record_results("nosuchjob", [Result("x", "x.txt")])
+    assert not fast.record("nosuchjob", JobChanges(note="n"))
+    assert fast.record(job.resource_id, JobChanges(note="n"))
+    assert (again := fast.get(job.resource_id)) is not None and again.note == "n"

@@ -1,12 +1,12 @@
 """The ``wsrf-uws`` command.
 
 Operator commands: ``serve`` (run the service), ``settings`` (the effective
-configuration), ``contracts`` (what is installed), ``applications`` (the ``cea``
-contract's application library), ``catalog`` (build a catalogue for the ``adql``
-contract), ``jobs`` (the resources in a data directory) and ``users`` (the users
-file). Client commands (``submit``, ``status``, ``start``, ``resume``, ``extend``,
-``destroy``, ``wsdl``) talk SOAP to a running service; see
-:mod:`wsrf_uws.client.commands`.
+configuration), ``contracts`` (what is installed), ``jobs`` (the resources in a data
+directory) and ``users`` (the users file), and those the installed contracts add
+(:meth:`~wsrf_uws.core.contract.Contract.cli_commands`), which are looked up only when
+the command named is none of the others. Client commands (``submit``, ``status``,
+``start``, ``resume``, ``extend``, ``destroy``, ``wsdl``) talk SOAP to a running service;
+see :mod:`wsrf_uws.client.commands`.
 """
 
 from __future__ import annotations
@@ -17,20 +17,25 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
 from .client.commands import add_client_commands, run_client_command
 from .conformance.command import add_conformance_command, run_conformance
-from .core.clock import format_utc
+from .core.contract import CliCommand, Contract, ContractSettingsError
 from .core.phases import Phase
-from .core.registry import ContractRegistry
+from .core.ports import StoreError
+from .core.registry import installed_contracts
+from .runtime import contract_registry
 from .settings import Settings
-from .store.base import StoreError
 from .store.sqlite import SQLiteJobStore
+from .wire.times import format_utc
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
+    """The command line's parser; a contract's commands are in it only when ``argv`` names
+    no built-in command (or asks for help), so other commands need not import contracts."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", type=Path, help="TOML configuration file")
     common.add_argument("--data", type=Path, dest="data_dir", help="data directory")
@@ -56,25 +61,6 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands.add_parser("settings", parents=[common], help="print the effective settings")
     commands.add_parser("contracts", parents=[common], help="list the installed contracts")
-    applications = commands.add_parser(
-        "applications",
-        parents=[common],
-        help="list the cea contract's applications and the descriptions it skips",
-    )
-    applications.add_argument(
-        "--library", type=Path, help="read this folder instead of the configured library"
-    )
-    catalog = commands.add_parser(
-        "catalog",
-        parents=[common],
-        help="build a DuckDB catalogue for the adql contract (Hipparcos 2, or synthetic)",
-    )
-    catalog.add_argument("kind", choices=["hipparcos", "synthetic"])
-    catalog.add_argument("output", type=Path, help="the catalogue file to write (must not exist)")
-    catalog.add_argument(
-        "--rows", type=int, default=1_000_000, help="synthetic: rows (default 1 000 000)"
-    )
-    catalog.add_argument("--seed", type=int, help="synthetic: the random seed")
     add_client_commands(commands)
     add_conformance_command(commands)
     jobs = commands.add_parser("jobs", parents=[common], help="list the job resources")
@@ -83,16 +69,54 @@ def _parser() -> argparse.ArgumentParser:
         "--phase", action="append", type=Phase, choices=list(Phase), help="repeatable"
     )
     jobs.add_argument("--last", type=int, help="only the N most recent")
+    if not argv or argv[0] not in commands.choices:
+        _add_contract_commands(commands, common)
     return parser
 
 
+def _add_contract_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    """A subcommand for each command an installed contract declares (if its name is free)."""
+    classes, _ = installed_contracts()
+    for name, contract_class in sorted(classes.items()):
+        for command in contract_class.cli_commands():
+            if command.name in commands.choices:
+                print(
+                    f"wsrf-uws: the command {command.name!r} of contract {name!r} is left out: "
+                    "the name is taken",
+                    file=sys.stderr,
+                )
+                continue
+            parser = commands.add_parser(command.name, parents=[common], help=command.help)
+            if command.arguments is not None:
+                command.arguments(parser)
+            parser.set_defaults(contract_command=(contract_class, command))
+
+
 def _settings_command(settings: Settings) -> int:
+    """The service's settings, then each installed contract's section, as validated."""
     sections: dict[str, dict[str, object]] = {}
+    contract_sections = settings.contract_sections
     for name, value in settings.model_dump(mode="json").items():
+        if name in contract_sections:
+            continue
         if isinstance(value, dict):
             sections[name] = value  # printed after the plain values, as TOML tables
         else:
             print(f"{name} = {value!r}")
+    classes, _ = installed_contracts()
+    for name, contract_class in sorted(classes.items()):
+        model = contract_class.settings_model
+        if model is None:
+            continue
+        try:
+            values = settings.contract_settings(name, model)
+        except ContractSettingsError as exc:
+            print(f"wsrf-uws: bad configuration: {exc}", file=sys.stderr)
+            return 2
+        sections[name] = values.model_dump(mode="json")
+    for name in sorted(set(contract_sections) - set(classes)):
+        sections[name] = contract_sections[name]
+        print(f"# [{name}] names no installed contract", file=sys.stderr)
     for section, values in sections.items():
         print(f"\n[{section}]")
         for name, value in values.items():
@@ -101,7 +125,7 @@ def _settings_command(settings: Settings) -> int:
 
 
 def _contracts_command(settings: Settings) -> int:
-    registry = ContractRegistry.from_entry_points(settings, enabled=settings.contracts)
+    registry = contract_registry(settings)
     for contract in registry:
         kind = "isolated" if contract.isolated else "not isolated"
         print(f"{contract.name:<10} {contract.namespace:<28} {kind}")
@@ -112,48 +136,19 @@ def _contracts_command(settings: Settings) -> int:
     return 1 if registry.failures else 0
 
 
-def _applications_command(settings: Settings, args: argparse.Namespace) -> int:
-    from .jdl.cea.contract import CeaContract
-    from .jdl.cea.library import DescriptionError
-    from .jdl.cea.listing import describe_library
-
-    if args.library is not None:
-        settings = settings.model_copy(
-            update={"cea": settings.cea.model_copy(update={"library": args.library})}
-        )
+def _contract_command(settings: Settings, args: argparse.Namespace) -> int:
+    """A command a contract declares, with the contract's environment."""
+    contract_class: type[Contract]
+    command: CliCommand
+    contract_class, command = args.contract_command
     try:
-        library = CeaContract(settings).library
-    except DescriptionError as exc:
-        print(f"wsrf-uws: {exc}", file=sys.stderr)
+        environment = settings.contract_environment(
+            contract_class.name, contract_class.settings_model
+        )
+    except ContractSettingsError as exc:
+        print(f"wsrf-uws: bad configuration: {exc}", file=sys.stderr)
         return 2
-    print(describe_library(library))
-    return 1 if library.problems else 0
-
-
-def _catalog_command(args: argparse.Namespace) -> int:
-    from .jdl.adql.catalog import build_hipparcos, build_synthetic
-
-    if args.output.exists():
-        print(f"wsrf-uws: {args.output} exists; give a new file", file=sys.stderr)
-        return 2
-    if args.kind == "hipparcos":
-        build_hipparcos(args.output)
-        print(f"{args.output}: hipparcos.main (117955 rows)")
-        return 0
-    if args.rows < 1:
-        print("wsrf-uws: --rows must be at least 1", file=sys.stderr)
-        return 2
-
-    def progress(stage: str, done: int, total: int) -> None:
-        print(f"{stage}: {done}/{total}", file=sys.stderr, flush=True)
-
-    options = {} if args.seed is None else {"seed": args.seed}
-    build_synthetic(args.output, rows=args.rows, progress=progress, **options)
-    print(
-        f"{args.output}: synthetic.main ({args.rows} rows); serve it with "
-        f"WSRF_UWS_ADQL__CATALOG={args.output}"
-    )
-    return 0
+    return command.run(args, environment)
 
 
 def _jobs_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -189,7 +184,7 @@ def _serve_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _users_command(settings: Settings, args: argparse.Namespace) -> int:
-    from .soap.users import UsersFile, UsersFileError
+    from .accounts import UsersFile, UsersFileError
 
     path = settings.users_file
     if path is None:
@@ -219,7 +214,8 @@ def _users_command(settings: Settings, args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    args = _parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = _parser(arguments).parse_args(arguments)
     client_status = run_client_command(args)  # submit, status, ...: no local settings needed
     if client_status is not None:
         return client_status
@@ -238,10 +234,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _settings_command(settings)
         if args.command == "contracts":
             return _contracts_command(settings)
-        if args.command == "applications":
-            return _applications_command(settings, args)
-        if args.command == "catalog":
-            return _catalog_command(args)
+        if getattr(args, "contract_command", None) is not None:
+            return _contract_command(settings, args)
         if args.command == "serve":
             return _serve_command(settings, args)
         if args.command == "users":

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from .core.xmldoc import safe_parser
+from .wire.parsing import safe_parser
 
 WSA_1_0 = "http://www.w3.org/2005/08/addressing"
 WSA_2004_08 = "http://schemas.xmlsoap.org/ws/2004/08/addressing"

@@ -6,16 +6,19 @@ directory, the local process executor, and every installed contract.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .core.clock import Clock, SystemClock
+from .core.contract import ContractEnvironment
+from .core.jobfiles import JobFiles
 from .core.lifetime import TerminationPolicy
 from .core.model import ANONYMOUS
+from .core.ports import Executor
 from .core.quotas import OwnerLimits, Quotas
 from .core.registry import ContractRegistry
 from .core.service import ExecutionLimits, JobService
-from .execution.base import Executor
 from .execution.local import LocalExecutor
 from .settings import QuotaSettings, Settings
-from .store.files import JobFiles
 from .store.sqlite import SQLiteJobStore
 
 
@@ -25,13 +28,17 @@ def build_service(
     registry: ContractRegistry | None = None,
     executor: Executor | None = None,
     clock: Clock | None = None,
+    public_url: str | None = None,
 ) -> JobService:
     """A service for ``settings``; pass ``registry``/``executor``/``clock`` to replace the defaults.
 
-    The service is not started: call ``startup()`` or use it as a context manager.
+    ``public_url`` is where clients reach the service (default ``settings.base_url``), for
+    the contracts the registry builds. The service is not started: call ``startup()`` or
+    use it as a context manager.
     """
+    clock = clock or SystemClock()
     if registry is None:
-        registry = ContractRegistry.from_entry_points(settings, enabled=settings.contracts)
+        registry = contract_registry(settings, public_url=public_url, clock=clock)
     quotas = owner_quotas(settings.quotas)
     if executor is None:
         executor = LocalExecutor(
@@ -49,7 +56,7 @@ def build_service(
         files=JobFiles(settings.jobs_dir),
         registry=registry,
         executor=executor,
-        clock=clock or SystemClock(),
+        clock=clock,
         policy=TerminationPolicy(
             default_lifetime=settings.default_lifetime,
             max_lifetime=settings.max_lifetime,
@@ -62,6 +69,17 @@ def build_service(
         ),
         quotas=quotas,
     )
+
+
+def contract_registry(
+    settings: Settings, *, public_url: str | None = None, clock: Clock | None = None
+) -> ContractRegistry:
+    """Every installed contract ``settings`` enable, each built with its environment."""
+
+    def environment(name: str, model: type[Any] | None) -> ContractEnvironment:
+        return settings.contract_environment(name, model, public_url=public_url, clock=clock)
+
+    return ContractRegistry.from_entry_points(environment, enabled=settings.contracts)
 
 
 def owner_quotas(settings: QuotaSettings) -> Quotas:

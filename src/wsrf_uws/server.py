@@ -1,11 +1,14 @@
 """``wsrf-uws serve``: the service on waitress, every installed contract on one port.
 
 Start-up first takes the data directory's lock (:mod:`wsrf_uws.data_lock`): a second
-service on the same directory stops there, having changed nothing. Then restart
-recovery runs, before the port opens, so a client never sees a job that recovery is
-about to change. Each request is logged on one line. SIGTERM or SIGINT closes the port,
-stops the reaper and the executor (running jobs stay recorded as EXECUTING and are
-recovered at the next start), closes the store and releases the lock.
+service on the same directory stops there, having changed nothing. The port is bound
+next, so the contracts are built knowing the public URL; a contract whose settings
+section is not valid (or one enabled but not installed) stops the start-up with the
+reason, before anything else changes. Then restart recovery runs, before the port
+accepts requests, so a client never sees a job that recovery is about to change. Each
+request is logged on one line. SIGTERM or SIGINT closes the port, stops the reaper and
+the executor (running jobs stay recorded as EXECUTING and are recovered at the next
+start), closes the store and releases the lock.
 
 The HTTP server is waitress with :func:`wsrf_uws.waitress_compat.guard` installed: each
 route's body limit is applied as the request arrives, one client address holds a
@@ -27,7 +30,8 @@ from typing import Any
 
 from waitress.server import create_server
 
-from .core.registry import ContractRegistry
+from .accounts import UsersFile
+from .core.registry import ContractRegistry, installed_names
 from .core.service import JobService
 from .data_lock import DataDirectoryLock
 from .request_rate import RequestRate
@@ -36,7 +40,6 @@ from .settings import Settings, http_base_url
 from .soap.application import SoapApplication, WsgiApp
 from .soap.identity import Authenticator
 from .soap.incoming import XmlLimits
-from .soap.users import UsersFile
 from .waitress_compat import ConnectionPolicy, guard
 
 log = logging.getLogger("wsrf_uws.server")
@@ -98,18 +101,21 @@ def public_base_url(settings: Settings, host: str, port: int) -> str:
     return http_base_url(host, port)
 
 
-def largest_request(settings: Settings) -> int:
-    """The largest request body waitress accepts: what the largest route needs.
-
-    Every route but the contracts' own HTTP applications is held to ``max_request_bytes``
-    as the request arrives (:func:`wsrf_uws.waitress_compat.guard`); when the ``vospace``
-    contract is served, its uploads may be as large as the largest space, and its
-    endpoint holds its other requests to its own, smaller limit.
-    """
-    largest = settings.max_request_bytes
-    if settings.contracts is None or "vospace" in settings.contracts:
-        largest = max(largest, settings.vospace.largest_space_bytes)
-    return largest
+def check_contracts(settings: Settings, registry: ContractRegistry) -> None:
+    """Log the contracts that could not be loaded; raise ValueError, naming them, if any
+    failed by the configuration's fault (an invalid settings section, a contract enabled
+    but not installed): the service does not start then. Sections of the configuration
+    that name no installed contract are logged as warnings."""
+    for name, reason in registry.failures.items():
+        log.error("contract %s not served: %s", name, reason)
+    installed = set(installed_names())
+    for name in sorted(set(settings.contract_sections) - installed):
+        log.warning("the settings section [%s] names no installed contract", name)
+    if registry.misconfigured:
+        reasons = "; ".join(
+            f"{name}: {registry.failures[name]}" for name in sorted(registry.misconfigured)
+        )
+        raise ValueError(f"the configuration of the contracts is not valid ({reasons})")
 
 
 def authenticator(settings: Settings, service: JobService) -> Authenticator:
@@ -169,7 +175,7 @@ def http_server(settings: Settings, application: SoapApplication, listener: sock
         threads=settings.threads,
         # waitress refuses bodies of this size or more, after reading them: the largest
         # route's limit; each route's own applies before (guard).
-        max_request_body_size=largest_request(settings) + 1,
+        max_request_body_size=application.largest_body() + 1,
         connection_limit=connections,
         channel_timeout=http.channel_timeout,
         # How often the timeouts are checked: a fraction of the shortest.
@@ -285,10 +291,18 @@ def _serve_locked(
     except ValueError:
         listener.close()
         raise
-    service = build_service(settings, registry=registry)
-    if registry is None and service.registry.failures:
-        for name, reason in service.registry.failures.items():
-            log.error("contract %s not served: %s", name, reason)
+    try:
+        service = build_service(settings, registry=registry, public_url=base_url)
+    except BaseException:
+        listener.close()
+        raise
+    if registry is None:
+        try:
+            check_contracts(settings, service.registry)
+        except ValueError:
+            listener.close()
+            service.shutdown()
+            raise
     report = service.startup()
     try:
         application = build_application(settings, service, base_url=base_url)

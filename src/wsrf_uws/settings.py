@@ -11,9 +11,9 @@ from __future__ import annotations
 from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,297 +21,14 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from .core.clock import Clock, SystemClock
+from .core.contract import ContractEnvironment, ContractSettingsError
+from .published import compile_schemas
 from .store.sqlite import DEFAULT_MMAP_BYTES
 
+_Model = TypeVar("_Model", bound=BaseModel)
+
 _config_file: ContextVar[Path | None] = ContextVar("wsrf_uws_config_file", default=None)
-
-
-class CeaSettings(BaseModel):
-    """The parameterized-applications contract (``cea``): its library and its limits.
-
-    In TOML under ``[cea]``; in the environment as ``WSRF_UWS_CEA__{FIELD}``.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    library: Path | None = Field(
-        None, description="Folder of application descriptions; none: the demonstration library."
-    )
-    search_path: list[Path] = Field(
-        default_factory=list,
-        description="Folders searched for executables named without a path (after the "
-        "folder of the service's Python, before the service's PATH).",
-    )
-    fetch_allow: list[str] = Field(
-        default_factory=lambda: ["{public_url}/demo/"],
-        description="Where remote inputs may come from: scheme://host[:port][/path] entries, "
-        "host wildcards allowed; private addresses only for hosts named exactly; an entry may "
-        "begin with {public_url}, the service's own address. Default: only the service's own "
-        "demonstration data.",
-    )
-    deliver_allow: list[str] = Field(
-        default_factory=lambda: ["https://*", "http://*"],
-        description="Where outputs may be delivered (HTTP PUT), in the same form.",
-    )
-    max_input_bytes: int = Field(
-        256 * 1024 * 1024, ge=1, description="Largest remote input fetched, in bytes."
-    )
-    transfer_timeout: float = Field(
-        60.0, gt=0, description="Seconds a fetch or delivery may wait for the other side."
-    )
-    max_cpu_seconds: int = Field(
-        3600, ge=1, description="Largest CPU time of one application run (RLIMIT_CPU)."
-    )
-    max_memory_bytes: int = Field(
-        4 * 1024**3, ge=1024**2, description="Largest address space of a run (RLIMIT_AS)."
-    )
-    max_file_bytes: int = Field(
-        1024**3, ge=1024, description="Largest file a run may write (RLIMIT_FSIZE)."
-    )
-    inline_bytes: int = Field(
-        65536, ge=0, description="Largest output kept in-line in the job state."
-    )
-    max_output_bytes: int = Field(
-        4 * 1024**2,
-        ge=1024,
-        description="Most bytes a run may write to its standard output, and to its standard "
-        "error (each); beyond, the run is stopped and the job fails.",
-    )
-    max_processes: int = Field(
-        128,
-        ge=1,
-        description="Most processes (threads count too) one application run may have at once: "
-        "a cgroup's pids.max where the service may make cgroups, RLIMIT_NPROC for an "
-        "unprivileged service, and a count of the run's processes in any case.",
-    )
-    process_cgroup: Literal["auto", "none"] | Path = Field(
-        "auto",
-        description="Where each run gets a cgroup of its own (for max_processes): a cgroup "
-        "folder with the pids controller; 'auto': the service's own pids cgroup, if it may "
-        "make cgroups there; 'none': no cgroup.",
-    )
-
-
-class ImageSettings(BaseModel):
-    """The image service with data staging (``image``): its archive and its limits.
-
-    In TOML under ``[image]``; in the environment as ``WSRF_UWS_IMAGE__{FIELD}``.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    archive: Path | None = Field(
-        None,
-        description="Folder of FITS images with a celestial WCS (searched recursively); "
-        "none: a small demonstration archive generated into the data folder on first use.",
-    )
-    max_fields: int = Field(1000, ge=1, description="Most fields one job may ask for.")
-    max_field_size: float = Field(
-        2.0, gt=0, le=10, description="Largest width or height of a field, in degrees."
-    )
-    max_images: int = Field(
-        10000, ge=1, description="Most images one job may stage (a cutout per field and frame)."
-    )
-    max_image_pixels: int = Field(
-        4096,
-        ge=16,
-        le=16384,
-        description="Largest width or height of a staged image (cutout or mosaic), in pixels.",
-    )
-    seconds_per_image: float = Field(
-        0.05, ge=0, description="Time quoted for one cutout (mosaics: per frame resampled)."
-    )
-    max_field_bytes: int = Field(
-        256 * 1024**2,
-        ge=1024**2,
-        description="Most bytes the images of one field may take (a field covered by many "
-        "frames makes a cutout from each), by the quote.",
-    )
-    max_image_bytes: int = Field(
-        80 * 1024**2,
-        ge=64 * 1024,
-        description="Largest staged image (cutout or mosaic), in bytes (the default holds a "
-        "4096-pixel square of 32-bit floats): refused at createJob by its estimate, and not "
-        "written at run time if the real one is larger.",
-    )
-    staging_margin: float = Field(
-        0.25,
-        ge=0,
-        le=10,
-        description="How far the bytes a run stages may exceed the quote (0.25: by 25%) "
-        "before the job stops in ERROR, so a wrong estimate cannot fill the disk.",
-    )
-
-
-class AdqlSettings(BaseModel):
-    """The ADQL service with a result cursor (``adql``): its catalogue and its limits.
-
-    In TOML under ``[adql]``; in the environment as ``WSRF_UWS_ADQL__{FIELD}``.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    catalog: Path | None = Field(
-        None,
-        description="DuckDB catalogue file (opened read-only; `wsrf-uws adql` builds one); "
-        "none: Hipparcos 2, loaded into the data folder on first use.",
-    )
-    default_maxrec: int = Field(
-        100_000, ge=0, description="Rows kept when a job gives no maxrec (TAP's default)."
-    )
-    max_maxrec: int = Field(
-        10_000_000, ge=0, description="Most rows a job may keep (TAP's hard limit)."
-    )
-    max_exposed_rows: int = Field(
-        100_000, ge=1, description="Most rows one exposeRows call may select."
-    )
-    batch_rows: int = Field(
-        65536, ge=1024, description="Rows per batch of the cached result (the cursor's unit)."
-    )
-    query_memory_bytes: int = Field(
-        1024**3,
-        ge=64 * 1024**2,
-        description="Memory one query may use (DuckDB's memory_limit, per worker process); "
-        "a query that needs more ends in ERROR.",
-    )
-    query_threads: int = Field(
-        1,
-        ge=1,
-        description="Threads one query may use (DuckDB's threads); slots x query_threads "
-        "should not exceed the cores.",
-    )
-    max_spill_bytes: int = Field(
-        1024**3,
-        ge=0,
-        description="Disk a query may spill to, in its job's folder, when it needs more than "
-        "query_memory_bytes (DuckDB's max_temp_directory_size); 0: no spilling.",
-    )
-    max_result_bytes: int = Field(
-        1024**3,
-        ge=1024**2,
-        description="Largest result a query may keep, in bytes: the cached rows, and the "
-        "VOTable written from them, each; a larger result ends the job in ERROR.",
-    )
-    max_query_chars: int = Field(
-        65536, ge=256, description="Longest ADQL query text, in characters."
-    )
-    max_query_tokens: int = Field(
-        10_000,
-        ge=16,
-        description="Most tokens (names, literals, operators) in one query: bounds IN lists "
-        "and CASE branches.",
-    )
-    max_query_depth: int = Field(
-        20,
-        ge=2,
-        le=40,
-        description="Deepest nesting of parentheses (subqueries, function calls) and CASE "
-        "in one query.",
-    )
-
-    @model_validator(mode="after")
-    def _check_maxrec(self) -> AdqlSettings:
-        if self.default_maxrec > self.max_maxrec:
-            raise ValueError("adql.default_maxrec must not exceed adql.max_maxrec")
-        return self
-
-
-class SpaceLimits(BaseModel):
-    """What one owner may have of the ``vospace`` contract; any field left out keeps the
-    contract-wide value."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    max_space_bytes: int | None = Field(None, ge=0, description="Largest space, in bytes.")
-    max_owner_bytes: int | None = Field(
-        None, ge=0, description="Most bytes of all the owner's live spaces together."
-    )
-    max_lifetime: timedelta | None = Field(
-        None, description="Longest lifetime of a space, counted from now."
-    )
-
-
-class VospaceSettings(BaseModel):
-    """VOSpace with controlled lifetime (``vospace``): the quota policy and the endpoint.
-
-    In TOML under ``[vospace]`` (per-owner limits under ``[vospace.owners.NAME]``); in the
-    environment as ``WSRF_UWS_VOSPACE__{FIELD}``.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    default_lifetime: timedelta = Field(
-        timedelta(days=7), description="Lifetime offered when the JDL asks none."
-    )
-    max_lifetime: timedelta = Field(
-        timedelta(days=30), description="Longest lifetime of a space, counted from now."
-    )
-    max_space_bytes: int = Field(1024**3, ge=0, description="Largest space, in bytes.")
-    max_owner_bytes: int = Field(
-        10 * 1024**3, ge=0, description="Most bytes of all an owner's live spaces together."
-    )
-    owners: dict[str, SpaceLimits] = Field(
-        default_factory=dict, description="Limits for particular owners, by user name."
-    )
-    max_nodes_per_space: int = Field(
-        100_000, ge=1, description="Most nodes (files, folders, links) in one space."
-    )
-    max_document_bytes: int = Field(
-        1024 * 1024,
-        ge=1024,
-        description="Largest body of a VOSpace request other than an upload (node and "
-        "transfer documents); larger ones get HTTP 413 before they are read.",
-    )
-    max_transfers_per_owner: int = Field(
-        10_000,
-        ge=1,
-        description="Most live negotiated transfers one user holds; beyond, HTTP 429.",
-    )
-    max_anonymous_transfers: int = Field(
-        100,
-        ge=1,
-        description="Most live negotiated transfers all anonymous callers hold together; "
-        "beyond, HTTP 429.",
-    )
-    transfer_lifetime: timedelta = Field(
-        timedelta(hours=1),
-        description="How long a data URL works once used (counted from its negotiation).",
-    )
-    unused_transfer_lifetime: timedelta = Field(
-        timedelta(minutes=10),
-        description="How long a negotiated transfer is kept while its data URL is unused.",
-    )
-
-    @model_validator(mode="after")
-    def _check_lifetimes(self) -> VospaceSettings:
-        lifetimes = [("default_lifetime", self.default_lifetime)]
-        lifetimes += [("max_lifetime", self.max_lifetime)]
-        lifetimes += [("transfer_lifetime", self.transfer_lifetime)]
-        lifetimes += [("unused_transfer_lifetime", self.unused_transfer_lifetime)]
-        lifetimes += [
-            (f"owners.{name}.max_lifetime", limits.max_lifetime)
-            for name, limits in self.owners.items()
-            if limits.max_lifetime is not None
-        ]
-        for name, value in lifetimes:
-            if value <= timedelta(0):
-                raise ValueError(f"vospace.{name} must be positive")
-        return self
-
-    @property
-    def largest_space_bytes(self) -> int:
-        """The largest space any owner may have: the largest upload the endpoint takes."""
-        own = [o.max_space_bytes for o in self.owners.values() if o.max_space_bytes is not None]
-        return max([self.max_space_bytes, *own])
-
-    def limits_for(self, owner: str) -> tuple[int, int, timedelta]:
-        """(max_space_bytes, max_owner_bytes, max_lifetime) for ``owner``."""
-        own = self.owners.get(owner, SpaceLimits())
-        return (
-            self.max_space_bytes if own.max_space_bytes is None else own.max_space_bytes,
-            self.max_owner_bytes if own.max_owner_bytes is None else own.max_owner_bytes,
-            self.max_lifetime if own.max_lifetime is None else own.max_lifetime,
-        )
 
 
 class OwnerQuota(BaseModel):
@@ -429,10 +146,16 @@ def http_base_url(host: str, port: int) -> str:
 
 
 class Settings(BaseSettings):
-    """Everything a deployment can configure."""
+    """Everything a deployment can configure.
+
+    The service's own settings are fields; every other TOML table is the section of the
+    contract of that name (``[adql]``), kept as it is here and validated by the registry
+    against the contract's own model, with environment overrides (see
+    :meth:`contract_settings`). Any other unknown setting is refused.
+    """
 
     model_config = SettingsConfigDict(
-        env_prefix="WSRF_UWS_", env_nested_delimiter="__", extra="forbid", frozen=True
+        env_prefix="WSRF_UWS_", env_nested_delimiter="__", extra="allow", frozen=True
     )
 
     data_dir: Path = Field(
@@ -518,18 +241,26 @@ class Settings(BaseSettings):
     contracts: list[str] | None = Field(
         None, description="Contracts to serve; default every installed one."
     )
-    cea: CeaSettings = Field(
-        default_factory=CeaSettings, description="The parameterized-applications contract."
-    )
-    image: ImageSettings = Field(
-        default_factory=ImageSettings, description="The image service with data staging."
-    )
-    adql: AdqlSettings = Field(
-        default_factory=AdqlSettings, description="The ADQL service with a result cursor."
-    )
-    vospace: VospaceSettings = Field(
-        default_factory=VospaceSettings, description="VOSpace with controlled lifetime."
-    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_contract_sections(cls, data: Any) -> Any:
+        """Unknown tables are contracts' sections; any other unknown name is a mistake."""
+        if not isinstance(data, dict):
+            return data
+        sections: dict[str, Any] = {}
+        for name, value in data.items():
+            if name in cls.model_fields:
+                sections[name] = value
+            elif isinstance(value, BaseModel):  # a contract's settings, given in code
+                sections[name] = value.model_dump()
+            elif isinstance(value, dict):
+                sections[name] = value
+            else:
+                raise ValueError(
+                    f"unknown setting {name!r} (a contract's settings are a table, [{name}])"
+                )
+        return sections
 
     @model_validator(mode="after")
     def _check_limits(self) -> Settings:
@@ -543,6 +274,60 @@ class Settings(BaseSettings):
         ):
             raise ValueError("default_execution_duration must lie within max_execution_duration")
         return self
+
+    @property
+    def contract_sections(self) -> dict[str, dict[str, Any]]:
+        """The tables of the configuration that are contracts' sections, by name, as given."""
+        return dict(self.model_extra or {})
+
+    def contract_settings(self, name: str, model: type[_Model]) -> _Model:
+        """The section ``[name]`` validated against ``model``, a contract's settings model.
+
+        Values come from the environment (``WSRF_UWS_{NAME}__{FIELD}``, nested with
+        ``__``, lists and tables as JSON), then the ``[name]`` table, then the model's
+        defaults. Raises :class:`ContractSettingsError` naming each problem.
+        """
+        if name in type(self).model_fields:
+            raise ContractSettingsError(
+                f"a contract cannot be named {name!r}: that is a setting of the service"
+            )
+        section = self.contract_sections.get(name, {})
+        try:
+            fields: dict[str, Any] = {name: (model, Field(default_factory=model))}
+            source = create_model(f"{name}_section", __base__=_ContractSection, **fields)
+            values: dict[str, Any] = {name: section}
+            value = getattr(source(**values), name)
+        except ValidationError as exc:
+            problems = "; ".join(_problem(error) for error in exc.errors())
+            raise ContractSettingsError(
+                f"the settings [{name}] are not valid: {problems}"
+            ) from None
+        return cast(_Model, value)
+
+    def contract_environment(
+        self,
+        name: str,
+        model: type[BaseModel] | None,
+        *,
+        public_url: str | None = None,
+        clock: Clock | None = None,
+    ) -> ContractEnvironment:
+        """The environment the contract ``name`` is built with (its settings validated).
+
+        ``public_url`` is where clients reach the service (default :attr:`base_url`);
+        ``clock`` the service's clock (default the system's).
+        """
+        return ContractEnvironment(
+            settings=None if model is None else self.contract_settings(name, model),
+            data_dir=self.data_dir,
+            jobs_dir=self.jobs_dir,
+            public_url=public_url or self.base_url,
+            clock=clock or SystemClock(),
+            authority=self.authority,
+            max_lifetime=self.max_lifetime,
+            allow_anonymous=self.allow_anonymous,
+            compile_schema=compile_schemas,
+        )
 
     @property
     def store_path(self) -> Path:
@@ -592,3 +377,31 @@ class Settings(BaseSettings):
         if path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
+
+
+def _problem(error: Any) -> str:
+    """One validation error of a section, as ``field.sub: message``."""
+    where = ".".join(str(part) for part in error["loc"][1:])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+class _ContractSection(BaseSettings):
+    """What :meth:`Settings.contract_settings` reads a section with: the environment
+    first, then the table (given as the one field's value), as the service's own settings."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="WSRF_UWS_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment, then the table."""
+        return (env_settings, init_settings)

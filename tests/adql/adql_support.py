@@ -22,9 +22,9 @@ import pyarrow as pa
 import pytest
 
 from wsrf_uws.jdl.adql.catalog import Catalog, add_table, build_hipparcos
-from wsrf_uws.jdl.adql.columns import ColumnInfo
 from wsrf_uws.jdl.adql.query import execute, translate
 from wsrf_uws.jdl.adql.tap_schema import TableInfo
+from wsrf_uws.vo.columns import ColumnInfo
 
 #: The second table: positions near 40 Hipparcos stars, plus 10 unrelated rows.
 SOURCES = TableInfo(

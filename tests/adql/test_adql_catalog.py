@@ -25,8 +25,8 @@ from wsrf_uws.jdl.adql.catalog import (
     build_synthetic,
     ensure_catalog,
 )
-from wsrf_uws.jdl.adql.columns import ColumnInfo
 from wsrf_uws.jdl.adql.tap_schema import TableInfo
+from wsrf_uws.vo.columns import ColumnInfo
 
 from adql_support import SOURCES, build_seconds, catalog_path
 

@@ -21,9 +21,9 @@ import pyarrow as pa
 import pytest
 from astropy.io.votable import parse
 
-from wsrf_uws.jdl.adql.columns import ColumnInfo
 from wsrf_uws.jdl.adql.cursor import ResultCursor, write_cursor
-from wsrf_uws.jdl.adql.votable import write_votable
+from wsrf_uws.vo.columns import ColumnInfo
+from wsrf_uws.vo.votable import write_votable
 
 SCHEMA = pa.schema([("row", pa.int64()), ("value", pa.float64()), ("label", pa.string())])
 COLUMNS = [

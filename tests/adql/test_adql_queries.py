@@ -20,7 +20,6 @@ import pytest
 import sqlglot
 
 from wsrf_uws.jdl.adql.catalog import Catalog
-from wsrf_uws.jdl.adql.columns import ColumnInfo
 from wsrf_uws.jdl.adql.query import (
     AdqlError,
     ExecutionError,
@@ -31,6 +30,7 @@ from wsrf_uws.jdl.adql.query import (
     result_columns,
     translate,
 )
+from wsrf_uws.vo.columns import ColumnInfo
 
 from adql_support import (
     SOURCES,

@@ -15,7 +15,7 @@ from wsrf_uws.core.model import ProgressStep, Result
 from wsrf_uws.jdl.cea.application import Application
 from wsrf_uws.jdl.cea.jdl import CeaJob
 from wsrf_uws.jdl.cea.runner import ApplicationRun, RunPolicy
-from wsrf_uws.jdl.cea.state import initial_state
+from wsrf_uws.jdl.cea.state import CeaState
 from wsrf_uws.jdl.cea.transfer import TransferPolicy
 
 #: What the unit tests' runs may fetch from and deliver to.
@@ -66,7 +66,7 @@ def application_run(
 ) -> tuple[ApplicationRun, FakeContext]:
     """A run of ``job`` (default: ``application`` with no parameters) and its context."""
     job = job or CeaJob(application, inputs=(), outputs=())
-    context = FakeContext(workdir, initial_state(job))
+    context = FakeContext(workdir, CeaState.for_job(job).to_dict())
     return ApplicationRun(job, cast(JobContext, context), run_policy()), context
 
 

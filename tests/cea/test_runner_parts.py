@@ -28,7 +28,7 @@ from wsrf_uws.jdl.cea.application import (
 from wsrf_uws.jdl.cea.contract import _estimate
 from wsrf_uws.jdl.cea.jdl import CeaJob, InputValue, read_job
 from wsrf_uws.jdl.cea.library import Library, cea_schema
-from wsrf_uws.jdl.cea.state import initial_state, state_element
+from wsrf_uws.jdl.cea.state import CeaState, state_element
 
 from cea_support import POLICY, application_run
 
@@ -220,10 +220,10 @@ def test_prepared_inputs_make_the_argument_vector(library: Library, tmp_path: Pa
         Result("in-image.fits", "in-image.fits", "application/fits"),
         Result("in-notes.txt", "in-notes.txt", "text/plain"),
     ]
-    entries = {e["name"]: e for e in run.state["inputs"]}
-    assert entries["image"]["result"] == "in-image.fits"
-    assert entries["notes"]["result"] == "in-notes.txt"
-    assert entries["count"]["value"] == "3"
+    entries = {e.name: e for e in run.state.inputs}
+    assert entries["image"].result == "in-image.fits"
+    assert entries["notes"].result == "in-notes.txt"
+    assert entries["count"].value == "3"
 
 
 def test_a_false_flag_is_left_out(library: Library, tmp_path: Path) -> None:
@@ -306,7 +306,7 @@ def test_the_initial_state_lists_what_the_job_gave(library: Library) -> None:
         '<input name="tag" locality="remote">https://a.org/tag.txt</input>',
         '<output name="said" storage="inline" destination="https://b.org/said.txt"/>',
     )
-    assert initial_state(job) == {
+    assert CeaState.for_job(job).to_dict() == {
         "application": "kitchen",
         "inputs": [
             {"name": "image", "type": "FITS", "locality": "local", "storage": "file"},
@@ -347,7 +347,7 @@ def test_the_initial_state_lists_what_the_job_gave(library: Library) -> None:
 
 
 def test_the_state_element_is_valid_and_complete(library: Library) -> None:
-    state = initial_state(
+    state = CeaState.for_job(
         cea_job(
             library,
             '<input name="label">hello</input>',
@@ -355,7 +355,7 @@ def test_the_state_element_is_valid_and_complete(library: Library) -> None:
             '<output name="said" storage="inline" destination="https://b.org/said.txt"/>',
             '<output name="picture" destination="https://b.org/p.fits"/>',
         )
-    )
+    ).to_dict()
     # What a run leaves: results for file values, in-line values, deliveries, notes.
     inputs = {e["name"]: e for e in state["inputs"]}
     inputs["image"]["result"] = "in-image.fits"
@@ -415,7 +415,7 @@ def test_the_state_element_is_valid_and_complete(library: Library) -> None:
 
 
 def test_a_result_not_yet_announced_gives_no_reference(library: Library) -> None:
-    state = initial_state(cea_job(library))
+    state = CeaState.for_job(cea_job(library)).to_dict()
     state["inputs"][0]["result"] = "in-image.fits"
     element = state_element(job_with(state), result_url=url)
     validate(element, cea_schema())
@@ -426,7 +426,9 @@ def test_a_result_not_yet_announced_gives_no_reference(library: Library) -> None
 
 def test_the_state_of_an_application_without_parameters_is_valid() -> None:
     bare = Application(name="bare", title="Bare", executable=Path("/bin/true"))
-    element = state_element(job_with(initial_state(CeaJob(bare, (), ()))), result_url=url)
+    element = state_element(
+        job_with(CeaState.for_job(CeaJob(bare, (), ())).to_dict()), result_url=url
+    )
     validate(element, cea_schema())
     assert etree.tostring(element, encoding="unicode") == (
         f'<cea:state xmlns:cea="{CEA}"><cea:application>bare</cea:application></cea:state>'

@@ -32,10 +32,10 @@ from typing import Any
 from lxml import etree
 from waitress.server import create_server
 
-from wsrf_uws.core.xmldoc import safe_parser
 from wsrf_uws.runtime import build_service
 from wsrf_uws.server import build_application
 from wsrf_uws.settings import Settings
+from wsrf_uws.wire.parsing import safe_parser
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 WSA = "http://www.w3.org/2005/08/addressing"

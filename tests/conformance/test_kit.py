@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from wsrf_uws.accounts import UsersFile
 from wsrf_uws.cli import main as cli_main
 from wsrf_uws.conformance.kit import all_checks, run_kit
 from wsrf_uws.conformance.lint import RULES
 from wsrf_uws.conformance.options import Options
-from wsrf_uws.soap.users import UsersFile
 
 from kit_servers import BrokenServer, KitRun, RestartableServer
 from kit_servers import run_kit as run_kit_command

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from wsrf_uws.accounts import UsersFile
 from wsrf_uws.client import InvalidJobDescription, QuotaExceeded, Service
 from wsrf_uws.jdl.image.demo import make_demo_archive
-from wsrf_uws.soap.users import UsersFile
 from wsrf_uws.testing.server import RunningServer
 
 from image_support import write_frame

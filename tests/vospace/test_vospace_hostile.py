@@ -7,7 +7,6 @@ real ``wsrf-uws serve`` for the settings), with a real SQLite store.
 
 from __future__ import annotations
 
-import io
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -20,33 +19,35 @@ import pytest
 import requests
 from lxml import etree
 
+from wsrf_uws.accounts import UsersFile
 from wsrf_uws.client import Service
 from wsrf_uws.jdl.vospace.schema import STATEMENTS
 from wsrf_uws.jdl.vospace.store import SpaceStore
 from wsrf_uws.jdl.vospace.wsgi import CHUNK_BYTES
-from wsrf_uws.soap.users import UsersFile
 from wsrf_uws.testing import ManualClock
 from wsrf_uws.testing.server import RunningServer
 
 from vospace_support import (
+    ALICE,
+    BOB,
     CORE,
     PASSWORDS,
     Endpoint,
+    call,
     node_xml,
     running_endpoint,
     transfer_xml,
     vos,
 )
 
-ALICE = ("alice", PASSWORDS["alice"])
-BOB = ("bob", PASSWORDS["bob"])
 HTTPGET = CORE + "httpget"
 
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
     """An endpoint with small bounds: 3 transfers for anonymous callers together, 5 per
-    user, unused ones kept 10 minutes, used ones an hour; 4 KiB documents, 50 KB uploads."""
+    user, unused ones kept 10 minutes, used ones an hour; 4 KiB documents; spaces, and so
+    uploads, of at most 50 KB."""
     with running_endpoint(
         tmp_path_factory.mktemp("hostile"),
         max_anonymous_transfers=3,
@@ -54,7 +55,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
         unused_transfer_lifetime=timedelta(minutes=10),
         transfer_lifetime=timedelta(hours=1),
         max_document_bytes=4096,
-        max_upload_bytes=50_000,
+        max_space_bytes=50_000,
     ) as running:
         yield running
 
@@ -199,43 +200,6 @@ def test_an_unused_negotiation_expires_early_and_a_used_one_lasts_the_hour(
 # -- request bodies -------------------------------------------------------------------
 
 
-class _CountingInput(io.BytesIO):
-    """A request body that counts what the application reads of it."""
-
-    def __init__(self, data: bytes) -> None:
-        super().__init__(data)
-        self.taken = 0
-
-    def read(self, size: int | None = -1) -> bytes:
-        block = super().read(size)
-        self.taken += len(block)
-        return block
-
-
-def call(
-    ep: Endpoint, method: str, url: str, body: bytes, *, declared: bool, auth: Any = ALICE
-) -> tuple[str, bytes, int]:
-    """Call the application itself (no HTTP server, which reads whole bodies before the
-    application sees them); returns the status, the body and how much of the request
-    body the application read."""
-    stream = _CountingInput(body)
-    parts = urlsplit(url)
-    environ: dict[str, Any] = {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": parts.path,
-        "QUERY_STRING": parts.query,
-        "wsgi.input": stream,
-        "wsgi.input_terminated": True,
-    }
-    if declared:
-        environ["CONTENT_LENGTH"] = str(len(body))
-    if auth is not None:
-        environ["HTTP_AUTHORIZATION"] = requests.auth._basic_auth_str(*auth)
-    answered: list[str] = []
-    chunks = ep.app(environ, lambda status, headers, *exc: answered.append(status))
-    return answered[0].split()[0], b"".join(chunks), stream.taken
-
-
 def test_bodies_over_the_route_limit_are_refused_before_they_are_read(small: Endpoint) -> None:
     clear_transfers(small)
     space = small.space("alice", quota=1_000_000).name
@@ -249,21 +213,21 @@ def test_bodies_over_the_route_limit_are_refused_before_they_are_read(small: End
         ("PUT", small.nodes(f"{space}/node")),
         ("PUT", f"{small.service}/auth/nodes/{space}/node"),
     ]:
-        status, answer, taken = call(small, method, url, big, declared=True)
-        assert (status, taken) == ("413", 0), (method, url, answer)
-        assert answer.startswith(b"RequestEntityTooLarge the request body has 5004 bytes")
+        answer = call(small, method, url, big, declared=True)
+        assert (answer.code, answer.taken) == (413, 0), (method, url, answer.body)
+        assert answer.body.startswith(b"RequestEntityTooLarge the request body has 5004 bytes")
     # A chunked document is read up to the limit, not beyond.
-    status, answer, taken = call(small, "PUT", small.nodes(f"{space}/node"), big, declared=False)
-    assert (status, answer.split()[0]) == ("413", b"RequestEntityTooLarge")
-    assert taken <= 4096 + CHUNK_BYTES
+    answer = call(small, "PUT", small.nodes(f"{space}/node"), big, declared=False)
+    assert answer.fault == (413, "RequestEntityTooLarge")
+    assert answer.taken <= 4096 + CHUNK_BYTES
     # Uploads take more: up to the largest space (here 50 000 bytes) by the route's
     # limit, then up to the room left in their space.
     upload = data_url(small, post_transfer(small, f"{space}/f", "pushToVoSpace", ALICE), ALICE)
-    status, answer, taken = call(small, "PUT", upload, b"u" * 50_001, declared=True, auth=None)
-    assert (status, taken) == ("413", 0)
-    assert answer.startswith(b"RequestEntityTooLarge the upload has 50001 bytes")
-    status, _, taken = call(small, "PUT", upload, b"u" * 40_000, declared=True, auth=None)
-    assert (status, taken) == ("201", 40_000)
+    answer = call(small, "PUT", upload, b"u" * 50_001, declared=True, auth=None)
+    assert (answer.code, answer.taken) == (413, 0)
+    assert answer.body.startswith(b"RequestEntityTooLarge the upload has 50001 bytes")
+    answer = call(small, "PUT", upload, b"u" * 40_000, declared=True, auth=None)
+    assert (answer.code, answer.taken) == (201, 40_000)
     assert small.partial_files() == []
 
 

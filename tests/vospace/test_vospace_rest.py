@@ -1,49 +1,54 @@
-"""The VOSpace 2.1 REST endpoint over real HTTP on loopback: nodes, properties, paging,
-transfers and bytes, quota, ownership, expiry, hostile input, and every document held
-against the genuine VOSpace 2.1, UWS 1.1 and VOSI schemas (skipped without ../shared)."""
+"""The VOSpace 2.1 REST endpoint (``jdl/vospace/rest.py``) over real HTTP on loopback: every
+route with each method it defines and the faults it answers (status, fault name, Allow
+and WWW-Authenticate), nodes, properties, paging, transfers and bytes (ranges, announced
+MD5s, busy, short and cut-off uploads), quota, ownership, expiry, hostile input, and
+every document held against the genuine VOSpace 2.1, UWS 1.1 and VOSI schemas (skipped
+without ../shared). Negotiation itself is in ``test_vospace_transfers.py``."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
-import subprocess
-import sys
+import socket
+import sqlite3
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
 from lxml import etree
 from pyvo.io.vosi import parse_capabilities
 
-from wsrf_uws.jdl.vospace.errors import (
-    NodeNotFound,
-    QuotaBelowUsageError,
-    SpaceConflictError,
-    SpaceNotFoundError,
-)
-from wsrf_uws.jdl.vospace.store import SpaceStore
+from wsrf_uws.jdl.vospace.properties import ISPUBLIC
+from wsrf_uws.jdl.vospace.rest import VOSpaceApplication
 
 from vospace_support import (
+    ALICE,
+    BOB,
     CORE,
     UWS,
     Endpoint,
+    call,
     child_names,
+    create,
+    endpoint_url,
+    fault,
     genuine_validator,
+    negotiate,
     node_schema,
     node_xml,
     properties_of,
     raw_request,
     running_endpoint,
     transfer_xml,
+    upload,
     vos,
 )
 
-ALICE = ("alice", "alice-secret")
-BOB = ("bob", "bob-secret")
 QUOTA_URI = "ivo://example.org/vospace#quota"
 EXPIRES_URI = "ivo://example.org/vospace#expires"
 
@@ -61,42 +66,6 @@ def schemas(tmp_path_factory: pytest.TempPathFactory) -> tuple[etree.XMLSchema, 
     if schema is None or validator is None:
         pytest.skip("the genuine schemas (../shared) are not available")
     return schema, validator
-
-
-def create(ep: Endpoint, path: str, xsi_type: str, auth=ALICE, **kw: object) -> requests.Response:
-    return requests.put(
-        ep.nodes(path), data=node_xml(ep.uri(path), xsi_type, **kw), auth=auth, timeout=10
-    )
-
-
-def negotiate(
-    ep: Endpoint, path: str, direction: str, protocol: str, auth=ALICE, **kw: object
-) -> tuple[str, bytes]:
-    """POST a transfer to synctrans; returns (job URL, transfer details document)."""
-    answer = requests.post(
-        f"{ep.service}/synctrans",
-        data=transfer_xml(ep.uri(path), direction, protocol, **kw),
-        auth=auth,
-        allow_redirects=False,
-        timeout=10,
-    )
-    assert answer.status_code == 303, answer.text
-    location = answer.headers["Location"]
-    assert location.endswith("/results/transferDetails")
-    details = requests.get(location, auth=auth, timeout=10)
-    assert details.status_code == 200
-    return location.rsplit("/results/", 1)[0], details.content
-
-
-def endpoint_url(details: bytes) -> str:
-    urls = [e.text for e in etree.fromstring(details).iter(vos("endpoint"))]
-    assert urls, details.decode()
-    return urls[0]
-
-
-def upload(ep: Endpoint, path: str, data: bytes, auth=ALICE) -> requests.Response:
-    _, details = negotiate(ep, path, "pushToVoSpace", "httpput", auth=auth)
-    return requests.put(endpoint_url(details), data=data, timeout=10)
 
 
 def available(ep: Endpoint, space: str) -> int:
@@ -375,37 +344,13 @@ def test_quota_refusals_leave_nothing_and_keep_available_space_exact(ep: Endpoin
     assert requests.get(ep.nodes(f"{space.name}/third"), auth=ALICE, timeout=10).status_code == 404
 
 
-class _CountingInput(io.BytesIO):
-    """A request body that records how much of it the application read."""
-
-    def __init__(self, data: bytes) -> None:
-        super().__init__(data)
-        self.taken = 0
-
-    def read(self, size: int | None = -1) -> bytes:
-        block = super().read(size)
-        self.taken += len(block)
-        return block
-
-
 def test_a_declared_length_over_quota_is_refused_before_reading(ep: Endpoint) -> None:
     space = ep.space(quota=100)
     url = endpoint_url(negotiate(ep, f"{space.name}/big", "pushToVoSpace", "httpput")[1])
-    body = _CountingInput(b"z" * 101)
-    answered: list[str] = []
-    environ = {
-        "REQUEST_METHOD": "PUT",
-        "PATH_INFO": url.removeprefix(ep.base_url),
-        "QUERY_STRING": "",
-        "CONTENT_LENGTH": "101",
-        "wsgi.input": body,
-        "wsgi.input_terminated": True,
-    }
-    chunks = ep.app(environ, lambda status, headers, *exc: answered.append(status))
+    answer = call(ep, "PUT", url, b"z" * 101, auth=None)
     # The code only: the reason phrase is "Content Too Large" from Python 3.13 on.
-    assert [status.split()[0] for status in answered] == ["413"]
-    assert b"".join(chunks).startswith(b"QuotaExceeded")
-    assert body.taken == 0
+    assert answer.fault == (413, "QuotaExceeded")
+    assert answer.taken == 0
     assert ep.store.space(space.name).reserved_bytes == 0
 
 
@@ -748,64 +693,593 @@ def test_async_transfer_endpoint(ep: Endpoint) -> None:
     assert requests.put(endpoint_url(details), data=b"async", timeout=10).status_code == 201
 
 
-# -- the store, as the UWS contract uses it -------------------------------------------
+# -- routes: every resource, method and shared fault -----------------------------------
 
 
-def test_space_management_api(ep: Endpoint, tmp_path: Path) -> None:
-    store = ep.store
-    first = store.create_space(name="job-1", owner="alice", quota_bytes=10, expires=None)
-    again = store.create_space(name="job-1", owner="alice", quota_bytes=99, expires=None)
-    assert again == first and first.identifier == "vos://example.org!vospace/job-1"
-    assert first.node_path == "/job-1"
-    with pytest.raises(SpaceConflictError):
-        store.create_space(name="job-1", owner="bob", quota_bytes=10, expires=None)
-    with pytest.raises(ValueError, match="anonymous"):
-        store.create_space(name="job-2", owner="anonymous", quota_bytes=10, expires=None)
-    assert upload(ep, "job-1/f", b"12345678").ok
-    with pytest.raises(QuotaBelowUsageError):
-        store.set_quota("job-1", 7)
-    assert store.set_quota("job-1", 8).available_bytes == 0
-    with pytest.raises(SpaceNotFoundError):
-        store.set_expiry("no-such-space", None)
-    # Another process (the worker at startJob) creates a space in the same store.
-    code = (
-        "import sys; from pathlib import Path; from wsrf_uws.core.clock import SystemClock;"
-        "from wsrf_uws.jdl.vospace.store import SpaceStore;"
-        "s = SpaceStore(Path(sys.argv[1]), authority='example.org', clock=SystemClock());"
-        "print(s.create_space(name='from-worker', owner='bob', quota_bytes=5, expires=None)"
-        ".identifier)"
+@pytest.fixture
+def site(ep: Endpoint) -> dict[str, str]:
+    """What the route tests fill in: a space ``S`` of alice's holding a data node ``f``
+    (ten bytes) and a folder ``dir``, a transfer job ``JOB`` pulling ``f`` and its data
+    URL ``DATA`` (under the service)."""
+    space = ep.space().name
+    assert upload(ep, f"{space}/f", b"0123456789").status_code == 201
+    assert create(ep, f"{space}/dir", "ContainerNode").status_code == 201
+    job, details = negotiate(ep, f"{space}/f", "pullFromVoSpace", "httpget")
+    data = endpoint_url(details).removeprefix(ep.service + "/")
+    return {"S": space, "JOB": job.rsplit("/", 1)[-1], "DATA": data}
+
+
+def at(ep: Endpoint, site: dict[str, str], route: str) -> str:
+    return f"{ep.service}/{route.format(**site)}"
+
+
+ALL_NODE_METHODS = "GET, HEAD, PUT, POST, DELETE"
+ROUTE_FAULTS = [
+    # An HTTP method a resource does not define: 405, with the methods it does.
+    ("PATCH", "nodes/{S}/f", 405, "OperationNotSupported", ALL_NODE_METHODS),
+    ("POST", "capabilities", 405, "OperationNotSupported", "GET, HEAD"),
+    ("PUT", "availability", 405, "OperationNotSupported", "GET, HEAD"),
+    ("GET", "synctrans", 405, "OperationNotSupported", "POST"),
+    ("PUT", "synctrans", 405, "OperationNotSupported", "POST"),
+    ("GET", "transfers", 405, "OperationNotSupported", "POST"),
+    ("POST", "transfers/{JOB}", 405, "OperationNotSupported", "GET, HEAD"),
+    ("DELETE", "transfers/{JOB}/phase", 405, "OperationNotSupported", "GET, HEAD"),
+    ("POST", "{DATA}", 405, "OperationNotSupported", "PUT, GET, HEAD"),
+    ("DELETE", "{DATA}", 405, "OperationNotSupported", "PUT, GET, HEAD"),
+    ("PUT", "files/{S}/f", 405, "OperationNotSupported", "GET, HEAD"),
+    ("DELETE", "auth/files/{S}/f", 405, "OperationNotSupported", "GET, HEAD"),
+    # Nothing is served there.
+    ("GET", "", 404, "NodeNotFound", None),
+    ("GET", "elsewhere/{S}", 404, "NodeNotFound", None),
+    ("GET", "capabilities/more", 404, "NodeNotFound", None),
+    ("GET", "availability/more", 404, "NodeNotFound", None),
+    ("POST", "synctrans/more", 404, "NodeNotFound", None),
+    ("GET", "transfers/{JOB}/nothing", 404, "NodeNotFound", None),
+    ("GET", "transfers/{JOB}/results/other", 404, "NodeNotFound", None),
+    ("GET", "transfers/{JOB}/error", 404, "NodeNotFound", None),  # it has none
+    ("GET", "transfers/no-such-job", 404, "NodeNotFound", None),
+    ("POST", "transfers/no-such-job/phase", 404, "NodeNotFound", None),
+    ("GET", "{DATA}x", 404, "NodeNotFound", None),
+    ("GET", "data/no-such-token/{S}/f", 404, "NodeNotFound", None),
+    ("DELETE", "nodes/{S}/none", 404, "NodeNotFound", None),
+    ("POST", "nodes/{S}/none/x", 404, "ContainerNotFound", None),
+    # The root and the spaces belong to the service and the UWS contract.
+    ("PUT", "nodes/", 403, "PermissionDenied", None),
+    ("POST", "nodes/", 403, "PermissionDenied", None),
+    ("DELETE", "nodes/", 403, "PermissionDenied", None),
+    ("DELETE", "nodes/{S}", 403, "PermissionDenied", None),
+    # Parameters and paths that are not acceptable.
+    ("GET", "nodes/{S}?detail=everything", 400, "InvalidArgument", None),
+    ("GET", "nodes/{S}?limit=ten", 400, "InvalidArgument", None),
+    ("GET", "nodes/{S}?limit=-1", 400, "InvalidArgument", None),
+    ("GET", "nodes/{S}?uri=vos://example.org!elsewhere/{S}/f", 400, "InvalidURI", None),
+    ("GET", "nodes/?uri=vos://example.org!vospace/{S}/f", 400, "InvalidURI", None),
+    ("GET", "nodes/{S}?detail=%FF", 400, "InvalidArgument", None),
+    ("GET", "nodes/{S}/%FF", 400, "InvalidURI", None),
+    ("GET", "nodes/{S}/.auto", 400, "InvalidURI", None),
+    ("GET", "files/", 400, "InvalidArgument", None),
+    ("GET", "files/{S}/dir", 400, "InvalidArgument", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "route", "status", "name", "allow"),
+    ROUTE_FAULTS,
+    ids=[f"{method} {route}" for method, route, *_ in ROUTE_FAULTS],
+)
+def test_every_route_answers_its_faults(
+    ep: Endpoint,
+    site: dict[str, str],
+    method: str,
+    route: str,
+    status: int,
+    name: str,
+    allow: str | None,
+) -> None:
+    answer = requests.request(
+        method, at(ep, site, route), auth=ALICE, allow_redirects=False, timeout=10
     )
-    worker = subprocess.run(
-        [sys.executable, "-c", code, str(ep.root)], capture_output=True, text=True, timeout=60
-    )
-    assert worker.stdout.strip() == "vos://example.org!vospace/from-worker", worker.stderr
-    assert (
-        child_names(requests.get(ep.nodes(), auth=BOB, timeout=10).content).count("from-worker")
-        == 1
-    )
-    # A second store on the same root sees the same spaces (as the service process does).
-    other = SpaceStore(ep.root, authority="example.org", clock=ep.clock)
-    assert other.space("from-worker").owner == "bob"
-    other.close()
+    assert fault(answer) == (status, name), answer.text
+    assert answer.headers["Content-Type"] == "text/plain; charset=UTF-8"
+    assert answer.headers.get("Allow") == allow
 
 
-def test_sweep_reclaims_abandoned_uploads_and_expired_transfers(ep: Endpoint) -> None:
-    space = ep.space(quota=1000)
-    job, _ = negotiate(ep, f"{space.name}/left", "pushToVoSpace", "httpput")
-    node = ep.store.get_node((space.name, "left"))[1]
-    abandoned = ep.store.begin_upload(node.path, expected_length=None)
-    abandoned.write(b"q" * 100)  # and then the process "dies": no commit, no abort
-    assert ep.store.space(space.name).reserved_bytes == 100
-    assert len(ep.partial_files()) == 1
-    assert ep.store.sweep().uploads_aborted == 0  # not stale yet
-    ep.clock.advance(timedelta(hours=2))
-    report = ep.store.sweep()
-    assert report.uploads_aborted == 1 and report.transfers_removed >= 1
-    assert ep.store.space(space.name).reserved_bytes == 0
-    assert ep.partial_files() == []
-    assert requests.get(f"{job}/phase", auth=ALICE, timeout=10).status_code == 404
-    with pytest.raises(NodeNotFound):
-        abandoned.commit()  # its reservation is gone: it can no longer land
+def test_the_mount_point_itself_serves_nothing(ep: Endpoint) -> None:
+    assert fault(requests.get(ep.service, timeout=10)) == (404, "NodeNotFound")
+
+
+def test_auth_paths_are_the_same_resources(ep: Endpoint, site: dict[str, str]) -> None:
+    for route in ("nodes/{S}/f", "files/{S}/f", "transfers/{JOB}/phase", "capabilities"):
+        plain = requests.get(at(ep, site, route), auth=ALICE, timeout=10)
+        auth = requests.get(at(ep, site, "auth/" + route), auth=ALICE, timeout=10)
+        assert plain.status_code == 200, route
+        assert (auth.status_code, auth.content) == (200, plain.content), route
+
+
+def test_head_answers_the_headers_of_a_get_without_the_body(
+    ep: Endpoint, site: dict[str, str]
+) -> None:
+    routes = ["capabilities", "availability", "nodes/{S}", "nodes/{S}/f", "files/{S}/f"]
+    routes += ["transfers/{JOB}", "transfers/{JOB}/phase", "{DATA}"]
+    for route in routes:
+        url = at(ep, site, route)
+        got = requests.get(url, auth=ALICE, timeout=10)
+        head = requests.head(url, auth=ALICE, timeout=10)
+        assert (head.status_code, got.status_code) == (200, 200), route
+        assert head.content == b"" and got.content != b"", route
+        for header in ("Content-Type", "Content-Length"):
+            assert head.headers[header] == got.headers[header], (route, header)
+
+
+WRONG = ("alice", "not her password")
+
+
+@pytest.mark.parametrize(
+    ("method", "route"),
+    [
+        ("GET", "nodes/"),
+        ("GET", "nodes/{S}/f"),
+        ("PUT", "nodes/{S}/new"),
+        ("POST", "nodes/{S}/f"),
+        ("DELETE", "nodes/{S}/f"),
+        ("GET", "files/{S}/f"),
+        ("POST", "synctrans"),
+        ("GET", "synctrans?TARGET=x&DIRECTION=pullFromVoSpace&PROTOCOL=y"),
+        ("POST", "transfers"),
+        ("GET", "transfers/{JOB}"),
+    ],
+)
+def test_wrong_credentials_get_401_with_a_challenge(
+    ep: Endpoint, site: dict[str, str], method: str, route: str
+) -> None:
+    answer = requests.request(method, at(ep, site, route), auth=WRONG, timeout=10)
+    assert fault(answer) == (401, "NotAuthenticated")
+    assert answer.headers["WWW-Authenticate"] == 'Basic realm="wsrf-uws"'
+    assert requests.get(at(ep, site, "files/{S}/f"), auth=ALICE, timeout=10).ok
+
+
+def test_data_urls_and_vosi_need_no_credentials(ep: Endpoint, site: dict[str, str]) -> None:
+    # Whatever the client sends along, even wrong: the token, or nothing, is what counts.
+    for auth in (None, WRONG):
+        for route in ("{DATA}", "capabilities", "availability"):
+            assert requests.get(at(ep, site, route), auth=auth, timeout=10).status_code == 200
+
+
+class _BrokenInput:
+    """A request body whose connection fails while it is read."""
+
+    def read(self, size: int = -1) -> bytes:
+        raise ConnectionResetError("the client went away")
+
+
+def test_an_unexpected_failure_is_an_internal_fault_that_leaves_nothing(
+    ep: Endpoint, caplog: pytest.LogCaptureFixture
+) -> None:
+    space = ep.space()
+    url = endpoint_url(negotiate(ep, f"{space.name}/f", "pushToVoSpace", "httpput")[1])
+    with caplog.at_level("ERROR", logger="wsrf_uws.jdl.vospace.rest"):
+        broken = {"CONTENT_LENGTH": "10", "wsgi.input": _BrokenInput()}
+        answer = call(ep, "PUT", url, auth=None, environ=broken)
+    assert answer.fault == (500, "InternalFault")
+    assert b"the client went away" not in answer.body  # no detail of the failure leaks
+    assert "VOSpace request PUT" in caplog.text and "ConnectionResetError" in caplog.text
+    stored = ep.store.space(space.name)
+    assert (stored.used_bytes, stored.reserved_bytes) == (0, 0)
+    assert not ep.store.get_node((space.name, "f"))[1].busy
+
+
+def test_availability_says_when_the_store_cannot_be_read(tmp_path: Path) -> None:
+    with running_endpoint(tmp_path) as broken:
+        url = f"{broken.service}/availability"
+        namespace = "{http://www.ivoa.net/xml/VOSIAvailability/v1.0}"
+        healthy = etree.fromstring(requests.get(url, timeout=10).content)
+        assert healthy.findtext(f"{namespace}available") == "true"
+        conn = sqlite3.connect(broken.root / "vospace.sqlite")
+        conn.execute("DROP TABLE spaces")
+        conn.commit()
+        conn.close()
+        answer = requests.get(url, timeout=10)
+        assert answer.status_code == 200
+        root = etree.fromstring(answer.content)
+        assert root.findtext(f"{namespace}available") == "false"
+        assert root.findtext(f"{namespace}note") == "the node store cannot be read"
+        assert root.find(f"{namespace}upSince") is None
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"service_id": "elsewhere"}, "differs from the store's"),
+        ({"mount_path": "vospace"}, "must start, and not end"),
+        ({"mount_path": "/vospace/"}, "must start, and not end"),
+        ({"max_listing": 0}, "must be positive"),
+        ({"max_document_bytes": 0}, "must be positive"),
+        ({"max_transfers_per_owner": 0}, "must be >= 1"),
+        ({"max_anonymous_transfers": 0}, "must be >= 1"),
+    ],
+)
+def test_the_endpoint_refuses_options_that_cannot_work(
+    ep: Endpoint, options: dict[str, object], words: str
+) -> None:
+    with pytest.raises(ValueError, match=words):
+        VOSpaceApplication(
+            store=ep.store, base_url=ep.base_url, authenticate=ep.app.authenticate, **options
+        )
+
+
+# -- request decoding -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({"CONTENT_LENGTH": "ten"}, (400, "InvalidArgument")),
+        ({"CONTENT_LENGTH": "-1"}, (400, "InvalidArgument")),
+        ({"QUERY_STRING": "&".join(f"p{i}=v" for i in range(51))}, (400, "InvalidArgument")),
+        ({"QUERY_STRING": "detail=%ff"}, (400, "InvalidArgument")),
+        ({"PATH_INFO": "/vospace/nodes/\xff"}, (400, "InvalidURI")),
+        ({"CONTENT_LENGTH": ""}, (200, "<?xml")),
+        ({"QUERY_STRING": "detail=min&detail=max"}, (200, "<?xml")),
+    ],
+)
+def test_what_a_request_says_is_decoded_strictly(
+    ep: Endpoint, environ: dict[str, str], expected: tuple[int, str]
+) -> None:
+    space = ep.space().name
+    answer = call(ep, "GET", ep.nodes(space), environ=environ)
+    assert answer.fault == expected, answer.body
+
+
+# -- creating, changing and deleting nodes ----------------------------------------------
+
+
+def node_document(uri: str, inside: str = "", *, attributes: str = "") -> bytes:
+    return (
+        f'<vos:node xmlns:vos="http://www.ivoa.net/xml/VOSpace/v2.0" '
+        f'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" {attributes} uri="{uri}">'
+        f"{inside}</vos:node>"
+    ).encode()
+
+
+def prop(uri: str, value: str = "v") -> str:
+    return f'<vos:property uri="{uri}">{value}</vos:property>'
+
+
+CONTAINER = 'xsi:type="vos:ContainerNode"'
+LINK = 'xsi:type="vos:LinkNode"'
+BAD_NODE_DOCUMENTS = [
+    ("not XML", b"<vos:node", (400, "InvalidArgument")),
+    ("not a node", b'<vos:transfer xmlns:vos="http://www.ivoa.net/xml/VOSpace/v2.0"/>', None),
+    ("no uri", b'<node xmlns="http://www.ivoa.net/xml/VOSpace/v2.0"/>', (400, "InvalidURI")),
+    (
+        "a foreign type",
+        node_document("{uri}", attributes='xmlns:x="urn:x" xsi:type="x:ContainerNode"'),
+        (400, "TypeNotSupported"),
+    ),
+    (
+        "a type VOSpace has but this service does not create",
+        node_document("{uri}", attributes='xsi:type="vos:StructuredDataNode"'),
+        (400, "TypeNotSupported"),
+    ),
+    (
+        "a property without uri",
+        node_document("{uri}", "<vos:properties><vos:property>v</vos:property></vos:properties>"),
+        None,
+    ),
+    (
+        "a property twice",
+        node_document("{uri}", f"<vos:properties>{prop(CORE + 'title') * 2}</vos:properties>"),
+        None,
+    ),
+    (
+        "a relative property URI",
+        node_document("{uri}", f"<vos:properties>{prop('title')}</vos:properties>"),
+        None,
+    ),
+    (
+        "a property URI too long",
+        node_document("{uri}", f"<vos:properties>{prop('urn:' + 'x' * 1100)}</vos:properties>"),
+        None,
+    ),
+    (
+        "a property value too long",
+        node_document(
+            "{uri}", f"<vos:properties>{prop(CORE + 'title', 'v' * 8193)}</vos:properties>"
+        ),
+        None,
+    ),
+    (
+        "a read-only property",
+        node_document("{uri}", f"<vos:properties>{prop(CORE + 'date')}</vos:properties>"),
+        (403, "PermissionDenied"),
+    ),
+    (
+        "a container with a target",
+        node_document(
+            "{uri}", "<vos:target>vos://example.org!vospace/x</vos:target>", attributes=CONTAINER
+        ),
+        None,
+    ),
+    ("a link without target", node_document("{uri}", attributes=LINK), None),
+    (
+        "a link with two targets",
+        node_document("{uri}", "<vos:target>urn:a</vos:target>" * 2, attributes=LINK),
+        None,
+    ),
+    (
+        "a link to a relative path",
+        node_document("{uri}", "<vos:target>other/node</vos:target>", attributes=LINK),
+        None,
+    ),
+    (
+        "a link with a space in its target",
+        node_document("{uri}", "<vos:target>http://example.org/a b</vos:target>", attributes=LINK),
+        None,
+    ),
+    (
+        "a link target too long",
+        node_document("{uri}", f"<vos:target>urn:{'x' * 4100}</vos:target>", attributes=LINK),
+        None,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [(document, expected) for _, document, expected in BAD_NODE_DOCUMENTS],
+    ids=[what for what, *_ in BAD_NODE_DOCUMENTS],
+)
+def test_a_node_document_that_cannot_be_accepted_creates_nothing(
+    ep: Endpoint, document: bytes, expected: tuple[int, str] | None
+) -> None:
+    space = ep.space().name
+    path = f"{space}/new"
+    body = document.replace(b"{uri}", ep.uri(path).encode())
+    answer = requests.put(ep.nodes(path), data=body, auth=ALICE, timeout=10)
+    assert fault(answer) == (expected or (400, "InvalidArgument")), answer.text
+    assert requests.get(ep.nodes(path), auth=ALICE, timeout=10).status_code == 404
+    assert ep.store.space(space).node_count == 1
+
+
+def test_a_node_document_is_read_leniently_where_clients_differ(ep: Endpoint) -> None:
+    space = ep.space().name
+    # No xsi:type: an unstructured data node; comments and processing instructions, and
+    # children outside the VOSpace namespace, are ignored.
+    untyped = node_document(
+        ep.uri(f"{space}/plain"),
+        f"<!-- a comment --><?pi x?><other xmlns='urn:other'/><vos:properties><!-- c -->"
+        f"{prop(CORE + 'title', 't')}</vos:properties>",
+    )
+    answer = requests.put(ep.nodes(f"{space}/plain"), data=untyped, auth=ALICE, timeout=10)
+    assert answer.status_code == 201, answer.text
+    root = etree.fromstring(answer.content)
+    assert root.get("{http://www.w3.org/2001/XMLSchema-instance}type") == "vos:UnstructuredDataNode"
+    assert properties_of(answer.content)[CORE + "title"] == ("t", False)
+    # A link may point at any absolute URI, a URN included.
+    assert create(ep, f"{space}/urn", "LinkNode", target="urn:example:thing").status_code == 201
+
+
+def test_set_node_changes_properties_only(ep: Endpoint) -> None:
+    space = ep.space().name
+    target = ep.uri(f"{space}/dir")
+    assert create(ep, f"{space}/dir", "ContainerNode").ok
+    assert create(ep, f"{space}/dir/child", "DataNode").ok
+    assert create(ep, f"{space}/data", "DataNode").ok
+    assert create(ep, f"{space}/ln", "LinkNode", target=target).ok
+
+    def post(path: str, xsi_type: str, properties: dict[str, str | None], **kw: str):
+        document = node_xml(ep.uri(path), xsi_type, properties, **kw)
+        return requests.post(ep.nodes(path), data=document, auth=ALICE, timeout=10)
+
+    retyped = post(f"{space}/data", "ContainerNode", {})
+    assert fault(retyped) == (400, "InvalidArgument") and "cannot change the type" in retyped.text
+    # Both data types are the same kind of node here.
+    assert post(f"{space}/data", "UnstructuredDataNode", {CORE + "title": "t"}).ok
+    moved = post(f"{space}/ln", "LinkNode", {}, target=ep.uri(f"{space}/data"))
+    assert fault(moved) == (400, "InvalidArgument") and "target" in moved.text
+    assert post(f"{space}/ln", "LinkNode", {CORE + "title": "t"}, target=target).ok
+    # A container answers with its children; a stale date sent back is ignored.
+    stale = post(f"{space}/dir", "ContainerNode", {CORE + "date": "2000-01-01T00:00:00Z"})
+    assert stale.status_code == 200
+    assert child_names(stale.content) == ["child"]
+    assert properties_of(stale.content)[CORE + "date"][0] != "2000-01-01T00:00:00Z"
+    many = {f"urn:p:{i}": "v" for i in range(101)}
+    assert fault(post(f"{space}/data", "DataNode", many)) == (400, "InvalidArgument")
+    assert fault(post(f"{space}/none", "DataNode", {})) == (404, "NodeNotFound")
+    assert fault(post("", "ContainerNode", {})) == (403, "PermissionDenied")
+
+
+def test_only_the_owner_creates_below_a_public_container(ep: Endpoint) -> None:
+    space = ep.space("bob").name
+    assert create(ep, f"{space}/pub", "ContainerNode", BOB, properties={ISPUBLIC: "true"}).ok
+    refused = create(ep, f"{space}/pub/mine", "ContainerNode", ALICE)
+    assert fault(refused) == (403, "PermissionDenied")
+    assert "only the owner of" in refused.text
+    # Below a container she cannot see, she is told nothing exists.
+    assert create(ep, f"{space}/private", "ContainerNode", BOB).ok
+    hidden = create(ep, f"{space}/private/mine", "ContainerNode", ALICE)
+    assert fault(hidden) == (404, "ContainerNotFound")
+    assert requests.get(ep.nodes(f"{space}/pub"), auth=BOB, timeout=10).ok
+
+
+def test_the_root_lists_spaces_by_page_and_by_detail(ep: Endpoint) -> None:
+    names = sorted(ep.space().name for _ in range(3))
+    everything = child_names(requests.get(ep.nodes(), auth=ALICE, timeout=10).content)
+    assert set(names) <= set(everything)
+    page = requests.get(
+        ep.nodes(), params={"uri": ep.uri(names[1]), "limit": 2}, auth=ALICE, timeout=10
+    )
+    assert child_names(page.content) == [n for n in everything if n >= names[1]][:2]
+    for detail, own_views, child_properties in (
+        ("min", False, False),
+        ("properties", False, True),
+        ("max", True, True),
+    ):
+        root = etree.fromstring(
+            requests.get(ep.nodes(), params={"detail": detail}, auth=ALICE, timeout=10).content
+        )
+        assert (root.find(vos("accepts")) is not None) == own_views, detail
+        child = root.find(f"{vos('nodes')}/{vos('node')}")
+        assert (child.find(vos("properties")) is not None) == child_properties, detail
+        assert child.find(vos("accepts")) is None  # listed children never carry views
+
+
+# -- bytes out: downloads and ranges ----------------------------------------------------
+
+
+TEN = b"0123456789"
+
+
+@pytest.mark.parametrize(
+    ("header", "status", "body", "content_range"),
+    [
+        ("bytes=0-0", 206, TEN[:1], "bytes 0-0/10"),
+        ("bytes=7-", 206, TEN[7:], "bytes 7-9/10"),
+        ("bytes=-3", 206, TEN[7:], "bytes 7-9/10"),
+        ("bytes=-30", 206, TEN, "bytes 0-9/10"),
+        ("bytes=5-100", 206, TEN[5:], "bytes 5-9/10"),
+        ("bytes=5-2", 200, TEN, None),
+        ("bytes=0-1,3-4", 200, TEN, None),
+        ("items=0-1", 200, TEN, None),
+        ("bytes=-", 200, TEN, None),
+        ("bytes=10-", 416, None, None),
+        ("bytes=-0", 416, None, None),
+    ],
+)
+def test_downloads_honour_one_byte_range(
+    ep: Endpoint,
+    site: dict[str, str],
+    header: str,
+    status: int,
+    body: bytes | None,
+    content_range: str | None,
+) -> None:
+    for route in ("files/{S}/f", "{DATA}"):
+        answer = requests.get(
+            at(ep, site, route), headers={"Range": header}, auth=ALICE, timeout=10
+        )
+        assert answer.status_code == status, (route, answer.text)
+        assert answer.headers.get("Content-Range") == content_range
+        if body is None:
+            assert fault(answer) == (416, "InvalidArgument")
+        else:
+            assert answer.content == body
+            assert answer.headers["Content-Length"] == str(len(body))
+
+
+def test_a_download_says_what_it_is(ep: Endpoint) -> None:
+    space = ep.space().name
+    name = 'résumé "final".txt'
+    path = f"{space}/{name}"
+    assert upload(ep, path, b"text").status_code == 201
+    answer = requests.get(f"{ep.service}/files/{space}/{quote(name)}", auth=ALICE, timeout=10)
+    assert answer.headers["Content-Type"] == "application/octet-stream"
+    assert answer.headers["Content-Disposition"] == (
+        'inline; filename="r_sum_ _final_.txt"; '
+        "filename*=UTF-8''r%C3%A9sum%C3%A9%20%22final%22.txt"
+    )
+    md5 = hashlib.md5(b"text").hexdigest()
+    assert answer.headers["ETag"] == f'"{md5}"'
+    assert answer.headers["Accept-Ranges"] == "bytes"
+    assert answer.headers["Last-Modified"].endswith(" GMT")
+    for properties, expected in (
+        ({CORE + "mimetype": "text/plain"}, "text/plain"),
+        ({CORE + "mimetype": None, CORE + "type": "image/fits"}, "image/fits"),
+        ({CORE + "type": "no slash"}, "application/octet-stream"),
+    ):
+        document = node_xml(ep.uri(f"{space}/{quote(name)}"), "DataNode", properties)
+        assert requests.post(ep.nodes(f"{space}/{quote(name)}"), data=document, auth=ALICE).ok
+        typed = requests.get(f"{ep.service}/files/{space}/{quote(name)}", auth=ALICE, timeout=10)
+        assert typed.headers["Content-Type"] == expected
+
+
+def test_a_data_node_without_bytes_downloads_as_empty(ep: Endpoint) -> None:
+    space = ep.space().name
+    assert create(ep, f"{space}/empty", "DataNode").ok
+    for headers in ({}, {"Range": "bytes=0-"}):
+        answer = requests.get(
+            f"{ep.service}/files/{space}/empty", headers=headers, auth=ALICE, timeout=10
+        )
+        assert (answer.status_code, answer.content) == (200, b"")
+        assert answer.headers["Content-Length"] == "0"
+        assert "ETag" not in answer.headers
+
+
+# -- bytes in: uploads -------------------------------------------------------------------
+
+
+def push_url(ep: Endpoint, path: str) -> str:
+    return endpoint_url(negotiate(ep, path, "pushToVoSpace", "httpput")[1])
+
+
+def md5_header(data: bytes) -> str:
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"Content-MD5": md5_header(b"payload")}, 201),
+        ({"Digest": "SHA-256=abc, md5=" + md5_header(b"payload")}, 201),
+        ({"Digest": "SHA-256=abc"}, 201),
+        ({"Content-MD5": md5_header(b"other")}, (412, "InvalidData")),
+        ({"Digest": "md5=" + md5_header(b"other")}, (412, "InvalidData")),
+        ({"Digest": "md5=!!notbase64!!"}, (400, "InvalidArgument")),
+        ({"Content-MD5": "AAAA"}, (400, "InvalidArgument")),
+    ],
+)
+def test_an_upload_is_checked_against_the_md5_it_announces(
+    ep: Endpoint, headers: dict[str, str], expected: int | tuple[int, str]
+) -> None:
+    space = ep.space().name
+    answer = requests.put(push_url(ep, f"{space}/f"), data=b"payload", headers=headers, timeout=10)
+    if expected == 201:
+        assert answer.status_code == 201
+        assert answer.headers["Digest"] == "md5=" + md5_header(b"payload")
+    else:
+        assert fault(answer) == expected
+        assert ep.store.get_node((space, "f"))[1].md5 is None
+        assert ep.store.space(space).used_bytes == 0
+
+
+def test_an_upload_into_a_node_being_written_is_refused(ep: Endpoint) -> None:
+    space = ep.space().name
+    url = push_url(ep, f"{space}/f")
+    with ep.store.begin_upload((space, "f"), expected_length=3) as other:
+        busy = requests.put(url, data=b"mine", timeout=10)
+        assert fault(busy) == (409, "NodeBusy")
+        other.write(b"its")
+        other.commit()
+    assert requests.get(f"{ep.service}/files/{space}/f", auth=ALICE, timeout=10).content == b"its"
+    assert requests.put(url, data=b"mine", timeout=10).status_code == 200
+
+
+def test_a_body_shorter_than_announced_is_refused_and_leaves_nothing(ep: Endpoint) -> None:
+    space = ep.space().name
+    url = push_url(ep, f"{space}/f")
+    answer = call(ep, "PUT", url, b"x" * 50, auth=None, environ={"CONTENT_LENGTH": "100"})
+    assert answer.fault == (400, "InvalidData")
+    assert b"50 bytes short" in answer.body
+    assert ep.store.space(space).reserved_bytes == 0
+    assert ep.store.get_node((space, "f"))[1].md5 is None
+
+
+def test_an_upload_cut_off_by_the_client_leaves_nothing(ep: Endpoint) -> None:
+    space = ep.space().name
+    assert upload(ep, f"{space}/f", b"before").ok
+    url = urlsplit(push_url(ep, f"{space}/f"))
+    with socket.create_connection((url.hostname, url.port), timeout=10) as client:
+        client.sendall(
+            f"PUT {url.path} HTTP/1.1\r\nHost: {url.netloc}\r\n".encode()
+            + b"Content-Length: 100000\r\n\r\n"
+            + b"x" * 5000
+        )
+    # The server answers others meanwhile and after; the node keeps its bytes.
+    files = f"{ep.service}/files/{space}/f"
+    assert requests.get(files, auth=ALICE, timeout=10).content == b"before"
+    assert ep.store.space(space).reserved_bytes == 0
+    assert not ep.store.get_node((space, "f"))[1].busy
+    assert requests.put(url.geturl(), data=b"after", timeout=10).status_code == 200
 
 
 @pytest.fixture

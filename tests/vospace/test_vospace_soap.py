@@ -20,6 +20,7 @@ import pytest
 import requests
 from lxml import etree
 
+from wsrf_uws.accounts import UsersFile
 from wsrf_uws.client import (
     Job,
     NotAuthenticated,
@@ -28,7 +29,6 @@ from wsrf_uws.client import (
     Service,
     TerminationTimeChangeRejected,
 )
-from wsrf_uws.soap.users import UsersFile
 from wsrf_uws.testing.server import RunningServer
 
 from soap_support import VOSPACE, contract_state, stored_jobs

@@ -1,14 +1,17 @@
 """A real VOSpace endpoint on loopback, and the genuine schemas to hold its documents to.
 
-:func:`running_endpoint` serves :class:`VOSpaceApplication` (at ``/vospace``) and
-:class:`ResourceCaps` (at ``/reg/resource-caps``) on waitress, port 0, with real users
+:func:`running_endpoint` serves the web routes of the ``vospace`` contract, as the
+contract gives them to the server (:class:`VOSpaceApplication` at ``/vospace``,
+:class:`ResourceCaps` at ``/reg/resource-caps``), on waitress, port 0, with real users
 (``alice``, ``bob``) checked by the project's Authenticator, a real SQLite store, and a
-:class:`ManualClock` for the store so expiry needs no sleeping.
+:class:`ManualClock` as the service's clock so expiry needs no sleeping. (The service
+itself, over SOAP, is in ``test_vospace_soap.py``.)
 """
 
 from __future__ import annotations
 
 import http.client
+import io
 import secrets
 import sys
 import threading
@@ -20,17 +23,20 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
 from lxml import etree
 from waitress import wasyncore
 from waitress.server import create_server
 
+from wsrf_uws.accounts import UsersFile
 from wsrf_uws.core.clock import SystemClock
+from wsrf_uws.core.contract import ContractEnvironment
+from wsrf_uws.jdl.vospace.contract import VospaceContract
 from wsrf_uws.jdl.vospace.nodes import Space
 from wsrf_uws.jdl.vospace.rest import VOSpaceApplication
+from wsrf_uws.jdl.vospace.settings import VospaceSettings
 from wsrf_uws.jdl.vospace.store import SpaceStore
-from wsrf_uws.jdl.vospace.vosi import ResourceCaps
 from wsrf_uws.soap.identity import Authenticator
-from wsrf_uws.soap.users import UsersFile
 from wsrf_uws.testing import ManualClock
 from wsrf_uws.waitress_compat import fix_expect_continue
 
@@ -40,6 +46,8 @@ UWS = "http://www.ivoa.net/xml/UWS/v1.0"
 CORE = "ivo://ivoa.net/vospace/core#"
 AUTHORITY = "example.org"
 PASSWORDS = {"alice": "alice-secret", "bob": "bob-secret"}
+ALICE = ("alice", PASSWORDS["alice"])
+BOB = ("bob", PASSWORDS["bob"])
 
 # tests/vospace/ -> tests/ -> the project -> its parent, which holds shared/ in development.
 SHARED = Path(__file__).resolve().parents[3] / "shared"
@@ -112,16 +120,19 @@ def _mount(routes: Mapping[str, Callable[..., Iterable[bytes]]]) -> Callable[...
 
 
 @contextmanager
-def running_endpoint(root: Path, **options: Any) -> Iterator[Endpoint]:
-    """Serve a fresh endpoint under ``root``; ``options`` go to VOSpaceApplication."""
+def running_endpoint(
+    root: Path, *, allow_anonymous: bool = True, **settings: Any
+) -> Iterator[Endpoint]:
+    """Serve, under ``root``, the web routes of a ``vospace`` contract built as the service
+    builds it; ``settings`` are fields of its ``[vospace]`` section (``VospaceSettings``),
+    ``allow_anonymous`` the service's setting of that name."""
     users = root / "users"
     for name, password in PASSWORDS.items():
         UsersFile.add(users, name, password)
     authenticator = Authenticator(
-        users=UsersFile.load(users), allow_anonymous=True, clock=SystemClock()
+        users=UsersFile.load(users), allow_anonymous=allow_anonymous, clock=SystemClock()
     )
     clock = ManualClock()
-    store = SpaceStore(root / "vospace", authority=AUTHORITY, clock=clock)
     holder: dict[str, Callable[..., Iterable[bytes]]] = {}
     server = create_server(
         lambda environ, start: holder["app"](environ, start),
@@ -131,23 +142,32 @@ def running_endpoint(root: Path, **options: Any) -> Iterator[Endpoint]:
     )
     fix_expect_continue(server)
     base = f"http://127.0.0.1:{server.effective_port}"
-    application = VOSpaceApplication(
-        store=store, base_url=base, authenticate=authenticator.authenticate, **options
+    contract = VospaceContract(
+        ContractEnvironment(
+            settings=VospaceSettings(**settings),
+            data_dir=root,
+            jobs_dir=root / "jobs",
+            public_url=base,
+            clock=clock,
+            authority=AUTHORITY,
+            allow_anonymous=allow_anonymous,
+        )
     )
-    holder["app"] = _mount(
-        {"/vospace": application, "/reg/resource-caps": ResourceCaps(base, AUTHORITY)}
-    )
+    routes = contract.web_routes(authenticate=authenticator.authenticate)
+    holder["app"] = _mount({prefix: route.application for prefix, route in routes.items()})
+    application = routes["/vospace"].application
+    assert isinstance(application, VOSpaceApplication)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        yield Endpoint(base, store, clock, root / "vospace", application)
+        yield Endpoint(base, contract.store, clock, root / "vospace", application)
     finally:
         # In the server's own thread, close the listener and every open (keep-alive)
         # connection: its loop ends when nothing is left to watch.
         server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
         thread.join(timeout=10)
         server.task_dispatcher.shutdown()
-        store.close()
+        contract.store.close()
 
 
 def raw_request(
@@ -251,3 +271,120 @@ def child_names(document: bytes) -> list[str]:
     """The names of the children a container document lists."""
     root = etree.fromstring(document)
     return [n.get("uri").rsplit("/", 1)[-1] for n in root.iterfind(f"{vos('nodes')}/{vos('node')}")]
+
+
+# -- the client side of the REST binding ------------------------------------------------
+
+
+def fault(answer: requests.Response) -> tuple[int, str]:
+    """(HTTP status, VOSpace fault name) of an answer."""
+    return answer.status_code, (answer.text.split() or [""])[0]
+
+
+def create(
+    ep: Endpoint, path: str, xsi_type: str, auth: Any = ALICE, **kw: Any
+) -> requests.Response:
+    """createNode: PUT a node document for ``path``."""
+    return requests.put(
+        ep.nodes(path), data=node_xml(ep.uri(path), xsi_type, **kw), auth=auth, timeout=10
+    )
+
+
+def negotiate(
+    ep: Endpoint, path: str, direction: str, protocol: str, auth: Any = ALICE, **kw: Any
+) -> tuple[str, bytes]:
+    """POST a transfer to synctrans; returns (job URL, transfer details document)."""
+    answer = requests.post(
+        f"{ep.service}/synctrans",
+        data=transfer_xml(ep.uri(path), direction, protocol, **kw),
+        auth=auth,
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert answer.status_code == 303, answer.text
+    location = answer.headers["Location"]
+    assert location.endswith("/results/transferDetails")
+    details = requests.get(location, auth=auth, timeout=10)
+    assert details.status_code == 200
+    return location.rsplit("/results/", 1)[0], details.content
+
+
+def endpoint_url(details: bytes) -> str:
+    """The first data URL a transfer document offers."""
+    urls = [e.text for e in etree.fromstring(details).iter(vos("endpoint"))]
+    assert urls, details.decode()
+    return str(urls[0])
+
+
+def upload(ep: Endpoint, path: str, data: bytes, auth: Any = ALICE) -> requests.Response:
+    """Negotiate a push of ``path`` and PUT ``data`` to the data URL."""
+    _, details = negotiate(ep, path, "pushToVoSpace", "httpput", auth=auth)
+    return requests.put(endpoint_url(details), data=data, timeout=10)
+
+
+# -- the application itself, without an HTTP server -------------------------------------
+
+
+class CountingInput(io.BytesIO):
+    """A request body that counts what the application reads of it."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.taken = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        block = super().read(size)
+        self.taken += len(block)
+        return block
+
+
+@dataclass
+class AppAnswer:
+    """What the application answered a :func:`call`, and how much of the body it read."""
+
+    status: str
+    headers: dict[str, str]
+    body: bytes
+    taken: int
+
+    @property
+    def code(self) -> int:
+        return int(self.status.split()[0])
+
+    @property
+    def fault(self) -> tuple[int, str]:
+        return self.code, (self.body.split() or [b""])[0].decode()
+
+
+def call(
+    ep: Endpoint,
+    method: str,
+    url: str,
+    body: bytes = b"",
+    *,
+    declared: bool = True,
+    auth: tuple[str, str] | None = ALICE,
+    environ: Mapping[str, Any] | None = None,
+) -> AppAnswer:
+    """Call the application itself, as a WSGI server would but with what HTTP servers
+    refuse or normalise (a short body, a broken header), or to count what it reads of a
+    body (waitress reads whole bodies before the application sees them)."""
+    stream = CountingInput(body)
+    parts = urlsplit(url)
+    request: dict[str, Any] = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": parts.path,
+        "QUERY_STRING": parts.query,
+        "wsgi.input": stream,
+        "wsgi.input_terminated": True,
+    }
+    if declared:
+        request["CONTENT_LENGTH"] = str(len(body))
+    if auth is not None:
+        request["HTTP_AUTHORIZATION"] = requests.auth._basic_auth_str(*auth)
+    request.update(environ or {})
+    answered: list[tuple[str, list[tuple[str, str]]]] = []
+    chunks = ep.app(request, lambda status, headers, *exc: answered.append((status, headers)))
+    content = b"".join(chunks)
+    status, headers = answered[0]
+    return AppAnswer(status, dict(headers), content, stream.taken)

@@ -27,7 +27,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..soap.names import CURRENT_TIME, JOB_STATE, PHASE, TERMINATION_TIME, UWS_JOB
+    from ..wire.names import CURRENT_TIME, JOB_STATE, PHASE, TERMINATION_TIME, UWS_JOB
     from .errors import (
         ClientError,
         InvalidJobDescription,
@@ -67,7 +67,7 @@ _EXPORTS = {
         "UwsFault",
     ),
     "job": ("Job", "TerminationChange"),
-    "wsrf_uws.soap.names": ("CURRENT_TIME", "JOB_STATE", "PHASE", "TERMINATION_TIME", "UWS_JOB"),
+    "wsrf_uws.wire.names": ("CURRENT_TIME", "JOB_STATE", "PHASE", "TERMINATION_TIME", "UWS_JOB"),
     "service": ("Service", "endpoint_url", "published_wsdl"),
     "state": ("FINAL_PHASES", "SETTLED_PHASES", "JobError", "JobState", "Result", "Step"),
     "times": ("INFINITE",),

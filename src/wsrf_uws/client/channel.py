@@ -39,8 +39,8 @@ import zeep.wsse.username
 from lxml import etree
 from urllib3.util.retry import Retry
 
-from ..soap.names import RESOURCE_ID
-from ..soap.namespaces import CORE, SOAP11, WSA, q
+from ..wire.names import RESOURCE_ID
+from ..wire.namespaces import CORE, SOAP11, WSA, q
 from .errors import ServiceUnavailable, TransportError, fault_from
 
 _UNAVAILABLE = {502, 503, 504}

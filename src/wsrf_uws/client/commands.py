@@ -15,7 +15,7 @@ Every command takes ``--url`` (the service's base URL or a contract endpoint; de
 ``$WSRF_UWS_PASSWORD`` or a prompt, never from the command line. Exit status: 0 done,
 1 a fault or a failed job, 2 a usage error.
 
-The parser is built without importing the client (zeep, requests): ``wsrf-uws serve``
+The parser is built without importing the client (zeep, requests, lxml): ``wsrf-uws serve``
 loads this module too.
 """
 
@@ -30,11 +30,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from ..wire.times import format_utc
+from .times import INFINITE, Infinite, parse_datetime, parse_duration
+
 if TYPE_CHECKING:
     from .job import Job
     from .service import Service
     from .state import JobState
-    from .times import Infinite
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 _NEVER = ("never", "infinite")
@@ -48,8 +50,6 @@ class UsageError(Exception):
 
 
 def _termination(text: str) -> datetime | Infinite:
-    from .times import INFINITE, parse_datetime
-
     if text.strip().lower() in _NEVER:
         return INFINITE
     try:
@@ -59,8 +59,6 @@ def _termination(text: str) -> datetime | Infinite:
 
 
 def _duration(text: str) -> timedelta:
-    from .times import parse_duration
-
     try:
         return parse_duration(text)
     except ValueError as error:
@@ -237,10 +235,9 @@ def _submit(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from lxml import etree
 
-    from ..soap.names import JOB_STATE, TERMINATION_TIME
-    from ..soap.values import is_nil
+    from ..wire.elements import is_nil
+    from ..wire.names import JOB_STATE, TERMINATION_TIME
     from .state import parse_job_state
-    from .times import parse_datetime
 
     job = _job(args)
     if args.xml:
@@ -288,8 +285,6 @@ def _print_state(state: JobState, out: TextIO, *, terminates: str | None = None)
 
 
 def _time(value: datetime) -> str:
-    from ..core.clock import format_utc
-
     return format_utc(value.replace(microsecond=0))
 
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from lxml import etree
 
-from ..soap.namespaces import BF, CORE, RL, RP, R, q
+from ..wire.namespaces import BF, CORE, RL, RP, R, q
 
 
 class ClientError(Exception):

@@ -1,7 +1,7 @@
 """The job description a caller hands to ``createJob``, made ready to travel.
 
 A JDL arrives as bytes, text or an lxml element. It is parsed with the service's own
-hardened parser (:func:`wsrf_uws.core.xmldoc.safe_parser`: no DTD, no entities, no
+hardened parser (:func:`wsrf_uws.wire.parsing.safe_parser`: no DTD, no entities, no
 network) into a copy the client may move into a request without touching
 the caller's tree, and the line its root element started on is kept, so a fault's line
 number in the request can be turned back into a line of the caller's document.
@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from ..core.xmldoc import safe_parser, source_line
+from ..wire.elements import source_line
+from ..wire.parsing import safe_parser
 from .errors import InvalidJobDescription
 
 _DECLARATION = re.compile(r"<\?xml[^>]*\?>")

@@ -22,10 +22,10 @@ import requests
 from lxml import etree
 from zeep import xsd
 
-from ..core.clock import as_utc
-from ..soap.names import CURRENT_TIME, JOB_STATE, PHASE, TERMINATION_TIME, UWS_JOB
-from ..soap.namespaces import RL, q
-from ..soap.values import is_nil
+from ..wire.elements import is_nil
+from ..wire.names import CURRENT_TIME, JOB_STATE, PHASE, TERMINATION_TIME, UWS_JOB
+from ..wire.namespaces import RL, q
+from ..wire.times import as_utc
 from .channel import Channel, connection_error
 from .errors import NotAuthenticated, ResultUnavailable, TransportError
 from .state import SETTLED_PHASES, JobState, parse_job_state

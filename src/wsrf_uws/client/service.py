@@ -21,10 +21,11 @@ import requests
 from lxml import etree
 from zeep import xsd
 
-from ..core.clock import as_utc
-from ..core.xmldoc import safe_parser, source_line
-from ..soap.names import INITIAL_TERMINATION_TIME, RESOURCE_ID
-from ..soap.namespaces import SOAP11, WSA, WSA_2004, q
+from ..wire.elements import source_line
+from ..wire.names import INITIAL_TERMINATION_TIME, RESOURCE_ID
+from ..wire.namespaces import SOAP11, WSA, WSA_2004, q
+from ..wire.parsing import safe_parser
+from ..wire.times import as_utc
 from .channel import Channel, connection_error, serialize
 from .errors import InvalidJobDescription, TransportError
 from .jdl import JdlSource, read_jdl

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from lxml import etree
 
-from ..soap.namespaces import CORE, XLINK, q
+from ..wire.namespaces import CORE, XLINK, q
 from .times import parse_datetime, parse_duration
 
 _XLINK_HREF = q(XLINK, "href")

@@ -10,11 +10,8 @@ from __future__ import annotations
 import enum
 from datetime import datetime, timedelta
 
-from pydantic import TypeAdapter, ValidationError
-
-from ..core.clock import as_utc
-
-_ISO_DURATION = TypeAdapter(timedelta)
+from ..wire.times import as_utc
+from ..wire.times import parse_duration as parse_iso_duration
 
 
 class Infinite(enum.Enum):
@@ -45,8 +42,8 @@ def parse_duration(text: str) -> timedelta:
     except OverflowError:
         raise ValueError(f"duration out of range: {text!r}") from None
     try:
-        return _ISO_DURATION.validate_python(text)
-    except ValidationError:
+        return parse_iso_duration(text)
+    except ValueError:
         raise ValueError(
             f"not an ISO 8601 duration (like PT2H) nor a number of seconds: {text!r}"
         ) from None

@@ -8,7 +8,7 @@ document's URL, its raw bytes (the encoding and XML-declaration checks read thos
 its parsed tree.
 
 Every document comes from a server that is being judged, so parsing is hardened (no DTD,
-no entities, no network: :func:`wsrf_uws.core.xmldoc.safe_parser`) and the default fetch
+no entities, no network: :func:`wsrf_uws.wire.parsing.safe_parser`) and the default fetch
 caps size and time. A document that cannot be fetched or parsed does not stop the load:
 it becomes a :class:`LoadProblem`, which the lint reports as a finding.
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from ..core.xmldoc import safe_parser
+from ..wire.parsing import safe_parser
 
 WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
 XSD_NS = "http://www.w3.org/2001/XMLSchema"

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
-from ..core.xmldoc import safe_parser
+from ..wire.parsing import safe_parser
 from .names import BF, SOAP11, WSA, q
 
 #: The largest reply the kit reads (a WSDL, a schema or a SOAP message).

@@ -1,13 +1,10 @@
 """The UWS pattern, binding-agnostic: job model, phases, lifetime, recovery, contracts.
 
-Pure Python; nothing here speaks HTTP or SOAP. The service and its helpers are
-exported lazily, so the store and executors can import the model without pulling
-in the service that depends on them.
+Pure Python; nothing here speaks HTTP or SOAP, and nothing here depends on a store or
+an executor: what the engine needs of them are the ports in :mod:`wsrf_uws.core.ports`.
 """
 
-from typing import TYPE_CHECKING, Any
-
-from .clock import Clock, SystemClock, format_utc
+from .clock import Clock, SystemClock
 from .contract import Assessment, Contract, ExtraOperation, JobContext
 from .errors import (
     ContractUnknownError,
@@ -37,20 +34,7 @@ from .model import (
 from .phases import FINAL_PHASES, TRANSITIONS, Phase
 from .quotas import OwnerLimits, Quotas
 from .registry import ContractRegistry
-
-if TYPE_CHECKING:
-    from .service import ExecutionLimits, JobService, TerminationChange
-
-_FROM_SERVICE = {"ExecutionLimits", "JobService", "TerminationChange"}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _FROM_SERVICE:
-        from . import service
-
-        return getattr(service, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+from .service import ExecutionLimits, JobService, TerminationChange
 
 __all__ = [
     "ANONYMOUS",
@@ -90,5 +74,4 @@ __all__ = [
     "TerminationTimeRejectedError",
     "UnableToSetTerminationTimeError",
     "UwsError",
-    "format_utc",
 ]

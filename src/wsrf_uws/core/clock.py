@@ -41,18 +41,3 @@ class SystemClock:
         remaining = (deadline - self.now()).total_seconds()
         if remaining > 0:
             wakeup.wait(remaining)
-
-
-def as_utc(value: datetime) -> datetime:
-    """Return ``value`` in UTC; a naive datetime is taken to be UTC already."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-def format_utc(value: datetime) -> str:
-    """ISO 8601 with a ``Z`` suffix, as UWS clients (pyvo among them) expect; never ``+00:00``."""
-    value = as_utc(value)
-    # isoformat writes six fraction digits when there are microseconds; trim their zeros.
-    text = value.replace(tzinfo=None).isoformat()
-    return (text.rstrip("0") if value.microsecond else text) + "Z"

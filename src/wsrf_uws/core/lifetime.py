@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Literal
 
-from .clock import as_utc
+from ..wire.times import as_utc
 from .errors import TerminationTimeRejectedError, UnableToSetTerminationTimeError
 
 

@@ -144,6 +144,10 @@ class Job:
     ``execution_duration`` is in seconds, ``0`` meaning unlimited (UWS 1.1).
     ``jdl_state`` is the contract's own state, free-form but JSON-serializable.
     ``note`` tells the user why a job waits (for instance why it is HELD).
+    ``description`` is what the contract read from the JDL at createJob, pickled
+    (:mod:`wsrf_uws.core.descriptions`), and ``isolated`` whether the contract then said
+    the job may be re-run automatically after a restart; None for either: not kept (a
+    description that does not pickle, a job recorded by an older version).
     """
 
     resource_id: str
@@ -164,6 +168,8 @@ class Job:
     jdl_state: dict[str, Any] = field(default_factory=dict)
     note: str | None = None
     run_count: int = 0
+    description: bytes | None = field(default=None, repr=False)
+    isolated: bool | None = None
 
     @property
     def is_final(self) -> bool:

@@ -11,12 +11,9 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from .clock import Clock
-
-if TYPE_CHECKING:
-    from ..store.base import JobStore
+from .ports import JobChanges, JobStore
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +91,10 @@ class Reaper:
                     log.exception("expiring %s failed; retrying later", resource_id)
                     self._store.update(
                         resource_id,
-                        termination_time=now + self._retry_delay,
-                        note=f"destruction at expiry failed ({exc}); retrying",
+                        JobChanges(
+                            termination_time=now + self._retry_delay,
+                            note=f"destruction at expiry failed ({exc}); retrying",
+                        ),
                     )
                 count += 1
             if len(due) < self._batch:

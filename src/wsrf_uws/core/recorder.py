@@ -9,23 +9,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..execution.base import Outcome, OutcomeKind, RunSpec
 from .clock import Clock
+from .jobfiles import JobFiles
 from .model import ErrorSummary, ErrorType, Progress, Result
 from .phases import Phase
+from .ports import ExecutionListener, JobChanges, JobStore, Outcome, OutcomeKind, RunSpec
 from .registry import ContractRegistry
-
-if TYPE_CHECKING:
-    from ..store.base import JobStore
-    from ..store.files import JobFiles
 
 log = logging.getLogger(__name__)
 
 
-class ExecutionRecorder:
-    """The :class:`~wsrf_uws.execution.base.ExecutionListener` of a :class:`JobService`."""
+class ExecutionRecorder(ExecutionListener):
+    """The :class:`~wsrf_uws.core.ports.ExecutionListener` of a :class:`JobService`."""
 
     def __init__(
         self,
@@ -55,17 +52,16 @@ class ExecutionRecorder:
                 resource_id,
                 Phase.ERROR,
                 expected={Phase.QUEUED},
-                end_time=self._clock.now(),
-                error=ErrorSummary(str(exc)),
+                changes=JobChanges(end_time=self._clock.now(), error=ErrorSummary(str(exc))),
             )
             return None
         claimed = self._store.transition(
             resource_id,
             Phase.EXECUTING,
             expected={Phase.QUEUED},
-            start_time=self._clock.now(),
-            end_time=None,
-            run_count=job.run_count + 1,
+            changes=JobChanges(
+                start_time=self._clock.now(), end_time=None, run_count=job.run_count + 1
+            ),
         )
         if claimed is None:
             return None
@@ -79,16 +75,17 @@ class ExecutionRecorder:
             run_count=claimed.run_count,
             termination_time=claimed.termination_time,
             memory_bytes=memory_bytes,
+            description=claimed.description,
         )
 
     def on_progress(self, resource_id: str, progress: Progress) -> None:
-        self._store.update(resource_id, progress=progress)
+        self._store.record(resource_id, JobChanges(progress=progress))
 
     def on_state(self, resource_id: str, state: dict[str, Any]) -> None:
-        self._store.update(resource_id, jdl_state=state)
+        self._store.record(resource_id, JobChanges(jdl_state=state))
 
     def on_results(self, resource_id: str, results: Sequence[Result]) -> None:
-        self._store.add_results(resource_id, results)
+        self._store.record_results(resource_id, results)
 
     def on_finished(self, resource_id: str, outcome: Outcome) -> None:
         now = self._clock.now()
@@ -100,8 +97,9 @@ class ExecutionRecorder:
                 resource_id,
                 Phase.COMPLETED,
                 expected={Phase.EXECUTING},
-                end_time=now,
-                progress=Progress(fraction=1.0, steps=job.progress.steps),
+                changes=JobChanges(
+                    end_time=now, progress=Progress(fraction=1.0, steps=job.progress.steps)
+                ),
             )
         elif outcome.kind in (OutcomeKind.FAILED, OutcomeKind.DIED):
             error = ErrorSummary(
@@ -110,7 +108,10 @@ class ExecutionRecorder:
                 outcome.detail,
             )
             self._store.transition(
-                resource_id, Phase.ERROR, expected={Phase.EXECUTING}, end_time=now, error=error
+                resource_id,
+                Phase.ERROR,
+                expected={Phase.EXECUTING},
+                changes=JobChanges(end_time=now, error=error),
             )
         elif outcome.kind is OutcomeKind.TIMED_OUT:
             # UWS 1.1 §2.1.8: exceeding executionDuration aborts; results so far are kept.
@@ -118,8 +119,10 @@ class ExecutionRecorder:
                 resource_id,
                 Phase.ABORTED,
                 expected={Phase.EXECUTING},
-                end_time=now,
-                error=ErrorSummary(outcome.message or "execution duration exceeded"),
+                changes=JobChanges(
+                    end_time=now,
+                    error=ErrorSummary(outcome.message or "execution duration exceeded"),
+                ),
             )
         # ABORTED: the service already moved the job before stopping it.
         # INTERRUPTED: the service is stopping; restart recovery decides at next start-up.

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from .clock import Clock, format_utc
+from ..wire.times import format_utc
+from .clock import Clock
+from .jobfiles import JobFiles
 from .phases import ACTIVE_PHASES, Phase
+from .ports import Executor, JobChanges, JobStore
 from .registry import ContractRegistry
-
-if TYPE_CHECKING:
-    from ..execution.base import Executor
-    from ..store.base import JobStore
-    from ..store.files import JobFiles
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +45,9 @@ def recover(
         reason = None
         try:
             contract = registry.get(job.contract)
-            isolated = contract.is_isolated(contract.parse(job.jdl))
+            isolated = job.isolated
+            if isolated is None:  # recorded by a version that did not keep it
+                isolated = contract.is_isolated(contract.parse(job.jdl))
         except Exception as exc:
             isolated, reason = False, str(exc)
         if isolated:
@@ -57,7 +56,9 @@ def recover(
                     job.resource_id,
                     Phase.QUEUED,
                     expected={Phase.EXECUTING},
-                    note=f"interrupted by a service restart; run again automatically ({stamp})",
+                    changes=JobChanges(
+                        note=f"interrupted by a service restart; run again automatically ({stamp})"
+                    ),
                 )
             executor.submit(job.resource_id, owner=job.owner)
             report.requeued.append(job.resource_id)
@@ -68,7 +69,10 @@ def recover(
         )
         if reason:
             note = f"interrupted by a service restart ({stamp}) and cannot run: {reason}"
-        if store.transition(job.resource_id, Phase.HELD, expected={job.phase}, note=note):
+        held = store.transition(
+            job.resource_id, Phase.HELD, expected={job.phase}, changes=JobChanges(note=note)
+        )
+        if held:
             report.held.append(job.resource_id)
     report.orphan_folders = files.sweep(store.exists)
     if report.requeued or report.held or report.orphan_folders:

@@ -12,25 +12,33 @@ import logging
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Any
 
-from ..store.base import LiveJobsLimitError, ResourceIdTakenError
-from .clock import Clock, format_utc
-from .contract import Contract
+from lxml import etree
+
+from ..wire.times import format_utc
+from . import descriptions
+from .clock import Clock
+from .contract import Contract, JobHandle
 from .errors import InvalidPhaseError, ResourceUnknownError
+from .jobfiles import JobFiles
 from .lifetime import DEFAULT, Default, TerminationPolicy
 from .model import ANONYMOUS, Job, Quote, new_resource_id
 from .phases import ACTIVE_PHASES, FINAL_PHASES, Phase
+from .ports import (
+    NO_CHANGES,
+    Executor,
+    JobChanges,
+    JobStore,
+    LiveJobsLimitError,
+    ResourceIdTakenError,
+)
 from .quotas import Quotas
 from .reaper import Reaper
 from .recorder import ExecutionRecorder
 from .recovery import RecoveryReport, recover
 from .registry import ContractRegistry
-
-if TYPE_CHECKING:
-    from ..execution.base import Executor
-    from ..store.base import JobStore
-    from ..store.files import JobFiles
 
 log = logging.getLogger(__name__)
 
@@ -141,16 +149,18 @@ class JobService:
         self,
         *,
         contract: str,
-        document: bytes,
+        document: bytes | etree._Element,
         owner: str = ANONYMOUS,
         address: str = "",
         termination_time: datetime | Default | None = DEFAULT,
     ) -> Job:
-        """createJob: validate ``document`` with the contract, quote it, record it PENDING.
+        """createJob: read ``document`` with the contract, quote it, record it PENDING.
 
-        Raises :class:`InvalidJobDescriptionError` (or a lifetime or quota error) and
-        records nothing if the job is not acceptable: beyond the owner's quotas (live
-        jobs, bytes the quote stages) it is :class:`QuotaExceededError`.
+        ``document`` is the JDL, as bytes or as the element a binding already parsed
+        (which is then read as it is, its lines those of the request). Raises
+        :class:`InvalidJobDescriptionError` (or a lifetime or quota error) and records
+        nothing if the job is not acceptable: beyond the owner's quotas (live jobs, bytes
+        the quote stages) it is :class:`QuotaExceededError`.
         """
         plugin = self.registry.get(contract)
         # An owner at its quota is refused before the contract's work (parsing, planning,
@@ -159,7 +169,11 @@ class JobService:
         live_jobs = self.quotas.of(owner).live_jobs
         if self.store.count(owner=owner) >= live_jobs:
             raise self.quotas.live_jobs_refusal(owner)
-        description = plugin.parse(document)
+        if isinstance(document, bytes):
+            description = plugin.parse(document)
+        else:
+            description = plugin.read(document)
+            document = etree.tostring(document)
         assessment = plugin.assess(description, owner=owner)
         quote = assessment.quote or Quote()
         self.quotas.check_quote(owner, quote)
@@ -179,6 +193,8 @@ class JobService:
             address=address,
             quote=quote,
             jdl_state=assessment.jdl_state,
+            description=descriptions.keep(description),
+            isolated=plugin.is_isolated(description),
         )
         if termination_time is not DEFAULT:
             # A time the client chose goes through the contract's policy, as it would later
@@ -237,7 +253,7 @@ class JobService:
             resource_id,
             Phase.ABORTED,
             expected=ACTIVE_PHASES | {Phase.PENDING, Phase.HELD, Phase.SUSPENDED},
-            end_time=self.clock.now(),
+            changes=JobChanges(end_time=self.clock.now()),
         )
         if aborted is None:
             current = self.get_job(resource_id, owner=owner)
@@ -260,7 +276,7 @@ class JobService:
             self._destroy(job)
             return TerminationChange(new_time, now, destroyed=True)
         self.contract_of(job).review_termination_time(job, new_time)
-        if self.store.update(resource_id, termination_time=new_time) is None:
+        if self.store.update(resource_id, JobChanges(termination_time=new_time)) is None:
             raise ResourceUnknownError(resource_id)
         self.reaper.schedule(new_time)
         return TerminationChange(new_time, now)
@@ -282,16 +298,23 @@ class JobService:
         """The contract plug-in that owns ``job``."""
         return self.registry.get(job.contract)
 
+    def job_handle(self, resource_id: str, *, owner: str) -> JobHandle:
+        """A handle on the job for a contract's extra operation (:class:`ServiceJobHandle`);
+        :class:`ResourceUnknownError` unless the job exists and belongs to ``owner``."""
+        return ServiceJobHandle(self.get_job(resource_id, owner=owner), service=self)
+
     # -- internals ---------------------------------------------------------------------
 
     def _queue(self, resource_id: str, *, owner: str, operation: str, sources: set[Phase]) -> Phase:
         job = self.get_job(resource_id, owner=owner)
         if job.phase in sources:
-            changes = {}
+            changes = NO_CHANGES
             if job.phase is not Phase.PENDING:
-                changes["note"] = f"resumed by {operation} ({format_utc(self.clock.now())})"
+                changes = JobChanges(
+                    note=f"resumed by {operation} ({format_utc(self.clock.now())})"
+                )
             queued = self.store.transition(
-                resource_id, Phase.QUEUED, expected={job.phase}, **changes
+                resource_id, Phase.QUEUED, expected={job.phase}, changes=changes
             )
             if queued is not None:
                 self.executor.submit(resource_id, owner=job.owner)
@@ -308,7 +331,10 @@ class JobService:
             # Recorded first, so a job whose release fails below is not left EXECUTING
             # with nothing running.
             self.store.transition(
-                job.resource_id, Phase.ABORTED, expected=ACTIVE_PHASES, end_time=self.clock.now()
+                job.resource_id,
+                Phase.ABORTED,
+                expected=ACTIVE_PHASES,
+                changes=JobChanges(end_time=self.clock.now()),
             )
         self.executor.cancel(job.resource_id)
         if job.contract in self.registry:
@@ -322,3 +348,35 @@ class JobService:
         if job is None or job.termination_time is None or job.termination_time > now:
             return  # destroyed or extended since the reaper looked
         self._destroy(job)
+
+
+class ServiceJobHandle:
+    """The :class:`~wsrf_uws.core.contract.JobHandle` the service gives an extra operation:
+    one job, its folder, and a change of its contract state through the store."""
+
+    def __init__(self, job: Job, *, service: JobService) -> None:
+        self._job = job
+        self._store = service.store
+        self._files = service.files
+
+    @property
+    def job(self) -> Job:
+        """The job as recorded when the operation was called."""
+        return self._job
+
+    @property
+    def folder(self) -> Path:
+        """The job's folder."""
+        return self._files.folder(self._job.resource_id)
+
+    def file(self, relative: str) -> Path:
+        """A path inside the job's folder; ValueError for one that would leave it."""
+        return self._files.file(self._job.resource_id, relative)
+
+    def set_state(self, state: dict[str, Any]) -> Job:
+        """Replace the job's contract state, durably; returns the job as recorded now."""
+        updated = self._store.update(self._job.resource_id, JobChanges(jdl_state=state))
+        if updated is None:
+            raise ResourceUnknownError(self._job.resource_id)
+        self._job = updated
+        return updated

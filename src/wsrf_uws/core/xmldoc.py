@@ -1,8 +1,9 @@
-"""Safe parsing and validation of job-description documents.
+"""Parsing and validation of job-description documents.
 
-Every JDL document arrives from an untrusted client. It is parsed with entity
-resolution, network access and DTD loading switched off, and a document that
-carries a DOCTYPE at all is refused: nothing in a JDL needs one.
+Every JDL document arrives from an untrusted client: it is parsed with
+:func:`wsrf_uws.wire.parsing.parse_xml` (no entities, no DTD, no network, no DOCTYPE)
+and checked against its contract's schema; every problem becomes an
+:class:`InvalidJobDescriptionError` that names the line.
 """
 
 from __future__ import annotations
@@ -13,36 +14,20 @@ from typing import Any
 
 from lxml import etree
 
+from ..wire.parsing import XmlDocumentError, parse_xml, safe_parser
 from .errors import InvalidJobDescriptionError
 
 
-def safe_parser() -> etree.XMLParser:
-    """A parser that resolves no entities, loads no DTD and reaches no network."""
-    # A parser per call: lxml parsers must not be shared between threads.
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-    )
-
-
 def parse_document(document: bytes) -> etree._Element:
-    """Parse ``document`` and return its root element.
+    """Parse a job-description ``document`` safely and return its root element.
 
     Raises :class:`InvalidJobDescriptionError` with the line and column of a syntax
-    error, or when the document declares a DOCTYPE.
+    error, or when the document is empty or declares a DOCTYPE.
     """
-    if not document.strip():
-        raise InvalidJobDescriptionError("the document is empty")
     try:
-        root = etree.fromstring(document, safe_parser())
-    except etree.XMLSyntaxError as exc:
-        raise InvalidJobDescriptionError(str(exc.msg), line=exc.lineno, column=exc.offset) from None
-    if getattr(root.getroottree().docinfo, "doctype", ""):
-        raise InvalidJobDescriptionError("a DOCTYPE declaration is not allowed", line=1)
-    return root
+        return parse_xml(document)
+    except XmlDocumentError as exc:
+        raise InvalidJobDescriptionError(exc.reason, line=exc.line, column=exc.column) from None
 
 
 def load_schema(path: Path) -> etree.XMLSchema:
@@ -82,14 +67,3 @@ def validate(element: etree._Element, schema: etree.XMLSchema) -> None:
         raise InvalidJobDescriptionError(
             str(error.message), line=error.line, column=error.column or None
         )
-
-
-def source_line(element: etree._Element) -> int | None:
-    """The line ``element`` starts on in the text it was parsed from (None if it was built)."""
-    line: Any = element.sourceline  # lxml-stubs mistype it
-    return line if isinstance(line, int) and line > 0 else None
-
-
-def local_name(element: etree._Element) -> str:
-    """``{namespace}name`` of an element, as a plain string."""
-    return etree.QName(element).text

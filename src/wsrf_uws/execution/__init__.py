@@ -1,6 +1,6 @@
-"""Executors: where and how job work runs, behind one interface (:class:`Executor`)."""
+"""Where and how job work runs: :class:`LocalExecutor`, the implementation of
+:class:`~wsrf_uws.core.ports.Executor` that runs each job in a local worker process."""
 
-from .base import ExecutionListener, Executor, Outcome, OutcomeKind, RunSpec
 from .local import LocalExecutor
 
-__all__ = ["ExecutionListener", "Executor", "LocalExecutor", "Outcome", "OutcomeKind", "RunSpec"]
+__all__ = ["LocalExecutor"]

@@ -17,9 +17,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO, Any
 
+from ..core.atomic import atomic_writer, write_atomic
 from ..core.model import Progress, ProgressStep, Result, check_result_name
-from ..store.files import atomic_writer, write_atomic
-from .base import RunSpec
+from ..core.ports import RunSpec
+from .messages import JobReport, ProgressReport, ResultReport, StateReport
 
 #: The most progress reports a job sends to the service per second.
 PROGRESS_REPORTS_PER_SECOND = 10
@@ -46,9 +47,9 @@ class WorkerContext:
         self._sender: threading.Thread | None = None
         self._closed = False
 
-    def _send(self, *message: Any) -> None:
+    def _send(self, report: JobReport) -> None:
         with self._lock:
-            self._conn.send(message)
+            self._conn.send(report)
 
     def progress(
         self, fraction: float | None = None, *, steps: tuple[ProgressStep, ...] | None = None
@@ -85,7 +86,7 @@ class WorkerContext:
         if self._pending is not None:
             report, self._pending = self._pending, None
             self._next_progress = time.monotonic() + 1 / PROGRESS_REPORTS_PER_SECOND
-            self._conn.send(("progress", report))
+            self._conn.send(ProgressReport(report))
 
     def _send_when_due(self) -> None:
         with self._lock:
@@ -100,7 +101,7 @@ class WorkerContext:
         """Replace the contract state; it must be JSON-serializable."""
         json.dumps(state)
         self.jdl_state = dict(state)
-        self._send("state", self.jdl_state)
+        self._send(StateReport(self.jdl_state))
 
     def add_result(self, result: Result) -> None:
         """Announce a result; a local one must be a file in the job's folder."""
@@ -111,14 +112,14 @@ class WorkerContext:
                 raise ValueError(f"result {result.name!r}: no file {result.location!r} in workdir")
             if result.size is None:
                 result = Result(result.name, result.location, result.mime_type, path.stat().st_size)
-        self._send("result", result)
+        self._send(ResultReport(result))
 
     def write_result(self, name: str, data: bytes, *, mime_type: str) -> Result:
         """Write ``data`` as the file result ``name`` and announce it."""
         check_result_name(name)
         write_atomic(self.workdir / name, data)
         result = Result(name, name, mime_type, len(data))
-        self._send("result", result)
+        self._send(ResultReport(result))
         return result
 
     @contextmanager
@@ -128,4 +129,4 @@ class WorkerContext:
         path = self.workdir / name
         with atomic_writer(path) as stream:
             yield stream
-        self._send("result", Result(name, name, mime_type, path.stat().st_size))
+        self._send(ResultReport(Result(name, name, mime_type, path.stat().st_size)))

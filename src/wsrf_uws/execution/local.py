@@ -28,7 +28,7 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import SpawnContext
@@ -38,7 +38,8 @@ from typing import Any, cast
 import psutil
 
 from ..core.model import Progress, Result
-from .base import ExecutionListener, Executor, Outcome, OutcomeKind, RunSpec
+from ..core.ports import ExecutionListener, Executor, Outcome, OutcomeKind, RunSpec
+from .messages import ProgressReport, ResultReport, RunCompleted, RunEnd, RunFailed, StateReport
 from .processes import descendants, kill_tree, signal_tree
 from .worker import run_job
 
@@ -62,7 +63,7 @@ class _Run:
     stop: OutcomeKind | None = None
     kill_at: float | None = None
     known: list[psutil.Process] = field(default_factory=list)
-    final: tuple[Any, ...] | None = None
+    final: RunEnd | None = None
     done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -243,14 +244,14 @@ class LocalExecutor(Executor):
                     self._drain(run, limit=MESSAGES_PER_TURN)
 
     def _fill_slots(self) -> None:
-        assert self._listener is not None
+        listener = self._engine()
         while len(self._runs) < self.slots and not self._closing:
             chosen = self._next_queued()
             if chosen is None:
                 return
             resource_id, owner = chosen
             try:
-                spec = self._listener.claim(resource_id)
+                spec = listener.claim(resource_id)
             except Exception:
                 log.exception("claiming %s failed", resource_id)
                 continue
@@ -267,11 +268,9 @@ class LocalExecutor(Executor):
             except Exception as exc:
                 log.exception("starting a worker for %s failed", resource_id)
                 parent.close()
-                self._notify(
-                    "on_finished",
-                    resource_id,
-                    Outcome(OutcomeKind.FAILED, f"the job could not be started: {exc}"),
-                )
+                outcome = Outcome(OutcomeKind.FAILED, f"the job could not be started: {exc}")
+                with _recording("the end", resource_id):
+                    listener.on_finished(resource_id, outcome)
                 continue
             finally:
                 child.close()
@@ -307,24 +306,28 @@ class LocalExecutor(Executor):
                 log.exception("unreadable report from the worker of %s", rid)
                 break
             read += 1
-            kind = message[0]
-            if kind == "progress":
-                progress = message[1]
-            elif kind == "state":
-                state = message[1]
-            elif kind == "result":
-                results.pop(message[1].name, None)  # the later one of a name counts
-                results[message[1].name] = message[1]
-            elif kind in ("done", "failed"):
-                run.final = message
+            match message:
+                case ProgressReport():
+                    progress = message.progress
+                case StateReport():
+                    state = message.state
+                case ResultReport(result=result):
+                    results.pop(result.name, None)  # the later one of a name counts
+                    results[result.name] = result
+                case RunCompleted() | RunFailed():
+                    run.final = message
         if limit is not None and read >= limit:
             run.read_after = time.monotonic() + READ_PAUSE
+        listener = self._engine()
         if results:
-            self._notify("on_results", rid, list(results.values()))
+            with _recording("results", rid):
+                listener.on_results(rid, list(results.values()))
         if state is not None:
-            self._notify("on_state", rid, state)
+            with _recording("the state", rid):
+                listener.on_state(rid, state)
         if progress is not None:
-            self._notify("on_progress", rid, progress)
+            with _recording("progress", rid):
+                listener.on_progress(rid, progress)
 
     def _enforce_limits(self, run: _Run, now: float) -> None:
         if run.deadline is not None and now >= run.deadline and run.stop is None:
@@ -352,7 +355,9 @@ class LocalExecutor(Executor):
         run.conn.close()
         with self._lock:
             self._runs.pop(run.spec.resource_id, None)
-        self._notify("on_finished", run.spec.resource_id, self._outcome(run))
+        outcome = self._outcome(run)
+        with _recording("the end", run.spec.resource_id):
+            self._engine().on_finished(run.spec.resource_id, outcome)
         run.done.set()
 
     def _outcome(self, run: _Run) -> Outcome:
@@ -364,18 +369,28 @@ class LocalExecutor(Executor):
             )
         if run.stop is not None:
             return Outcome(run.stop)
-        if run.final is not None and run.final[0] == "done":
+        if isinstance(run.final, RunCompleted):
             return Outcome(OutcomeKind.COMPLETED)
-        if run.final is not None:
-            _, message, transient, detail = run.final
-            return Outcome(OutcomeKind.FAILED, message, transient, detail)
+        if isinstance(run.final, RunFailed):
+            return Outcome(
+                OutcomeKind.FAILED, run.final.message, run.final.transient, run.final.detail
+            )
         return Outcome(OutcomeKind.DIED, _describe_exit(run.process.exitcode))
 
-    def _notify(self, method: str, *args: Any) -> None:
-        try:
-            getattr(self._listener, method)(*args)
-        except Exception:
-            log.exception("the engine failed to record %s for %s", method, args[0])
+    def _engine(self) -> ExecutionListener:
+        if self._listener is None:
+            raise RuntimeError("the executor has not been started")
+        return self._listener
+
+
+@contextlib.contextmanager
+def _recording(what: str, resource_id: str) -> Iterator[None]:
+    """Log, and otherwise ignore, the engine's failure to record a report: the supervisor
+    must go on serving every other job."""
+    try:
+        yield
+    except Exception:
+        log.exception("the engine failed to record %s for %s", what, resource_id)
 
 
 def _describe_exit(code: int | None) -> str:

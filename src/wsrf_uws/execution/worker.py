@@ -4,7 +4,7 @@ The process leads its own process group, so the executor can stop the job and
 everything it started with one signal. A watchdog thread takes the whole group
 down if the service process disappears (for instance after ``kill -9``), so no
 work outlives the service that would restart it. The job's address space is
-limited (RLIMIT_AS) as its :class:`~wsrf_uws.execution.base.RunSpec` says, so a job
+limited (RLIMIT_AS) as its :class:`~wsrf_uws.core.ports.RunSpec` says, so a job
 that tries to use more memory fails alone instead of the machine swapping.
 """
 
@@ -18,11 +18,12 @@ import threading
 import traceback
 from multiprocessing.connection import Connection
 from types import FrameType
-from typing import Any
 
+from ..core import descriptions
 from ..core.errors import JobFailure
-from .base import RunSpec
+from ..core.ports import RunSpec
 from .context import WorkerContext
+from .messages import RunCompleted, RunEnd, RunFailed
 from .processes import descendants, signal_tree
 
 
@@ -83,24 +84,24 @@ def run_job(spec: RunSpec, conn: Connection, nice: int = 0) -> None:
         target=_watch_service, args=(conn, finished), name="service-watchdog", daemon=True
     ).start()
     context = WorkerContext(spec, conn)
-    message: tuple[Any, ...] | None
+    message: RunEnd | None
     try:
         limit_address_space(spec.memory_bytes)
-        description = spec.contract.parse(spec.jdl)
+        # Read at createJob: the JDL is read again only if nothing was kept.
+        description = descriptions.restore(spec.contract, spec.description, spec.jdl)
         spec.contract.run(description, context)
-        message = ("done",)
+        message = RunCompleted()
     except JobInterrupted:
         message = None
     except JobFailure as exc:
-        message = ("failed", exc.message, exc.transient, None)
+        message = RunFailed(exc.message, exc.transient)
     except MemoryError as exc:
         if spec.memory_bytes > 0:
-            text = f"the job exceeded its memory limit of {spec.memory_bytes} bytes"
-            message = ("failed", text, False, None)
+            message = RunFailed(f"the job exceeded its memory limit of {spec.memory_bytes} bytes")
         else:
-            message = ("failed", f"MemoryError: {exc}", False, traceback.format_exc())
+            message = RunFailed(f"MemoryError: {exc}", detail=traceback.format_exc())
     except BaseException as exc:
-        message = ("failed", f"{type(exc).__name__}: {exc}", False, traceback.format_exc())
+        message = RunFailed(f"{type(exc).__name__}: {exc}", detail=traceback.format_exc())
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     finished.set()
     with contextlib.suppress(OSError, ValueError):

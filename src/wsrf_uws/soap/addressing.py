@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from .names import RESOURCE_ID
-from .namespaces import CORE, SOAP11, WSA, WSA_2004, q
+from ..wire.names import RESOURCE_ID
+from ..wire.namespaces import CORE, SOAP11, WSA, WSA_2004, q
 
 _SOAP_HEADER = q(SOAP11, "Header")
 _WRAPPERS = {q(ns, name) for ns in (WSA, WSA_2004) for name in ("ReferenceParameters",)} | {

@@ -12,10 +12,11 @@
 
 Request bodies larger than ``max_body_bytes`` are refused with HTTP 413 from their
 ``Content-Length``, before the body is read, on every route but those of a contract's
-own HTTP application that sets its own limits (VOSpace uploads may be as large as a space).
-:meth:`SoapApplication.body_limit` says which limit a request has; ``wsrf-uws serve``
-applies it as the request arrives (:mod:`wsrf_uws.waitress_compat`), so an oversized
-body is not even received, and a chunked one is cut off at the limit.
+own HTTP application that declares its own limits (:class:`~wsrf_uws.core.contract.WebRoute`:
+an upload route may take far larger bodies). :meth:`SoapApplication.body_limit` says which
+limit a request has and :meth:`SoapApplication.largest_body` the largest of all; ``wsrf-uws
+serve`` applies them as the request arrives (:mod:`wsrf_uws.waitress_compat`), so an
+oversized body is not even received, and a chunked one is cut off at the limit.
 """
 
 from __future__ import annotations
@@ -23,16 +24,16 @@ from __future__ import annotations
 import mimetypes
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, cast
+from typing import Any
 from urllib.parse import parse_qs
 
 from lxml import etree
 
-from ..core.contract import Contract
+from ..core.contract import Authenticate, Contract, WebRoute
 from ..core.service import JobService
 from ..published import AddressingVersion
 from .documents import Documents
-from .endpoint import Authenticate, ContractEndpoint
+from .endpoint import ContractEndpoint
 from .faults import RequestError
 from .incoming import XmlLimits
 from .results import ResultDownloads, StartResponse, plain, send_file
@@ -42,9 +43,6 @@ from .spyne_compat import fault_envelope, spyne_application
 _DEMO_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-#: The largest body a request accepts, from its method and path (None: no limit).
-BodyLimit = Callable[[str, str], int | None]
-
 #: Default limit of a request body (DESIGN §2: 2 MiB, configurable).
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
 
@@ -89,19 +87,17 @@ class SoapApplication:
         self.results = ResultDownloads(service=service, authenticate=authenticate)
         #: The contracts' own HTTP applications, and ``extra_routes`` (a benchmark's
         #: baseline, say), by path prefix.
-        self.web_routes = _web_routes(
-            contracts, service=service, base_url=self.base_url, authenticate=authenticate
-        )
+        self.web_routes = _web_routes(contracts, authenticate=authenticate)
         for prefix, application in (extra_routes or {}).items():
             if prefix in self.web_routes:
                 raise ValueError(f"an extra route and a contract both claim {prefix}")
-            self.web_routes[prefix] = application
+            self.web_routes[prefix] = WebRoute(application)
 
-    def _web_route(self, path: str) -> WsgiApp | None:
+    def _web_route(self, path: str) -> WebRoute | None:
         """The contract's own HTTP application serving ``path``, if any."""
-        for prefix, application in self.web_routes.items():
+        for prefix, route in self.web_routes.items():
             if path == prefix or path.startswith(prefix + "/"):
-                return application
+                return route
         return None
 
     def body_limit(self, method: str, path: str) -> int | None:
@@ -109,22 +105,31 @@ class SoapApplication:
 
         Depends on the request line alone, so the HTTP server asks before it reads the
         body. Every route, SOAP or not, accepts ``max_body_bytes``, except a contract's
-        own HTTP application that says for itself with a ``largest_body`` method of the
-        same form (VOSpace: uploads as large as a space, 1 MiB documents).
+        own HTTP application that declares its own limits (an upload route, say).
         """
-        own = _own_body_limit(self._web_route(path or "/"))
-        return self.max_body_bytes if own is None else own(method, path)
+        route = self._web_route(path or "/")
+        if route is None:
+            return self.max_body_bytes
+        if route.body_limit is not None:
+            return route.body_limit(method, path)
+        return self.max_body_bytes if route.max_body_bytes is None else route.max_body_bytes
+
+    def largest_body(self) -> int:
+        """The largest request body any route accepts: what the HTTP server must read."""
+        own = [r.max_body_bytes for r in self.web_routes.values() if r.max_body_bytes is not None]
+        return max([self.max_body_bytes, *own])
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
         method = environ["REQUEST_METHOD"]
-        application = self._web_route(path)
-        if _own_body_limit(application) is None:  # else the application answers for itself
+        route = self._web_route(path)
+        if route is None or route.body_limit is None:  # else the application answers itself
             length = _content_length(environ)
-            if length > self.max_body_bytes:
-                return self._too_large(path, environ, start_response, length)
-        if application is not None:
-            return application(environ, start_response)
+            limit = self.body_limit(method, path)
+            if limit is not None and length > limit:
+                return self._too_large(path, environ, start_response, length, limit=limit)
+        if route is not None:
+            return route.application(environ, start_response)
         if path.startswith("/uws/"):
             return self._contract(path[len("/uws/") :].rstrip("/"), environ, start_response)
         if path.startswith("/results/"):
@@ -189,12 +194,17 @@ class SoapApplication:
         return send_file(environ, start_response, folder / name, name=name, mime_type=mime_type)
 
     def _too_large(
-        self, path: str, environ: dict[str, Any], start_response: StartResponse, length: int
+        self,
+        path: str,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        length: int,
+        *,
+        limit: int,
     ) -> Iterable[bytes]:
         """413, before anything reads the body: a SOAP fault on a contract endpoint."""
         description = (
-            f"the request body has {length} bytes or more; this service accepts at most "
-            f"{self.max_body_bytes}"
+            f"the request body has {length} bytes or more; this service accepts at most {limit}"
         )
         name = path[len("/uws/") :].rstrip("/") if path.startswith("/uws/") else ""
         if name not in self.endpoints:
@@ -227,18 +237,19 @@ _RESERVED_PREFIXES = frozenset({"", "uws", "results", "demo", "wsdl", "schemas"}
 
 
 def _web_routes(
-    contracts: Iterable[Contract],
-    *,
-    service: JobService,
-    base_url: str,
-    authenticate: Authenticate,
-) -> dict[str, WsgiApp]:
+    contracts: Iterable[Contract], *, authenticate: Authenticate
+) -> dict[str, WebRoute]:
     """Every contract's own HTTP applications, by prefix; refuses clashing prefixes."""
-    routes: dict[str, WsgiApp] = {}
+    routes: dict[str, WebRoute] = {}
     owners: dict[str, str] = {}
     for contract in contracts:
-        offered = contract.web_routes(service=service, base_url=base_url, authenticate=authenticate)
-        for prefix, application in offered.items():
+        offered = contract.web_routes(authenticate=authenticate)
+        for prefix, route in offered.items():
+            if not isinstance(route, WebRoute):
+                raise TypeError(
+                    f"contract {contract.name!r}: route {prefix} must be a WebRoute, "
+                    f"not {type(route).__name__}"
+                )
             segments = prefix.strip("/").split("/")
             if not prefix.startswith("/") or prefix.endswith("/") or not all(segments):
                 raise ValueError(f"contract {contract.name!r}: bad route prefix {prefix!r}")
@@ -256,15 +267,9 @@ def _web_routes(
                 raise ValueError(
                     f"contracts {owners[clash]!r} and {contract.name!r} both claim {prefix}"
                 )
-            routes[prefix] = application
+            routes[prefix] = route
             owners[prefix] = contract.name
     return routes
-
-
-def _own_body_limit(application: WsgiApp | None) -> BodyLimit | None:
-    """The ``largest_body`` of a contract's HTTP application, if it has one."""
-    largest_body = getattr(application, "largest_body", None)
-    return None if largest_body is None else cast(BodyLimit, largest_body)
 
 
 def _content_length(environ: dict[str, Any]) -> int:

@@ -21,9 +21,9 @@ from lxml import etree
 
 from .. import published
 from ..core.contract import Contract
-from ..core.xmldoc import safe_parser
 from ..published import AddressingVersion
-from .namespaces import XSD
+from ..wire.namespaces import XSD
+from ..wire.parsing import safe_parser
 from .wsdl import COMMON_WSDL, render_wsdl
 
 #: Where the committed WSDL copies say the service is (they are for reading).

@@ -12,22 +12,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from pathlib import Path
 
 from lxml import etree
 
-from ..core.clock import format_utc
-from ..core.contract import Contract
+from ..core.contract import Authenticate, Contract, JobHandle
 from ..core.errors import InvalidJobDescriptionError, ResourceUnknownError
 from ..core.lifetime import DEFAULT, Default
 from ..core.service import JobService
-from ..core.xmldoc import first_error, source_line
+from ..core.xmldoc import first_error
 from ..published import compile_schemas
-from .addressing import Addressing, endpoint_reference, read_addressing, reply_headers
-from .faults import InvalidPropertyError, RequestError, SoapFault, fault_for
-from .headers import check_must_understand
-from .names import INITIAL_TERMINATION_TIME
-from .namespaces import (
+from ..wire.elements import is_nil, source_line
+from ..wire.names import INITIAL_TERMINATION_TIME
+from ..wire.namespaces import (
     ACTIONS,
     BF,
     CORE,
@@ -38,15 +35,13 @@ from .namespaces import (
     contract_action,
     q,
 )
+from ..wire.times import format_utc
+from .addressing import Addressing, endpoint_reference, read_addressing, reply_headers
+from .faults import InvalidPropertyError, RequestError, SoapFault, fault_for
+from .headers import check_must_understand
 from .properties import PropertyBuilder
 from .spyne_compat import Exchange, Reply
-from .values import is_nil, read_datetime, read_duration
-
-
-class Authenticate(Protocol):
-    """Who is calling: the owner name for a request, or raise NotAuthenticatedError."""
-
-    def __call__(self, *, headers: list[etree._Element], environ: dict[str, Any]) -> str: ...
+from .values import read_datetime, read_duration
 
 
 class MissingResourceIdError(ResourceUnknownError):
@@ -87,8 +82,8 @@ class ContractEndpoint:
         self.address = f"{base_url}/uws/{contract.name}"
         self.authenticate = authenticate
         self.properties = PropertyBuilder(contract=contract, base_url=base_url)
-        own = {contract.namespace: contract.schema_path} if contract.schema_path else {}
-        self.schema = compile_schemas(own)
+        #: The contract's schema with the project's: every request body is checked against it.
+        self.schema = compile_schemas({contract.namespace: _schema_path(contract)})
         ns = contract.namespace
         self.handlers: dict[str, Handler] = {
             "createJob": self.create_job,
@@ -143,17 +138,16 @@ class ContractEndpoint:
     # -- operations ----------------------------------------------------------------------
 
     def create_job(self, call: Call) -> tuple[etree._Element, str]:
+        # The JDL element is handed over as parsed: the contract reads it once, and the
+        # lines of its problems are those of the request message.
         jdl, termination = self._read_create_job(call.body)
-        try:
-            job = self.service.create_job(
-                contract=self.contract.name,
-                document=etree.tostring(jdl),
-                owner=call.owner,
-                address=self.address,
-                termination_time=termination,
-            )
-        except InvalidJobDescriptionError as error:
-            raise _in_message(error, jdl) from None
+        job = self.service.create_job(
+            contract=self.contract.name,
+            document=jdl,
+            owner=call.owner,
+            address=self.address,
+            termination_time=termination,
+        )
         response = self._element("createJobResponse")
         response.append(
             endpoint_reference(
@@ -238,10 +232,12 @@ class ContractEndpoint:
         self.service.destroy_job(call.resource_id, owner=call.owner)
         return etree.Element(q(RL, "DestroyResponse"), nsmap={"wsrfrl": RL}), ACTIONS["Destroy"][1]
 
-    def _extra(self, name: str, handler: Callable[..., etree._Element]) -> Handler:
+    def _extra(
+        self, name: str, handler: Callable[[JobHandle, etree._Element], etree._Element]
+    ) -> Handler:
         def call_extra(call: Call) -> tuple[etree._Element, str]:
-            job = self.service.get_job(call.resource_id, owner=call.owner)
-            return handler(self.service, job, call.body), self._action(name)
+            handle = self.service.job_handle(call.resource_id, owner=call.owner)
+            return handler(handle, call.body), self._action(name)
 
         return call_extra
 
@@ -302,13 +298,8 @@ class ContractEndpoint:
         return contract_action(self.contract.namespace, operation, response=True)
 
 
-def _in_message(
-    error: InvalidJobDescriptionError, jdl: etree._Element
-) -> InvalidJobDescriptionError:
-    """The same error with its line counted in the request message, not the JDL alone."""
-    start = source_line(jdl)
-    if error.line is None or start is None:
-        return error
-    return InvalidJobDescriptionError(
-        error.reason, line=error.line + start - 1, column=error.column
-    )
+def _schema_path(contract: Contract) -> Path:
+    """The contract's schema (mandatory: the registry refuses a contract without one)."""
+    if contract.schema_path is None:
+        raise ValueError(f"contract {contract.name!r} declares no schema_path")
+    return contract.schema_path

@@ -18,8 +18,8 @@ from datetime import datetime
 from lxml import etree
 
 from ..core import errors
-from ..core.clock import format_utc
-from .namespaces import BF, CORE, ERROR_DIALECT, PREFIXES, RL, RP, R, q
+from ..wire.namespaces import BF, CORE, ERROR_DIALECT, PREFIXES, RL, RP, R, q
+from ..wire.times import format_utc
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from lxml import etree
 
+from ..wire.names import RESOURCE_ID
+from ..wire.namespaces import SOAP11, WSA, WSA_2004, WSSE, WSU, q
 from .faults import RequestError
-from .names import RESOURCE_ID
-from .namespaces import SOAP11, WSA, WSA_2004, WSSE, WSU, q
 
 #: The headers the service processes; any other header marked ``mustUnderstand="1"`` for
 #: it is refused, as SOAP 1.1 §4.2.3 requires. (Replies always go back on the HTTP

@@ -4,7 +4,7 @@ The SOAP binding asks an :class:`Authenticator` for the owner name of every requ
 the engine then checks that name against the owner of the resource the request
 names. Without a users file every caller is :data:`~wsrf_uws.core.model.ANONYMOUS`
 and presenting credentials is an error (they would be silently ignored otherwise).
-With one (a :class:`~wsrf_uws.soap.users.UsersFile`), a caller may identify with
+With one (a :class:`~wsrf_uws.accounts.UsersFile`), a caller may identify with
 
 - a ``wsse:Security/wsse:UsernameToken`` SOAP header (WS-Security UsernameToken
   Profile 1.0), its password as ``PasswordText`` or ``PasswordDigest``
@@ -18,7 +18,7 @@ Failures are :class:`~wsrf_uws.core.errors.NotAuthenticatedError`, whose descrip
 never tells a caller whether a user name exists: an unknown user and a wrong
 password read the same, and take about as long (an unknown user costs a key
 derivation too). Key derivations are rationed by the users file: when too many are
-under way a check fails at once as busy (see :mod:`wsrf_uws.soap.users`).
+under way a check fails at once as busy (see :mod:`wsrf_uws.accounts.users_file`).
 """
 
 from __future__ import annotations
@@ -36,11 +36,12 @@ from typing import Any, Protocol
 
 from lxml import etree
 
-from ..core.clock import Clock, as_utc
+from ..accounts import UsersFile
+from ..core.clock import Clock
 from ..core.errors import NotAuthenticatedError
 from ..core.model import ANONYMOUS
-from .namespaces import PASSWORD_DIGEST, PASSWORD_TEXT, WSSE, WSU, q
-from .users import UsersFile
+from ..wire.namespaces import PASSWORD_DIGEST, PASSWORD_TEXT, WSSE, WSU, q
+from ..wire.times import as_utc
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class _Token:
 
 
 class NonceRegistry(Protocol):
-    """Where used nonces are kept: the store (:meth:`~wsrf_uws.store.base.JobStore.remember_nonce`)
+    """Where used nonces are kept: the store (:meth:`~wsrf_uws.core.ports.JobStore.remember_nonce`)
     in a service, so a replay is refused across restarts too."""
 
     def remember_nonce(self, digest: bytes, *, expires: datetime, now: datetime) -> bool:

@@ -16,11 +16,11 @@ from urllib.parse import quote
 
 from lxml import etree
 
-from ..core.clock import format_utc
 from ..core.contract import Contract
 from ..core.model import ANONYMOUS, Job, ProgressStep, Result
-from .names import CURRENT_TIME, JOB_STATE, PHASE, TERMINATION_TIME, UWS_JOB
-from .namespaces import CORE, RL, UWS, XLINK, XSI, q
+from ..wire.names import CURRENT_TIME, JOB_STATE, PHASE, TERMINATION_TIME, UWS_JOB
+from ..wire.namespaces import CORE, RL, UWS, XLINK, XSI, q
+from ..wire.times import format_utc
 
 #: How many built JobState elements a builder keeps.
 _BUILT_STATES = 4096

@@ -16,7 +16,7 @@ from typing import IO, Any
 
 from ..core.errors import NotAuthenticatedError, ResourceUnknownError
 from ..core.service import JobService
-from ..ranges import RangeNotSatisfiable, byte_range
+from ..wire.ranges import RangeNotSatisfiable, byte_range
 
 StartResponse = Callable[..., Any]
 _BLOCK = 64 * 1024

@@ -49,9 +49,9 @@ from typing import Any, Protocol
 
 from lxml import etree
 
+from ..wire.namespaces import SOAP11
 from .faults import RequestError
 from .incoming import XmlLimits, parse_envelope
-from .namespaces import SOAP11
 
 
 class _SixMovesLoader(importlib.abc.Loader):
@@ -373,23 +373,5 @@ def spyne_application(
     protocol_out = WsrfSoap11(endpoint, xml_limits=limits)
     application = Application(
         [service], tns=namespace, name=name, in_protocol=protocol_in, out_protocol=protocol_out
-    )
-    return WsgiApplication(application, max_content_length=max_body_bytes)
-
-
-def echo_application(*, namespace: str, max_body_bytes: int) -> WsgiApplication:
-    """A stock Spyne service with one ``echo(text) -> text`` operation and plain Soap11.
-
-    The benchmark baseline: the cost of Spyne itself on the same server.
-    """
-    from spyne import Unicode
-
-    class Echo(ServiceBase):  # type: ignore[misc]
-        @rpc(Unicode, _returns=Unicode)  # type: ignore[untyped-decorator]
-        def echo(ctx: Any, text: str) -> str:
-            return text
-
-    application = Application(
-        [Echo], tns=namespace, name="Echo", in_protocol=Soap11(), out_protocol=Soap11()
     )
     return WsgiApplication(application, max_content_length=max_body_bytes)

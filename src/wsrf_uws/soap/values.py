@@ -4,18 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from lxml import etree
 from pydantic import TypeAdapter, ValidationError
 
 from .faults import RequestError
-from .namespaces import XSI, q
 
 _DURATION = TypeAdapter(timedelta)
-
-
-def is_nil(element: etree._Element) -> bool:
-    """Whether ``element`` carries ``xsi:nil="true"``."""
-    return element.get(q(XSI, "nil"), "").strip() in ("true", "1")
 
 
 def read_datetime(text: str) -> datetime:

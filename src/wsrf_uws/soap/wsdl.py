@@ -22,8 +22,7 @@ from lxml import etree
 
 from ..core.contract import Contract
 from ..published import AddressingVersion
-from .faults import DECLARED_FAULT_ACTION
-from .namespaces import (
+from ..wire.namespaces import (
     ACTIONS,
     CORE,
     RP,
@@ -36,6 +35,7 @@ from .namespaces import (
     contract_action,
     q,
 )
+from .faults import DECLARED_FAULT_ACTION
 from .properties import PROPERTIES_DOCUMENT
 
 COMMON_WSDL = "wsrf-uws-common.wsdl"

@@ -1,14 +1,6 @@
-"""Durable persistence of job resources behind one interface (:class:`JobStore`)."""
+"""Durable persistence of job resources: the SQLite implementation of
+:class:`~wsrf_uws.core.ports.JobStore`."""
 
-from .base import JobStore, LiveJobsLimitError, ResourceIdTakenError, StoreError
-from .files import JobFiles
 from .sqlite import SQLiteJobStore
 
-__all__ = [
-    "JobFiles",
-    "JobStore",
-    "LiveJobsLimitError",
-    "ResourceIdTakenError",
-    "SQLiteJobStore",
-    "StoreError",
-]
+__all__ = ["SQLiteJobStore"]

@@ -9,8 +9,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..core.clock import as_utc
 from ..core.model import ErrorSummary, ErrorType, Progress, ProgressStep, Quote, Result, StepStatus
+from ..wire.times import as_utc
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -92,12 +92,16 @@ def error_from_db(text: str | None) -> ErrorSummary | None:
 
 
 def results_to_db(results: tuple[Result, ...]) -> str:
-    return _dumps(
-        [
-            {"name": r.name, "location": r.location, "mime_type": r.mime_type, "size": r.size}
-            for r in results
-        ]
-    )
+    return _dumps([_result_item(r) for r in results])
+
+
+def result_to_db(result: Result) -> str:
+    """One result as the JSON of one item of :func:`results_to_db`'s array."""
+    return _dumps(_result_item(result))
+
+
+def _result_item(r: Result) -> dict[str, Any]:
+    return {"name": r.name, "location": r.location, "mime_type": r.mime_type, "size": r.size}
 
 
 def results_from_db(text: str) -> tuple[Result, ...]:

@@ -58,6 +58,13 @@ MIGRATIONS: list[list[str]] = [
         """,
         "CREATE INDEX nonces_by_expiry ON nonces (expires)",
     ],
+    # 3: what the contract read from the JDL at createJob (pickled), so the worker and
+    # restart recovery never read it again, and whether the job is isolated. NULL in rows
+    # recorded before: those jobs are read from their JDL as they were.
+    [
+        "ALTER TABLE jobs ADD COLUMN description BLOB",
+        "ALTER TABLE jobs ADD COLUMN isolated INTEGER",
+    ],
 ]
 
 #: The schema version this code writes.

@@ -22,15 +22,15 @@ from typing import Any, Literal
 
 from ..core.model import Job, Result
 from ..core.phases import Phase
+from ..core.ports import JobChanges, JobStore, LiveJobsLimitError, ResourceIdTakenError, StoreError
+from ..core.sqlite_connections import ThreadConnections
 from . import codec
-from .base import JobStore, LiveJobsLimitError, ResourceIdTakenError, StoreError
-from .connections import ThreadConnections
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 
 _COLUMNS = (
     "key, resource_id, contract, owner, phase, creation_time, start_time, end_time, "
     "termination_time, execution_duration, address, quote, progress, error, results, "
-    "jdl_state, note, run_count, jdl"
+    "jdl_state, note, run_count, jdl, description, isolated"
 )
 
 
@@ -124,6 +124,8 @@ class SQLiteJobStore(JobStore):
             job.note,
             job.run_count,
             job.jdl,
+            job.description,
+            job.isolated,
         )
 
     @staticmethod
@@ -149,6 +151,8 @@ class SQLiteJobStore(JobStore):
             note=row["note"],
             run_count=row["run_count"],
             jdl=bytes(row["jdl"]),
+            description=None if row["description"] is None else bytes(row["description"]),
+            isolated=None if row["isolated"] is None else bool(row["isolated"]),
         )
 
     # -- JobStore --------------------------------------------------------------------
@@ -185,7 +189,7 @@ class SQLiteJobStore(JobStore):
         return None if row is None else self._decoded.job(row, self._job)
 
     def _compare_and_set(
-        self, resource_id: str, expected: frozenset[Phase], to: Phase, changes: dict[str, Any]
+        self, resource_id: str, expected: frozenset[Phase], to: Phase, changes: JobChanges
     ) -> Job | None:
         assignments, values = _assignments(changes)
         marks = ", ".join("?" * len(expected))
@@ -197,10 +201,10 @@ class SQLiteJobStore(JobStore):
             ).fetchone()
         return None if row is None else self._job(row)
 
-    def _update(self, resource_id: str, changes: dict[str, Any]) -> Job | None:
-        if not changes:
-            return self.get(resource_id)
+    def update(self, resource_id: str, changes: JobChanges) -> Job | None:
         assignments, values = _assignments(changes)
+        if not values:
+            return self.get(resource_id)
         with self._write() as conn:
             row = conn.execute(
                 f"UPDATE jobs SET {assignments.lstrip(', ')} WHERE {_BY_ID} RETURNING {_COLUMNS}",
@@ -224,6 +228,41 @@ class SQLiteJobStore(JobStore):
                 (codec.results_to_db(tuple(merged.values())), *_by_id(resource_id)),
             ).fetchone()
         return self._job(updated)
+
+    def record(self, resource_id: str, changes: JobChanges) -> bool:
+        assignments, values = _assignments(changes)
+        if not values:
+            return self.exists(resource_id)
+        with self._write() as conn:
+            cursor = conn.execute(
+                f"UPDATE jobs SET {assignments.lstrip(', ')} WHERE {_BY_ID}",
+                (*values, *_by_id(resource_id)),
+            )
+            return cursor.rowcount == 1
+
+    def record_results(self, resource_id: str, results: Sequence[Result]) -> bool:
+        names = [result.name for result in results]
+        if not names:
+            return self.exists(resource_id)
+        if len(set(names)) == len(names) <= _MAX_APPENDED:
+            # New names are appended by SQLite's JSON functions, in C, without decoding
+            # the results already there; a name already there takes the merging path.
+            marks = ", ".join("?" * len(names))
+            appends = ", ".join("'$[#]', json(?)" for _ in names)
+            with self._write() as conn:
+                replaces = conn.execute(
+                    f"SELECT EXISTS (SELECT 1 FROM jobs, json_each(jobs.results) WHERE "
+                    f"jobs.key = ? AND jobs.resource_id = ? "
+                    f"AND json_extract(json_each.value, '$.name') IN ({marks}))",
+                    (*_by_id(resource_id), *names),
+                ).fetchone()[0]
+                if not replaces:
+                    cursor = conn.execute(
+                        f"UPDATE jobs SET results = json_insert(results, {appends}) WHERE {_BY_ID}",
+                        (*map(codec.result_to_db, results), *_by_id(resource_id)),
+                    )
+                    return cursor.rowcount == 1
+        return self.add_results(resource_id, results) is not None
 
     def delete(self, resource_id: str) -> bool:
         with self._write() as conn:
@@ -313,15 +352,20 @@ _PLACEHOLDERS = ", ".join("?" * len(_COLUMNS.split(", ")))
 _INSERT = f"INSERT INTO jobs ({_COLUMNS}) VALUES ({_PLACEHOLDERS})"
 _BY_ID = "key = ? AND resource_id = ?"
 
+#: Results appended by one json_insert call: two arguments each, and SQLite's functions
+#: take at most 127 unless it was built with more.
+_MAX_APPENDED = 60
+
 
 def _by_id(resource_id: str) -> tuple[int, str]:
     return row_key(resource_id), resource_id
 
 
-def _assignments(changes: dict[str, Any]) -> tuple[str, list[Any]]:
-    """``, col = ?`` fragments and their values for ``changes`` (names already checked)."""
-    text = "".join(f", {name} = ?" for name in changes)
-    values = [codec.ENCODERS[name](value) for name, value in changes.items()]
+def _assignments(changes: JobChanges) -> tuple[str, list[Any]]:
+    """``, col = ?`` fragments and their values for the fields ``changes`` sets."""
+    assigned = changes.assigned()
+    text = "".join(f", {name} = ?" for name in assigned)
+    values = [codec.ENCODERS[name](value) for name, value in assigned.items()]
     return text, values
 
 

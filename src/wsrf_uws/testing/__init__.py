@@ -1,29 +1,32 @@
 """Helpers for testing wsrf-uws and the contracts people build on it.
 
-- :class:`ManualClock`: time that moves only when a test says so.
-- :class:`StepsContract` and :func:`steps_jdl`: a small contract whose jobs run timed
-  steps, report progress and results, and can fail, crash or misbehave on request.
-- :func:`build_test_service`: a service on a temporary data directory.
+- :func:`build_test_service`: a service on a temporary data directory, offering the
+  contracts a test names (default: the demonstration contract ``steps``,
+  :mod:`wsrf_uws.jdl.steps`).
+- :func:`contract_environment`: the environment the service would build a contract
+  with, to test a contract on its own.
 - :func:`wait_for_job`: wait until a job reaches one of some phases.
+- :class:`ManualClock`: time that moves only when a test says so.
+- :class:`~wsrf_uws.testing.server.RunningServer`: a real ``wsrf-uws serve`` process.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..core.clock import Clock
-from ..core.contract import Contract
+from ..core.contract import Contract, ContractEnvironment
 from ..core.model import Job
 from ..core.phases import FINAL_PHASES, Phase
 from ..core.registry import ContractRegistry
 from ..core.service import JobService
+from ..jdl.steps.contract import StepsContract
 from ..runtime import build_service
 from ..settings import QuotaSettings, Settings
 from .clock import ManualClock
-from .contract import NAMESPACE, StepsContract, StepsJob, steps_jdl
 
 #: Quotas nothing reaches: a test service's default (tests of quotas pass their own).
 UNLIMITED_QUOTAS = QuotaSettings(
@@ -36,13 +39,10 @@ UNLIMITED_QUOTAS = QuotaSettings(
 )
 
 __all__ = [
-    "NAMESPACE",
     "UNLIMITED_QUOTAS",
     "ManualClock",
-    "StepsContract",
-    "StepsJob",
     "build_test_service",
-    "steps_jdl",
+    "contract_environment",
     "wait_for_job",
 ]
 
@@ -50,22 +50,52 @@ __all__ = [
 def build_test_service(
     data_dir: Path,
     *,
-    contracts: list[Contract] | None = None,
+    contracts: Sequence[Contract | type[Contract]] | None = None,
     clock: Clock | None = None,
     **settings: Any,
 ) -> JobService:
     """A (not yet started) service on ``data_dir`` offering ``contracts`` (default: ``steps``).
 
-    ``settings`` override :class:`~wsrf_uws.settings.Settings` fields; the kill grace
-    defaults to half a second so tests that stop jobs do not wait long, and the quotas
-    to :data:`UNLIMITED_QUOTAS`, so tests of other things are not limited by the small
-    ones of the anonymous owner they run as.
+    A contract given as a class is built as the service builds it, with its environment
+    (its settings section validated, the service's clock and public URL); one given as
+    an instance is used as it is. ``settings`` are :class:`~wsrf_uws.settings.Settings`
+    fields, and a contract's section is given by its name (``mycontract={"limit": 3}``).
+    The kill grace defaults to half a second so tests that stop jobs do not wait long,
+    and the quotas to :data:`UNLIMITED_QUOTAS`, so tests of other things are not
+    limited by the small ones of the anonymous owner they run as.
     """
     settings.setdefault("kill_grace", 0.5)
     settings.setdefault("quotas", UNLIMITED_QUOTAS)
     config = Settings(data_dir=data_dir, **settings)
-    registry = ContractRegistry(contracts if contracts is not None else [StepsContract(config)])
-    return build_service(config, registry=registry, clock=clock)
+    built = [
+        _build(config, contract, clock=clock) if isinstance(contract, type) else contract
+        for contract in (contracts if contracts is not None else [StepsContract])
+    ]
+    return build_service(config, registry=ContractRegistry(built), clock=clock)
+
+
+def contract_environment(
+    contract: type[Contract],
+    data_dir: Path,
+    *,
+    clock: Clock | None = None,
+    public_url: str | None = None,
+    **settings: Any,
+) -> ContractEnvironment:
+    """The environment a service on ``data_dir`` would build ``contract`` with.
+
+    ``settings`` are service settings, the contract's section by its name; raises
+    :class:`~wsrf_uws.core.contract.ContractSettingsError` if that section is not valid.
+    """
+    config = Settings(data_dir=data_dir, **settings)
+    return config.contract_environment(
+        contract.name, contract.settings_model, public_url=public_url, clock=clock
+    )
+
+
+def _build(config: Settings, contract: type[Contract], *, clock: Clock | None) -> Contract:
+    environment = config.contract_environment(contract.name, contract.settings_model, clock=clock)
+    return contract(environment)
 
 
 def wait_for_job(

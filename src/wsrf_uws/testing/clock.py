@@ -10,13 +10,21 @@ class ManualClock:
     """A :class:`~wsrf_uws.core.clock.Clock` whose time changes only through :meth:`advance`.
 
     An advance wakes only the waiters whose deadline it reaches, as real time would;
-    a waiter with no deadline sleeps until its own event is set.
+    a waiter with no deadline sleeps until its own event is set. It pickles (a contract's
+    environment holds the service's clock and travels to workers): the copy shows the
+    time of the copying and moves only when the copy is advanced.
     """
 
     def __init__(self, start: datetime | None = None) -> None:
         self._now = start or datetime.now(UTC).replace(microsecond=0)
         self._lock = threading.Lock()
         self._waiters: dict[threading.Event, datetime | None] = {}
+
+    def __getstate__(self) -> dict[str, datetime]:
+        return {"now": self.now()}
+
+    def __setstate__(self, state: dict[str, datetime]) -> None:
+        self.__init__(state["now"])  # type: ignore[misc]
 
     def now(self) -> datetime:
         """The clock's current time."""

@@ -31,6 +31,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from ...core.atomic import atomic_path
 from . import hipparcos, synthetic
 from .tap_schema import (
     CatalogMetadata,
@@ -271,36 +272,45 @@ def _quote(name: str) -> str:
 @contextlib.contextmanager
 def _building(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A new database written beside ``path`` and renamed onto it only if all went well."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.building")
-    connection = duckdb.connect(
-        ":memory:", config={"temp_directory": str(temporary.with_name(temporary.name + ".tmp"))}
-    )
-    try:
-        connection.execute("SET enable_progress_bar = false")
-        _attach(connection, temporary, "adql_build", read_only=False)
-        create_description_tables(connection)
-        yield connection
-        connection.execute("CHECKPOINT adql_build")
-        connection.execute("USE memory")
-        connection.execute("DETACH adql_build")
-        connection.close()
-        os.replace(temporary, path)
-    except BaseException:
-        connection.close()
-        raise
-    finally:
-        _remove_database_files(temporary)
+    # The name starts with ".{path.name}." so that ensure_catalog finds the leftovers of a
+    # crash; the umask decides the mode, as for any database file an operator builds.
+    with atomic_path(path, mode=None, suffix=f".{os.getpid()}.building") as temporary:
+        connection = duckdb.connect(
+            ":memory:",
+            config={"temp_directory": str(temporary.with_name(temporary.name + ".tmp"))},
+        )
+        try:
+            connection.execute("SET enable_progress_bar = false")
+            _attach(connection, temporary, "adql_build", read_only=False)
+            create_description_tables(connection)
+            yield connection
+            connection.execute("CHECKPOINT adql_build")
+            connection.execute("USE memory")
+            connection.execute("DETACH adql_build")
+        finally:
+            connection.close()
+            _remove_side_files(temporary)
 
 
 def _remove_database_files(database: Path) -> None:
     """Remove a database file with its write-ahead log and spill directory."""
-    for leftover in (database, database.with_name(database.name + ".wal")):
-        if leftover.is_dir():
-            shutil.rmtree(leftover, ignore_errors=True)
-        else:
-            leftover.unlink(missing_ok=True)
+    _remove_path(database)
+    _remove_side_files(database)
+
+
+def _remove_side_files(database: Path) -> None:
+    """Remove what DuckDB keeps beside a database file: its write-ahead log and spill
+    directory."""
+    _remove_path(database.with_name(database.name + ".wal"))
     shutil.rmtree(database.with_name(database.name + ".tmp"), ignore_errors=True)
+
+
+def _remove_path(path: Path) -> None:
+    # A leftover found by name may be a spill directory as well as a file.
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _create_table(

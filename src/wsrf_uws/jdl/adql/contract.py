@@ -19,39 +19,46 @@ first use (:mod:`.catalog`).
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from ...core.contract import Assessment, Contract, ExtraOperation, JobContext
+from ...core.contract import (
+    Assessment,
+    CliCommand,
+    Contract,
+    ContractEnvironment,
+    ExtraOperation,
+    JobContext,
+    JobHandle,
+)
 from ...core.errors import InvalidPhaseError, JobFailure, UwsError
-from ...core.model import Job, ProgressStep, Result, StepStatus
+from ...core.model import Job, Result
 from ...core.phases import Phase
+from ...core.progress import steps_in_order
 from ...core.sizes import format_bytes
 from ...published import schema_path
+from ...vo.columns import ColumnInfo
+from ...vo.votable import write_votable
+from ...wire.namespaces import q
 from .catalog import Catalog, ensure_hipparcos
-from .columns import ColumnInfo
+from .commands import CATALOG_COMMAND
 from .cursor import CursorSummary, ResultCursor, write_cursor
 from .jdl import NAMESPACE, AdqlJob, QueryLimits, read_job
 from .query import ExecutionError, ExecutionInterrupted, execute, result_columns
 from .result_size import BoundedSink, ResultTooLarge, bounded_batches
+from .settings import AdqlSettings
 from .size import QuerySize
 from .state import (
     CURSOR_FILE,
     RESULT_NAME,
     VOTABLE_MIME_TYPE,
-    completed_state,
+    AdqlState,
     exposed_rows,
-    initial_state,
     state_element,
 )
-from .votable import write_votable
-
-if TYPE_CHECKING:
-    from ...core.service import JobService
-    from ...settings import AdqlSettings, Settings
 
 _STEPS = ("run the query", "cache the result", "write the VOTable")
 
@@ -72,12 +79,11 @@ class AdqlContract(Contract):
     jdl_element = "job"
     state_name = "state"
     schema_path = schema_path("adql.xsd")
+    settings_model = AdqlSettings
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        super().__init__(settings)
-        from ...settings import AdqlSettings
-
-        self.options: AdqlSettings = settings.adql if settings is not None else AdqlSettings()
+    def __init__(self, environment: ContractEnvironment | None = None) -> None:
+        super().__init__(environment)
+        self.options: AdqlSettings = self.settings
         self.catalog_path = self.options.catalog or self.data_dir / "adql" / "hipparcos.duckdb"
         self.limits = QueryLimits(
             default_maxrec=self.options.default_maxrec,
@@ -117,11 +123,7 @@ class AdqlContract(Contract):
     def assess(self, description: AdqlJob, *, owner: str) -> Assessment:
         return Assessment(
             execution_duration=description.execution_duration,
-            jdl_state=initial_state(
-                query=description.query,
-                maxrec=description.maxrec,
-                serialization=description.serialization,
-            ),
+            jdl_state=AdqlState.for_job(description).to_dict(),
         )
 
     def job_memory_bytes(self, *, default: int) -> int:
@@ -138,12 +140,8 @@ class AdqlContract(Contract):
         return max(default, 2 * self.options.query_memory_bytes + ADDRESS_SPACE_RESERVE)
 
     def run(self, description: AdqlJob, context: JobContext) -> None:
-        state = initial_state(
-            query=description.query,
-            maxrec=description.maxrec,
-            serialization=description.serialization,
-        )
-        context.set_state(state)
+        state = AdqlState.for_job(description)
+        context.set_state(state.to_dict())
         context.progress(0.0, steps=_steps(active=0))
         try:
             summary, columns = self._query(description, context)
@@ -166,11 +164,10 @@ class AdqlContract(Contract):
                 "service keeps for a query: ask for fewer rows (maxrec or TOP) or fewer, "
                 "narrower columns"
             ) from None
-        context.set_state(
-            completed_state(
-                state, rows=summary.total_rows, overflow=summary.overflow, columns=columns
-            )
+        completed = state.completed(
+            rows=summary.total_rows, overflow=summary.overflow, columns=columns
         )
+        context.set_state(completed.to_dict())
         context.progress(1.0, steps=_steps(active=len(_STEPS)))
 
     def _query(
@@ -224,7 +221,13 @@ class AdqlContract(Contract):
     def state_element(
         self, job: Job, *, result_url: Callable[[Result], str]
     ) -> etree._Element | None:
-        return state_element(job.jdl_state, workdir=self.job_folder(job.resource_id))
+        state = AdqlState.from_dict(job.jdl_state)
+        return state_element(state, workdir=self.job_folder(job.resource_id))
+
+    @classmethod
+    def cli_commands(cls) -> Sequence[CliCommand]:
+        """``wsrf-uws catalog``: build a catalogue (:mod:`.commands`)."""
+        return (CATALOG_COMMAND,)
 
     def extra_operations(self) -> Mapping[str, ExtraOperation]:
         return {
@@ -236,16 +239,16 @@ class AdqlContract(Contract):
             )
         }
 
-    def _expose_rows(
-        self, service: JobService, job: Job, request: etree._Element
-    ) -> etree._Element:
-        if job.phase != Phase.COMPLETED or "rows" not in job.jdl_state:
+    def _expose_rows(self, handle: JobHandle, request: etree._Element) -> etree._Element:
+        job = handle.job
+        state = AdqlState.from_dict(job.jdl_state)
+        if job.phase != Phase.COMPLETED or state.result is None:
             raise InvalidPhaseError("exposeRows", str(job.phase))
-        start = int(request.findtext(f"{{{NAMESPACE}}}start") or 0)
-        end = int(request.findtext(f"{{{NAMESPACE}}}end") or 0)
+        start = int(request.findtext(q(NAMESPACE, "start")) or 0)
+        end = int(request.findtext(q(NAMESPACE, "end")) or 0)
         if end < start:
             raise UwsError(f"exposeRows: end ({end}) is before start ({start})")
-        total = int(job.jdl_state["rows"])
+        total = state.result.rows
         end = min(end, total)
         start = min(start, end)
         if end - start > self.options.max_exposed_rows:
@@ -257,25 +260,16 @@ class AdqlContract(Contract):
             self.job_folder(job.resource_id) / CURSOR_FILE,
             start=start,
             end=end,
-            serialization=job.jdl_state.get("serialization", "BINARY2"),
+            serialization=state.serialization,
         )
-        service.store.update(
-            job.resource_id, jdl_state={**job.jdl_state, "exposed": {"start": start, "end": end}}
-        )
+        handle.set_state(state.exposing(start=start, end=end).to_dict())
         response = etree.Element(_q("exposeRowsResponse"), nsmap={"adql": NAMESPACE})
         etree.SubElement(response, _q("rows")).text = str(total)
         response.append(element)
         return response
 
 
-def _steps(*, active: int) -> tuple[ProgressStep, ...]:
-    def status(index: int) -> StepStatus:
-        if index < active:
-            return StepStatus.DONE
-        return StepStatus.ACTIVE if index == active else StepStatus.PENDING
-
-    return tuple(ProgressStep(label, status(i)) for i, label in enumerate(_STEPS))
+_steps = partial(steps_in_order, _STEPS)
 
 
-def _q(name: str) -> str:
-    return f"{{{NAMESPACE}}}{name}"
+_q = partial(q, NAMESPACE)

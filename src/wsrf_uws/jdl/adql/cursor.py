@@ -23,8 +23,6 @@ Rows are numbered from 0 in the order the query produced them.
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -34,7 +32,8 @@ from typing import Any, Self
 
 import pyarrow as pa
 
-from .columns import ColumnInfo
+from ...core.atomic import atomic_path
+from ...vo.columns import ColumnInfo
 
 #: Schema metadata key: the column descriptions, a JSON list of ColumnInfo fields.
 COLUMNS_KEY = b"wsrf_uws.adql.columns"
@@ -77,8 +76,8 @@ def write_cursor(
     """Stream ``reader`` into a cursor file at ``path``, replacing any file there atomically.
 
     Memory stays bounded by about two batches whatever the size of the result. The file
-    appears at ``path`` complete (written to a temporary file in the same directory,
-    flushed to disk, then renamed) or not at all: on an error the temporary file is removed
+    appears at ``path`` complete (written atomically and durably, see
+    :mod:`wsrf_uws.core.atomic`) or not at all: on an error the temporary file is removed
     and the error propagates.
 
     Overflow convention: to apply a MAXREC of ``m``, let the query return up to ``m + 1``
@@ -111,25 +110,21 @@ def write_cursor(
         }
     )
     path = Path(path)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
-    try:
-        with pa.OSFile(str(temporary), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
-            rebatcher = _Rebatcher(writer, schema, batch_rows=batch_rows, on_rows=on_rows)
-            overflow = _copy_rows(reader, rebatcher, max_rows=max_rows)
-            total_rows = rebatcher.finish()
-            writer.write_batch(
-                _empty(schema),
-                custom_metadata={
-                    TOTAL_ROWS_KEY: str(total_rows).encode(),
-                    OVERFLOW_KEY: b"true" if overflow else b"false",
-                },
-            )
-        _fsync(temporary)
-        os.replace(temporary, path)
-        _fsync(path.parent)  # the rename itself
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    with (
+        atomic_path(path) as temporary,
+        pa.OSFile(str(temporary), "wb") as sink,
+        pa.ipc.new_file(sink, schema) as writer,
+    ):
+        rebatcher = _Rebatcher(writer, schema, batch_rows=batch_rows, on_rows=on_rows)
+        overflow = _copy_rows(reader, rebatcher, max_rows=max_rows)
+        total_rows = rebatcher.finish()
+        writer.write_batch(
+            _empty(schema),
+            custom_metadata={
+                TOTAL_ROWS_KEY: str(total_rows).encode(),
+                OVERFLOW_KEY: b"true" if overflow else b"false",
+            },
+        )
     if rebatcher.reported != total_rows and on_rows is not None:
         on_rows(total_rows)
     return CursorSummary(
@@ -240,15 +235,6 @@ def _decoded(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
 
 def _empty(schema: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays([pa.array([], type=f.type) for f in schema], schema=schema)
-
-
-def _fsync(path: Path) -> None:
-    """Flush a file, or a directory's entries, to disk."""
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 class ResultCursor:

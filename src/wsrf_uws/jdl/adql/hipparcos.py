@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from .columns import ColumnInfo
+from ...vo.columns import ColumnInfo
 from .sphere import healpix_index
 from .tap_schema import TableInfo, healpix_column
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from ...core.errors import InvalidJobDescriptionError
-from ...core.xmldoc import source_line
+from ...vo.columns import ColumnInfo
+from ...vo.votable import Serialization
+from ...wire.elements import source_line
 from .catalog import Catalog
-from .columns import ColumnInfo
 from .query import AdqlError, TranslatedQuery, describe, translate
 from .size import QuerySize
-from .votable import Serialization
 
 NAMESPACE = "urn:wsrf-uws:adql:v1"
 _NS = {"adql": NAMESPACE}

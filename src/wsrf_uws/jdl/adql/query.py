@@ -30,8 +30,8 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from ...core.sizes import format_bytes
+from ...vo.columns import ColumnInfo
 from .catalog import Catalog
-from .columns import ColumnInfo
 from .dialect import parse_adql
 from .errors import AdqlError
 from .geometry import rewrite_geometry

@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from .votable import ByteSink
+from ...vo.votable import ByteSink
 
 __all__ = ["BoundedSink", "ResultTooLarge", "bounded_batches"]
 

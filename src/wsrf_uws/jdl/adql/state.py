@@ -1,23 +1,27 @@
 """The contract's state: the query, the cached result's size and columns, the exposed rows.
 
-The state kept in the store is small JSON (counts, column descriptions, the last range
-exposed); the rows themselves are read from the cursor file whenever the state is
-rendered, which costs a fraction of a millisecond for a page (see ``bench/adql_bench.py``).
+The state (:class:`AdqlState`) is kept in the store as small JSON (counts, column
+descriptions, the last range exposed); the rows themselves are read from the cursor file
+whenever the state is rendered, which costs a fraction of a millisecond for a page (see
+``bench/adql_bench.py``).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from lxml import etree
 
-from ...core.xmldoc import safe_parser
-from .columns import ColumnInfo
+from ...vo.columns import ColumnInfo
+from ...vo.votable import Serialization, votable_bytes
+from ...wire.namespaces import q
+from ...wire.parsing import safe_parser
 from .cursor import ResultCursor
-from .jdl import NAMESPACE
-from .votable import Serialization, votable_bytes
+from .jdl import NAMESPACE, AdqlJob
 
 #: The cursor file in the job's folder (not a result: clients page it with exposeRows).
 CURSOR_FILE = "cursor.arrow"
@@ -26,48 +30,118 @@ RESULT_NAME = "result"
 VOTABLE_MIME_TYPE = "application/x-votable+xml"
 
 
-def initial_state(*, query: str, maxrec: int, serialization: Serialization) -> dict[str, Any]:
-    """The state of a new job: its query, nothing cached yet."""
-    return {"query": query, "maxrec": maxrec, "serialization": serialization}
+@dataclass(frozen=True)
+class CachedResult:
+    """What a completed job cached: its row count, whether rows were cut off, its columns."""
+
+    rows: int
+    overflow: bool
+    columns: tuple[ColumnInfo, ...]
 
 
-def completed_state(
-    state: dict[str, Any], *, rows: int, overflow: bool, columns: list[ColumnInfo]
-) -> dict[str, Any]:
-    """``state`` once the result is cached."""
-    return {
-        **state,
-        "rows": rows,
-        "overflow": overflow,
-        "columns": [asdict(column) for column in columns],
-    }
+@dataclass(frozen=True)
+class ExposedRows:
+    """The range of rows ``exposeRows`` last selected (``start`` inclusive, ``end`` not)."""
+
+    start: int
+    end: int
 
 
-def state_element(state: dict[str, Any], *, workdir: Path | None) -> etree._Element:
+@dataclass(frozen=True)
+class AdqlState:
+    """The state of an ADQL job: its query; once completed, the cached result; once a
+    client called ``exposeRows``, the rows it selected.
+
+    Kept in the store as the JSON of :meth:`to_dict`: ``query``, ``maxrec``,
+    ``serialization``; then ``rows``, ``overflow`` and ``columns`` (each column's
+    :class:`ColumnInfo` fields); then ``exposed`` (``start``, ``end``).
+    """
+
+    query: str
+    maxrec: int
+    serialization: Serialization = "BINARY2"
+    result: CachedResult | None = None
+    exposed: ExposedRows | None = None
+
+    @classmethod
+    def for_job(cls, job: AdqlJob) -> AdqlState:
+        """The state of a new job: its query, nothing cached yet."""
+        return cls(query=job.query, maxrec=job.maxrec, serialization=job.serialization)
+
+    def completed(self, *, rows: int, overflow: bool, columns: Sequence[ColumnInfo]) -> AdqlState:
+        """This state once the result is cached."""
+        return replace(self, result=CachedResult(rows, overflow, tuple(columns)))
+
+    def exposing(self, *, start: int, end: int) -> AdqlState:
+        """This state once ``exposeRows`` selected rows ``start`` to ``end``."""
+        return replace(self, exposed=ExposedRows(start, end))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-able form the store keeps."""
+        data: dict[str, Any] = {
+            "query": self.query,
+            "maxrec": self.maxrec,
+            "serialization": self.serialization,
+        }
+        if self.result is not None:
+            data["rows"] = self.result.rows
+            data["overflow"] = self.result.overflow
+            data["columns"] = [asdict(column) for column in self.result.columns]
+        if self.exposed is not None:
+            data["exposed"] = {"start": self.exposed.start, "end": self.exposed.end}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AdqlState:
+        """The state a :meth:`to_dict` form (as stored by any version) describes."""
+        serialization = data.get("serialization", "BINARY2")
+        if serialization not in get_args(Serialization):
+            raise ValueError(f"not a VOTable serialization: {serialization!r}")
+        result = None
+        if "rows" in data:
+            result = CachedResult(
+                rows=int(data["rows"]),
+                overflow=bool(data.get("overflow", False)),
+                columns=tuple(ColumnInfo(**column) for column in data.get("columns", ())),
+            )
+        exposed = data.get("exposed")
+        return cls(
+            query=str(data.get("query", "")),
+            maxrec=int(data.get("maxrec", 0)),
+            serialization=serialization,
+            result=result,
+            exposed=None
+            if exposed is None
+            else ExposedRows(int(exposed["start"]), int(exposed["end"])),
+        )
+
+
+def state_element(state: AdqlState, *, workdir: Path | None) -> etree._Element:
     """``adql:state``; the exposed rows are read from the cursor file in ``workdir``."""
     root = etree.Element(_q("state"), nsmap={"adql": NAMESPACE})
-    etree.SubElement(root, _q("query")).text = str(state.get("query", ""))
-    etree.SubElement(root, _q("maxrec")).text = str(int(state.get("maxrec", 0)))
-    if "rows" not in state:
+    etree.SubElement(root, _q("query")).text = state.query
+    etree.SubElement(root, _q("maxrec")).text = str(state.maxrec)
+    result = state.result
+    if result is None:
         return root
-    etree.SubElement(root, _q("rows")).text = str(int(state["rows"]))
-    etree.SubElement(root, _q("overflow")).text = "true" if state.get("overflow") else "false"
+    etree.SubElement(root, _q("rows")).text = str(result.rows)
+    etree.SubElement(root, _q("overflow")).text = "true" if result.overflow else "false"
     columns = etree.SubElement(root, _q("columns"))
-    for column in state.get("columns", ()):
+    for column in result.columns:
         element = etree.SubElement(columns, _q("column"))
         for key in ("name", "datatype", "arraysize", "unit", "ucd", "utype", "xtype"):
-            if column.get(key) is not None:
-                element.set(key, str(column[key]))
-        if column.get("description"):
-            element.text = str(column["description"])
-    exposed = state.get("exposed")
-    if exposed is not None and workdir is not None:
+            value = getattr(column, key)
+            if value is not None:
+                element.set(key, str(value))
+        if column.description:
+            element.text = column.description
+    if state.exposed is not None and workdir is not None:
         root.append(
             exposed_rows(
                 workdir / CURSOR_FILE,
-                start=int(exposed["start"]),
-                end=int(exposed["end"]),
-                serialization=state.get("serialization", "BINARY2"),
+                start=state.exposed.start,
+                end=state.exposed.end,
+                serialization=state.serialization,
             )
         )
     return root
@@ -92,5 +166,4 @@ def exposed_rows(
     return element
 
 
-def _q(name: str) -> str:
-    return f"{{{NAMESPACE}}}{name}"
+_q = partial(q, NAMESPACE)

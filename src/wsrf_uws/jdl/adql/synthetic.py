@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import numpy as np
 import pyarrow as pa
 
-from .columns import ColumnInfo
+from ...vo.columns import ColumnInfo
 from .sphere import healpix_index
 from .tap_schema import TableInfo, healpix_column
 

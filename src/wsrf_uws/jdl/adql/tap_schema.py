@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from .columns import ColumnInfo
+from ...vo.columns import ColumnInfo
 
 #: The schema holding the description.
 SCHEMA = "tap_schema"

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 
 from sqlglot import exp
 
-from .columns import ColumnInfo
+from ...vo.columns import ColumnInfo
 from .dialect import RESERVED_ALIASES
 from .errors import AdqlError, error_at
 from .tap_schema import CatalogMetadata, TableInfo

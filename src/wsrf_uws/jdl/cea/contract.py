@@ -7,41 +7,33 @@ destinations writes outside the service, so it is not isolated: after a restart 
 waits in HELD for ``resumeJob``. Other jobs are re-run automatically.
 
 The transfer policies may name the service's own public URL (``{public_url}``, the
-default fetch policy being its demonstration data). That URL is known for certain only
-when the server listens (``serve --port 0`` picks the port then), so the policies are
-made again in :meth:`CeaContract.web_routes`, which the server calls with it before it
-serves any request.
+default fetch policy being its demonstration data): the contract's environment gives it
+(``serve`` binds its port before it builds the contracts, so ``--port 0`` is known too).
+The contract adds the command ``wsrf-uws applications`` (:mod:`.commands`).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from ...core.contract import Assessment, Contract, JobContext, WsgiApplication
+from ...core.contract import Assessment, CliCommand, Contract, ContractEnvironment, JobContext
 from ...core.model import Job, Quote, Result
 from ...published import schema_path
 from .cgroups import find_pids_cgroup
+from .commands import APPLICATIONS_COMMAND, load_library
 from .jdl import CeaJob, read_job
-from .library import DEMO_LIBRARY, NAMESPACE, Library, cea_schema
+from .library import NAMESPACE, cea_schema
 from .runner import ApplicationRun, RunPolicy
-from .state import initial_state, state_element
-from .transfer import PUBLIC_URL, TransferPolicy
-
-if TYPE_CHECKING:
-    from ...core.service import JobService
-    from ...settings import CeaSettings, Settings
+from .settings import CeaSettings
+from .state import CeaState, state_element
+from .transfer import TransferPolicy
 
 log = logging.getLogger(__name__)
-
-#: The public URL of a contract made without settings (the default ``serve``).
-_DEFAULT_PUBLIC_URL = "http://127.0.0.1:8080"
 
 
 class CeaContract(Contract):
@@ -54,45 +46,29 @@ class CeaContract(Contract):
     schema_path = schema_path("cea.xsd")
     demo_data = Path(__file__).resolve().parent / "demo" / "data"
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        super().__init__(settings)
-        from ...settings import CeaSettings
+    settings_model = CeaSettings
 
-        self.options: CeaSettings = settings.cea if settings is not None else CeaSettings()
-        self._make_policies(_public_url(settings))
+    def __init__(self, environment: ContractEnvironment | None = None) -> None:
+        super().__init__(environment)
+        self.options: CeaSettings = self.settings
+        self.fetch_policy = TransferPolicy.parse(
+            self.options.fetch_allow, public_url=self.public_url
+        )
+        self.deliver_policy = TransferPolicy.parse(
+            self.options.deliver_allow, public_url=self.public_url
+        )
         #: Where each run gets a cgroup of its own (None: no cgroups), chosen once here.
         self.process_cgroup = find_pids_cgroup(self.options.process_cgroup)
         if self.process_cgroup is not None:
             log.info("cea: each application run gets a cgroup under %s", self.process_cgroup)
-        # Read now, so a library folder that is missing stops the contract at start-up
-        # (the registry reports it) rather than failing the first createJob.
-        path = os.environ.get("PATH", os.defpath)
-        search = [*self.options.search_path, *(Path(p) for p in path.split(os.pathsep) if p)]
-        #: The application library.
-        self.library = Library.load(self.options.library or DEMO_LIBRARY, search_path=search)
+        #: The application library, read now, so a library folder that is missing stops the
+        #: contract at start-up (the registry reports it) rather than the first createJob.
+        self.library = load_library(self.options)
 
-    def _make_policies(self, public_url: str | None) -> None:
-        """The transfer policies; entries naming the public URL are left out until it is
-        known (None: the server has not chosen its port yet)."""
-
-        def entries(configured: list[str]) -> list[str]:
-            if public_url is not None:
-                return configured
-            return [e for e in configured if not e.strip().startswith(PUBLIC_URL)]
-
-        self.fetch_policy = TransferPolicy.parse(
-            entries(self.options.fetch_allow), public_url=public_url
-        )
-        self.deliver_policy = TransferPolicy.parse(
-            entries(self.options.deliver_allow), public_url=public_url
-        )
-
-    def web_routes(
-        self, *, service: JobService, base_url: str, authenticate: Callable[..., str]
-    ) -> Mapping[str, WsgiApplication]:
-        # The server's public URL, known now: the policies follow it (see the module text).
-        self._make_policies(base_url)
-        return {}
+    @classmethod
+    def cli_commands(cls) -> Sequence[CliCommand]:
+        """``wsrf-uws applications``: the library as its provider sees it (:mod:`.commands`)."""
+        return (APPLICATIONS_COMMAND,)
 
     @property
     def schema(self) -> etree.XMLSchema:
@@ -116,7 +92,7 @@ class CeaContract(Contract):
                 if description.execution_duration is not None
                 else application.limits.wall_seconds
             ),
-            jdl_state=initial_state(description),
+            jdl_state=CeaState.for_job(description).to_dict(),
         )
 
     def is_isolated(self, description: CeaJob) -> bool:
@@ -142,15 +118,6 @@ class CeaContract(Contract):
         self, job: Job, *, result_url: Callable[[Result], str]
     ) -> etree._Element | None:
         return state_element(job, result_url=result_url)
-
-
-def _public_url(settings: Settings | None) -> str | None:
-    """The public URL as far as the settings tell (None: port 0, chosen when serving)."""
-    if settings is None:
-        return _DEFAULT_PUBLIC_URL
-    if settings.public_url is None and settings.port == 0:
-        return None
-    return settings.base_url
 
 
 def _estimate(job: CeaJob) -> timedelta | None:

@@ -18,7 +18,7 @@ from typing import NoReturn
 from lxml import etree
 
 from ...core.errors import InvalidJobDescriptionError
-from ...core.xmldoc import source_line
+from ...wire.elements import source_line
 from .application import (
     Application,
     InputParameter,

@@ -26,8 +26,10 @@ from pathlib import Path
 from lxml import etree
 
 from ...core.errors import InvalidJobDescriptionError
-from ...core.xmldoc import parse_document, source_line, validate
+from ...core.xmldoc import parse_document, validate
 from ...published import compile_schemas, schema_path
+from ...wire.elements import source_line
+from ...wire.namespaces import q
 from .application import (
     STDERR_FILE,
     STDOUT_FILE,
@@ -114,7 +116,7 @@ def read_application(path: Path, *, search_path: Sequence[Path] = ()) -> Applica
     """Read and check one description; raises :class:`DescriptionError`."""
     try:
         root = parse_document(path.read_bytes())
-        if root.tag != f"{{{NAMESPACE}}}application":
+        if root.tag != q(NAMESPACE, "application"):
             raise InvalidJobDescriptionError(
                 f"the root element is {root.tag}, not cea:application", line=source_line(root)
             )

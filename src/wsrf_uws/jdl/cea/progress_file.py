@@ -8,6 +8,8 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
+from ...core.progress import bounded_fraction
+
 __all__ = ["ProgressWatcher"]
 
 # Only the end of a progress file is read: an application may append forever.
@@ -91,4 +93,4 @@ def _parse_progress(line: str) -> tuple[float, str | None] | None:
     if not math.isfinite(value):
         return None
     message = rest.strip() or None
-    return min(1.0, max(0.0, value)), message
+    return bounded_fraction(value), message

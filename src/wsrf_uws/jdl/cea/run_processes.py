@@ -33,8 +33,8 @@ from types import TracebackType
 
 import psutil
 
-from ...execution.processes import child_subreaper
 from .cgroups import RunCgroup
+from .subreaper import child_subreaper
 
 __all__ = ["RunProcesses"]
 

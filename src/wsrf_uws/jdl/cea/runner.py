@@ -13,15 +13,16 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ...core.contract import JobContext
 from ...core.errors import JobFailure
-from ...core.model import ProgressStep, Result, StepStatus
+from ...core.model import Result
+from ...core.progress import bounded_fraction, steps_in_order
 from ...core.sizes import format_bytes
 from .application import STDERR_FILE, STDOUT_FILE, InputParameter, Storage, SwitchStyle
 from .jdl import CeaJob, InputValue
 from .sandbox import Exit, Limits, run_application, scrubbed_environment
+from .state import CeaState, ParameterEntry
 from .transfer import TransferError, TransferPolicy, deliver, fetch
 from .values import check_data, check_positional, check_value
 
@@ -36,6 +37,8 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 # Shares of the fraction complete: fetching, running, delivering.
 _FETCHED, _RAN = 0.1, 0.9
+# The step skipped when no output has a destination (the index in ApplicationRun.labels).
+_DELIVER_STEP = 2
 
 
 @dataclass(frozen=True)
@@ -67,12 +70,8 @@ class ApplicationRun:
         self.policy = policy
         self.application = job.application
         self.workdir = context.workdir
-        self.state: dict[str, Any] = {
-            **context.jdl_state,
-            "inputs": [dict(e) for e in context.jdl_state.get("inputs", ())],
-            "outputs": [dict(e) for e in context.jdl_state.get("outputs", ())],
-        }
-        self.state.pop("exitStatus", None)  # a re-run after a restart starts afresh
+        self.state = CeaState.from_dict(context.jdl_state)
+        self.state.exit_status = None  # a re-run after a restart starts afresh
         self.labels = ("fetch inputs", f"run {self.application.name}", "deliver outputs")
 
     # -- the three steps ------------------------------------------------------------------
@@ -104,7 +103,7 @@ class ApplicationRun:
                 detail=f"input {index + 1} of {len(self.job.inputs)}: {value.name}",
             )
             try:
-                argument = self._prepare(parameter, value, self.state["inputs"][index])
+                argument = self._prepare(parameter, value, self.state.inputs[index])
             except (TransferError, ValueError, UnicodeDecodeError) as exc:
                 self._log_detail(exc, f"input {value.name!r}")
                 raise JobFailure(f"input {value.name!r}: {exc}") from None
@@ -113,7 +112,7 @@ class ApplicationRun:
         return values
 
     def _prepare(
-        self, parameter: InputParameter, value: InputValue, entry: dict[str, Any]
+        self, parameter: InputParameter, value: InputValue, entry: ParameterEntry
     ) -> str | None:
         file_name = _input_file(parameter, value)
         path = self.workdir / file_name
@@ -143,20 +142,20 @@ class ApplicationRun:
                 check_positional(parameter, text)
             argument = text
         inline = value.storage is Storage.INLINE
-        if inline and parameter.passed_as_file and "value" not in entry:
+        if inline and parameter.passed_as_file and entry.value is None:
             text = self._inline_text(path)
             if text is None:
                 inline = False
-                entry["note"] = "kept as a file: too large for the job state, or not text"
+                entry.note = "kept as a file: too large for the job state, or not text"
             else:
-                entry["value"] = text
-        elif inline and "value" not in entry:
-            entry["value"] = argument
+                entry.value = text
+        elif inline and entry.value is None:
+            entry.value = argument
         if not inline:
             if not path.exists():
                 path.write_text(argument, encoding="utf-8")
             self.context.add_result(Result(file_name, file_name, parameter.type.mime_type))
-            entry["result"] = file_name
+            entry.result = file_name
         if parameter.command_line.style is SwitchStyle.FLAG:
             return None if argument == "false" else ""
         return argument
@@ -189,13 +188,13 @@ class ApplicationRun:
                 if (self.workdir / name).is_file():
                     self.context.add_result(Result(name, name, "text/plain"))
         if exit_status.returncode is not None:
-            self.state["exitStatus"] = exit_status.returncode  # negative: killed by a signal
+            self.state.exit_status = exit_status.returncode  # negative: killed by a signal
         self._publish()
         if exit_status.returncode not in self.application.success_codes or exit_status.stopped:
             raise JobFailure(self._failure(exit_status))
 
     def _collect_outputs(self) -> None:
-        for entry, request in zip(self.state["outputs"], self.job.outputs, strict=True):
+        for entry, request in zip(self.state.outputs, self.job.outputs, strict=True):
             parameter = self.application.output(request.name)
             assert parameter is not None
             file_name = parameter.source_file
@@ -206,25 +205,25 @@ class ApplicationRun:
                         f"{self.application.name} did not write its output "
                         f"{request.name!r} ({file_name})"
                     )
-                entry["note"] = "the application did not produce this output"
+                entry.note = "the application did not produce this output"
                 continue
             inline = self._inline_text(path) if request.storage is Storage.INLINE else None
             if inline is not None:
-                entry["value"] = inline
+                entry.value = inline
                 continue
             if request.storage is Storage.INLINE:
-                entry["note"] = (
+                entry.note = (
                     f"kept as a file: {format_bytes(path.stat().st_size)} of output is more "
                     f"than the in-line limit of {format_bytes(self.policy.inline_bytes)}, "
                     "or is not text"
                 )
             self.context.add_result(Result(file_name, file_name, parameter.type.mime_type))
-            entry["result"] = file_name
+            entry.result = file_name
 
     def _deliver_outputs(self) -> None:
         destinations = self.job.destinations
         for index, request in enumerate(destinations):
-            entry = next(e for e in self.state["outputs"] if e["name"] == request.name)
+            entry = next(e for e in self.state.outputs if e.name == request.name)
             parameter = self.application.output(request.name)
             assert parameter is not None
             assert request.destination is not None
@@ -233,7 +232,7 @@ class ApplicationRun:
                 active=2,
                 detail=f"{request.name} to {request.destination}",
             )
-            if "note" in entry and "value" not in entry and "result" not in entry:
+            if entry.note is not None and entry.value is None and entry.result is None:
                 continue  # an optional output that was not produced
             try:
                 deliver(
@@ -246,7 +245,7 @@ class ApplicationRun:
             except TransferError as exc:
                 self._log_detail(exc, f"output {request.name!r}")
                 raise JobFailure(f"output {request.name!r} was not delivered: {exc}") from None
-            entry["delivered"] = True
+            entry.delivered = True
             self._publish()
 
     # -- pieces ------------------------------------------------------------------------------
@@ -315,7 +314,7 @@ class ApplicationRun:
             log.warning("cea job %s: %s: %s", self.context.resource_id, what, detail)
 
     def _publish(self) -> None:
-        self.context.set_state(self.state)
+        self.context.set_state(self.state.to_dict())
 
     def _progress(
         self,
@@ -325,18 +324,13 @@ class ApplicationRun:
         detail: str | None = None,
         skipped_delivery: bool = False,
     ) -> None:
-        steps = []
-        for index, label in enumerate(self.labels):
-            if index == 2 and skipped_delivery:
-                status = StepStatus.SKIPPED
-            elif index < active:
-                status = StepStatus.DONE
-            elif index == active:
-                status = StepStatus.ACTIVE
-            else:
-                status = StepStatus.PENDING
-            steps.append(ProgressStep(label, status, detail if index == active else None))
-        self.context.progress(min(1.0, max(0.0, fraction)), steps=tuple(steps))
+        steps = steps_in_order(
+            self.labels,
+            active=active,
+            detail=detail,
+            skipped=(_DELIVER_STEP,) if skipped_delivery else (),
+        )
+        self.context.progress(bounded_fraction(fraction), steps=steps)
 
 
 def _input_file(parameter: InputParameter, value: InputValue) -> str:

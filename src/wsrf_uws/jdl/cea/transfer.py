@@ -30,7 +30,6 @@ import ipaddress
 import os
 import re
 import socket
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -43,6 +42,7 @@ import requests
 import urllib3
 
 from ... import __version__
+from ...core.atomic import atomic_writer
 from ...core.sizes import format_bytes
 from .uri_paths import decoded_path
 
@@ -325,13 +325,14 @@ def fetch(
     timeout: float = 30.0,
     max_redirects: int = 5,
 ) -> int:
-    """Download ``uri`` into ``destination`` (written atomically: temp file in the same dir, then
-    os.replace), returning the byte count. Checks policy (check + check_addresses) for the URI and
-    for every redirect target (follow redirects manually with allow_redirects=False; relative
-    Location resolved against the current URL). Refuses, before reading the body, a Content-Length
-    above ``max_bytes``; counts bytes while streaming and stops as soon as the count passes
-    ``max_bytes``. Non-2xx → TransferError with the status. Connection errors/timeouts →
-    TransferError. On any failure no file (and no temp file) is left behind.
+    """Download ``uri`` into ``destination`` (written atomically and durably, see
+    :mod:`wsrf_uws.core.atomic`), returning the byte count. Checks policy (check +
+    check_addresses) for the URI and for every redirect target (follow redirects manually with
+    allow_redirects=False; relative Location resolved against the current URL). Refuses, before
+    reading the body, a Content-Length above ``max_bytes``; counts bytes while streaming and
+    stops as soon as the count passes ``max_bytes``. Non-2xx → TransferError with the status.
+    Connection errors/timeouts → TransferError. On any failure no file (and no temp file) is
+    left behind.
 
     ``timeout`` bounds connecting and each wait for data, not the whole download: the job's
     execution duration bounds that. A destination that already exists is replaced only on
@@ -451,18 +452,10 @@ def _send(
 def _save(
     response: requests.Response, destination: Path, max_bytes: int, url: str, origin: str
 ) -> int:
-    """Stream the body into ``destination`` through a temporary file; the byte count."""
-    try:
-        fd, temporary = tempfile.mkstemp(
-            dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
-        )
-    except OSError as exc:
-        raise TransferError(
-            f"{_named(url, origin)} could not be written to {destination}: {_os_reason(exc)}"
-        ) from None
+    """Stream the body into ``destination``, atomically and durably; the byte count."""
     count = 0
     try:
-        with os.fdopen(fd, "wb") as out:
+        with atomic_writer(destination) as out:
             try:
                 for chunk in response.iter_content(_CHUNK):
                     count += len(chunk)
@@ -478,15 +471,10 @@ def _save(
                     "(the service's log has the reason)",
                     detail=f"GET {url}: {_network_reason(exc, None)}",
                 ) from None
-        os.replace(temporary, destination)
     except OSError as exc:
-        Path(temporary).unlink(missing_ok=True)
         raise TransferError(
             f"{_named(url, origin)} could not be written to {destination}: {_os_reason(exc)}"
         ) from None
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     return count
 
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
-from ...core.xmldoc import safe_parser
+from ...wire.parsing import safe_parser
 from .application import InputParameter, ParameterType
 
 #: The longest text value accepted when the description sets no maxLength.

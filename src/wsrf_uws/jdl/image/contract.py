@@ -19,25 +19,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from ...core.contract import Assessment, Contract, JobContext
+from ...core.contract import Assessment, Contract, ContractEnvironment, JobContext
 from ...core.model import Job, Quote, Result
-from ...core.xmldoc import safe_parser
 from ...published import schema_path
-from ..adql.votable import votable_bytes
 from .archive import ArchiveIndex
 from .demo import make_demo_archive
 from .jdl import NAMESPACE, ImageJob, JobLimits, read_job
 from .limits import StagingLimits
-from .obscore import COLUMNS, table
-from .staging import initial_state, plan, stage, staged_rows
-
-if TYPE_CHECKING:
-    from ...settings import ImageSettings, Settings
+from .settings import ImageSettings
+from .staging import initial_state, plan, stage
+from .state import state_element
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +51,12 @@ class ImageContract(Contract):
     jdl_element = "job"
     state_name = "state"
     schema_path = schema_path("image.xsd")
+    settings_model = ImageSettings
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        super().__init__(settings)
-        from ...settings import ImageSettings
-
-        self.options: ImageSettings = settings.image if settings is not None else ImageSettings()
-        self.authority = settings.authority if settings is not None else "wsrf-uws.invalid"
+    def __init__(self, environment: ContractEnvironment | None = None) -> None:
+        super().__init__(environment)
+        self.options: ImageSettings = self.settings
+        self.authority = self.environment.authority
         #: The folder of FITS images, and the index of it (kept beside the store).
         self.archive = self.options.archive or self.data_dir / "image" / "demo-archive"
         self.index_path = self.data_dir / "image" / "archive-index.sqlite"
@@ -104,7 +97,7 @@ class ImageContract(Contract):
                 cost={"bytes": float(staging.estimated_bytes), "images": len(staging.images)},
             ),
             execution_duration=description.execution_duration,
-            jdl_state=initial_state(description, staging),
+            jdl_state=initial_state(description, staging).to_dict(),
         )
 
     def job_memory_bytes(self, *, default: int) -> int:
@@ -169,42 +162,3 @@ class ImageContract(Contract):
         self, job: Job, *, result_url: Callable[[Result], str]
     ) -> etree._Element | None:
         return state_element(job, workdir=self.job_folder(job.resource_id), result_url=result_url)
-
-
-def state_element(
-    job: Job, *, workdir: Path, result_url: Callable[[Result], str]
-) -> etree._Element:
-    """``image:state``: counts, uncovered fields and the VOTable of staged images."""
-    state = job.jdl_state
-    results = {result.name: result for result in job.results}
-    # A row is recorded just before its result is announced; until then it is not staged.
-    rows = staged_rows(workdir, announced=results)
-    root = etree.Element(_q("state"), nsmap={"image": NAMESPACE})
-    etree.SubElement(root, _q("mode")).text = str(state.get("mode", "cutout"))
-    etree.SubElement(root, _q("fields")).text = str(int(state.get("fields", 0)))
-    etree.SubElement(root, _q("expected")).text = str(int(state.get("expected", 0)))
-    etree.SubElement(root, _q("staged")).text = str(len(rows))
-    for entry in state.get("uncovered", ()):
-        uncovered = etree.SubElement(root, _q("uncovered"))
-        uncovered.set("field", str(entry["field"]))
-        uncovered.set("ra", repr(float(entry["ra"])))
-        uncovered.set("dec", repr(float(entry["dec"])))
-        uncovered.text = str(entry["reason"])
-
-    def access_url(name: str) -> str | None:
-        return result_url(results[name]) if name in results else None
-
-    document = votable_bytes(
-        table(rows, access_url=access_url),
-        columns=list(COLUMNS),
-        serialization="TABLEDATA",
-        infos=[("progress", f"{len(rows)}/{int(state.get('expected', 0))}", None)],
-        description="Images staged by this job (ObsCore 1.1 / SIAv2 columns)",
-    )
-    images = etree.SubElement(root, _q("images"))
-    images.append(etree.fromstring(document, safe_parser()))
-    return root
-
-
-def _q(name: str) -> str:
-    return f"{{{NAMESPACE}}}{name}"

@@ -4,7 +4,7 @@
 cutout on the field's centre (pixels beyond the frame's edge are NaN, so the requested position
 stays the middle of the image even where the field runs off the frame), and makes it large
 enough to hold the whole field in the frame's own pixel grid, rotated or not. The FITS file is
-written under a temporary name and renamed into place, so a reader never sees half an image.
+written atomically (:mod:`wsrf_uws.core.atomic`), so a reader never sees half an image.
 
 :class:`StagedImage` describes a written image with everything its ObsCore row needs; mosaics
 (:mod:`.mosaic`) produce one too. :func:`write_fits_atomically` is the writer both use.
@@ -13,8 +13,6 @@ written under a temporary name and renamed into place, so a reader never sees ha
 from __future__ import annotations
 
 import math
-import os
-import secrets
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -32,6 +30,7 @@ from astropy.wcs import WCS
 from numpy.typing import NDArray
 
 from ... import __version__
+from ...core.atomic import atomic_writer
 from .archive import Frame
 from .budget import check_size
 from .fields import Field, SkyPolygon, angular_distance
@@ -214,28 +213,17 @@ def write_fits_atomically(
     max_bytes: int | None = None,
     what: str = "the image",
 ) -> int:
-    """Write ``hdu`` to ``destination`` under a temporary name, then rename; return its size.
+    """Write ``hdu`` to ``destination`` atomically and durably; return its size.
 
     The temporary file is a hidden file in the same folder (archive indexing skips hidden
-    files), flushed to disk before the rename so a crash leaves the old file or the new one.
-    A file that would be larger than ``max_bytes`` is not written:
-    :class:`~.budget.OverBudget` names ``what`` it is.
+    files); see :mod:`wsrf_uws.core.atomic`. A file that would be larger than ``max_bytes``
+    is not written: :class:`~.budget.OverBudget` names ``what`` it is.
     """
     hdus = hdu if isinstance(hdu, fits.HDUList) else [hdu]
     check_size(sum(part.filebytes() for part in hdus), max_bytes=max_bytes, what=what)
-    destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    temporary = destination.with_name(f".{destination.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        with temporary.open("wb") as stream:
-            hdu.writeto(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, destination)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return destination.stat().st_size
+    with atomic_writer(destination, suffix=".tmp") as stream:
+        hdu.writeto(stream)
+    return Path(destination).stat().st_size
 
 
 # -- shared with mosaic.py ---------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Literal
 from lxml import etree
 
 from ...core.errors import InvalidJobDescriptionError
-from ...core.xmldoc import source_line
+from ...wire.elements import source_line
 from .fields import Field
 from .mosaic import MOSAIC_EXTRA, mosaic_available
 

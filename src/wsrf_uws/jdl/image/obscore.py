@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..adql.columns import ColumnInfo
+from ...vo.columns import ColumnInfo
 from .cutout import StagedImage
 from .fields import Field
 

@@ -10,7 +10,7 @@ ERROR before writing the image that would cross it (:class:`.budget.StagingBudge
 estimate cannot fill the disk. Images are written into
 the resource's folder and announced as results; with progressive staging each one as
 soon as it is ready. Each image's table row is appended to a file in the folder
-(:data:`ROWS_FILE`) just before the image is announced, so the job state, which lists
+(:data:`.state.ROWS_FILE`) just before the image is announced, so the job state, which lists
 the rows whose image is announced, grows with the results at a constant cost per image.
 """
 
@@ -19,11 +19,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Container
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -38,9 +35,7 @@ from .jdl import ImageJob
 from .limits import StagingLimits
 from .mosaic import make_mosaic, mosaic_shape
 from .obscore import image_row
-
-#: The table rows of the staged images, one JSON object per line, in the job's folder.
-ROWS_FILE = "staged-images.jsonl"
+from .state import ROWS_FILE, ImageState, UncoveredField
 
 #: FITS header and padding around the pixels of one image, for size estimates.
 _FITS_OVERHEAD_BYTES = 2 * 2880
@@ -143,21 +138,22 @@ def plan(job: ImageJob, index: ArchiveIndex, *, limits: StagingLimits | None = N
     return Plan(images=tuple(images), uncovered=tuple(uncovered))
 
 
-def initial_state(job: ImageJob, staging: Plan) -> dict[str, Any]:
+def initial_state(job: ImageJob, staging: Plan) -> ImageState:
     """The job state at createJob: what will be staged, nothing staged yet.
 
     ``quoted_bytes`` is the quote's estimate, the run's budget (:class:`.budget.StagingBudget`).
     """
-    return {
-        "mode": job.mode,
-        "fields": len(job.fields),
-        "expected": len(staging.images),
-        "quoted_bytes": staging.estimated_bytes,
-        "uncovered": [
-            {"field": field.label, "ra": field.ra, "dec": field.dec, "reason": reason}
+    return ImageState(
+        mode=job.mode,
+        fields=len(job.fields),
+        expected=len(staging.images),
+        quoted_bytes=staging.estimated_bytes,
+        uncovered=tuple(
+            # read_job labels every field (given id, or "field{n}").
+            UncoveredField(field=str(field.label), ra=field.ra, dec=field.dec, reason=reason)
             for field, reason in staging.uncovered
-        ],
-    }
+        ),
+    )
 
 
 def stage(
@@ -180,9 +176,11 @@ def stage(
     """
     staging = plan(job, index)
     # A job quoted before quotes were kept is held to the plan's own estimate.
-    quoted = int(context.jdl_state.get("quoted_bytes", staging.estimated_bytes))
+    quoted = ImageState.from_dict(context.jdl_state).quoted_bytes
+    if quoted is None:
+        quoted = staging.estimated_bytes
     budget = StagingBudget(quoted_bytes=quoted, margin=margin, max_image_bytes=max_image_bytes)
-    context.set_state({**initial_state(job, staging), "quoted_bytes": quoted})
+    context.set_state(replace(initial_state(job, staging), quoted_bytes=quoted).to_dict())
     context.progress(0.0 if staging.images else 1.0)
     pending: list[Result] = []
     with (context.workdir / ROWS_FILE).open("w", encoding="utf-8") as rows:
@@ -211,23 +209,6 @@ def stage(
             context.progress(number / len(staging.images))
     for result in pending:
         context.add_result(result)
-
-
-def staged_rows(workdir: Path, *, announced: Container[str]) -> list[dict[str, Any]]:
-    """The rows of the images staged in ``workdir`` whose result is ``announced``."""
-    try:
-        lines = (workdir / ROWS_FILE).read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        return []
-    rows = []
-    for line in lines:
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # the line being written
-        if row.get("result") in announced:
-            rows.append(row)
-    return rows
 
 
 def _make(

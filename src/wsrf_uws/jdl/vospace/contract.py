@@ -13,12 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from lxml import etree
 
-from ...core.clock import Clock, SystemClock
-from ...core.contract import Assessment, Contract, JobContext, WsgiApplication
+from ...core.contract import (
+    Assessment,
+    Authenticate,
+    Contract,
+    ContractEnvironment,
+    JobContext,
+    WebRoute,
+)
 from ...core.errors import (
     JobFailure,
     TerminationTimeRejectedError,
@@ -28,14 +33,12 @@ from ...core.model import Job, Result
 from ...core.phases import Phase
 from ...published import schema_path
 from .errors import QuotaExceeded
-from .offer import NAMESPACE, SpaceOffer, SpaceRequest, make_offer, read_request
+from .offer import NAMESPACE, SpaceRequest, make_offer, read_request
 from .rest import VOSpaceApplication
+from .settings import VospaceSettings
+from .state import VospaceState, state_element
 from .store import SpaceStore
 from .vosi import ResourceCaps
-
-if TYPE_CHECKING:
-    from ...core.service import JobService
-    from ...settings import Settings, VospaceSettings
 
 
 class VospaceContract(Contract):
@@ -48,17 +51,13 @@ class VospaceContract(Contract):
     schema_path = schema_path("vospace.xsd")
     isolated = False
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        super().__init__(settings)
-        from ...settings import VospaceSettings
+    settings_model = VospaceSettings
 
-        self.options: VospaceSettings = (
-            settings.vospace if settings is not None else VospaceSettings()
-        )
-        self.authority = settings.authority if settings is not None else "wsrf-uws.invalid"
+    def __init__(self, environment: ContractEnvironment | None = None) -> None:
+        super().__init__(environment)
+        self.options: VospaceSettings = self.settings
+        self.authority = self.environment.authority
         self.root = self.data_dir / "vospace"
-        self.base_url = settings.base_url if settings is not None else "http://127.0.0.1:8080"
-        self.clock: Clock = SystemClock()
 
     @property
     def store(self) -> SpaceStore:
@@ -83,12 +82,14 @@ class VospaceContract(Contract):
             owner=owner,
             policy=self.options,
             granted=self._granted_to(owner),
-            service_max_lifetime=self.settings.max_lifetime if self.settings else None,
+            service_max_lifetime=self.environment.max_lifetime,
         )
-        return Assessment(lifetime=offer.lifetime, jdl_state=offer.state(description))
+        state = VospaceState.for_offer(offer, description)
+        return Assessment(lifetime=offer.lifetime, jdl_state=state.to_dict())
 
     def run(self, description: SpaceRequest, context: JobContext) -> None:
-        offer = SpaceOffer.from_state(context.jdl_state)
+        state = VospaceState.from_dict(context.jdl_state)
+        offer = state.offer
         try:
             space = self.store.create_space(
                 name=context.resource_id,
@@ -100,16 +101,15 @@ class VospaceContract(Contract):
         except QuotaExceeded as refused:
             # Offers are not reservations: other spaces of the owner started meanwhile.
             raise JobFailure(f"the space was not created: {refused.detail}") from None
-        context.set_state({**context.jdl_state, "identifier": space.identifier})
+        context.set_state(state.with_space(space.identifier).to_dict())
         context.progress(1.0)
 
     def state_element(
         self, job: Job, *, result_url: Callable[[Result], str]
     ) -> etree._Element | None:
-        space = self.store.space(job.resource_id) if "identifier" in job.jdl_state else None
-        return SpaceOffer.from_state(job.jdl_state).element(
-            job.jdl_state, space=space, node_url=self._node_url(job.resource_id)
-        )
+        state = VospaceState.from_dict(job.jdl_state)
+        space = self.store.space(job.resource_id) if state.identifier is not None else None
+        return state_element(state, space=space, node_url=self._node_url(job.resource_id))
 
     def review_termination_time(self, job: Job, requested: datetime | None) -> None:
         """Accept a new expiry within the owner's policy, and move the space's expiry too.
@@ -123,8 +123,8 @@ class VospaceContract(Contract):
                 "the space is being created: set its termination time once the job has completed"
             )
         longest = self.options.limits_for(job.owner)[2]
-        if self.settings is not None:
-            longest = min(longest, self.settings.max_lifetime)
+        if self.environment.max_lifetime is not None:
+            longest = min(longest, self.environment.max_lifetime)
         latest = self.clock.now() + longest
         if requested is None:
             raise UnableToSetTerminationTimeError(
@@ -139,18 +139,20 @@ class VospaceContract(Contract):
     def release(self, job: Job) -> None:
         self.store.delete_space(job.resource_id)
 
-    def web_routes(
-        self, *, service: JobService, base_url: str, authenticate: Callable[..., str]
-    ) -> Mapping[str, WsgiApplication]:
-        self.base_url = base_url
-        self.clock = service.clock
+    def web_routes(self, *, authenticate: Authenticate) -> Mapping[str, WebRoute]:
+        """The VOSpace 2.1 endpoint (``/vospace``) and its VOSI capabilities.
+
+        An upload may be as large as the largest space any owner may have; the endpoint
+        holds its other requests to ``max_document_bytes``
+        (:meth:`~.rest.VOSpaceApplication.largest_body`).
+        """
         # The server is not serving yet, so no upload can be under way: leftovers of one
         # that a crash cut short are reclaimed now.
         self.store.sweep(stale_after=timedelta(0))
         options = self.options
         endpoint = VOSpaceApplication(
             store=self.store,
-            base_url=base_url,
+            base_url=self.public_url,
             authenticate=authenticate,
             max_document_bytes=options.max_document_bytes,
             max_upload_bytes=options.largest_space_bytes,
@@ -158,14 +160,21 @@ class VospaceContract(Contract):
             unused_transfer_lifetime=options.unused_transfer_lifetime,
             max_transfers_per_owner=options.max_transfers_per_owner,
             max_anonymous_transfers=options.max_anonymous_transfers,
-            anonymous_interface=self.settings is None or self.settings.allow_anonymous,
+            anonymous_interface=self.environment.allow_anonymous,
         )
-        caps = ResourceCaps(base_url=base_url, authority=self.authority)
-        return {"/vospace": endpoint, "/reg/resource-caps": caps}
+        caps = ResourceCaps(base_url=self.public_url, authority=self.authority)
+        return {
+            "/vospace": WebRoute(
+                endpoint,
+                max_body_bytes=options.largest_space_bytes,
+                body_limit=endpoint.largest_body,
+            ),
+            "/reg/resource-caps": WebRoute(caps),
+        }
 
     def _granted_to(self, owner: str) -> int:
         """Bytes of the owner's live spaces together."""
         return sum(s.quota_bytes for s in self.store.spaces() if s.owner == owner)
 
     def _node_url(self, name: str) -> str:
-        return f"{self.base_url}/vospace/nodes/{name}"
+        return f"{self.public_url}/vospace/nodes/{name}"

@@ -15,30 +15,28 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from lxml import etree
 
-from ...core.clock import format_utc
 from ...core.errors import InvalidJobDescriptionError
 from ...core.xmldoc import parse_document
+from ...wire.namespaces import UWS, XLINK, XSI, q
+from ...wire.times import format_utc
 from .errors import InvalidArgument, InvalidURI, TypeNotSupported
 
 VOS = "http://www.ivoa.net/xml/VOSpace/v2.0"
-XSI = "http://www.w3.org/2001/XMLSchema-instance"
-UWS = "http://www.ivoa.net/xml/UWS/v1.0"
-XLINK = "http://www.w3.org/1999/xlink"
 
 #: The version attribute of VOSpace 2.1 documents (their namespace still says v2.0).
 VOSPACE_VERSION = "2.1"
 ANY_VIEW = "ivo://ivoa.net/vospace/core#anyview"
 DEFAULT_VIEW = "ivo://ivoa.net/vospace/core#defaultview"
 
-_NIL = f"{{{XSI}}}nil"
-_TYPE = f"{{{XSI}}}type"
+_NIL = q(XSI, "nil")
+_TYPE = q(XSI, "type")
 
 
-def _v(name: str) -> str:
-    return f"{{{VOS}}}{name}"
+_v = partial(q, VOS)
 
 
 # -- outgoing -------------------------------------------------------------------------
@@ -173,11 +171,11 @@ class TransferJob:
 
 def job_document(job: TransferJob) -> bytes:
     """``<uws:job>`` (UWS 1.1) of a transfer; its jobInfo holds the transfer request."""
-    root = etree.Element(f"{{{UWS}}}job", nsmap={"uws": UWS, "xlink": XLINK, "xsi": XSI})
+    root = etree.Element(q(UWS, "job"), nsmap={"uws": UWS, "xlink": XLINK, "xsi": XSI})
     root.set("version", "1.1")
 
     def add(name: str, text: str | None) -> etree._Element:
-        element = etree.SubElement(root, f"{{{UWS}}}{name}")
+        element = etree.SubElement(root, q(UWS, name))
         if text is None:
             element.set(_NIL, "true")
         else:
@@ -192,17 +190,17 @@ def job_document(job: TransferJob) -> bytes:
     add("endTime", format_utc(job.created))
     add("executionDuration", "0")
     add("destruction", format_utc(job.destruction))
-    results = etree.SubElement(root, f"{{{UWS}}}results")
+    results = etree.SubElement(root, q(UWS, "results"))
     if job.error is None:
         etree.SubElement(
             results,
-            f"{{{UWS}}}result",
-            {"id": "transferDetails", f"{{{XLINK}}}href": job.details_url},
+            q(UWS, "result"),
+            {"id": "transferDetails", q(XLINK, "href"): job.details_url},
         )
     else:
-        summary = etree.SubElement(root, f"{{{UWS}}}errorSummary", type="fatal", hasDetail="true")
-        etree.SubElement(summary, f"{{{UWS}}}message").text = job.error
-    info = etree.SubElement(root, f"{{{UWS}}}jobInfo")
+        summary = etree.SubElement(root, q(UWS, "errorSummary"), type="fatal", hasDetail="true")
+        etree.SubElement(summary, q(UWS, "message")).text = job.error
+    info = etree.SubElement(root, q(UWS, "jobInfo"))
     info.append(
         _transfer_element(target=job.target, direction=job.direction, view=job.view, protocols=())
     )
@@ -211,10 +209,10 @@ def job_document(job: TransferJob) -> bytes:
 
 def results_document(details_url: str | None) -> bytes:
     """``<uws:results>`` of a transfer job."""
-    root = etree.Element(f"{{{UWS}}}results", nsmap={"uws": UWS, "xlink": XLINK})
+    root = etree.Element(q(UWS, "results"), nsmap={"uws": UWS, "xlink": XLINK})
     if details_url is not None:
         etree.SubElement(
-            root, f"{{{UWS}}}result", {"id": "transferDetails", f"{{{XLINK}}}href": details_url}
+            root, q(UWS, "result"), {"id": "transferDetails", q(XLINK, "href"): details_url}
         )
     return _serialize(root)
 

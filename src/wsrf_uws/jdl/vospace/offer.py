@@ -3,7 +3,7 @@
 The offer is the request cut down by the owner's policy: the size by the largest space
 and by what the owner's other live spaces already hold, the lifetime by the longest
 allowed. Each cut is explained in the offer (``reason``), so a client knows why it got
-less. The offer is kept in the job state (JSON) and rendered as ``vospace:state``.
+less. The offer is kept in the job state (:mod:`.state`).
 """
 
 from __future__ import annotations
@@ -11,17 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
 from ...core.errors import InvalidJobDescriptionError, NotAuthenticatedError, QuotaExceededError
 from ...core.model import ANONYMOUS
-from ...core.xmldoc import source_line
-from .nodes import Space
-
-if TYPE_CHECKING:
-    from ...settings import VospaceSettings
+from ...wire.elements import source_line
+from .settings import VospaceSettings
 
 NAMESPACE = "urn:wsrf-uws:vospace:v1"
 _NS = {"vospace": NAMESPACE}
@@ -51,51 +47,6 @@ class SpaceOffer:
     size: int
     lifetime: timedelta
     reasons: tuple[str, ...] = ()
-
-    def state(self, request: SpaceRequest) -> dict[str, Any]:
-        """The job state of a new job: the request and this offer."""
-        return {
-            "owner": self.owner,
-            "requested": {"size": request.size, "lifetime": request.lifetime_text},
-            "offer": {
-                "size": self.size,
-                "lifetime": self.lifetime.total_seconds(),
-                "reasons": list(self.reasons),
-            },
-        }
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> SpaceOffer:
-        """The offer recorded in a job state."""
-        offer = state["offer"]
-        return cls(
-            owner=str(state["owner"]),
-            size=int(offer["size"]),
-            lifetime=timedelta(seconds=float(offer["lifetime"])),
-            reasons=tuple(offer.get("reasons", ())),
-        )
-
-    def element(
-        self, state: dict[str, Any], *, space: Space | None, node_url: str
-    ) -> etree._Element:
-        """``vospace:state``; ``space`` (once created) gives the live usage figures."""
-        root = etree.Element(_q("state"), nsmap={"vospace": NAMESPACE})
-        requested = etree.SubElement(root, _q("requested"), size=str(state["requested"]["size"]))
-        if state["requested"].get("lifetime"):
-            requested.set("lifetime", str(state["requested"]["lifetime"]))
-        offer = etree.SubElement(
-            root, _q("offer"), size=str(self.size), lifetime=format_duration(self.lifetime)
-        )
-        for reason in self.reasons:
-            etree.SubElement(offer, _q("reason")).text = reason
-        if space is not None:
-            element = etree.SubElement(root, _q("space"))
-            etree.SubElement(element, _q("identifier")).text = space.identifier
-            etree.SubElement(element, _q("node")).text = node_url
-            etree.SubElement(element, _q("size")).text = str(space.quota_bytes)
-            etree.SubElement(element, _q("used")).text = str(space.used_bytes)
-            etree.SubElement(element, _q("available")).text = str(space.available_bytes)
-        return root
 
 
 def read_request(root: etree._Element) -> SpaceRequest:
@@ -180,7 +131,3 @@ def format_duration(value: timedelta) -> str:
     if rest or not days:
         text += f"T{rest}S"
     return text
-
-
-def _q(name: str) -> str:
-    return f"{{{NAMESPACE}}}{name}"

@@ -42,8 +42,8 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import quote
 
-from ...core.clock import format_utc
 from ...core.errors import NotAuthenticatedError
+from ...wire.times import format_utc
 from .access import (
     can_read,
     require_parent_writable,

@@ -44,9 +44,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from ...core.clock import Clock, as_utc
+from ...core.clock import Clock
 from ...core.model import ANONYMOUS
-from ...store.connections import ThreadConnections
+from ...core.sqlite_connections import ThreadConnections
+from ...wire.times import as_utc
 from .errors import (
     ContainerNotFound,
     DuplicateNode,
@@ -632,7 +633,9 @@ class SpaceStore:
 
     def open_data(self, node: Node) -> BinaryIO | None:
         """The bytes of a data node, open for reading; None before its first upload.
-        Raises NodeNotFound when the node's data went away meanwhile."""
+        Raises NodeNotFound when the node's data went away meanwhile, NodeBusy when other
+        bytes replaced those ``node`` describes (its length and MD5, from which a
+        download makes its headers)."""
         with self._read() as conn:
             row = conn.execute(
                 "SELECT n.blob, n.md5, s.folder FROM nodes n JOIN spaces s ON s.name = n.space "
@@ -641,6 +644,8 @@ class SpaceStore:
             ).fetchone()
         if row is None:
             raise NodeNotFound(f"{format_path(node.path)} does not exist")
+        if row["md5"] != node.md5:
+            raise NodeBusy(f"{format_path(node.path)} was written while it was being read")
         if row["blob"] is None:
             return None
         try:

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from ...core.atomic import replace_durably
 from .errors import ChecksumMismatch, IncompleteUpload, NodeNotFound, VOSpaceFault
 from .names import NodePath, format_path
 from .nodes import Node
@@ -110,7 +111,9 @@ class Upload:
         blob = secrets.token_hex(16)
         final = self.folder / blob
         try:
-            os.replace(self.temp, final)
+            # Durable before the store records the blob: a crash must not leave a node
+            # naming a file whose rename was lost.
+            replace_durably(self.temp, final)
         except FileNotFoundError:
             self.abort()
             raise NodeNotFound(f"{format_path(self.path)} was deleted during the upload") from None

@@ -20,14 +20,14 @@ from typing import Any
 
 from lxml import etree
 
-from ...core.clock import format_utc
+from ...wire.namespaces import XSI, q
+from ...wire.times import format_utc
 from .names import ServiceIdentity
 
 VOSI_CAPABILITIES = "http://www.ivoa.net/xml/VOSICapabilities/v1.0"
 VOSI_AVAILABILITY = "http://www.ivoa.net/xml/VOSIAvailability/v1.0"
 VR = "http://www.ivoa.net/xml/VOResource/v1.0"
 VS = "http://www.ivoa.net/xml/VODataService/v1.1"
-XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
 BASIC_AA = "ivo://ivoa.net/sso#BasicAA"
 
@@ -54,7 +54,7 @@ def capabilities_document(service_url: str, *, anonymous: bool = True, basic: bo
     ``anonymous`` and ``basic`` say which interfaces to list for the VOSpace features.
     """
     root = etree.Element(
-        f"{{{VOSI_CAPABILITIES}}}capabilities",
+        q(VOSI_CAPABILITIES, "capabilities"),
         nsmap={"vosi": VOSI_CAPABILITIES, "vr": VR, "vs": VS, "xsi": XSI},
     )
     for standard_id, path in CAPABILITIES:
@@ -70,7 +70,7 @@ def capabilities_document(service_url: str, *, anonymous: bool = True, basic: bo
 
 def _interface(capability: etree._Element, url: str, *, security_method: str | None) -> None:
     interface = etree.SubElement(capability, "interface", role="std")
-    interface.set(f"{{{XSI}}}type", "vs:ParamHTTP")
+    interface.set(q(XSI, "type"), "vs:ParamHTTP")
     etree.SubElement(interface, "accessURL", use="base").text = url
     if security_method is not None:
         etree.SubElement(interface, "securityMethod", standardID=security_method)
@@ -78,14 +78,14 @@ def _interface(capability: etree._Element, url: str, *, security_method: str | N
 
 def availability_document(*, available: bool, up_since: datetime, note: str | None = None) -> bytes:
     """``<vosi:availability>``."""
-    root = etree.Element(f"{{{VOSI_AVAILABILITY}}}availability", nsmap={"vosi": VOSI_AVAILABILITY})
-    etree.SubElement(root, f"{{{VOSI_AVAILABILITY}}}available").text = (
+    root = etree.Element(q(VOSI_AVAILABILITY, "availability"), nsmap={"vosi": VOSI_AVAILABILITY})
+    etree.SubElement(root, q(VOSI_AVAILABILITY, "available")).text = (
         "true" if available else "false"
     )
     if available:
-        etree.SubElement(root, f"{{{VOSI_AVAILABILITY}}}upSince").text = format_utc(up_since)
+        etree.SubElement(root, q(VOSI_AVAILABILITY, "upSince")).text = format_utc(up_since)
     if note:
-        etree.SubElement(root, f"{{{VOSI_AVAILABILITY}}}note").text = note
+        etree.SubElement(root, q(VOSI_AVAILABILITY, "note")).text = note
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 

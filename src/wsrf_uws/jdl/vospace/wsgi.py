@@ -14,7 +14,7 @@ from http import HTTPStatus
 from typing import Any, BinaryIO
 from urllib.parse import parse_qsl, quote
 
-from ... import ranges
+from ...wire import ranges
 from .errors import IncompleteUpload, InvalidArgument, InvalidURI, RequestEntityTooLarge
 
 StartResponse = Callable[..., Any]
@@ -178,7 +178,7 @@ class RangeNotSatisfiable(InvalidArgument):
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     """(first, last) byte of a single ``Range: bytes=`` request within ``size`` bytes, or
-    None for the whole file (:func:`wsrf_uws.ranges.byte_range`); a range outside the
+    None for the whole file (:func:`wsrf_uws.wire.ranges.byte_range`); a range outside the
     data is the VOSpace fault :class:`RangeNotSatisfiable` (answered 416)."""
     try:
         return ranges.byte_range(header, size)

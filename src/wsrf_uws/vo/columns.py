@@ -1,7 +1,7 @@
 """What a client is told about one column: the VOTable FIELD attributes.
 
-Shared by the catalogue metadata (where the values come from), the query translation
-(which traces result columns back to catalogue columns) and the VOTable writer.
+Shared by the VOTable writer (:mod:`.votable`) and the contracts that describe tables: the
+adql catalogue metadata and query translation, the image contract's ObsCore table.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Namespace URIs and action IRIs of the standards the SOAP binding speaks."""
+"""Namespace URIs and action IRIs of the standards the service and its clients speak."""
 
 from __future__ import annotations
 

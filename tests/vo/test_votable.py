@@ -30,8 +30,8 @@ from lxml import etree
 from pyvo.dal import DALOverflowWarning, DALQueryError, DALResults
 from pyvo.dal.tap import TAPResults
 
-from wsrf_uws.jdl.adql.columns import ColumnInfo
-from wsrf_uws.jdl.adql.votable import (
+from wsrf_uws.vo.columns import ColumnInfo
+from wsrf_uws.vo.votable import (
     VOTABLE_NAMESPACE,
     Serialization,
     error_votable,

@@ -17,10 +17,8 @@ ignored. A line has two or three fields separated by whitespace::
 
 - *name*: any characters but whitespace and ``:`` (HTTP Basic cannot carry a colon in
   a user name); it may not start with ``#``, and ``anonymous`` is reserved.
-- *password hash*: ``algorithm$parameters$salt$hash``, salt and hash in standard
-  base64, so the algorithm and its cost can change without a new format. Written as
-  ``scrypt$ln=14,r=8,p=5`` (N = 2^14, the OWASP-equivalent of N = 2^17, p = 1 at 16
-  MiB); ``pbkdf2-sha256$i=<iterations>`` (at least 200 000) is read too.
+- *password hash*: ``algorithm$parameters$salt$hash``, as :mod:`.passwords` writes
+  and reads it (scrypt for new hashes; PBKDF2-SHA256 is read too).
 - *digest secret* (optional): ``digest=`` and the password itself, base64-encoded.
   PasswordDigest proves knowledge of the password without sending it, but the server
   can check such a proof only if it knows the password: a salted hash is not enough.
@@ -30,10 +28,10 @@ ignored. A line has two or three fields separated by whitespace::
   (which need TLS to be safe on the wire) work for every user. The file is written
   with mode 0600 either way.
 
-:meth:`UsersFile.add` and :meth:`UsersFile.remove` rewrite the file atomically
-(temporary file, fsync, rename), keeping comments and order. They do not lock: do not
-run two of them on one file at the same time. A running service reads the file once,
-when it builds its :class:`UsersFile`.
+:meth:`UsersFile.add` and :meth:`UsersFile.remove` rewrite the file atomically and
+durably (:func:`wsrf_uws.core.atomic.write_atomic`), keeping comments and order. They do
+not lock: do not run two of them on one file at the same time. A running service reads
+the file once, when it builds its :class:`UsersFile`.
 
 Checking a password costs a key derivation (about 0.15 s and 16 MiB), so guesses
 could tie up the host. A :class:`UsersFile` therefore runs at most
@@ -48,40 +46,30 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import logging
 import os
 import re
 import secrets
 import stat
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..core.atomic import write_atomic
 from ..core.errors import NotAuthenticatedError
 from ..core.model import ANONYMOUS
+from .passwords import UNKNOWN_USER_HASH, PasswordHash, PasswordHashError
 
 log = logging.getLogger(__name__)
-
-#: Cost of new password hashes: scrypt N = 2^14, r = 8, p = 5 (about 0.15 s, 16 MiB).
-SCRYPT_LOG2_N = 14
-SCRYPT_R = 8
-SCRYPT_P = 5
-#: The fewest PBKDF2-SHA256 iterations a users file may ask for.
-MIN_PBKDF2_ITERATIONS = 200_000
-#: Bounds on what a users file may ask for, so a bad line cannot exhaust the host.
-_MAX_KDF_MEMORY = 1 << 30
-_MAX_PBKDF2_ITERATIONS = 100_000_000
 
 _USER_NAME = re.compile(r"[^\s:#][^\s:]*")
 #: The first lines of a users file that :meth:`UsersFile.add` creates.
 _FILE_HEADER = (
     "# wsrf-uws users: name, password hash, optionally digest=<base64 password>.\n"
-    "# Edit with `UsersFile.add` / `UsersFile.remove`; see wsrf_uws.soap.users.\n"
+    "# Edit with `UsersFile.add` / `UsersFile.remove`; see wsrf_uws.accounts.users_file.\n"
 )
 
 
@@ -93,110 +81,6 @@ class UsersFileError(ValueError):
         super().__init__(where + message)
         self.path = path
         self.line = line
-
-
-# -- password hashes ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PasswordHash:
-    """A salted password hash and the key derivation that made it."""
-
-    algorithm: str  # "scrypt" or "pbkdf2-sha256"
-    params: Mapping[str, int]
-    salt: bytes
-    hash: bytes
-
-    @classmethod
-    def create(cls, password: str) -> PasswordHash:
-        """A new scrypt hash of ``password`` with a fresh random salt."""
-        params = {"ln": SCRYPT_LOG2_N, "r": SCRYPT_R, "p": SCRYPT_P}
-        salt = secrets.token_bytes(16)
-        return cls("scrypt", params, salt, _derive("scrypt", params, password.encode(), salt, 32))
-
-    @classmethod
-    def parse(cls, text: str) -> PasswordHash:
-        """Read ``algorithm$k=v,...$salt$hash``; raises UsersFileError when malformed."""
-        parts = text.split("$")
-        if len(parts) != 4:
-            raise UsersFileError("password hash is not algorithm$parameters$salt$hash")
-        algorithm, param_text, salt_text, hash_text = parts
-        if algorithm not in ("scrypt", "pbkdf2-sha256"):
-            raise UsersFileError(f"unknown password hash algorithm {algorithm!r}")
-        params: dict[str, int] = {}
-        for item in param_text.split(","):
-            key, sep, value = item.partition("=")
-            if not sep or not value.isdigit():
-                raise UsersFileError(f"bad hash parameter {item!r}")
-            params[key] = int(value)
-        _check_kdf_params(algorithm, params)
-        try:
-            salt = base64.b64decode(salt_text, validate=True)
-            digest = base64.b64decode(hash_text, validate=True)
-        except binascii.Error:
-            raise UsersFileError("salt or hash is not base64") from None
-        if len(salt) < 8 or len(digest) < 16:
-            raise UsersFileError("salt or hash is too short")
-        return cls(algorithm, params, salt, digest)
-
-    def format(self) -> str:
-        """The text form :meth:`parse` reads."""
-        param_text = ",".join(f"{k}={v}" for k, v in self.params.items())
-        salt, digest = (base64.b64encode(b).decode("ascii") for b in (self.salt, self.hash))
-        return f"{self.algorithm}${param_text}${salt}${digest}"
-
-    def verify(self, password: str) -> bool:
-        """Whether ``password`` hashes to this hash (slow by design)."""
-        derived = _derive(self.algorithm, self.params, password.encode(), self.salt, len(self.hash))
-        return hmac.compare_digest(derived, self.hash)
-
-
-def _check_kdf_params(algorithm: str, params: Mapping[str, int]) -> None:
-    """Refuse parameters ``algorithm`` does not take, or that cost too little or too much."""
-    if algorithm == "scrypt":
-        if set(params) != {"ln", "r", "p"}:
-            raise UsersFileError("scrypt needs exactly the parameters ln, r and p")
-        if not 1 <= params["ln"] <= 30 or params["r"] < 1 or params["p"] < 1:
-            raise UsersFileError("scrypt parameters out of range")
-        if _scrypt_memory(params) > _MAX_KDF_MEMORY:
-            raise UsersFileError("scrypt parameters need more than 1 GiB of memory")
-    else:  # pbkdf2-sha256
-        if set(params) != {"i"}:
-            raise UsersFileError("pbkdf2-sha256 needs exactly the parameter i")
-        if not MIN_PBKDF2_ITERATIONS <= params["i"] <= _MAX_PBKDF2_ITERATIONS:
-            low, high = MIN_PBKDF2_ITERATIONS, _MAX_PBKDF2_ITERATIONS
-            raise UsersFileError(f"pbkdf2-sha256 needs {low} to {high} iterations")
-
-
-def _scrypt_memory(params: Mapping[str, int]) -> int:
-    # What OpenSSL allocates: 128·r·(N + p + 2) bytes.
-    return 128 * params["r"] * ((1 << params["ln"]) + params["p"] + 2)
-
-
-def _derive(
-    algorithm: str, params: Mapping[str, int], password: bytes, salt: bytes, length: int
-) -> bytes:
-    if algorithm == "scrypt":
-        return hashlib.scrypt(
-            password,
-            salt=salt,
-            n=1 << params["ln"],
-            r=params["r"],
-            p=params["p"],
-            maxmem=_scrypt_memory(params) + (1 << 20),
-            dklen=length,
-        )
-    return hashlib.pbkdf2_hmac("sha256", password, salt, params["i"], dklen=length)
-
-
-#: Verified against when the user is unknown, so that costs as much as a wrong password.
-#: It is always scrypt at the default cost: for a user whose line holds a pbkdf2-sha256
-#: hash (or scrypt at another cost) a wrong password takes a different time than an
-#: unknown name, which tells a patient attacker that such a user exists. Accepted: new
-#: hashes are all default scrypt, and only hand-edited or legacy lines differ.
-_DUMMY_HASH = PasswordHash(
-    "scrypt", {"ln": SCRYPT_LOG2_N, "r": SCRYPT_R, "p": SCRYPT_P}, bytes(16), bytes(32)
-)
 
 
 # -- the users file -------------------------------------------------------------------
@@ -301,7 +185,7 @@ class UsersFile:
             out.append(line)
         if not found:
             out.append(user.format() + "\n")
-        _write_atomically(path, "".join(out))
+        write_atomic(path, "".join(out))
 
     @staticmethod
     def remove(path: str | os.PathLike[str], name: str) -> None:
@@ -316,7 +200,7 @@ class UsersFile:
                 out.append(line)
         if len(out) == len(lines):
             raise KeyError(name)
-        _write_atomically(path, "".join(out))
+        write_atomic(path, "".join(out))
 
     def __contains__(self, name: object) -> bool:
         return name in self._users
@@ -346,7 +230,7 @@ class UsersFile:
             raise NotAuthenticatedError(self.BUSY)
         try:
             if user is None:
-                _DUMMY_HASH.verify(password)
+                UNKNOWN_USER_HASH.verify(password)
                 return False
             if not user.password_hash.verify(password):
                 return False
@@ -403,7 +287,10 @@ def _parse_line(line: str, *, path: Path, number: int) -> User | None:
             raise UsersFileError(f"expected 2 or 3 fields, found {len(fields)}")
         name, hash_text, *rest = fields
         _check_user_name(name)
-        password_hash = PasswordHash.parse(hash_text)
+        try:
+            password_hash = PasswordHash.parse(hash_text)
+        except PasswordHashError as error:
+            raise UsersFileError(str(error)) from None
         digest_secret = None
         if rest:
             key, _, value = rest[0].partition("=")
@@ -416,24 +303,3 @@ def _parse_line(line: str, *, path: Path, number: int) -> User | None:
     except UsersFileError as error:
         raise UsersFileError(str(error), path=path, line=number) from None
     return User(name, password_hash, digest_secret)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text``: a 0600 temporary file, fsync, rename, fsync the folder."""
-    folder = path.parent
-    fd, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)  # mkstemp already creates 0600; be explicit
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    directory = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)

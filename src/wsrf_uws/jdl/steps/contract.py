@@ -1,9 +1,10 @@
-"""A small contract for tests and examples: a job of timed steps.
+"""The demonstration contract ``steps``: a job of timed steps, and no real work.
 
 It exercises everything the engine offers a contract: validation against a schema,
 a quote, an execution-duration and lifetime request, progress with named steps, one
-result file per step, state, failure, a crash, child processes, ignoring SIGTERM,
-and non-isolated jobs. Example::
+result file per step, state, an extra operation (``readResult``), failure, a crash,
+child processes, ignoring SIGTERM, and non-isolated jobs. The service serves it like any
+contract (``/uws/steps``); :mod:`wsrf_uws.testing` builds test services on it. Example::
 
     <job xmlns="urn:wsrf-uws:steps:v1" isolated="true">
       <steps>3</steps>
@@ -21,17 +22,16 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lxml import etree
 
-from ..core.contract import Assessment, Contract, ExtraOperation, JobContext
-from ..core.errors import JobFailure, UwsError
-from ..core.model import Job, ProgressStep, Quote, Result, StepStatus
-from ..published import schema_path
-
-if TYPE_CHECKING:
-    from ..core.service import JobService
+from ...core.contract import Assessment, Contract, ExtraOperation, JobContext, JobHandle
+from ...core.errors import JobFailure, UwsError
+from ...core.model import Job, Quote, Result
+from ...core.progress import steps_in_order
+from ...published import schema_path
+from .state import StepsState
 
 NAMESPACE = "urn:wsrf-uws:steps:v1"
 _NS = {"t": NAMESPACE}
@@ -58,7 +58,7 @@ def _text(root: etree._Element, name: str) -> str | None:
 
 
 class StepsContract(Contract):
-    """The test contract ``steps`` (namespace ``urn:wsrf-uws:steps:v1``)."""
+    """The demonstration contract ``steps`` (namespace ``urn:wsrf-uws:steps:v1``)."""
 
     name = "steps"
     namespace = NAMESPACE
@@ -87,7 +87,7 @@ class StepsContract(Contract):
             quote=Quote(duration=timedelta(seconds=seconds), cost={"cpu-seconds": seconds}),
             execution_duration=description.execution_duration,
             lifetime=description.lifetime,
-            jdl_state={"owner-at-creation": owner},
+            jdl_state=StepsState(owner_at_creation=owner).to_dict(),
         )
 
     def is_isolated(self, description: StepsJob) -> bool:
@@ -98,17 +98,18 @@ class StepsContract(Contract):
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
         children = self._spawn(description.children)
         if children:
-            context.set_state({**context.jdl_state, "children": children})
+            state = StepsState.from_dict(context.jdl_state).with_children(children)
+            context.set_state(state.to_dict())
         labels = [f"step {i + 1}" for i in range(description.steps)]
         for i in range(description.steps):
-            context.progress(i / description.steps, steps=_steps(labels, active=i))
+            context.progress(i / description.steps, steps=steps_in_order(labels, active=i))
             time.sleep(description.step_seconds)
             context.write_result(
                 f"step-{i + 1}.txt",
                 f"step {i + 1} of run {context.run_count}\n".encode(),
                 mime_type="text/plain",
             )
-        context.progress(1.0, steps=_steps(labels, active=description.steps))
+        context.progress(1.0, steps=steps_in_order(labels, active=description.steps))
         if description.crash:
             os.kill(os.getpid(), signal.SIGKILL)
         if description.fail is not None:
@@ -138,29 +139,20 @@ class StepsContract(Contract):
         return element
 
 
-def read_result(service: JobService, job: Job, request: etree._Element) -> etree._Element:
+def read_result(handle: JobHandle, request: etree._Element) -> etree._Element:
     """The extra operation ``readResult``: a result file's text, in-line in the reply.
 
     It shows how a contract adds an operation (as ``exposeRows`` does for ADQL): the
     request names the result; an unknown name is an invalid request of the caller.
     """
     name = (request.findtext(f"{{{NAMESPACE}}}name") or "").strip()
-    result = job.result(name)
+    result = handle.job.result(name)
     if result is None or not result.is_local:
         raise UwsError(f"the job has no result file named {name!r}")
-    data = service.files.file(job.resource_id, result.location).read_bytes()
+    data = handle.file(result.location).read_bytes()
     response = etree.Element(f"{{{NAMESPACE}}}readResultResponse", nsmap={"t": NAMESPACE})
     etree.SubElement(response, f"{{{NAMESPACE}}}text").text = data.decode("utf-8", "replace")
     return response
-
-
-def _steps(labels: list[str], *, active: int) -> tuple[ProgressStep, ...]:
-    def status(i: int) -> StepStatus:
-        if i < active:
-            return StepStatus.DONE
-        return StepStatus.ACTIVE if i == active else StepStatus.PENDING
-
-    return tuple(ProgressStep(label, status(i)) for i, label in enumerate(labels))
 
 
 def steps_jdl(steps: int = 1, step_seconds: float = 0.0, **options: Any) -> bytes:

@@ -1,4 +1,7 @@
-"""SQLite connections for a store used from many threads (and perhaps a forked child).
+"""SQLite connections for a database used from many threads (and perhaps a forked child).
+
+Shared by the job store (:mod:`wsrf_uws.store.sqlite`) and contracts that keep a database of
+their own (vospace).
 
 sqlite3 connections must not be shared between threads that use them at once, and a
 forked child must not touch its parent's. :class:`ThreadConnections` gives each thread

@@ -1,7 +1,4 @@
-"""The element names of the contract that both the service and the client use (Clark notation).
-
-Kept apart from the modules that load Spyne, so the client can import them too.
-"""
+"""The element names of the contract that both the service and the client use (Clark notation)."""
 
 from __future__ import annotations
 

@@ -1,20 +1,20 @@
-"""The files of each resource: one folder per resource under the data directory.
+"""The files of each resource: one folder per resource under the jobs directory.
+
+The service, the workers and the contracts all find a job's folder through this one
+layout.
 
 Folders are sharded by the first two characters of the resource id so that a
-million resources do not share one directory. Files are written atomically
-(temporary name, fsync, rename), and a folder is removed by first renaming it
-aside, so a crash never leaves a half-deleted folder under a live name.
+million resources do not share one directory. A folder is removed by first renaming it
+aside, so a crash never leaves a half-deleted folder under a live name. Files in them are
+written with :mod:`wsrf_uws.core.atomic`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO
 
 _TRASH = ".trash"
 
@@ -72,35 +72,3 @@ class JobFiles:
                     self.remove(folder.name)
                     removed.append(folder.name)
         return removed
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
-    with atomic_writer(path) as stream:
-        stream.write(data)
-
-
-@contextlib.contextmanager
-def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
-    """A binary stream that replaces ``path`` when the block ends without an exception."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
