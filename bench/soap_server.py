@@ -127,7 +127,7 @@ def echo_application(*, namespace: str, max_body_bytes: int) -> WsgiApp:
 
 def application(settings: Settings, base_url: str) -> tuple[JobService, SoapApplication]:
     """The service (not started) and the WSGI application serving it plus the echo route."""
-    service = build_service(settings)
+    service = build_service(settings, public_url=base_url)
     if "steps" not in service.registry.names():
         failures = service.registry.failures
         raise SystemExit(f"soap_server: the contract 'steps' is not installed {failures or ''}")

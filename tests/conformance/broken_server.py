@@ -175,7 +175,7 @@ def main() -> int:
     settings = Settings.load(data_dir=args.data, host="127.0.0.1", port=0)
     listener = socket.create_server(("127.0.0.1", 0))
     base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    service = build_service(settings)
+    service = build_service(settings, public_url=base_url)
     service.startup()
     try:
         app: App = build_application(settings, service, base_url=base_url)

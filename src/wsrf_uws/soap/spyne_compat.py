@@ -6,7 +6,7 @@ body element to an operation, catches what the operation raises and answers faul
 with HTTP 500. The binding keeps the *contract*: it validates each body against the
 published schemas, writes every reply element and every fault itself, and serves the
 published WSDL instead of Spyne's generated one. The workarounds, each pinned by
-``tests/test_spyne_compat.py``:
+``tests/soap/test_spyne_compat.py``:
 
 1. Python 3.12+: Spyne's vendored ``six`` registers a meta-path importer without
    ``find_spec``, so ``spyne.util.six.moves`` cannot be imported; a small finder is

@@ -1,7 +1,7 @@
 """The project's ADQL dialect for sqlglot, and parsing ADQL text into one query tree.
 
 sqlglot (pinned to 30.x: this module depends on its dialect internals, and the tests in
-``tests/adql`` pin the behaviour) has no ADQL dialect. ADQL 2.1 differs from its generic
+``tests/jdl/adql`` pin the behaviour) has no ADQL dialect. ADQL 2.1 differs from its generic
 SQL in a few places, set here:
 
 - ``SELECT TOP n`` is a row limit (TSQL's ``TOP``), ``OFFSET n`` follows ``ORDER BY``;

@@ -49,8 +49,9 @@ PASSWORDS = {"alice": "alice-secret", "bob": "bob-secret"}
 ALICE = ("alice", PASSWORDS["alice"])
 BOB = ("bob", PASSWORDS["bob"])
 
-# tests/vospace/ -> tests/ -> the project -> its parent, which holds shared/ in development.
-SHARED = Path(__file__).resolve().parents[3] / "shared"
+# tests/jdl/vospace/ -> tests/jdl/ -> tests/ -> the project -> its parent, which holds
+# shared/ in development.
+SHARED = Path(__file__).resolve().parents[4] / "shared"
 SHARED_SCHEMAS = SHARED / "schemas"
 
 
