@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from wsrf_uws.core.atomic import atomic_writer, write_atomic
+from wsrf_uws.core.atomic import write_atomic
 from wsrf_uws.core.jobfiles import JobFiles
 from wsrf_uws.core.model import (
     ErrorSummary,
@@ -293,21 +293,6 @@ def test_files_are_per_resource_and_removed_whole(tmp_path: Path) -> None:
     files.remove(rid)
     assert not folder.exists()
     files.remove(rid)  # idempotent
-
-
-def test_failed_atomic_write_leaves_the_old_file(tmp_path: Path) -> None:
-    target = tmp_path / "f.bin"
-    write_atomic(target, b"old")
-
-    def crash_while_writing() -> None:
-        with atomic_writer(target) as stream:
-            stream.write(b"new, half written")
-            raise RuntimeError("crash in the middle")
-
-    with pytest.raises(RuntimeError):
-        crash_while_writing()
-    assert target.read_bytes() == b"old"
-    assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]
 
 
 def test_sweep_removes_orphans_and_trash(tmp_path: Path) -> None:

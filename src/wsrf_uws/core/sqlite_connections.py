@@ -1,7 +1,7 @@
 """SQLite connections for a database used from many threads (and perhaps a forked child).
 
-Shared by the job store (:mod:`wsrf_uws.store.sqlite`) and contracts that keep a database of
-their own (vospace).
+Shared by the job store (:mod:`wsrf_uws.store.sqlite`) and any contract that keeps a
+database of its own.
 
 sqlite3 connections must not be shared between threads that use them at once, and a
 forked child must not touch its parent's. :class:`ThreadConnections` gives each thread
