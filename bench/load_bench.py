@@ -505,6 +505,9 @@ def main(argv: list[str] | None = None) -> int:
             "WSRF_UWS_HTTP__CLIENT_REQUESTS_PER_SECOND": str(
                 defaults.http.client_requests_per_second
             ),
+            "WSRF_UWS_HTTP__MAX_REQUESTS_IN_FLIGHT_PER_CLIENT": str(
+                defaults.http.max_requests_in_flight_per_client
+            ),
             "WSRF_UWS_KILL_GRACE": str(defaults.kill_grace),
         }
         server = RunningServer(Path(folder) / "data", env=env)

@@ -40,7 +40,7 @@ from .settings import Settings, http_base_url
 from .soap.application import SoapApplication, WsgiApp
 from .soap.identity import Authenticator
 from .soap.incoming import XmlLimits
-from .waitress_compat import ConnectionPolicy, guard
+from .waitress_compat import ConnectionPolicy, FairTaskDispatcher, guard
 
 log = logging.getLogger("wsrf_uws.server")
 access_log = logging.getLogger("wsrf_uws.access")
@@ -169,6 +169,8 @@ def http_server(settings: Settings, application: SoapApplication, listener: sock
     """The waitress server of ``application`` on ``listener``, guarded as ``settings`` say."""
     http = settings.http
     connections = _connection_limit(http.connection_limit)
+    dispatcher = FairTaskDispatcher(max_in_flight=http.max_requests_in_flight_per_client)
+    dispatcher.set_thread_count(settings.threads)
     server = create_server(
         RequestLog(application),
         sockets=[listener],
@@ -184,6 +186,7 @@ def http_server(settings: Settings, application: SoapApplication, listener: sock
         asyncore_use_poll=True,
         ident="wsrf-uws",
         clear_untrusted_proxy_headers=True,
+        _dispatcher=dispatcher,  # waitress's parameter for its own pool's replacement
     )
     guard(
         server,

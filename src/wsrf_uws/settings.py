@@ -126,6 +126,13 @@ class HttpSettings(BaseModel):
     client_request_burst: int = Field(
         200, ge=1, description="Requests one client address may make at once, above its rate."
     )
+    max_requests_in_flight_per_client: int = Field(
+        2,
+        ge=0,
+        description="Requests of one client address the service works on at once; its "
+        "others wait their turn while other clients' go ahead (0: no cap). Behind a reverse "
+        "proxy every request comes from it: set 0.",
+    )
     max_xml_namespaces: int = Field(
         1000,
         ge=16,

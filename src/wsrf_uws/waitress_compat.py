@@ -39,6 +39,11 @@ module does about it (:func:`guard` installs all of it on a server):
    or waking the application. Until its ``Retry-After`` has passed, nothing more is read
    from any connection of that address (what it sends waits in the kernel's buffers),
    so a client that ignores the header gets one refusal per wait, not thousands.
+6. **Threads taken in turn.** waitress runs requests on its threads first come, first
+   served: a client with many connections had as many requests running at once, and every
+   other client's request waited behind them for the threads and for the interpreter.
+   :class:`FairTaskDispatcher` runs at most ``max_in_flight`` requests of one client
+   address at once; its others wait in the queue while other clients' requests go ahead.
 """
 
 from __future__ import annotations
@@ -56,9 +61,10 @@ from typing import Any, ClassVar
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser, ParsingError
 from waitress.server import BaseWSGIServer
+from waitress.task import ThreadedTaskDispatcher
 from waitress.utilities import Error
 
-from .request_rate import RequestRate, retry_after
+from .request_rate import RequestRate, client_key, retry_after
 
 log = logging.getLogger("wsrf_uws.server")
 
@@ -283,6 +289,66 @@ class GuardedChannel(BodylessExpectChannel):
                 self.close_when_flushed = True
             return
         super().handle_write()
+
+
+class FairTaskDispatcher(ThreadedTaskDispatcher):
+    """waitress's thread pool, running at most ``max_in_flight`` requests of one client at once.
+
+    A task (a connection with a request to answer) whose client already has that many
+    running waits in the queue; a free thread takes the first task of a client under
+    its share, so the queue stays first come, first served among those. ``0``: no cap.
+    Behind a reverse proxy every request comes from the proxy's address: switch it off.
+    """
+
+    def __init__(self, *, max_in_flight: int) -> None:
+        super().__init__()
+        self.max_in_flight = max_in_flight
+        #: Requests running, by client (``request_rate.client_key``).
+        self.in_flight: Counter[str] = Counter()
+
+    def handler_thread(self, thread_no: int) -> None:
+        while True:
+            with self.lock:
+                # As waitress's own: a thread asked to stop stops before taking a task.
+                while self.stop_count == 0 and (task := self._next_task()) is None:
+                    self.active_count -= 1
+                    self.queue_cv.wait()
+                    self.active_count += 1
+                if self.stop_count > 0:
+                    self.active_count -= 1
+                    self.stop_count -= 1
+                    self.threads.discard(thread_no)
+                    self.thread_exit_cv.notify()
+                    return
+                client = _task_client(task)
+                self.in_flight[client] += 1
+            try:
+                task.service()
+            except BaseException:
+                self.logger.exception("Exception when servicing %r", task)
+            finally:
+                with self.lock:
+                    self.in_flight[client] -= 1
+                    if self.in_flight[client] <= 0:
+                        del self.in_flight[client]
+                    # A task of this client may have been waiting for its share.
+                    self.queue_cv.notify()
+
+    def _next_task(self) -> Any:
+        """The first queued task whose client is under its share, taken off the queue."""
+        cap = self.max_in_flight
+        for index, task in enumerate(self.queue):
+            if not cap or self.in_flight[_task_client(task)] < cap:
+                del self.queue[index]
+                return task
+        return None
+
+
+def _task_client(task: Any) -> str:
+    """The client a waitress task (a channel) serves: its address, an IPv6 /64 as one."""
+    address = getattr(task, "addr", None)
+    host = address[0] if isinstance(address, tuple) and address else ""
+    return client_key(str(host))
 
 
 class _Refusals:

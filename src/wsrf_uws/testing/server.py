@@ -33,6 +33,7 @@ TEST_ENVIRONMENT = {
     "WSRF_UWS_QUOTAS__MAX_ANONYMOUS_LIVE_JOBS": "1000000",
     # Tests poll and create as fast as the service answers, all from 127.0.0.1.
     "WSRF_UWS_HTTP__CLIENT_REQUESTS_PER_SECOND": "0",
+    "WSRF_UWS_HTTP__MAX_REQUESTS_IN_FLIGHT_PER_CLIENT": "0",
 }
 
 
