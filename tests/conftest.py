@@ -1,7 +1,10 @@
-"""Shared fixtures: a real service on a temporary data directory, real worker processes."""
+"""Shared fixtures: a real service on a temporary data directory, real worker processes,
+and the stores (SQLite, and PostgreSQL in a throw-away cluster)."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,16 +13,89 @@ import psutil
 import pytest
 
 from wsrf_uws.core import JobService
+from wsrf_uws.core.ports import JobStore
 from wsrf_uws.store import SQLiteJobStore
 from wsrf_uws.testing import ManualClock, build_test_service
 
+from postgres_cluster import Cluster, server_binaries
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[Cluster]:
+    """A PostgreSQL server for the session; skipped if none is installed (failed under CI)."""
+    binaries = server_binaries()
+    missing = None
+    if binaries is None:
+        missing = "PostgreSQL's server binaries (Debian: postgresql-15) are not installed"
+    elif importlib.util.find_spec("psycopg") is None:
+        missing = "psycopg is not installed (pip install 'wsrf-uws[postgres]')"
+    if missing or binaries is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{missing}: CI must run the PostgreSQL tests")
+        pytest.skip(str(missing))
+    cluster = Cluster(binaries)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteJobStore]:
-    """A fresh SQLite store file."""
-    s = SQLiteJobStore(tmp_path / "store.sqlite")
-    yield s
-    s.close()
+def postgres_url(postgres_cluster: Cluster) -> str:
+    """The URL of a new, empty schema in the session's PostgreSQL cluster."""
+    return postgres_cluster.new_schema()
+
+
+def open_store(kind: str, location: str) -> JobStore:
+    """A store object on the database ``location`` of ``kind`` (``sqlite``: a file path;
+    ``postgres``: a URL); a plain function, so that a spawned process can call it."""
+    if kind == "sqlite":
+        return SQLiteJobStore(location)
+    from wsrf_uws.store.postgres import PostgresJobStore
+
+    return PostgresJobStore(location)
+
+
+class StoreFactory:
+    """Opens store objects on one database, as several threads, processes or nodes would."""
+
+    def __init__(self, kind: str, location: str) -> None:
+        self.kind = kind
+        self.location = location
+        self.opened: list[JobStore] = []
+
+    def __call__(self) -> JobStore:
+        store = open_store(self.kind, self.location)
+        self.opened.append(store)
+        return store
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
+    """Opens stores on a fresh SQLite file, then on a fresh PostgreSQL schema; every one
+    is closed afterwards."""
+    if request.param == "sqlite":
+        factory = StoreFactory("sqlite", str(tmp_path / "store.sqlite"))
+    else:
+        factory = StoreFactory("postgres", request.getfixturevalue("postgres_url"))
+    yield factory
+    for store in factory.opened:
+        store.close()
+
+
+@pytest.fixture
+def store(store_factory: StoreFactory) -> JobStore:
+    """A fresh store: every test asking for it runs with SQLite and with PostgreSQL."""
+    return store_factory()
+
+
+@pytest.fixture(autouse=True)
+def _services_on_postgres(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``WSRF_UWS_TEST_STORE=postgres``, every service a test builds (in process or
+    as a server process) keeps its jobs in a new PostgreSQL schema instead of SQLite."""
+    if os.environ.get("WSRF_UWS_TEST_STORE") == "postgres":
+        monkeypatch.setenv("WSRF_UWS_DATABASE_URL", request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ MODULES = [
     "wsrf_uws.core.service",
     "wsrf_uws.store",
     "wsrf_uws.store.sqlite",
+    "wsrf_uws.store.postgres",
     "wsrf_uws.execution",
     "wsrf_uws.execution.worker",
     "wsrf_uws.settings",
@@ -83,3 +84,14 @@ def test_the_engine_loads_no_store_executor_binding_or_contract() -> None:
     statement = "import wsrf_uws.core, wsrf_uws.core.service, wsrf_uws.core.ports"
     loaded = _loaded_after(statement, project_packages=("core", "wire"))
     assert [m for m in loaded if not m.startswith("pydantic")] == []
+
+
+def test_psycopg_is_loaded_only_for_a_postgresql_store() -> None:
+    """An optional dependency: a service on SQLite (the CLI included) never imports it."""
+    code = (
+        "import sys, wsrf_uws.cli, wsrf_uws.runtime, wsrf_uws.store; "
+        "print(' '.join(m for m in sys.modules if m.split('.')[0] in ('psycopg', 'psycopg_pool')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == []

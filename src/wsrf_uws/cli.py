@@ -27,9 +27,8 @@ from .core.contract import CliCommand, Contract, ContractSettingsError
 from .core.phases import Phase
 from .core.ports import StoreError
 from .core.registry import installed_contracts
-from .runtime import contract_registry
+from .runtime import contract_registry, job_store
 from .settings import Settings
-from .store.sqlite import SQLiteJobStore
 from .wire.times import format_utc
 
 
@@ -152,10 +151,10 @@ def _contract_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _jobs_command(settings: Settings, args: argparse.Namespace) -> int:
-    if not settings.store_path.exists():
+    if not settings.database_url.get_secret_value() and not settings.store_path.exists():
         print(f"no store at {settings.store_path}", file=sys.stderr)
         return 1
-    store = SQLiteJobStore(settings.store_path)
+    store = job_store(settings)
     try:
         jobs = store.list_jobs(owner=args.owner, phases=args.phase, last=args.last)
     finally:

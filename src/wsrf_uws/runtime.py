@@ -1,7 +1,8 @@
 """Assemble a running :class:`~wsrf_uws.core.service.JobService` from :class:`Settings`.
 
 The embedded defaults: the SQLite store and per-resource folders in the data
-directory, the local process executor, and every installed contract.
+directory, the local process executor, and every installed contract. With
+``database_url`` set, the store is PostgreSQL instead.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from .core.contract import ContractEnvironment
 from .core.jobfiles import JobFiles
 from .core.lifetime import TerminationPolicy
 from .core.model import ANONYMOUS
-from .core.ports import Executor
+from .core.ports import Executor, JobStore, StoreError
 from .core.quotas import OwnerLimits, Quotas
 from .core.registry import ContractRegistry
 from .core.service import ExecutionLimits, JobService
@@ -48,11 +49,7 @@ def build_service(
             nice=settings.job_nice,
         )
     return JobService(
-        store=SQLiteJobStore(
-            settings.store_path,
-            synchronous=settings.sqlite_synchronous,
-            mmap_bytes=settings.sqlite_mmap_bytes,
-        ),
+        store=job_store(settings),
         files=JobFiles(settings.jobs_dir),
         registry=registry,
         executor=executor,
@@ -69,6 +66,27 @@ def build_service(
         ),
         quotas=quotas,
     )
+
+
+def job_store(settings: Settings) -> JobStore:
+    """The store ``settings`` name: PostgreSQL at ``database_url``, else the SQLite file.
+
+    Raises :class:`StoreError` when ``database_url`` is set but psycopg is not installed,
+    when the database cannot be reached, or when its schema is newer than this code.
+    """
+    url = settings.database_url.get_secret_value()
+    if not url:
+        return SQLiteJobStore(
+            settings.store_path,
+            synchronous=settings.sqlite_synchronous,
+            mmap_bytes=settings.sqlite_mmap_bytes,
+        )
+    try:
+        # psycopg is an optional dependency: imported only for a deployment that uses it.
+        from .store.postgres import PostgresJobStore
+    except ImportError as exc:
+        raise StoreError(f"database_url is set, but {exc}") from exc
+    return PostgresJobStore(url)
 
 
 def contract_registry(

@@ -13,7 +13,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    create_model,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -167,6 +175,12 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(
         Path("var"), description="Folder holding the store and one folder per resource."
+    )
+    # A secret: the URL may hold a password, which `wsrf-uws settings` must not print.
+    database_url: SecretStr = Field(
+        SecretStr(""),
+        description="PostgreSQL job store shared by several nodes (postgresql://user@host/db, "
+        "needs wsrf-uws[postgres]); empty: the SQLite file in data_dir.",
     )
     public_url: str | None = Field(
         None, description="Base URL clients use; default http://{host}:{port}."

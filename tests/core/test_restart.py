@@ -15,8 +15,9 @@ import psutil
 
 from wsrf_uws.core import Phase
 from wsrf_uws.core.model import ANONYMOUS
-from wsrf_uws.core.ports import JobChanges
-from wsrf_uws.store import SQLiteJobStore
+from wsrf_uws.core.ports import JobChanges, JobStore
+from wsrf_uws.runtime import job_store
+from wsrf_uws.settings import Settings
 from wsrf_uws.testing import build_test_service, wait_for_job
 
 from conftest import alive
@@ -56,7 +57,7 @@ class Acknowledged:
         self._thread.join(10)
 
 
-def _wait_executing(store: SQLiteJobStore, ids: list[str], timeout: float = 30) -> None:
+def _wait_executing(store: JobStore, ids: list[str], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if all(store.get(i).phase is Phase.EXECUTING for i in ids):  # type: ignore[union-attr]
@@ -78,7 +79,7 @@ def test_kill_9_then_recover(tmp_path: Path) -> None:
     isolated = [by_name[f"isolated-{i}"] for i in range(3)]
     external = [by_name[f"external-{i}"] for i in range(2)]
 
-    observer = SQLiteJobStore(data / "wsrf-uws.sqlite")  # a second process reading the live file
+    observer = job_store(Settings(data_dir=data))  # a second process reading the live store
     _wait_executing(observer, isolated + external)
     observer.close()
     holders = psutil.Process(helper.pid).children(recursive=True)

@@ -313,6 +313,21 @@ def test_a_description_is_read_once_and_travels_to_the_worker_and_across_restart
     assert len(readings(data)) == 2
 
 
+def _spoil_descriptions(data: Path) -> None:
+    """Make every recorded description unreadable, in whichever store the service used."""
+    url = os.environ.get("WSRF_UWS_DATABASE_URL")  # set by WSRF_UWS_TEST_STORE=postgres
+    if url:
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("UPDATE jobs SET description = '\\x00'::bytea, isolated = NULL")
+        return
+    store = sqlite3.connect(data / "wsrf-uws.sqlite")
+    with store:
+        store.execute("UPDATE jobs SET description = x'00', isolated = NULL")
+    store.close()
+
+
 def test_a_description_that_no_longer_unpickles_is_read_again_from_the_jdl(
     tmp_path: Path,
 ) -> None:
@@ -322,10 +337,7 @@ def test_a_description_that_no_longer_unpickles_is_read_again_from_the_jdl(
     with build_test_service(data, contracts=[CountingSteps]) as svc:
         job = svc.create_job(contract="steps", document=steps_jdl(1, 0, isolated=True))
         svc.store.transition(job.resource_id, Phase.QUEUED)
-    store = sqlite3.connect(data / "wsrf-uws.sqlite")
-    with store:
-        store.execute("UPDATE jobs SET description = x'00', isolated = NULL")
-    store.close()
+    _spoil_descriptions(data)
     with build_test_service(data, contracts=[CountingSteps]) as again:
         done = wait_for_job(again, job.resource_id)
         assert done.phase is Phase.COMPLETED, done.error

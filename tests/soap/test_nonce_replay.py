@@ -17,9 +17,11 @@ from zeep.exceptions import Fault
 from zeep.wsse.username import UsernameToken
 
 from wsrf_uws.accounts import UsersFile
+from wsrf_uws.core.ports import JobStore
 from wsrf_uws.store import SQLiteJobStore
 from wsrf_uws.testing.server import RunningServer, running_server
 
+from conftest import StoreFactory
 from soap_support import CORE, STEPS, RecordingPlugin, shared_check
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
@@ -57,9 +59,11 @@ def test_a_replayed_digest_token_is_refused_after_kill_9_and_restart(tmp_path: P
         create(server, UsernameToken("alice", "alice-secret", use_digest=True))
 
 
-def test_a_nonce_is_recorded_once_across_threads_and_store_instances(tmp_path: Path) -> None:
-    """Two store objects on one file (two processes, say) and eight threads: one winner."""
-    stores = [SQLiteJobStore(tmp_path / "store.sqlite") for _ in range(2)]
+def test_a_nonce_is_recorded_once_across_threads_and_store_instances(
+    store_factory: StoreFactory,
+) -> None:
+    """Two store objects on one database (two processes, say) and eight threads: one winner."""
+    stores = [store_factory() for _ in range(2)]
     barrier = threading.Barrier(8)
     outcomes: list[bool] = []
 
@@ -74,24 +78,26 @@ def test_a_nonce_is_recorded_once_across_threads_and_store_instances(tmp_path: P
     for thread in threads:
         thread.join(30)
     assert sorted(outcomes) == [False] * 7 + [True]
-    for store in stores:
-        store.close()
 
 
-def test_expired_nonces_are_forgotten_and_pruned(tmp_path: Path) -> None:
-    store = SQLiteJobStore(tmp_path / "store.sqlite")
+def _nonce_rows(store: JobStore) -> int:
+    if isinstance(store, SQLiteJobStore):
+        return int(store._connection().execute("SELECT COUNT(*) FROM nonces").fetchone()[0])
+    with store._pool.connection() as conn:  # type: ignore[attr-defined]
+        return int(conn.execute("SELECT count(*) AS n FROM nonces").fetchone()["n"])
+
+
+def test_expired_nonces_are_forgotten_and_pruned(store: JobStore) -> None:
     later = T0 + timedelta(minutes=10)
     assert store.remember_nonce(b"a" * 32, expires=later, now=T0)
     assert store.remember_nonce(b"b" * 32, expires=later + timedelta(minutes=5), now=T0)
     assert not store.remember_nonce(b"a" * 32, expires=later, now=later - timedelta(seconds=1))
     # At its expiry a nonce counts as new again (a token that old is refused as stale).
     assert store.remember_nonce(b"a" * 32, expires=later + timedelta(minutes=10), now=later)
-    connection = store._connection()
-    assert connection.execute("SELECT COUNT(*) FROM nonces").fetchone()[0] == 2
+    assert _nonce_rows(store) == 2
     hour_later = later + timedelta(hours=1)
     assert store.remember_nonce(
         b"c" * 32, expires=hour_later + timedelta(minutes=10), now=hour_later
     )
     # Every row expired by then is gone.
-    assert connection.execute("SELECT COUNT(*) FROM nonces").fetchone()[0] == 1
-    store.close()
+    assert _nonce_rows(store) == 1

@@ -1,10 +1,16 @@
-"""The SQLite store: round trips, migrations, queries, and compare-and-set under contention."""
+"""The stores: round trips, migrations, queries, and compare-and-set under contention.
+
+A test taking ``store`` or ``store_factory`` runs against SQLite and against PostgreSQL;
+the others are about SQLite alone (its file, its query plans, its cache).
+PostgreSQL's own tests are in test_postgres.py.
+"""
 
 from __future__ import annotations
 
 import multiprocessing
 import sqlite3
 import threading
+from collections.abc import Iterator
 from dataclasses import fields, replace
 from datetime import timedelta
 from pathlib import Path
@@ -24,15 +30,25 @@ from wsrf_uws.core.model import (
     StepStatus,
 )
 from wsrf_uws.core.phases import Phase
-from wsrf_uws.core.ports import JobChanges, ResourceIdTakenError, StoreError
+from wsrf_uws.core.ports import JobChanges, JobStore, ResourceIdTakenError, StoreError
 from wsrf_uws.store import SQLiteJobStore
 from wsrf_uws.store.migrations import SCHEMA_VERSION
+from wsrf_uws.store.postgres_migrations import SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION
 from wsrf_uws.store.sqlite import row_key
 
+from conftest import StoreFactory, open_store
 from factories import T0, make_job
 
 
-def test_every_field_survives_a_round_trip(tmp_path: Path) -> None:
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[SQLiteJobStore]:
+    """A fresh SQLite store, for what only SQLite has."""
+    store = SQLiteJobStore(tmp_path / "store.sqlite")
+    yield store
+    store.close()
+
+
+def test_every_field_survives_a_round_trip(store_factory: StoreFactory) -> None:
     job = make_job(
         phase=Phase.EXECUTING,
         start_time=T0 + timedelta(seconds=1),
@@ -53,21 +69,17 @@ def test_every_field_survives_a_round_trip(tmp_path: Path) -> None:
         ),
         error=ErrorSummary("disk full", ErrorType.TRANSIENT, "ENOSPC on /scratch"),
         results=(Result("table", "table.vot", "application/x-votable+xml", 1234),),
-        jdl_state={"rows": 5, "nested": {"a": [1, 2]}},
+        jdl_state={"rows": 5, "nested": {"a": [1, 2]}, "nul": "a\x00b", "ratio": 2.0},
         note="held for a reason",
         run_count=2,
         jdl=b"<job>\xc3\xa9</job>",
     )
-    path = tmp_path / "s.sqlite"
-    first = SQLiteJobStore(path)
-    first.insert(job)
-    first.close()
-    reopened = SQLiteJobStore(path)  # what was committed is on disk, not in a cache
+    store_factory().insert(job)
+    reopened = store_factory()  # what was committed is in the database, not in a cache
     assert reopened.get(job.resource_id) == job
-    reopened.close()
 
 
-def test_unknown_resource(store: SQLiteJobStore) -> None:
+def test_unknown_resource(store: JobStore) -> None:
     assert store.get("nosuchjob") is None
     assert store.update("nosuchjob", JobChanges(note="x")) is None
     assert store.add_result("nosuchjob", Result("a", "a")) is None
@@ -75,7 +87,7 @@ def test_unknown_resource(store: SQLiteJobStore) -> None:
     assert store.delete("nosuchjob") is False
 
 
-def test_duplicate_resource_id_is_refused(store: SQLiteJobStore) -> None:
+def test_duplicate_resource_id_is_refused(store: JobStore) -> None:
     job = make_job()
     store.insert(job)
     with pytest.raises(ResourceIdTakenError):
@@ -85,9 +97,10 @@ def test_duplicate_resource_id_is_refused(store: SQLiteJobStore) -> None:
     assert store.count() == 1  # the batch was refused whole
 
 
-def test_a_row_key_clash_never_returns_the_wrong_job(store: SQLiteJobStore) -> None:
+def test_a_row_key_clash_never_returns_the_wrong_job(sqlite_store: SQLiteJobStore) -> None:
     # A row squatting on the key of "victim" (as a 63-bit hash clash would) is never
     # mistaken for it, and blocks only the insertion of "victim" itself.
+    store = sqlite_store
     squatter = make_job(resource_id="squatter")
     store.insert(squatter)
     conn = sqlite3.connect(store.path)
@@ -115,7 +128,7 @@ def test_a_change_can_name_only_fields_that_may_change() -> None:
     assert not changeable & fixed
 
 
-def test_every_change_is_stored_and_what_it_keeps_is_left_alone(store: SQLiteJobStore) -> None:
+def test_every_change_is_stored_and_what_it_keeps_is_left_alone(store: JobStore) -> None:
     job = make_job(end_time=T0 + timedelta(hours=1), note="before")
     store.insert(job)
     everything = JobChanges(
@@ -139,7 +152,7 @@ def test_every_change_is_stored_and_what_it_keeps_is_left_alone(store: SQLiteJob
     assert store.update(job.resource_id, JobChanges()) == replace(updated, note="again")
 
 
-def test_add_result_replaces_by_name(store: SQLiteJobStore) -> None:
+def test_add_result_replaces_by_name(store: JobStore) -> None:
     job = make_job()
     store.insert(job)
     store.add_result(job.resource_id, Result("a", "a.txt", "text/plain", 1))
@@ -149,7 +162,7 @@ def test_add_result_replaces_by_name(store: SQLiteJobStore) -> None:
     assert [(r.name, r.location) for r in updated.results] == [("b", "b.txt"), ("a", "a2.txt")]
 
 
-def test_list_jobs_filters(store: SQLiteJobStore) -> None:
+def test_list_jobs_filters(store: JobStore) -> None:
     jobs = [
         make_job(owner="alice", creation_time=T0 + timedelta(minutes=i), phase=phase)
         for i, phase in enumerate(
@@ -171,7 +184,7 @@ def test_list_jobs_filters(store: SQLiteJobStore) -> None:
     assert len(store.list_jobs(owner=None)) == 5
 
 
-def test_termination_queries_use_the_earliest_time(store: SQLiteJobStore) -> None:
+def test_termination_queries_use_the_earliest_time(store: JobStore) -> None:
     assert store.next_termination_time() is None
     late = make_job(termination_time=T0 + timedelta(days=2))
     soon = make_job(termination_time=T0 + timedelta(hours=1))
@@ -184,8 +197,8 @@ def test_termination_queries_use_the_earliest_time(store: SQLiteJobStore) -> Non
     assert store.expired(T0 + timedelta(days=9), limit=1) == [soon.resource_id]
 
 
-def test_reaper_queries_read_only_the_index(store: SQLiteJobStore) -> None:
-    conn = sqlite3.connect(store.path)
+def test_reaper_queries_read_only_the_index(sqlite_store: SQLiteJobStore) -> None:
+    conn = sqlite3.connect(sqlite_store.path)
     plans = [
         " ".join(row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", args))
         for sql, args in [
@@ -203,7 +216,7 @@ def test_reaper_queries_read_only_the_index(store: SQLiteJobStore) -> None:
         assert "SCAN jobs" not in plan.replace("USING COVERING INDEX", "")
 
 
-def test_schema_version_is_recorded_and_newer_stores_refused(tmp_path: Path) -> None:
+def test_sqlite_schema_version_is_recorded_and_newer_stores_refused(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite"
     SQLiteJobStore(path).close()
     conn = sqlite3.connect(path)
@@ -215,19 +228,18 @@ def test_schema_version_is_recorded_and_newer_stores_refused(tmp_path: Path) -> 
         SQLiteJobStore(path)
 
 
-def test_migrations_run_on_an_empty_file_only_once(tmp_path: Path) -> None:
-    path = tmp_path / "s.sqlite"
+def test_migrations_run_on_an_empty_database_only_once(store_factory: StoreFactory) -> None:
     job = make_job()
-    first = SQLiteJobStore(path)
+    first = store_factory()
     first.insert(job)
     first.close()
-    again = SQLiteJobStore(path)  # opening again must not re-create or lose anything
+    again = store_factory()  # opening again must not re-create or lose anything
     assert again.get(job.resource_id) == job
-    assert again.schema_version() == SCHEMA_VERSION
-    again.close()
+    expected = SCHEMA_VERSION if store_factory.kind == "sqlite" else POSTGRES_SCHEMA_VERSION
+    assert again.schema_version() == expected  # type: ignore[attr-defined]
 
 
-def test_concurrent_starts_in_threads_have_one_winner(store: SQLiteJobStore) -> None:
+def test_concurrent_starts_in_threads_have_one_winner(store: JobStore) -> None:
     for _ in range(20):
         job = make_job(phase=Phase.QUEUED)
         store.insert(job)
@@ -248,8 +260,8 @@ def test_concurrent_starts_in_threads_have_one_winner(store: SQLiteJobStore) -> 
         assert wins.count(True) == 1
 
 
-def _race(path: str, resource_ids: list[str], barrier: object, out: object) -> None:
-    store = SQLiteJobStore(path)
+def _race(kind: str, location: str, resource_ids: list[str], barrier: object, out: object) -> None:
+    store = open_store(kind, location)
     won = []
     barrier.wait()  # type: ignore[attr-defined]
     for rid in resource_ids:
@@ -259,15 +271,15 @@ def _race(path: str, resource_ids: list[str], barrier: object, out: object) -> N
     store.close()
 
 
-def test_concurrent_starts_in_processes_have_one_winner(tmp_path: Path) -> None:
-    path = tmp_path / "s.sqlite"
-    store = SQLiteJobStore(path)
+def test_concurrent_starts_in_processes_have_one_winner(store_factory: StoreFactory) -> None:
+    store = store_factory()
     jobs = [make_job(phase=Phase.QUEUED) for _ in range(200)]
     store.insert_many(jobs)
     ids = [j.resource_id for j in jobs]
     ctx = multiprocessing.get_context("spawn")
     barrier, out = ctx.Barrier(4), ctx.Queue()
-    procs = [ctx.Process(target=_race, args=(str(path), ids, barrier, out)) for _ in range(4)]
+    where = (store_factory.kind, store_factory.location)
+    procs = [ctx.Process(target=_race, args=(*where, ids, barrier, out)) for _ in range(4)]
     for p in procs:
         p.start()
     winners = [rid for _ in procs for rid in out.get(timeout=60)]
@@ -275,7 +287,6 @@ def test_concurrent_starts_in_processes_have_one_winner(tmp_path: Path) -> None:
         p.join()
     assert sorted(winners) == sorted(ids)  # every job started exactly once, by exactly one
     assert {j.phase for j in store.list_jobs(owner=None)} == {Phase.EXECUTING}
-    store.close()
 
 
 def test_files_are_per_resource_and_removed_whole(tmp_path: Path) -> None:
@@ -346,14 +357,11 @@ def test_the_decoded_job_cache_is_bounded_and_can_be_off(tmp_path: Path) -> None
         uncached.close()
 
 
-def test_recorded_results_append_or_replace_exactly_as_added_results(tmp_path: Path) -> None:
+def test_recorded_results_append_or_replace_exactly_as_added_results(store: JobStore) -> None:
     # record_results appends new names in SQL, without reading the job; the job must read
     # back exactly as with add_results, whichever path each batch takes.
-    fast = SQLiteJobStore(tmp_path / "fast.sqlite")
-    slow = SQLiteJobStore(tmp_path / "slow.sqlite")
-    job = make_job()
-    fast.insert(job)
-    slow.insert(job)
+    job, twin = make_job(), make_job()
+    store.insert_many([job, twin])
     batches = [
         [Result("a", "a.txt", "text/plain", 1)],
         [Result("b", "b.txt", None, None), Result("c", "http://example.org/c", "image/fits", 3)],
@@ -362,13 +370,13 @@ def test_recorded_results_append_or_replace_exactly_as_added_results(tmp_path: P
         [Result("d", "d.txt", "text/plain", 4), Result("d", "d2.txt", "text/plain", 5)],
     ]
     for batch in batches:
-        assert fast.record_results(job.resource_id, batch)
-        slow.add_results(job.resource_id, batch)
-    recorded, added = fast.get(job.resource_id), slow.get(job.resource_id)
+        assert store.record_results(job.resource_id, batch)
+        store.add_results(twin.resource_id, batch)
+    recorded, added = store.get(job.resource_id), store.get(twin.resource_id)
     assert recorded is not None and added is not None
     assert recorded.results == added.results
     assert [r.name for r in recorded.results][:3] == ["b", "c", "a"]
-    assert not fast.record_results("nosuchjob", [Result("x", "x.txt")])
-    assert not fast.record("nosuchjob", JobChanges(note="n"))
-    assert fast.record(job.resource_id, JobChanges(note="n"))
-    assert (again := fast.get(job.resource_id)) is not None and again.note == "n"
+    assert not store.record_results("nosuchjob", [Result("x", "x.txt")])
+    assert not store.record("nosuchjob", JobChanges(note="n"))
+    assert store.record(job.resource_id, JobChanges(note="n"))
+    assert (again := store.get(job.resource_id)) is not None and again.note == "n"

@@ -1,15 +1,26 @@
 """Conversion between job values and storable columns (JSON text, integer microseconds).
 
-Shared by every SQL store so they agree on the representation.
+Shared by every SQL store (SQLite, PostgreSQL) so they agree on the representation: a
+row means the same in either, and a job reads back equal whichever store kept it.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from ..core.model import ErrorSummary, ErrorType, Progress, ProgressStep, Quote, Result, StepStatus
+from ..core.model import (
+    ErrorSummary,
+    ErrorType,
+    Job,
+    Progress,
+    ProgressStep,
+    Quote,
+    Result,
+    StepStatus,
+)
+from ..core.phases import Phase
 from ..wire.times import as_utc
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -132,3 +143,89 @@ ENCODERS: dict[str, Any] = {
     "note": lambda v: v,
     "run_count": int,
 }
+
+
+#: The columns of a job's row, in the order of :func:`job_to_row`; the JDL last, so that a
+#: store which reads the others need not touch its pages.
+JOB_COLUMNS: tuple[str, ...] = (
+    "resource_id",
+    "contract",
+    "owner",
+    "phase",
+    "creation_time",
+    "start_time",
+    "end_time",
+    "termination_time",
+    "execution_duration",
+    "address",
+    "quote",
+    "progress",
+    "error",
+    "results",
+    "jdl_state",
+    "note",
+    "run_count",
+    "jdl",
+    "description",
+    "isolated",
+)
+
+
+def job_to_row(job: Job) -> tuple[Any, ...]:
+    """The values of :data:`JOB_COLUMNS` for ``job``."""
+    return (
+        job.resource_id,
+        job.contract,
+        job.owner,
+        job.phase.value,
+        time_to_db(job.creation_time),
+        time_to_db(job.start_time),
+        time_to_db(job.end_time),
+        time_to_db(job.termination_time),
+        job.execution_duration,
+        job.address,
+        quote_to_db(job.quote),
+        progress_to_db(job.progress),
+        error_to_db(job.error),
+        results_to_db(job.results),
+        state_to_db(job.jdl_state),
+        job.note,
+        job.run_count,
+        job.jdl,
+        job.description,
+        job.isolated,
+    )
+
+
+class Row(Protocol):
+    """A row whose columns are read by name (an ``sqlite3.Row``, a dict)."""
+
+    def __getitem__(self, column: str, /) -> Any: ...
+
+
+def job_from_row(row: Row) -> Job:
+    """The job of a row read by column name (an ``sqlite3.Row`` or a dict)."""
+    creation_time = time_from_db(row["creation_time"])
+    assert creation_time is not None
+    return Job(
+        resource_id=row["resource_id"],
+        contract=row["contract"],
+        owner=row["owner"],
+        phase=Phase(row["phase"]),
+        creation_time=creation_time,
+        start_time=time_from_db(row["start_time"]),
+        end_time=time_from_db(row["end_time"]),
+        termination_time=time_from_db(row["termination_time"]),
+        execution_duration=row["execution_duration"],
+        address=row["address"],
+        quote=quote_from_db(row["quote"]),
+        progress=progress_from_db(row["progress"]),
+        error=error_from_db(row["error"]),
+        results=results_from_db(row["results"]),
+        jdl_state=state_from_db(row["jdl_state"]),
+        note=row["note"],
+        run_count=row["run_count"],
+        jdl=bytes(row["jdl"]),
+        description=None if row["description"] is None else bytes(row["description"]),
+        isolated=None if row["isolated"] is None else bool(row["isolated"]),
+    )

@@ -27,11 +27,7 @@ from ..core.sqlite_connections import ThreadConnections
 from . import codec
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 
-_COLUMNS = (
-    "key, resource_id, contract, owner, phase, creation_time, start_time, end_time, "
-    "termination_time, execution_duration, address, quote, progress, error, results, "
-    "jdl_state, note, run_count, jdl, description, isolated"
-)
+_COLUMNS = ", ".join(("key", *codec.JOB_COLUMNS))
 
 
 #: The most this SQLite build lets a connection map (SQLITE_MAX_MMAP_SIZE).
@@ -104,56 +100,11 @@ class SQLiteJobStore(JobStore):
 
     @staticmethod
     def _row(job: Job) -> tuple[Any, ...]:
-        return (
-            row_key(job.resource_id),
-            job.resource_id,
-            job.contract,
-            job.owner,
-            job.phase.value,
-            codec.time_to_db(job.creation_time),
-            codec.time_to_db(job.start_time),
-            codec.time_to_db(job.end_time),
-            codec.time_to_db(job.termination_time),
-            job.execution_duration,
-            job.address,
-            codec.quote_to_db(job.quote),
-            codec.progress_to_db(job.progress),
-            codec.error_to_db(job.error),
-            codec.results_to_db(job.results),
-            codec.state_to_db(job.jdl_state),
-            job.note,
-            job.run_count,
-            job.jdl,
-            job.description,
-            job.isolated,
-        )
+        return (row_key(job.resource_id), *codec.job_to_row(job))
 
     @staticmethod
     def _job(row: sqlite3.Row) -> Job:
-        creation_time = codec.time_from_db(row["creation_time"])
-        assert creation_time is not None
-        return Job(
-            resource_id=row["resource_id"],
-            contract=row["contract"],
-            owner=row["owner"],
-            phase=Phase(row["phase"]),
-            creation_time=creation_time,
-            start_time=codec.time_from_db(row["start_time"]),
-            end_time=codec.time_from_db(row["end_time"]),
-            termination_time=codec.time_from_db(row["termination_time"]),
-            execution_duration=row["execution_duration"],
-            address=row["address"],
-            quote=codec.quote_from_db(row["quote"]),
-            progress=codec.progress_from_db(row["progress"]),
-            error=codec.error_from_db(row["error"]),
-            results=codec.results_from_db(row["results"]),
-            jdl_state=codec.state_from_db(row["jdl_state"]),
-            note=row["note"],
-            run_count=row["run_count"],
-            jdl=bytes(row["jdl"]),
-            description=None if row["description"] is None else bytes(row["description"]),
-            isolated=None if row["isolated"] is None else bool(row["isolated"]),
-        )
+        return codec.job_from_row(row)
 
     # -- JobStore --------------------------------------------------------------------
 

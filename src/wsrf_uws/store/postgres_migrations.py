@@ -1,0 +1,73 @@
+"""The PostgreSQL schema and its history.
+
+The schema version is the one row of ``wsrf_uws_schema``. Each entry of
+:data:`MIGRATIONS` takes the schema from version ``n - 1`` to ``n``; a store is brought up
+to date in one transaction when opened (PostgreSQL's DDL is transactional, so a failed
+migration leaves nothing half done), and a store newer than this code is refused.
+
+The tables live in the connection's ``search_path`` (the ``public`` schema unless the
+database URL says otherwise), so several services can share one database in schemas of
+their own.
+
+Values are encoded as the SQLite store encodes them (:mod:`wsrf_uws.store.codec`): times
+as integer microseconds since the epoch, structured values as JSON text. Text rather than
+``jsonb`` because the store reads each value whole and decodes it in Python: ``jsonb``
+would be parsed on every write and printed again on every read, would refuse a ``\\u0000``
+that a contract's free-form state may hold, and would make the two stores' rows differ.
+Where SQL must look inside the JSON (appending results), it casts to ``jsonb`` in the
+statement. Identifiers and names are ``COLLATE "C"``: byte order, as in SQLite, whatever
+the database's locale, and cheaper comparisons.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[list[str]] = [
+    # 1: the jobs and the once-only values of authentication, as SQLite's 1-3 made them.
+    # The resource id is the primary key: PostgreSQL keeps rows in a heap, so a lookup
+    # by any key is one index descent and one heap fetch (no hashed key as in SQLite).
+    [
+        """
+        CREATE TABLE jobs (
+            resource_id        text COLLATE "C" PRIMARY KEY,
+            contract           text COLLATE "C" NOT NULL,
+            owner              text COLLATE "C" NOT NULL,
+            phase              text COLLATE "C" NOT NULL,
+            creation_time      bigint NOT NULL,
+            start_time         bigint,
+            end_time           bigint,
+            termination_time   bigint,
+            execution_duration integer NOT NULL,
+            address            text NOT NULL,
+            quote              text NOT NULL,
+            progress           text NOT NULL,
+            error              text,
+            results            text NOT NULL,
+            jdl_state          text NOT NULL,
+            note               text,
+            run_count          integer NOT NULL DEFAULT 0,
+            jdl                bytea NOT NULL,
+            description        bytea,
+            isolated           boolean
+        )
+        """,
+        "CREATE INDEX jobs_by_owner ON jobs (owner, creation_time)",
+        # The reaper reads only this index: the earliest time, and what is due (with the
+        # ids, so that no table page is read).
+        """
+        CREATE INDEX jobs_by_termination ON jobs (termination_time) INCLUDE (resource_id)
+        WHERE termination_time IS NOT NULL
+        """,
+        # Restart recovery looks only at active jobs.
+        "CREATE INDEX jobs_active ON jobs (phase) WHERE phase IN ('QUEUED', 'EXECUTING')",
+        """
+        CREATE TABLE nonces (
+            digest  bytea PRIMARY KEY,
+            expires bigint NOT NULL
+        )
+        """,
+        "CREATE INDEX nonces_by_expiry ON nonces (expires)",
+    ],
+]
+
+#: The schema version this code writes.
+SCHEMA_VERSION = len(MIGRATIONS)
