@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import sys
 import textwrap
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from wsrf_uws.core import Contract, ContractRegistry, ContractUnknownError
 from wsrf_uws.core.contract import ContractEnvironment
@@ -219,3 +222,20 @@ def test_enabled_contracts_only(installed_plugin: Path) -> None:
     assert "broken" not in registry.failures
     assert registry.failures["radio"] == "enabled in the settings but not installed"
     assert registry.misconfigured == {"radio"}
+
+
+def test_a_schema_is_compiled_once_however_many_threads_ask_at_once() -> None:
+    # A fresh service's first createJob calls come in parallel; each read its schema, and
+    # they compiled it side by side (one such call ended in internal-error).
+    compiled: list[int] = []
+
+    def slow_compile(schemas: Mapping[str, Path]) -> etree.XMLSchema:
+        compiled.append(1)
+        time.sleep(0.2)  # long enough for every thread to ask while it compiles
+        return etree.XMLSchema(etree.parse(str(next(iter(schemas.values())))))
+
+    contract = StepsContract(ContractEnvironment(compile_schema=slow_compile))
+    with ThreadPoolExecutor(8) as pool:
+        schemas = list(pool.map(lambda _: contract.schema, range(8)))
+    assert len(compiled) == 1
+    assert all(schema is schemas[0] for schema in schemas)

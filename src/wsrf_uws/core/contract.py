@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from functools import cached_property
 from pathlib import Path
 from typing import IO, Any, Protocol, TypeVar, cast
 
@@ -269,9 +268,8 @@ class Contract:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state.pop("schema", None)  # an lxml schema does not pickle; it is reloaded on demand
-        # Resources opened in this process (connections, open files) stay here: a worker
-        # opens its own (see per_process).
+        # Resources opened in this process (connections, open files, the compiled schema)
+        # stay here: a worker opens its own (see per_process).
         state.pop("_resources", None)
         state.pop("_resources_lock", None)
         return state
@@ -318,9 +316,17 @@ class Contract:
                 resources[name] = open_resource()
             return cast(_R, resources[name])
 
-    @cached_property
+    @property
     def schema(self) -> etree.XMLSchema:
-        """The compiled XSD (with the service's published schemas it may import)."""
+        """The compiled XSD (with the service's published schemas it may import).
+
+        Compiled once per process, by the first caller: request threads reading their
+        first jobs at once used to compile it side by side, and one such createJob in a
+        parallel burst on a fresh service ended in ``internal-error``.
+        """
+        return self.per_process("compiled schema", self._compile_schema)
+
+    def _compile_schema(self) -> etree.XMLSchema:
         if self.schema_path is None:
             raise TypeError(f"contract {self.name!r} declares no schema_path")
         compile_schema = self.environment.compile_schema
