@@ -16,6 +16,7 @@ versions declare.
 from __future__ import annotations
 
 import enum
+import threading
 from functools import cache
 from pathlib import Path
 
@@ -132,6 +133,19 @@ def compile_schemas(
     schema imports the core one as ``wsrf-uws-core.xsd`` wherever the file sits. The
     documents are read as written for ``addressing``.
     """
+    # One compilation at a time in a process: lxml finds the resolver of an import
+    # through state shared between threads while libxml2 compiles without the GIL, so
+    # two compilations at once could read each other's documents, and a contract's
+    # schema came out without its own elements ("No matching global declaration").
+    with _COMPILING:
+        return _compile(extra, addressing=addressing)
+
+
+#: Held while a schema set compiles (see :func:`compile_schemas`).
+_COMPILING = threading.Lock()
+
+
+def _compile(extra: dict[str, Path] | None, *, addressing: AddressingVersion) -> etree.XMLSchema:
     paths = {ns: schema_path(name) for ns, name in schema_files(addressing).items()}
     paths.update(extra or {})
     documents = {
