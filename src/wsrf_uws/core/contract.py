@@ -321,8 +321,8 @@ class Contract:
         """The compiled XSD (with the service's published schemas it may import).
 
         Compiled once per process, by the first caller: request threads reading their
-        first jobs at once used to compile it side by side, and one such createJob in a
-        parallel burst on a fresh service ended in ``internal-error``.
+        first jobs at once would otherwise each compile it (compilations themselves are
+        serialised by :func:`wsrf_uws.published.compile_schemas`).
         """
         return self.per_process("compiled schema", self._compile_schema)
 
