@@ -1,4 +1,5 @@
-"""Benchmark of the durable job store (:class:`wsrf_uws.store.SQLiteJobStore`).
+"""Benchmark of the durable job stores (:class:`wsrf_uws.store.SQLiteJobStore`, and
+:class:`wsrf_uws.store.postgres.PostgresJobStore` when PostgreSQL is installed).
 
 Why: every request the service handles reads or writes the store, and each write is a
 durable commit, so the store sets the ceiling on how many jobs a node can create, start
@@ -7,13 +8,19 @@ the store holds a hundred resources or a million; this script checks that promis
 
 What it measures:
 
-1. Throughput (operations per second) on a fresh store, for ``synchronous="full"`` (the
-   default) and ``synchronous="normal"``: creating a job (one ``insert``, i.e. one
-   committed transaction, per call), reading one by a random id (``get``), and a phase
-   change (``transition`` PENDING→QUEUED, a compare-and-set, one commit per call).
-2. Read latency (p50, p99, mean of ``get`` by a random existing id) in a store of 10^2
-   resources against one of 10^6 (10^5 with ``--quick``), and their ratio. The target is
-   a ratio of at most 1.2; a miss is reported, not treated as a failure.
+1. Throughput (operations per second) on a fresh store, for SQLite with
+   ``synchronous="full"`` (the default) and ``synchronous="normal"``, and for PostgreSQL
+   (a throw-away server from :mod:`wsrf_uws.testing.postgres`, as the tests start; it
+   does not wait for the disk): creating a job (one ``insert``, i.e. one committed
+   transaction, per call), reading one by a random id (``get``; then the same reads
+   again, with and without the decoded-job cache), and a phase change (``transition``
+   PENDING→QUEUED, a compare-and-set, one commit per call).
+2. Read latency (p50, p99, mean of ``get`` by a random existing id) in a SQLite store of
+   10^2 resources against one of 10^6 (10^5 with ``--quick``), and their ratio. The
+   target is a ratio of at most 1.2; a miss is reported, not treated as a failure.
+3. PostgreSQL only: claims per second (``ClusterStore.claim``, SKIP LOCKED) by threads
+   and by processes emptying a queue, with and without a per-owner limit; a job claimed
+   twice or never makes the run fail. ``--no-postgres`` skips 1's PostgreSQL rows and 3.
 
 Results are printed as a plain-text table and written to ``bench/out/store_bench.json``.
 
@@ -24,20 +31,26 @@ Run from the project root: ``python bench/store_bench.py`` (one to two minutes o
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import multiprocessing
 import platform
 import random
 import sqlite3
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from wsrf_uws.core.cluster import ClusterStore
 from wsrf_uws.core.model import Job, new_resource_id
 from wsrf_uws.core.phases import Phase
+from wsrf_uws.core.ports import JobStore
 from wsrf_uws.store import SQLiteJobStore
+from wsrf_uws.testing.postgres import Cluster, server_binaries
 
 from report import apply_preset, environment, percentile, table, write_figures
 
@@ -54,8 +67,22 @@ CONTRACT = "ogc-wps-execute"
 BASE_URL = "https://uws.example.org/jobs/"
 DEFAULT_OUT = Path(__file__).resolve().parent / "out" / "store_bench.json"
 
-FULL = {"ops": 5000, "small": 100, "large": 1_000_000, "reads": 20_000, "warmup": 5000}
-QUICK = {"ops": 300, "small": 100, "large": 100_000, "reads": 2000, "warmup": 500}
+FULL = {
+    "ops": 5000,
+    "small": 100,
+    "large": 1_000_000,
+    "reads": 20_000,
+    "warmup": 5000,
+    "claims": 3000,
+}
+QUICK = {
+    "ops": 300,
+    "small": 100,
+    "large": 100_000,
+    "reads": 2000,
+    "warmup": 500,
+    "claims": 300,
+}
 
 _JDL = (
     '<wps:Execute xmlns:wps="http://www.opengis.net/wps/2.0" '
@@ -115,15 +142,20 @@ def store_bytes(path: Path) -> int:
 
 @dataclass
 class Throughput:
-    synchronous: str
+    #: ``sqlite full``, ``sqlite normal`` (the synchronous mode) or ``postgres``.
+    store: str
     operation: str
     count: int
     seconds: float
     ops_per_s: float
 
 
-def throughput(synchronous: Sync, ops: int, rng: random.Random) -> list[Throughput]:
-    """Create, read and phase-change rates on a fresh store."""
+def throughput(
+    label: str, store: JobStore, uncached: JobStore, ops: int, rng: random.Random
+) -> list[Throughput]:
+    """Create, read and phase-change rates on a fresh ``store``; reads of unchanged rows
+    also through ``uncached``, a store object on the same database without the
+    decoded-job cache."""
     now = datetime.now(UTC)
     jobs = [make_job(rng, now) for _ in range(ops)]
     ids = [job.resource_id for job in jobs]
@@ -134,9 +166,12 @@ def throughput(synchronous: Sync, ops: int, rng: random.Random) -> list[Throughp
         for job in jobs:
             store.insert(job)
 
-    def read() -> None:
-        for rid in read_ids:
-            store.get(rid)
+    def reader(source: JobStore) -> Callable[[], None]:
+        def read() -> None:
+            for rid in read_ids:
+                source.get(rid)
+
+        return read
 
     def change() -> None:
         expected = {Phase.PENDING}
@@ -145,15 +180,29 @@ def throughput(synchronous: Sync, ops: int, rng: random.Random) -> list[Throughp
                 raise RuntimeError(f"transition of {rid} failed")
 
     results = []
+    for name, fn in (
+        ("create", create),
+        ("read", reader(store)),
+        # What polling clients cause: the rows have not changed since the last read.
+        ("read again", reader(store)),
+        ("read again, no decoded-job cache", reader(uncached)),
+        ("phase change", change),
+    ):
+        seconds = timed(fn)
+        results.append(Throughput(label, name, ops, seconds, ops / seconds))
+    return results
+
+
+def sqlite_throughput(synchronous: Sync, ops: int, rng: random.Random) -> list[Throughput]:
     with tempfile.TemporaryDirectory(prefix="store_bench_") as tmp:
-        store = SQLiteJobStore(Path(tmp) / "jobs.sqlite", synchronous=synchronous)
+        path = Path(tmp) / "jobs.sqlite"
+        store = SQLiteJobStore(path, synchronous=synchronous)
+        uncached = SQLiteJobStore(path, synchronous=synchronous, decoded_jobs=0)
         try:
-            for name, fn in (("create", create), ("read", read), ("phase change", change)):
-                seconds = timed(fn)
-                results.append(Throughput(synchronous, name, ops, seconds, ops / seconds))
+            return throughput(f"sqlite {synchronous}", store, uncached, ops, rng)
         finally:
             store.close()
-    return results
+            uncached.close()
 
 
 # -- 2. read latency against store size -----------------------------------------------
@@ -288,11 +337,183 @@ def scaling(args: argparse.Namespace, rng: random.Random) -> dict[str, Any]:
     }
 
 
+# -- 3. PostgreSQL: throughput and claims ------------------------------------------
+
+
+@dataclass
+class ClaimRate:
+    #: Who claimed: ``N threads`` (sharing two store objects, as two nodes) or
+    #: ``N processes`` (a store object each).
+    claimers: str
+    #: Whether each claim ran under a per-owner limit (an advisory lock per owner).
+    limited: bool
+    jobs: int
+    owners: int
+    seconds: float
+    jobs_per_s: float
+
+
+def queued_jobs(rng: random.Random, count: int, owners: int) -> list[Job]:
+    now = datetime.now(UTC)
+    jobs = []
+    for i in range(count):
+        job = make_job(rng, now)
+        jobs.append(
+            replace(job, phase=Phase.QUEUED, owner=f"user{i % owners:04d}", creation_time=now)
+        )
+    return jobs
+
+
+def claim_until_empty(store: ClusterStore, node: str, limit: int | None) -> list[str]:
+    """Claim jobs for ``node`` until none is left; their ids."""
+    now = datetime.now(UTC)
+    max_running = None if limit is None else (lambda owner: limit)
+    claimed = []
+    while (job := store.claim(node, now=now, max_running=max_running)) is not None:
+        claimed.append(job.resource_id)
+    return claimed
+
+
+def claiming_process(url: str, node: str, limit: int | None, barrier: Any, out: Any) -> None:
+    """One node in a process of its own: waits for the others, then claims."""
+    from wsrf_uws.store.postgres import PostgresJobStore
+
+    store = PostgresJobStore(url, max_connections=2)
+    try:
+        barrier.wait()
+        out.put(claim_until_empty(store, node, limit))
+    finally:
+        store.close()
+
+
+def claim_rate(
+    url: str,
+    rng: random.Random,
+    *,
+    jobs: int,
+    owners: int,
+    claimers: int,
+    processes: bool,
+    limited: bool,
+) -> ClaimRate:
+    """Claims per second of ``claimers`` threads or processes emptying a queue of ``jobs``;
+    raises if a job was claimed twice or not at all."""
+    from wsrf_uws.store.postgres import PostgresJobStore
+
+    store = PostgresJobStore(url)
+    store.insert_many(queued_jobs(rng, jobs, owners))
+    limit = jobs if limited else None  # never reached: measures the locking, not waiting
+    claimed: list[str] = []
+    try:
+        if processes:
+            ctx = multiprocessing.get_context("spawn")
+            barrier, out = ctx.Barrier(claimers + 1), ctx.Queue()
+            procs = [
+                ctx.Process(target=claiming_process, args=(url, f"n{i}", limit, barrier, out))
+                for i in range(claimers)
+            ]
+            for proc in procs:
+                proc.start()
+            barrier.wait()
+            start = time.perf_counter()
+            for _ in procs:
+                claimed += out.get(timeout=600)
+            seconds = time.perf_counter() - start
+            for proc in procs:
+                proc.join()
+        else:
+            stores = [store, PostgresJobStore(url)]
+            results: list[list[str]] = [[] for _ in range(claimers)]
+            threads = [
+                threading.Thread(
+                    target=lambda i=i: results[i].extend(
+                        claim_until_empty(stores[i % 2], f"n{i % 2}", limit)
+                    )
+                )
+                for i in range(claimers)
+            ]
+            start = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            seconds = time.perf_counter() - start
+            stores[1].close()
+            claimed = [rid for result in results for rid in result]
+        if len(claimed) != jobs or len(set(claimed)) != jobs:
+            raise RuntimeError(f"{len(claimed)} claims, {len(set(claimed))} jobs, of {jobs}")
+    finally:
+        store.close()
+    kind = "processes" if processes else "threads"
+    return ClaimRate(f"{claimers} {kind}", limited, jobs, owners, seconds, jobs / seconds)
+
+
+#: (claimers, processes, limited) of each claim measurement.
+CLAIMERS = [
+    (1, False, False),
+    (2, False, False),
+    (4, False, False),
+    (8, False, False),
+    (4, False, True),
+    (2, True, False),
+    (4, True, False),
+    (4, True, True),
+]
+
+
+def postgres_figures(
+    args: argparse.Namespace, rng: random.Random
+) -> tuple[list[Throughput], list[ClaimRate]] | None:
+    """PostgreSQL's rates and claims, on a throw-away server (None: none installed)."""
+    binaries = server_binaries()
+    if binaries is None or importlib.util.find_spec("psycopg") is None:
+        print("PostgreSQL (postgresql-15 and psycopg) is not installed: its figures are skipped")
+        return None
+    from wsrf_uws.store.postgres import PostgresJobStore
+
+    cluster = Cluster(binaries)
+    cluster.start()
+    try:
+        url = cluster.new_schema()
+        store, uncached = PostgresJobStore(url), PostgresJobStore(url, decoded_jobs=0)
+        try:
+            rates = throughput("postgres", store, uncached, args.ops, rng)
+        finally:
+            store.close()
+            uncached.close()
+        claims = [
+            claim_rate(
+                cluster.new_schema(),
+                rng,
+                jobs=args.claims,
+                owners=args.owners,
+                claimers=claimers,
+                processes=processes,
+                limited=limited,
+            )
+            for claimers, processes, limited in CLAIMERS
+        ]
+    finally:
+        cluster.stop()
+    return rates, claims
+
+
+def claim_row(r: ClaimRate) -> list[str]:
+    return [
+        r.claimers,
+        "yes" if r.limited else "no",
+        f"{r.jobs:,}",
+        str(r.owners),
+        f"{r.seconds:.2f}",
+        f"{r.jobs_per_s:,.0f}",
+    ]
+
+
 # -- output ---------------------------------------------------------------------------
 
 
 def throughput_row(r: Throughput) -> list[str]:
-    return [r.synchronous, r.operation, str(r.count), f"{r.seconds:.3f}", f"{r.ops_per_s:,.0f}"]
+    return [r.store, r.operation, str(r.count), f"{r.seconds:.3f}", f"{r.ops_per_s:,.0f}"]
 
 
 def latency_row(x: dict[str, Any]) -> list[str]:
@@ -320,10 +541,16 @@ def quick_note(small: dict[str, Any], large: dict[str, Any]) -> str:
     return f" (--quick: fewer operations; {sizes} resources instead of 10^2 vs 10^6)"
 
 
-def report(env: dict[str, Any], rates: list[Throughput], scale: dict[str, Any], quick: bool) -> str:
+def report(
+    env: dict[str, Any],
+    rates: list[Throughput],
+    scale: dict[str, Any],
+    claims: list[ClaimRate],
+    quick: bool,
+) -> str:
     small, large = scale["small"], scale["large"]
     size_mib = scale["large_file_bytes"] / 2**20
-    return "\n".join(
+    lines = "\n".join(
         [
             "wsrf_uws store benchmark" + (quick_note(small, large) if quick else ""),
             f"Python {env['python']} ({env['implementation']}), SQLite {env['sqlite']}, "
@@ -332,7 +559,7 @@ def report(env: dict[str, Any], rates: list[Throughput], scale: dict[str, Any], 
             "1. Throughput on a fresh store (one committed transaction per create/phase change)",
             "",
             table(
-                ["synchronous", "operation", "ops", "seconds", "ops/s"],
+                ["store", "operation", "ops", "seconds", "ops/s"],
                 [throughput_row(r) for r in rates],
             ),
             "",
@@ -352,6 +579,22 @@ def report(env: dict[str, Any], rates: list[Throughput], scale: dict[str, Any], 
             f"size of the {large['resources']:,}-resource store: {size_mib:,.1f} MiB",
             ratio_line("p50: ", small["p50_us"], large["p50_us"]),
             ratio_line("mean:", small["mean_us"], large["mean_us"]),
+        ]
+    )
+    if not claims:
+        return lines
+    return "\n".join(
+        [
+            lines,
+            "",
+            f"3. Claims on PostgreSQL (ClusterStore.claim until the queue of "
+            f"{claims[0].jobs:,} jobs of {claims[0].owners} owners is empty; each job "
+            "claimed exactly once)",
+            "",
+            table(
+                ["claimers", "per-owner limit", "jobs", "seconds", "jobs/s"],
+                [[r[0], r[1], r[2], r[4], r[5]] for r in map(claim_row, claims)],
+            ),
         ]
     )
 
@@ -388,6 +631,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_false",
         help="do not read the store files into the OS cache before timing reads",
     )
+    parser.add_argument(
+        "--claims", type=int, help=f"queued jobs per claim measurement {defaults('claims')}"
+    )
+    parser.add_argument("--owners", type=int, default=20, help="owners of the queued jobs")
+    parser.add_argument(
+        "--no-postgres",
+        dest="postgres",
+        action="store_false",
+        help="skip PostgreSQL (measured on a throw-away server when it is installed)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="random seed of the workload")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON output file")
     args = parser.parse_args(argv)
@@ -400,15 +653,20 @@ def main(argv: list[str] | None = None) -> None:
     env = environment(
         implementation=platform.python_implementation(), sqlite=sqlite3.sqlite_version
     )
-    rates = [r for sync in SYNC_MODES for r in throughput(sync, args.ops, rng)]
+    rates = [r for sync in SYNC_MODES for r in sqlite_throughput(sync, args.ops, rng)]
+    claims: list[ClaimRate] = []
+    if args.postgres and (postgres := postgres_figures(args, rng)) is not None:
+        rates += postgres[0]
+        claims = postgres[1]
     scale = scaling(args, rng)
-    print(report(env, rates, scale, args.quick))
+    print(report(env, rates, scale, claims, args.quick))
     figures = {
         "environment": env,
         "quick": args.quick,
         "settings": {k: v for k, v in vars(args).items() if k != "out"},
         "throughput": [asdict(r) for r in rates],
         "read_latency": scale,
+        "claims": [asdict(r) for r in claims],
     }
     write_figures(args.out, figures)
 

@@ -16,8 +16,7 @@ from wsrf_uws.core import JobService
 from wsrf_uws.core.ports import JobStore
 from wsrf_uws.store import SQLiteJobStore
 from wsrf_uws.testing import ManualClock, build_test_service
-
-from postgres_cluster import Cluster, server_binaries
+from wsrf_uws.testing.postgres import Cluster, server_binaries
 
 
 @pytest.fixture(scope="session")

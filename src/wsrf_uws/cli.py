@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from .client.commands import add_client_commands, run_client_command
 from .conformance.command import add_conformance_command, run_conformance
+from .core.cluster import ClusterStore, NodeRole
 from .core.contract import CliCommand, Contract, ContractSettingsError
 from .core.phases import Phase
 from .core.ports import StoreError
@@ -50,6 +51,28 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default 8080; 0 picks a free one)")
     serve.add_argument("--public-url", dest="public_url", help="base URL clients use")
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve.add_argument(
+        "--role",
+        type=NodeRole,
+        choices=[NodeRole.ALL, NodeRole.FRONTEND],
+        default=NodeRole.ALL,
+        help="all: answer clients and run jobs (default); frontend: answer clients only "
+        "(needs database_url; workers run the jobs)",
+    )
+    serve.add_argument("--node", help="this node's name in the cluster (default: [cluster] node)")
+    worker = commands.add_parser(
+        "worker", parents=[common], help="run jobs for the cluster of database_url"
+    )
+    worker.add_argument("--slots", type=int, help="jobs run at once (default: slots)")
+    worker.add_argument("--node", help="this node's name in the cluster (default: [cluster] node)")
+    worker.add_argument(
+        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
+    )
+    cluster = commands.add_parser(
+        "cluster", parents=[common], help="the nodes sharing database_url"
+    )
+    cluster.add_argument("action", choices=["status"])
+    cluster.add_argument("--json", action="store_true", help="print JSON")
     users = commands.add_parser("users", parents=[common], help="manage the users file")
     users.add_argument("action", choices=["add", "remove", "list"])
     users.add_argument("name", nargs="?")
@@ -176,10 +199,44 @@ def _serve_command(settings: Settings, args: argparse.Namespace) -> int:
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        return serve(settings)
+        return serve(settings, role=args.role, node=args.node)
     except (ValueError, OSError) as exc:  # a wildcard bind without public URL, a port in use
         print(f"wsrf-uws: {exc}", file=sys.stderr)
         return 2
+
+
+def _worker_command(settings: Settings, args: argparse.Namespace) -> int:
+    from .worker_node import run_worker
+
+    if args.slots is not None and args.slots < 1:
+        print("wsrf-uws: --slots must be at least 1", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return run_worker(settings, node=args.node, slots=args.slots)
+    except ValueError as exc:
+        print(f"wsrf-uws: {exc}", file=sys.stderr)
+        return 2
+
+
+def _cluster_command(settings: Settings, args: argparse.Namespace) -> int:
+    from .cluster_status import print_status
+
+    store = job_store(settings)
+    try:
+        if not isinstance(store, ClusterStore):
+            print(
+                "wsrf-uws: no cluster: the store is the SQLite file of one process "
+                "(set database_url to share a PostgreSQL store)",
+                file=sys.stderr,
+            )
+            return 2
+        print_status(store.status(), as_json=args.json, ttl=settings.cluster.heartbeat_ttl)
+        return 0
+    finally:
+        store.close()
 
 
 def _users_command(settings: Settings, args: argparse.Namespace) -> int:
@@ -239,6 +296,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve_command(settings, args)
         if args.command == "users":
             return _users_command(settings, args)
+        if args.command == "worker":
+            return _worker_command(settings, args)
+        if args.command == "cluster":
+            return _cluster_command(settings, args)
         return _jobs_command(settings, args)
     except StoreError as exc:
         print(f"wsrf-uws: {exc}", file=sys.stderr)

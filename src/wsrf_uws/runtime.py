@@ -10,10 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from .core.clock import Clock, SystemClock
+from .core.cluster import ClusterStore, NodeRole
 from .core.contract import ContractEnvironment
 from .core.jobfiles import JobFiles
 from .core.lifetime import TerminationPolicy
 from .core.model import ANONYMOUS
+from .core.node import ClusterNode
+from .core.node_executor import NodeExecutor
 from .core.ports import Executor, JobStore, StoreError
 from .core.quotas import OwnerLimits, Quotas
 from .core.registry import ContractRegistry
@@ -30,26 +33,71 @@ def build_service(
     executor: Executor | None = None,
     clock: Clock | None = None,
     public_url: str | None = None,
+    role: NodeRole = NodeRole.ALL,
+    node: str | None = None,
+    slots: int | None = None,
 ) -> JobService:
     """A service for ``settings``; pass ``registry``/``executor``/``clock`` to replace the defaults.
 
     ``public_url`` is where clients reach the service (default ``settings.base_url``), for
-    the contracts the registry builds. The service is not started: call ``startup()`` or
-    use it as a context manager.
+    the contracts the registry builds. With ``database_url`` set the service is a node of
+    a cluster: ``role`` says what it does, ``node`` names it (default: the ``[cluster]``
+    setting, else the host name), ``slots`` is how many jobs it runs at once (default
+    ``settings.slots``). The embedded SQLite store serves one process, in the role
+    ``all``. The service is not started: call ``startup()`` or use it as a context manager.
     """
     clock = clock or SystemClock()
-    if registry is None:
-        registry = contract_registry(settings, public_url=public_url, clock=clock)
+    slots = slots or settings.slots
+    store = job_store(settings)
+    if not isinstance(store, ClusterStore) and role is not NodeRole.ALL:
+        store.close()
+        raise ValueError(
+            f"the role {role} needs a store several nodes share: set database_url "
+            "(WSRF_UWS_DATABASE_URL) to a PostgreSQL database"
+        )
+    try:
+        if registry is None:
+            registry = contract_registry(settings, public_url=public_url, clock=clock)
+    except BaseException:
+        store.close()
+        raise
     quotas = owner_quotas(settings.quotas)
+    duties: ClusterNode | None = None
+    if isinstance(store, ClusterStore) and executor is None:
+        name = node or settings.cluster.node_name()
+        local = None
+        if role.runs_jobs:
+            local = LocalExecutor(
+                slots=slots, kill_grace=settings.kill_grace, nice=settings.job_nice
+            )
+        node_executor = NodeExecutor(
+            store=store,
+            node=name,
+            clock=clock,
+            local=local,
+            slots=slots if local else 0,
+            max_running=quotas.executing_jobs,
+            stop_timeout=settings.kill_grace + 10,
+        )
+        executor = node_executor
+        duties = ClusterNode(
+            store=store,
+            name=name,
+            role=role,
+            executor=node_executor,
+            interval=settings.cluster.heartbeat_interval,
+            ttl=settings.cluster.heartbeat_ttl,
+        )
     if executor is None:
         executor = LocalExecutor(
-            slots=settings.slots,
+            slots=slots,
             kill_grace=settings.kill_grace,
             max_running=quotas.executing_jobs,
             nice=settings.job_nice,
         )
     return JobService(
-        store=job_store(settings),
+        duties=duties,
+        store=store,
         files=JobFiles(settings.jobs_dir),
         registry=registry,
         executor=executor,

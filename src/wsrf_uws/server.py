@@ -31,6 +31,7 @@ from typing import Any
 from waitress.server import create_server
 
 from .accounts import UsersFile
+from .core.cluster import NodeRole
 from .core.registry import ContractRegistry, installed_names
 from .core.service import JobService
 from .data_lock import DataDirectoryLock
@@ -266,16 +267,24 @@ def serve(
     *,
     registry: ContractRegistry | None = None,
     announce: Callable[[str], None] | None = None,
+    role: NodeRole = NodeRole.ALL,
+    node: str | None = None,
 ) -> int:
     """Run the service until SIGTERM or SIGINT; returns the exit status.
 
     With port 0 the system picks a free port; the public URL then follows it
-    unless one is configured. ``announce`` receives the ready message.
+    unless one is configured. ``announce`` receives the ready message. With
+    ``database_url`` set, the service is the cluster node ``node`` in ``role`` (``all``
+    or ``frontend``).
     """
+    if settings.database_url.get_secret_value():
+        # The nodes of a cluster share the data directory; the node's name, held in the
+        # store, keeps a second process from running as the same node.
+        return _serve_locked(settings, registry=registry, announce=announce, role=role, node=node)
     # Before anything else touches the data directory: a second service stops here.
     lock = DataDirectoryLock.acquire(settings.data_dir)
     try:
-        return _serve_locked(settings, registry=registry, announce=announce)
+        return _serve_locked(settings, registry=registry, announce=announce, role=role, node=node)
     finally:
         lock.release()
 
@@ -285,6 +294,8 @@ def _serve_locked(
     *,
     registry: ContractRegistry | None,
     announce: Callable[[str], None] | None,
+    role: NodeRole,
+    node: str | None,
 ) -> int:
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     listener = socket.create_server((settings.host, settings.port), family=family)
@@ -295,7 +306,9 @@ def _serve_locked(
         listener.close()
         raise
     try:
-        service = build_service(settings, registry=registry, public_url=base_url)
+        service = build_service(
+            settings, registry=registry, public_url=base_url, role=role, node=node
+        )
     except BaseException:
         listener.close()
         raise
@@ -316,9 +329,12 @@ def _serve_locked(
 
         previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         contracts = ", ".join(service.registry.names()) or "no contracts"
+        where = f"data {settings.data_dir}"
+        if service.duties.node is not None:
+            where += f"; node {service.duties.node}, role {role}"
         message = (
             f"wsrf-uws serving {contracts} at {base_url}/uws/{{contract}} "
-            f"(data {settings.data_dir}; at start-up {len(report.requeued)} job(s) requeued, "
+            f"({where}; at start-up {len(report.requeued)} job(s) requeued, "
             f"{len(report.held)} held)"
         )
         tune_interpreter()

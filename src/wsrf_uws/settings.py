@@ -8,6 +8,8 @@ Durations accept seconds or ISO 8601 (``"P7D"``, ``"PT1H"``).
 
 from __future__ import annotations
 
+import re
+import socket
 from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
@@ -155,6 +157,46 @@ class HttpSettings(BaseModel):
     )
 
 
+class ClusterSettings(BaseModel):
+    """Nodes sharing one PostgreSQL store (``database_url``): who this node is, and when
+    a silent node counts as dead.
+
+    In TOML under ``[cluster]``; in the environment as ``WSRF_UWS_CLUSTER__{FIELD}``.
+    Ignored with the embedded SQLite store, which serves one process.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    node: str = Field(
+        "",
+        pattern=r"^$|^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$",
+        description="This node's name, unique in the cluster (`--node`); empty: the host name.",
+    )
+    heartbeat_interval: float = Field(
+        1.0, gt=0, description="Seconds between a node's heartbeats (and the leader's checks)."
+    )
+    heartbeat_ttl: float = Field(
+        5.0,
+        gt=0,
+        description="Seconds of silence after which a node counts as dead: the leader then "
+        "recovers its jobs elsewhere. A node that cannot heartbeat for ttl - interval "
+        "seconds kills its own jobs first.",
+    )
+
+    @model_validator(mode="after")
+    def _check_ttl(self) -> ClusterSettings:
+        if self.heartbeat_ttl < 2 * self.heartbeat_interval:
+            raise ValueError("heartbeat_ttl must be at least twice heartbeat_interval")
+        return self
+
+    def node_name(self) -> str:
+        """The node's name: ``node``, or the host's name when it is empty."""
+        if self.node:
+            return self.node
+        host = socket.gethostname().split(".")[0]
+        return re.sub(r"[^A-Za-z0-9._-]", "-", host)[:63] or "node"
+
+
 def http_base_url(host: str, port: int) -> str:
     """``http://{host}:{port}``, with an IPv6 address in brackets (RFC 3986)."""
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
@@ -250,6 +292,10 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(
         default_factory=HttpSettings,
         description="The HTTP server: connections, timeouts, request complexity.",
+    )
+    cluster: ClusterSettings = Field(
+        default_factory=ClusterSettings,
+        description="Nodes sharing the PostgreSQL store: this node's name, heartbeats.",
     )
     users_file: Path | None = Field(
         None,

@@ -308,7 +308,9 @@ def test_a_description_is_read_once_and_travels_to_the_worker_and_across_restart
     assert len(readings(data)) == 2
     with build_test_service(data, contracts=[CountingSteps]) as again:
         assert again.startup_report is not None
-        assert again.startup_report.requeued == [left.resource_id]
+        # In a cluster (PostgreSQL) a QUEUED job waits in the shared queue: nothing to recover.
+        requeued = [] if again.duties.node else [left.resource_id]
+        assert again.startup_report.requeued == requeued
         assert wait_for_job(again, left.resource_id).phase is Phase.COMPLETED
     assert len(readings(data)) == 2
 
@@ -342,8 +344,10 @@ def test_a_description_that_no_longer_unpickles_is_read_again_from_the_jdl(
         done = wait_for_job(again, job.resource_id)
         assert done.phase is Phase.COMPLETED, done.error
         assert again.get_job(job.resource_id, owner=ANONYMOUS).description == b"\x00"
+        # In a cluster (PostgreSQL) a QUEUED job is not recovered: it waits in the queue.
+        recovered = not again.duties.node
     # createJob, recovery (is it isolated?) and the worker each read it.
-    assert len(readings(data)) == 3
+    assert len(readings(data)) == 2 + recovered
 
 
 def test_a_parsed_element_is_read_as_it_is(service: JobService) -> None:

@@ -16,8 +16,9 @@ from wsrf_uws.core.phases import Phase
 from wsrf_uws.core.ports import LiveJobsLimitError, StoreError
 from wsrf_uws.runtime import job_store
 from wsrf_uws.settings import Settings
+from wsrf_uws.store import codec
 from wsrf_uws.store.postgres import PostgresJobStore
-from wsrf_uws.store.postgres_migrations import SCHEMA_VERSION
+from wsrf_uws.store.postgres_migrations import MIGRATIONS, SCHEMA_VERSION
 
 from factories import make_job
 
@@ -104,6 +105,44 @@ def test_the_schema_version_is_recorded_and_a_newer_one_refused(postgres_url: st
         conn.execute("UPDATE wsrf_uws_schema SET version = %s", (SCHEMA_VERSION + 1,))
     with pytest.raises(StoreError, match="Upgrade wsrf-uws"):
         PostgresJobStore(postgres_url)
+
+
+def test_a_store_of_version_1_gains_the_cluster_tables(postgres_url: str) -> None:
+    job = make_job(phase=Phase.EXECUTING)
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        for statement in MIGRATIONS[0]:
+            conn.execute(statement)
+        conn.execute("CREATE TABLE wsrf_uws_schema (version integer NOT NULL)")
+        conn.execute("INSERT INTO wsrf_uws_schema VALUES (1)")
+        columns = codec.JOB_COLUMNS[:-1]  # all but node
+        conn.execute(
+            f"INSERT INTO jobs ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
+            codec.job_to_row(job)[:-1],
+        )
+    store = PostgresJobStore(postgres_url)
+    try:
+        assert store.schema_version() == SCHEMA_VERSION
+        assert store.get(job.resource_id) == job  # on no node
+        assert store.running_on("w1") == []
+        assert store.status().nodes == []
+    finally:
+        store.close()
+
+
+def test_claims_find_owners_and_their_oldest_jobs_in_the_index(postgres_url: str) -> None:
+    # (The EXECUTING jobs are few, bounded by the slots of the cluster: any index of
+    # them serves, and the planner's choice among them on an empty table is arbitrary.)
+    PostgresJobStore(postgres_url).close()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("SET enable_seqscan = off")  # an empty table would be scanned anyway
+        for sql, index in (
+            ("SELECT owner FROM jobs WHERE phase = 'QUEUED' AND owner > 'a' "
+             "ORDER BY owner LIMIT 1", "jobs_queued"),
+            ("SELECT resource_id FROM jobs WHERE phase = 'QUEUED' AND owner = 'a' "
+             "ORDER BY creation_time, resource_id LIMIT 1", "jobs_queued"),
+        ):  # fmt: skip
+            plan = " ".join(row[0] for row in conn.execute(f"EXPLAIN {sql}"))
+            assert index in plan, plan
 
 
 def test_the_reaper_queries_can_read_only_the_termination_index(postgres_url: str) -> None:

@@ -31,8 +31,8 @@ from wsrf_uws.core.model import (
 )
 from wsrf_uws.core.phases import Phase
 from wsrf_uws.core.ports import JobChanges, JobStore, ResourceIdTakenError, StoreError
-from wsrf_uws.store import SQLiteJobStore
-from wsrf_uws.store.migrations import SCHEMA_VERSION
+from wsrf_uws.store import SQLiteJobStore, codec
+from wsrf_uws.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from wsrf_uws.store.postgres_migrations import SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION
 from wsrf_uws.store.sqlite import row_key
 
@@ -73,6 +73,7 @@ def test_every_field_survives_a_round_trip(store_factory: StoreFactory) -> None:
         note="held for a reason",
         run_count=2,
         jdl=b"<job>\xc3\xa9</job>",
+        node="worker-1",
     )
     store_factory().insert(job)
     reopened = store_factory()  # what was committed is in the database, not in a cache
@@ -143,6 +144,7 @@ def test_every_change_is_stored_and_what_it_keeps_is_left_alone(store: JobStore)
         jdl_state={"rows": 9},
         note="after",
         run_count=3,
+        node="worker-1",
     )
     assert set(everything.assigned()) == {f.name for f in fields(JobChanges)}
     updated = store.update(job.resource_id, everything)
@@ -226,6 +228,30 @@ def test_sqlite_schema_version_is_recorded_and_newer_stores_refused(tmp_path: Pa
     conn.close()
     with pytest.raises(StoreError, match="Upgrade wsrf-uws"):
         SQLiteJobStore(path)
+
+
+def test_a_store_of_version_3_gains_the_node_column(tmp_path: Path) -> None:
+    path = tmp_path / "v3.sqlite"  # as the last version before clusters left it
+    conn = sqlite3.connect(path)
+    for statements in MIGRATIONS[:3]:
+        for statement in statements:
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version=3")
+    job = make_job(phase=Phase.EXECUTING)
+    columns = [c for c in ("key", *codec.JOB_COLUMNS) if c != "node"]
+    values = (row_key(job.resource_id), *codec.job_to_row(job)[:-1])
+    conn.execute(
+        f"INSERT INTO jobs ({', '.join(columns)}) VALUES ({', '.join('?' * len(values))})", values
+    )
+    conn.commit()
+    conn.close()
+    store = SQLiteJobStore(path)
+    try:
+        assert store.schema_version() == SCHEMA_VERSION
+        assert store.get(job.resource_id) == job  # on no node
+        assert store.transition(job.resource_id, Phase.ERROR, running_on="w1") is None
+    finally:
+        store.close()
 
 
 def test_migrations_run_on_an_empty_database_only_once(store_factory: StoreFactory) -> None:
@@ -319,42 +345,85 @@ def test_sweep_removes_orphans_and_trash(tmp_path: Path) -> None:
     assert not trash.exists() or not any(trash.iterdir())
 
 
-def test_an_unchanged_row_is_decoded_once_and_a_changed_one_again(tmp_path: Path) -> None:
-    store = SQLiteJobStore(tmp_path / "s.sqlite")
-    other = SQLiteJobStore(tmp_path / "s.sqlite")  # a second connection changes the row
-    try:
-        job = make_job()
-        store.insert(job)
-        first = store.get(job.resource_id)
-        assert store.get(job.resource_id) is first
-        other.transition(job.resource_id, Phase.QUEUED, expected={Phase.PENDING})
-        changed = store.get(job.resource_id)
-        assert changed is not first
-        assert changed is not None and changed.phase is Phase.QUEUED
-        other.update(job.resource_id, JobChanges(progress=Progress(0.5)))
-        progressed = store.get(job.resource_id)
-        assert progressed is not None and progressed.progress.fraction == 0.5
-    finally:
-        store.close()
-        other.close()
+def _open_with_cache(store_factory: StoreFactory, decoded_jobs: int) -> JobStore:
+    """A store on ``store_factory``'s database keeping ``decoded_jobs`` decoded jobs."""
+    if store_factory.kind == "sqlite":
+        store: JobStore = SQLiteJobStore(store_factory.location, decoded_jobs=decoded_jobs)
+    else:
+        from wsrf_uws.store.postgres import PostgresJobStore
+
+        store = PostgresJobStore(store_factory.location, decoded_jobs=decoded_jobs)
+    store_factory.opened.append(store)
+    return store
 
 
-def test_the_decoded_job_cache_is_bounded_and_can_be_off(tmp_path: Path) -> None:
-    store = SQLiteJobStore(tmp_path / "s.sqlite", decoded_jobs=2)
-    uncached = SQLiteJobStore(tmp_path / "s.sqlite", decoded_jobs=0)
-    try:
-        jobs = [make_job() for _ in range(3)]
-        for job in jobs:
-            store.insert(job)
-        first = store.get(jobs[0].resource_id)
-        store.get(jobs[1].resource_id)
-        store.get(jobs[2].resource_id)  # pushes the first out
-        assert store.get(jobs[0].resource_id) is not first
-        assert store.get(jobs[0].resource_id) == first
-        assert uncached.get(jobs[1].resource_id) is not uncached.get(jobs[1].resource_id)
-    finally:
-        store.close()
-        uncached.close()
+def test_an_unchanged_row_is_decoded_once_and_a_changed_one_again(
+    store_factory: StoreFactory,
+) -> None:
+    store = store_factory()
+    other = store_factory()  # another connection (another node) changes the row
+    job = make_job()
+    store.insert(job)
+    first = store.get(job.resource_id)
+    assert store.get(job.resource_id) is first
+    other.transition(job.resource_id, Phase.QUEUED, expected={Phase.PENDING})
+    changed = store.get(job.resource_id)
+    assert changed is not first
+    assert changed is not None and changed.phase is Phase.QUEUED
+    other.update(job.resource_id, JobChanges(progress=Progress(0.5)))
+    progressed = store.get(job.resource_id)
+    assert progressed is not None and progressed.progress.fraction == 0.5
+    assert store.get(job.resource_id) is progressed
+    # A change through the store itself is what the next read reuses.
+    started = store.transition(job.resource_id, Phase.EXECUTING, expected={Phase.QUEUED})
+    assert started is not None
+    assert store.get(job.resource_id) is started
+    assert other.get(job.resource_id) == started
+
+
+def test_the_decoded_job_cache_is_bounded_and_can_be_off(store_factory: StoreFactory) -> None:
+    store = _open_with_cache(store_factory, decoded_jobs=2)
+    uncached = _open_with_cache(store_factory, decoded_jobs=0)
+    jobs = [make_job() for _ in range(3)]
+    uncached.insert_many(jobs)
+    first = store.get(jobs[0].resource_id)
+    store.get(jobs[1].resource_id)
+    store.get(jobs[2].resource_id)  # pushes the first out
+    assert store.get(jobs[0].resource_id) is not first
+    assert store.get(jobs[0].resource_id) == first
+    assert uncached.get(jobs[1].resource_id) is not uncached.get(jobs[1].resource_id)
+
+
+def test_a_transition_can_require_the_node_the_job_runs_on(store: JobStore) -> None:
+    # A node cut off from the store, whose job another node has claimed since, can
+    # never finish that job: its transition names itself and finds the other node.
+    job = make_job(phase=Phase.EXECUTING, node="worker-2")
+    store.insert(job)
+    rid = job.resource_id
+    assert store.get(rid) == job
+    stale = store.transition(rid, Phase.COMPLETED, expected={Phase.EXECUTING}, running_on="w1")
+    assert stale is None
+    assert (unchanged := store.get(rid)) is not None and unchanged.phase is Phase.EXECUTING
+    done = store.transition(
+        rid,
+        Phase.COMPLETED,
+        expected={Phase.EXECUTING},
+        changes=JobChanges(end_time=T0 + timedelta(minutes=1)),
+        running_on="worker-2",
+    )
+    assert done is not None
+    assert (done.phase, done.node) == (Phase.COMPLETED, "worker-2")
+    # The change may clear the node; then no transition names it any more.
+    again = store.transition(
+        rid, Phase.ARCHIVED, changes=JobChanges(node=None), running_on="worker-2"
+    )
+    assert again is not None and again.node is None
+    assert store.transition(rid, Phase.ARCHIVED, running_on="worker-2") is None
+    # Without running_on, the node is no condition (a job on no node moves too).
+    unplaced = make_job(phase=Phase.QUEUED)
+    store.insert(unplaced)
+    assert store.transition(unplaced.resource_id, Phase.EXECUTING) is not None
+    assert store.transition(unplaced.resource_id, Phase.ABORTED, running_on="w1") is None
 
 
 def test_recorded_results_append_or_replace_exactly_as_added_results(store: JobStore) -> None:

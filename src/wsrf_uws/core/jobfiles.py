@@ -1,7 +1,10 @@
 """The files of each resource: one folder per resource under the jobs directory.
 
 The service, the workers and the contracts all find a job's folder through this one
-layout.
+layout. :class:`ResultStorage` is the seam: what the service needs of the place where
+jobs work and leave their results. :class:`JobFiles`, the default, keeps them in the
+data directory, which the nodes of a cluster share (a network file system with
+close-to-open consistency: see ``docs/deployment.md``).
 
 Folders are sharded by the first two characters of the resource id so that a
 million resources do not share one directory. A folder is removed by first renaming it
@@ -13,14 +16,44 @@ from __future__ import annotations
 
 import os
 import shutil
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 
 _TRASH = ".trash"
 
 
-class JobFiles:
-    """Per-resource folders under ``root``."""
+class ResultStorage(ABC):
+    """Where each job works and keeps its result files, reachable from every node.
+
+    A worker runs a job in its folder (:meth:`ensure`); any front-end serves the result
+    files from it (:meth:`file`); a destroy removes it (:meth:`remove`). Paths are local
+    paths: a storage elsewhere (an object store, say) is mounted as a file system.
+    """
+
+    @abstractmethod
+    def folder(self, resource_id: str) -> Path:
+        """The folder of ``resource_id`` (it may not exist yet)."""
+
+    @abstractmethod
+    def ensure(self, resource_id: str) -> Path:
+        """The folder of ``resource_id``, created if needed."""
+
+    @abstractmethod
+    def file(self, resource_id: str, relative: str) -> Path:
+        """A path inside the resource's folder; ValueError for one that would leave it."""
+
+    @abstractmethod
+    def remove(self, resource_id: str) -> None:
+        """Delete the resource's folder and everything in it (no error if absent)."""
+
+    @abstractmethod
+    def sweep(self, is_live: Callable[[str], bool]) -> list[str]:
+        """Remove the folders of resources that are not live; returns their ids."""
+
+
+class JobFiles(ResultStorage):
+    """Per-resource folders under ``root`` (the default :class:`ResultStorage`)."""
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)

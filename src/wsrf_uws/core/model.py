@@ -148,6 +148,9 @@ class Job:
     (:mod:`wsrf_uws.core.descriptions`), and ``isolated`` whether the contract then said
     the job may be re-run automatically after a restart; None for either: not kept (a
     description that does not pickle, a job recorded by an older version).
+    ``node`` is the node of the cluster the job is recorded as running on
+    (:mod:`wsrf_uws.core.cluster`): set when a node claims it, cleared when that run is
+    over; always None in a store without nodes (SQLite) and while nothing runs it.
     """
 
     resource_id: str
@@ -170,6 +173,7 @@ class Job:
     run_count: int = 0
     description: bytes | None = field(default=None, repr=False)
     isolated: bool | None = None
+    node: str | None = None
 
     @property
     def is_final(self) -> bool:

@@ -63,6 +63,8 @@ class JobChanges:
     jdl_state: dict[str, Any] | Keep = KEEP
     note: str | Keep | None = KEEP
     run_count: int | Keep = KEEP
+    #: The node the job is recorded as running on (None: none); see :attr:`Job.node`.
+    node: str | Keep | None = KEEP
 
     def assigned(self) -> dict[str, Any]:
         """The fields this change sets, by name, in declaration order."""
@@ -124,9 +126,15 @@ class JobStore(ABC):
 
     @abstractmethod
     def _compare_and_set(
-        self, resource_id: str, expected: frozenset[Phase], to: Phase, changes: JobChanges
+        self,
+        resource_id: str,
+        expected: frozenset[Phase],
+        to: Phase,
+        changes: JobChanges,
+        running_on: str | None = None,
     ) -> Job | None:
-        """Set the phase to ``to`` (and ``changes``) only if it is one of ``expected``."""
+        """Set the phase to ``to`` (and ``changes``) only if it is one of ``expected``
+        (and, with ``running_on``, only if the job is recorded as running on that node)."""
 
     def transition(
         self,
@@ -135,18 +143,21 @@ class JobStore(ABC):
         *,
         expected: Collection[Phase] | None = None,
         changes: JobChanges = NO_CHANGES,
+        running_on: str | None = None,
     ) -> Job | None:
         """Move the job to phase ``to`` if its phase is one of ``expected``, with ``changes``.
 
         ``expected`` defaults to every phase from which ``to`` is legal, and must not
-        name a phase from which it is not. Returns the updated job, or None when the
-        job does not exist or is no longer in an expected phase.
+        name a phase from which it is not. With ``running_on``, the job must also be
+        recorded as running on that node (:attr:`Job.node`): a node that was cut off and
+        whose job another node has claimed since cannot finish it. Returns the updated
+        job, or None when the job does not exist or a condition does not hold.
         """
         allowed = sources_of(to) if expected is None else frozenset(expected)
         illegal = sorted(p for p in allowed if not is_legal(p, to))
         if illegal:
             raise ValueError(f"{', '.join(illegal)} → {to} is not a legal transition")
-        return self._compare_and_set(resource_id, allowed, to, changes)
+        return self._compare_and_set(resource_id, allowed, to, changes, running_on)
 
     @abstractmethod
     def update(self, resource_id: str, changes: JobChanges) -> Job | None:
@@ -345,3 +356,12 @@ class Executor(ABC):
     @abstractmethod
     def active(self) -> dict[str, str]:
         """Jobs this executor holds, with ``"queued"`` or ``"running"``."""
+
+    def interrupt_all(self, *, at_once: bool = False) -> list[str]:
+        """Stop every run and drop every queued job, all as INTERRUPTED (they stay
+        EXECUTING in the store, for recovery), and go on taking work; returns their ids.
+
+        ``at_once`` kills without the grace period: a cluster node cut off from its store
+        must be sure its jobs are gone before another node may run them again.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot interrupt its runs")

@@ -52,9 +52,18 @@ class Reaper:
         self.passes = 0
 
     def start(self) -> None:
-        """Start the background thread."""
+        """Start the background thread (again after :meth:`stop`: a cluster's leadership
+        can move away and come back)."""
+        if self._thread is not None:
+            return
+        self._stopping = False
         self._thread = threading.Thread(target=self._run, name="wsrf-uws-reaper", daemon=True)
         self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        """Whether the thread is running."""
+        return self._thread is not None
 
     def stop(self) -> None:
         """Stop the thread and wait for it."""

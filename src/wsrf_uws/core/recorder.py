@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from .clock import Clock
-from .jobfiles import JobFiles
-from .model import ErrorSummary, ErrorType, Progress, Result
+from .jobfiles import ResultStorage
+from .model import ErrorSummary, ErrorType, Job, Progress, Result
 from .phases import Phase
 from .ports import ExecutionListener, JobChanges, JobStore, Outcome, OutcomeKind, RunSpec
 from .registry import ContractRegistry
@@ -28,10 +28,11 @@ class ExecutionRecorder(ExecutionListener):
         self,
         *,
         store: JobStore,
-        files: JobFiles,
+        files: ResultStorage,
         registry: ContractRegistry,
         clock: Clock,
         memory_bytes: int = 0,
+        node: str | None = None,
     ) -> None:
         self._store = store
         self._files = files
@@ -39,21 +40,14 @@ class ExecutionRecorder(ExecutionListener):
         self._clock = clock
         #: The service's address-space limit of a job process (0: none); contracts adjust it.
         self._memory_bytes = memory_bytes
+        #: The cluster node whose runs this records (None: the single-process service). A
+        #: run's end then changes the job only while it is recorded as running there: a
+        #: node cut off and fenced never overwrites a run another node started since.
+        self._node = node
 
     def claim(self, resource_id: str) -> RunSpec | None:
         job = self._store.get(resource_id)
         if job is None or job.phase is not Phase.QUEUED:
-            return None
-        try:
-            contract = self._registry.get(job.contract)
-            memory_bytes = contract.job_memory_bytes(default=self._memory_bytes)
-        except Exception as exc:
-            self._store.transition(
-                resource_id,
-                Phase.ERROR,
-                expected={Phase.QUEUED},
-                changes=JobChanges(end_time=self._clock.now(), error=ErrorSummary(str(exc))),
-            )
             return None
         claimed = self._store.transition(
             resource_id,
@@ -65,17 +59,37 @@ class ExecutionRecorder(ExecutionListener):
         )
         if claimed is None:
             return None
+        return self.run_spec(claimed)
+
+    def run_spec(self, job: Job) -> RunSpec | None:
+        """What a worker needs to run ``job``, which was just claimed (EXECUTING).
+
+        None if its contract cannot run it (it is no longer installed, say): the job then
+        ends in ERROR saying why.
+        """
+        try:
+            contract = self._registry.get(job.contract)
+            memory_bytes = contract.job_memory_bytes(default=self._memory_bytes)
+        except Exception as exc:
+            self._store.transition(
+                job.resource_id,
+                Phase.ERROR,
+                expected={job.phase},
+                changes=JobChanges(end_time=self._clock.now(), error=ErrorSummary(str(exc))),
+                running_on=self._node,
+            )
+            return None
         return RunSpec(
-            resource_id=resource_id,
+            resource_id=job.resource_id,
             contract=contract,
-            jdl=claimed.jdl,
-            workdir=self._files.ensure(resource_id),
-            execution_duration=claimed.execution_duration,
-            jdl_state=claimed.jdl_state,
-            run_count=claimed.run_count,
-            termination_time=claimed.termination_time,
+            jdl=job.jdl,
+            workdir=self._files.ensure(job.resource_id),
+            execution_duration=job.execution_duration,
+            jdl_state=job.jdl_state,
+            run_count=job.run_count,
+            termination_time=job.termination_time,
             memory_bytes=memory_bytes,
-            description=claimed.description,
+            description=job.description,
         )
 
     def on_progress(self, resource_id: str, progress: Progress) -> None:
@@ -97,6 +111,7 @@ class ExecutionRecorder(ExecutionListener):
                 resource_id,
                 Phase.COMPLETED,
                 expected={Phase.EXECUTING},
+                running_on=self._node,
                 changes=JobChanges(
                     end_time=now, progress=Progress(fraction=1.0, steps=job.progress.steps)
                 ),
@@ -112,6 +127,7 @@ class ExecutionRecorder(ExecutionListener):
                 Phase.ERROR,
                 expected={Phase.EXECUTING},
                 changes=JobChanges(end_time=now, error=error),
+                running_on=self._node,
             )
         elif outcome.kind is OutcomeKind.TIMED_OUT:
             # UWS 1.1 §2.1.8: exceeding executionDuration aborts; results so far are kept.
@@ -123,6 +139,7 @@ class ExecutionRecorder(ExecutionListener):
                     end_time=now,
                     error=ErrorSummary(outcome.message or "execution duration exceeded"),
                 ),
+                running_on=self._node,
             )
         # ABORTED: the service already moved the job before stopping it.
         # INTERRUPTED: the service is stopping; restart recovery decides at next start-up.

@@ -9,13 +9,15 @@ for ``resumeJob``. Folders left by resources that no longer exist are removed.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 
 from ..wire.times import format_utc
 from .clock import Clock
-from .jobfiles import JobFiles
+from .jobfiles import ResultStorage
+from .model import Job
 from .phases import ACTIVE_PHASES, Phase
-from .ports import Executor, JobChanges, JobStore
+from .ports import NO_CHANGES, Executor, JobChanges, JobStore
 from .registry import ContractRegistry
 
 log = logging.getLogger(__name__)
@@ -29,19 +31,62 @@ class RecoveryReport:
     held: list[str] = field(default_factory=list)
     orphan_folders: list[str] = field(default_factory=list)
 
+    def merge(self, other: RecoveryReport) -> None:
+        """Add what ``other`` did to this report."""
+        self.requeued += other.requeued
+        self.held += other.held
+        self.orphan_folders += other.orphan_folders
+
 
 def recover(
     *,
     store: JobStore,
-    files: JobFiles,
+    files: ResultStorage,
     registry: ContractRegistry,
     executor: Executor,
     clock: Clock,
 ) -> RecoveryReport:
     """Re-queue interrupted isolated jobs, hold the others, and sweep orphaned folders."""
+    report = recover_runs(
+        store.in_phases(ACTIVE_PHASES),
+        store=store,
+        registry=registry,
+        clock=clock,
+        requeue=lambda job: executor.submit(job.resource_id, owner=job.owner),
+    )
+    report.orphan_folders = files.sweep(store.exists)
+    if report.requeued or report.held or report.orphan_folders:
+        log.info(
+            "recovery: %d job(s) re-queued, %d held, %d orphaned folder(s) removed",
+            len(report.requeued),
+            len(report.held),
+            len(report.orphan_folders),
+        )
+    return report
+
+
+def recover_runs(
+    jobs: Iterable[Job],
+    *,
+    store: JobStore,
+    registry: ContractRegistry,
+    clock: Clock,
+    requeue: Callable[[Job], None],
+    cause: str = "a service restart",
+    running_on: str | None = None,
+) -> RecoveryReport:
+    """Apply §2.4's rules to ``jobs``, whose runs were interrupted by ``cause``.
+
+    An isolated job is queued again (an EXECUTING one goes back to QUEUED) and handed to
+    ``requeue``; any other goes to HELD with a note. With ``running_on`` (a cluster node,
+    dead or restarting), only jobs still recorded as running on that node change, and
+    they are no longer recorded there: of a node's own recovery and the leader's sweep,
+    whichever comes second finds nothing left to do.
+    """
     report = RecoveryReport()
     stamp = format_utc(clock.now())
-    for job in store.in_phases(ACTIVE_PHASES):
+    moved = NO_CHANGES if running_on is None else JobChanges(node=None)
+    for job in jobs:
         reason = None
         try:
             contract = registry.get(job.contract)
@@ -52,34 +97,33 @@ def recover(
             isolated, reason = False, str(exc)
         if isolated:
             if job.phase is Phase.EXECUTING:
-                store.transition(
+                queued = store.transition(
                     job.resource_id,
                     Phase.QUEUED,
                     expected={Phase.EXECUTING},
-                    changes=JobChanges(
-                        note=f"interrupted by a service restart; run again automatically ({stamp})"
+                    changes=replace(
+                        moved, note=f"interrupted by {cause}; run again automatically ({stamp})"
                     ),
+                    running_on=running_on,
                 )
-            executor.submit(job.resource_id, owner=job.owner)
+                if queued is None:
+                    continue
+            requeue(job)
             report.requeued.append(job.resource_id)
             continue
         note = (
-            f"interrupted by a service restart ({stamp}); it writes to external resources, "
+            f"interrupted by {cause} ({stamp}); it writes to external resources, "
             "so it waits for resumeJob"
         )
         if reason:
-            note = f"interrupted by a service restart ({stamp}) and cannot run: {reason}"
+            note = f"interrupted by {cause} ({stamp}) and cannot run: {reason}"
         held = store.transition(
-            job.resource_id, Phase.HELD, expected={job.phase}, changes=JobChanges(note=note)
+            job.resource_id,
+            Phase.HELD,
+            expected={job.phase},
+            changes=replace(moved, note=note),
+            running_on=running_on,
         )
         if held:
             report.held.append(job.resource_id)
-    report.orphan_folders = files.sweep(store.exists)
-    if report.requeued or report.held or report.orphan_folders:
-        log.info(
-            "recovery: %d job(s) re-queued, %d held, %d orphaned folder(s) removed",
-            len(report.requeued),
-            len(report.held),
-            len(report.orphan_folders),
-        )
     return report

@@ -13,7 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from lxml import etree
 
@@ -22,7 +22,7 @@ from . import descriptions
 from .clock import Clock
 from .contract import Contract, JobHandle
 from .errors import InvalidPhaseError, ResourceUnknownError
-from .jobfiles import JobFiles
+from .jobfiles import ResultStorage
 from .lifetime import DEFAULT, Default, TerminationPolicy
 from .model import ANONYMOUS, Job, Quote, new_resource_id
 from .phases import ACTIVE_PHASES, FINAL_PHASES, Phase
@@ -82,13 +82,14 @@ class JobService:
         self,
         *,
         store: JobStore,
-        files: JobFiles,
+        files: ResultStorage,
         registry: ContractRegistry,
         executor: Executor,
         clock: Clock,
         policy: TerminationPolicy,
         limits: ExecutionLimits | None = None,
         quotas: Quotas | None = None,
+        duties: Duties | None = None,
     ) -> None:
         self.store = store
         self.files = files
@@ -99,12 +100,15 @@ class JobService:
         self.limits = limits or ExecutionLimits()
         #: Per-owner limits; None given: nobody is limited.
         self.quotas = quotas or Quotas.unlimited()
+        #: Who runs the background work: this process alone, or a cluster node.
+        self.duties: Duties = duties or SingleProcessDuties()
         self.recorder = ExecutionRecorder(
             store=store,
             files=files,
             registry=registry,
             clock=clock,
             memory_bytes=self.limits.memory_bytes,
+            node=self.duties.node,
         )
         self.reaper = Reaper(store=store, clock=clock, expire=self._expire)
         #: What restart recovery did at the last :meth:`startup`.
@@ -114,25 +118,16 @@ class JobService:
     # -- life of the service -----------------------------------------------------------
 
     def startup(self) -> RecoveryReport:
-        """Start the executor, recover interrupted jobs, then start the reaper."""
-        self.executor.start(self.recorder)
-        report = recover(
-            store=self.store,
-            files=self.files,
-            registry=self.registry,
-            executor=self.executor,
-            clock=self.clock,
-        )
-        self.reaper.start()
+        """Start the background work (:class:`Duties`): executor, restart recovery, reaper."""
+        report = self.duties.start(self)
         self._started = True
         self.startup_report = report
         return report
 
     def shutdown(self) -> None:
-        """Stop the reaper and the executor; running jobs stay recorded as EXECUTING."""
+        """Stop the background work; running jobs stay recorded as EXECUTING."""
         if self._started:
-            self.reaper.stop()
-            self.executor.shutdown()
+            self.duties.stop(self)
             self._started = False
         self.store.close()
 
@@ -212,7 +207,7 @@ class JobService:
                     raise
             except LiveJobsLimitError:
                 raise self.quotas.live_jobs_refusal(owner) from None
-        self.reaper.schedule(ends)
+        self.duties.schedule(self, ends)
         return job
 
     def get_job(self, resource_id: str, *, owner: str) -> Job:
@@ -278,7 +273,7 @@ class JobService:
         self.contract_of(job).review_termination_time(job, new_time)
         if self.store.update(resource_id, JobChanges(termination_time=new_time)) is None:
             raise ResourceUnknownError(resource_id)
-        self.reaper.schedule(new_time)
+        self.duties.schedule(self, new_time)
         return TerminationChange(new_time, now)
 
     def list_jobs(
@@ -348,6 +343,52 @@ class JobService:
         if job is None or job.termination_time is None or job.termination_time > now:
             return  # destroyed or extended since the reaper looked
         self._destroy(job)
+
+
+class Duties(Protocol):
+    """Who does a service's background work: run jobs, recover them after a restart, and
+    destroy expired resources. One process alone (:class:`SingleProcessDuties`), or a
+    node sharing the work with others (:class:`wsrf_uws.core.node.ClusterNode`)."""
+
+    #: The cluster node's name (None: a single process).
+    node: str | None
+
+    def start(self, service: JobService) -> RecoveryReport:
+        """Start the executor, recover interrupted jobs, start the reaper (where due)."""
+        ...
+
+    def stop(self, service: JobService) -> None:
+        """Stop what :meth:`start` started; running jobs stay recorded as EXECUTING."""
+        ...
+
+    def schedule(self, service: JobService, termination_time: datetime | None) -> None:
+        """A resource now ends at ``termination_time``: the reaper must not sleep past it."""
+        ...
+
+
+class SingleProcessDuties:
+    """All the background work in this process: the embedded service (``serve`` on SQLite)."""
+
+    node: str | None = None
+
+    def start(self, service: JobService) -> RecoveryReport:
+        service.executor.start(service.recorder)
+        report = recover(
+            store=service.store,
+            files=service.files,
+            registry=service.registry,
+            executor=service.executor,
+            clock=service.clock,
+        )
+        service.reaper.start()
+        return report
+
+    def stop(self, service: JobService) -> None:
+        service.reaper.stop()
+        service.executor.shutdown()
+
+    def schedule(self, service: JobService, termination_time: datetime | None) -> None:
+        service.reaper.schedule(termination_time)
 
 
 class ServiceJobHandle:

@@ -163,6 +163,24 @@ class LocalExecutor(Executor):
             with contextlib.suppress(OSError):
                 os.close(fd)
 
+    def interrupt_all(self, *, at_once: bool = False) -> list[str]:
+        with self._lock:
+            stopped = list(self._queued_owner)
+            self._queue.clear()
+            self._queued_owner.clear()
+            for run in self._runs.values():
+                if run.stop is None:
+                    run.stop = OutcomeKind.INTERRUPTED
+                    stopped.append(run.spec.resource_id)
+                    if at_once:
+                        pid = run.process.pid or 0
+                        run.known = descendants(pid)
+                        kill_tree(pid, run.known)
+                    else:
+                        self._terminate(run)
+        self._wake()
+        return stopped
+
     def active(self) -> dict[str, str]:
         with self._lock:
             held = {rid: "queued" for rid in self._queued_owner}

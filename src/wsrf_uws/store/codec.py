@@ -142,11 +142,13 @@ ENCODERS: dict[str, Any] = {
     "jdl_state": state_to_db,
     "note": lambda v: v,
     "run_count": int,
+    "node": lambda v: v,
 }
 
 
-#: The columns of a job's row, in the order of :func:`job_to_row`; the JDL last, so that a
-#: store which reads the others need not touch its pages.
+#: The columns of a job's row, in the order of :func:`job_to_row`. The JDL follows the
+#: columns of the first schema, so a store that reads only those need not touch its
+#: pages; columns added since come after it, as an added column does in a table.
 JOB_COLUMNS: tuple[str, ...] = (
     "resource_id",
     "contract",
@@ -168,6 +170,7 @@ JOB_COLUMNS: tuple[str, ...] = (
     "jdl",
     "description",
     "isolated",
+    "node",
 )
 
 
@@ -194,6 +197,7 @@ def job_to_row(job: Job) -> tuple[Any, ...]:
         job.jdl,
         job.description,
         job.isolated,
+        job.node,
     )
 
 
@@ -228,4 +232,5 @@ def job_from_row(row: Row) -> Job:
         jdl=bytes(row["jdl"]),
         description=None if row["description"] is None else bytes(row["description"]),
         isolated=None if row["isolated"] is None else bool(row["isolated"]),
+        node=row["node"],
     )

@@ -65,6 +65,9 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE jobs ADD COLUMN description BLOB",
         "ALTER TABLE jobs ADD COLUMN isolated INTEGER",
     ],
+    # 4: the cluster node a job is recorded as running on. SQLite runs no cluster, so it
+    # stays NULL unless a change sets it; the column keeps the two stores' rows alike.
+    ["ALTER TABLE jobs ADD COLUMN node TEXT"],
 ]
 
 #: The schema version this code writes.

@@ -3,7 +3,9 @@
 Same semantics as the SQLite store (:mod:`wsrf_uws.store.sqlite`), and the same encoding
 of every value (:mod:`wsrf_uws.store.codec`). Connections come from a pool, in
 autocommit mode: a single statement is its own transaction, and the methods that need
-several statements open one. Every change has committed when its method returns.
+several statements open one. Every change has committed when its method returns. It is
+also the store of a cluster of nodes (:class:`~wsrf_uws.core.cluster.ClusterStore`,
+implemented in :mod:`wsrf_uws.store.postgres_cluster`).
 
 Concurrency rests on PostgreSQL, not on the process:
 
@@ -12,7 +14,12 @@ Concurrency rests on PostgreSQL, not on the process:
   row, so of any number of racing transitions exactly one succeeds.
 * ``insert`` with a cap on the owner's jobs takes a transaction-scoped advisory lock on
   the owner before counting: inserts for one owner queue on it, on every node, while
-  inserts for other owners proceed.
+  inserts for other owners proceed. Advisory locks and channels are shared by the whole
+  database, so their keys and names are derived from the schema
+  (:mod:`wsrf_uws.store.postgres_names`).
+
+A job read (or returned by a change) reuses the job decoded from an identical row
+before (:mod:`wsrf_uws.store.decoded_jobs`), as in the SQLite store.
 
 psycopg 3 and psycopg-pool are an optional dependency (``pip install 'wsrf-uws[postgres]'``).
 A pool must not be used across ``fork()``: the local executor's workers come from a
@@ -24,7 +31,6 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from hashlib import blake2b
 from typing import Any
 
 try:
@@ -38,24 +44,28 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
 
 from ..core.model import Job, Result
 from ..core.phases import Phase
-from ..core.ports import JobChanges, JobStore, LiveJobsLimitError, ResourceIdTakenError, StoreError
+from ..core.ports import JobChanges, LiveJobsLimitError, ResourceIdTakenError, StoreError
 from . import codec
+from .decoded_jobs import DecodedJobs
+from .postgres_cluster import PostgresCluster
 from .postgres_migrations import MIGRATIONS, SCHEMA_VERSION
+from .postgres_names import SchemaNames
 
 _Connection = psycopg.Connection[DictRow]
 
-#: The first key of this store's advisory locks (the second names what is locked), so
-#: they cannot be mistaken for locks other software takes in the same database.
+#: The key of the lock taken while creating or migrating the tables (in the two-key form
+#: of the advisory lock functions, so it is never mistaken for a key of
+#: :mod:`.postgres_names`): the schema is not known until then, nor needed.
 _MIGRATION_LOCK = 0x55575301
-_OWNER_LOCK = 0x55575302
 
 #: Expired nonces one call of :meth:`PostgresJobStore.remember_nonce` deletes at most:
 #: each call adds one, so the backlog still shrinks, and no call pays for a long pause.
 _NONCE_SWEEP = 100
 
 
-class PostgresJobStore(JobStore):
-    """A :class:`JobStore` in the PostgreSQL database at ``url``.
+class PostgresJobStore(PostgresCluster):
+    """A :class:`JobStore` (and :class:`~wsrf_uws.core.cluster.ClusterStore`) in the
+    PostgreSQL database at ``url``.
 
     ``url`` is a libpq connection string or URI (``postgresql://user@host/db``; a
     password is best kept in ``~/.pgpass`` or ``PGPASSWORD``). The tables are created in
@@ -63,6 +73,8 @@ class PostgresJobStore(JobStore):
     schema of their own. ``max_connections`` bounds the pool: a thread wanting one more
     waits up to ``pool_timeout`` seconds. ``connect_timeout`` bounds the first connection,
     which brings the schema up to date (a store written by a newer version is refused).
+    ``decoded_jobs`` is how many decoded jobs are kept for rows that have not changed
+    since (0: none).
     """
 
     def __init__(
@@ -72,8 +84,10 @@ class PostgresJobStore(JobStore):
         max_connections: int = 10,
         pool_timeout: float = 30.0,
         connect_timeout: int = 10,
+        decoded_jobs: int = 4096,
     ) -> None:
         self.url = url
+        self._decoded = DecodedJobs(capacity=decoded_jobs)
         # A direct connection first: its error says why PostgreSQL cannot be reached
         # (a pool would only time out), and the schema is migrated before any use.
         try:
@@ -81,8 +95,11 @@ class PostgresJobStore(JobStore):
                 url, autocommit=True, row_factory=dict_row, connect_timeout=connect_timeout
             ) as conn:
                 self._migrate(conn)
+                schema = conn.execute("SELECT current_schema() AS s").fetchone()
         except psycopg.OperationalError as exc:
             raise StoreError(f"cannot open the PostgreSQL store: {exc}") from exc
+        assert schema is not None  # a session always has one: the tables were created in it
+        self._names = SchemaNames(schema["s"])
         self._pool = ConnectionPool(
             url,
             connection_class=_Connection,
@@ -138,8 +155,14 @@ class PostgresJobStore(JobStore):
         return int(row["version"])
 
     def close(self) -> None:
-        """Close the pool and its connections."""
+        """Close the pool and its connections (not the sessions of nodes: their owners
+        close them)."""
         self._pool.close()
+
+    def _job(self, row: DictRow) -> Job:
+        return self._decoded.job(
+            row["resource_id"], tuple(row.values()), lambda: codec.job_from_row(row)
+        )
 
     # -- JobStore --------------------------------------------------------------------
 
@@ -152,7 +175,7 @@ class PostgresJobStore(JobStore):
                     # lock: in READ COMMITTED each statement sees what committed before it
                     # began, so one that began before the wait could miss the last insert.
                     conn.execute(
-                        "SELECT pg_advisory_xact_lock(%s, %s)", (_OWNER_LOCK, _lock_key(job.owner))
+                        "SELECT pg_advisory_xact_lock(%s)", (self._names.insert_lock(job.owner),)
                     )
                     if _count(conn, job.owner) >= max_owner_jobs:
                         raise LiveJobsLimitError(job.owner, max_owner_jobs)
@@ -172,19 +195,29 @@ class PostgresJobStore(JobStore):
     def get(self, resource_id: str) -> Job | None:
         with self._pool.connection() as conn:
             row = conn.execute(_SELECT_ONE, (resource_id,)).fetchone()
-        return None if row is None else codec.job_from_row(row)
+        return None if row is None else self._job(row)
 
     def _compare_and_set(
-        self, resource_id: str, expected: frozenset[Phase], to: Phase, changes: JobChanges
+        self,
+        resource_id: str,
+        expected: frozenset[Phase],
+        to: Phase,
+        changes: JobChanges,
+        running_on: str | None = None,
     ) -> Job | None:
         assignments, values = _assignments(changes)
+        conditions: list[Any] = [resource_id, sorted(p.value for p in expected)]
+        node = ""
+        if running_on is not None:
+            node = " AND node = %s"
+            conditions.append(running_on)
         with self._pool.connection() as conn:
             row = conn.execute(
                 f"UPDATE jobs SET {', '.join(['phase = %s', *assignments])} "
-                f"WHERE resource_id = %s AND phase = ANY(%s) RETURNING {_COLUMNS}",
-                (to.value, *values, resource_id, sorted(p.value for p in expected)),
+                f"WHERE resource_id = %s AND phase = ANY(%s){node} RETURNING {_COLUMNS}",
+                (to.value, *values, *conditions),
             ).fetchone()
-        return None if row is None else codec.job_from_row(row)
+        return None if row is None else self._job(row)
 
     def update(self, resource_id: str, changes: JobChanges) -> Job | None:
         assignments, values = _assignments(changes)
@@ -196,7 +229,7 @@ class PostgresJobStore(JobStore):
                 f"WHERE resource_id = %s RETURNING {_COLUMNS}",
                 (*values, resource_id),
             ).fetchone()
-        return None if row is None else codec.job_from_row(row)
+        return None if row is None else self._job(row)
 
     def add_results(self, resource_id: str, results: Sequence[Result]) -> Job | None:
         with self._transaction() as conn:
@@ -214,7 +247,7 @@ class PostgresJobStore(JobStore):
                 (codec.results_to_db(tuple(merged.values())), resource_id),
             ).fetchone()
         assert updated is not None  # the row is locked since the SELECT
-        return codec.job_from_row(updated)
+        return self._job(updated)
 
     def record(self, resource_id: str, changes: JobChanges) -> bool:
         assignments, values = _assignments(changes)
@@ -279,7 +312,7 @@ class PostgresJobStore(JobStore):
             values.append(last)
         with self._pool.connection() as conn:
             rows = conn.execute(sql, values).fetchall()
-        return [codec.job_from_row(row) for row in rows]
+        return [self._job(row) for row in rows]
 
     def in_phases(self, phases: Collection[Phase]) -> Iterator[Job]:
         with self._pool.connection() as conn:
@@ -287,7 +320,7 @@ class PostgresJobStore(JobStore):
                 f"SELECT {_COLUMNS} FROM jobs WHERE phase = ANY(%s) ORDER BY creation_time",
                 ([p.value for p in phases],),
             ).fetchall()
-        return (codec.job_from_row(row) for row in rows)
+        return (self._job(row) for row in rows)
 
     def exists(self, resource_id: str) -> bool:
         with self._pool.connection() as conn:
@@ -341,11 +374,6 @@ class PostgresJobStore(JobStore):
 _COLUMNS = ", ".join(codec.JOB_COLUMNS)
 _INSERT = f"INSERT INTO jobs ({_COLUMNS}) VALUES ({', '.join(['%s'] * len(codec.JOB_COLUMNS))})"
 _SELECT_ONE = f"SELECT {_COLUMNS} FROM jobs WHERE resource_id = %s"
-
-
-def _lock_key(name: str) -> int:
-    """A signed 32-bit key for ``name`` (two names sharing one only wait for each other)."""
-    return int.from_bytes(blake2b(name.encode("utf-8"), digest_size=4).digest(), "big", signed=True)
 
 
 def _count(conn: _Connection, owner: str | None) -> int:

@@ -67,6 +67,43 @@ MIGRATIONS: list[list[str]] = [
         """,
         "CREATE INDEX nonces_by_expiry ON nonces (expires)",
     ],
+    # 2: the cluster (wsrf_uws.core.cluster, wsrf_uws.store.postgres_cluster): the node a
+    # job runs on, the nodes and their heartbeats (the store's clock), and who leads.
+    [
+        'ALTER TABLE jobs ADD COLUMN node text COLLATE "C"',
+        # A claim walks the owners that have queued jobs (one descent per owner) and
+        # takes the oldest job of the one it chooses.
+        """
+        CREATE INDEX jobs_queued ON jobs (owner, creation_time, resource_id)
+        WHERE phase = 'QUEUED'
+        """,
+        # ... counting each candidate owner's executing jobs across the cluster.
+        "CREATE INDEX jobs_executing ON jobs (owner) WHERE phase = 'EXECUTING'",
+        # A node's own jobs (its recovery, the sweep of a dead node, the status).
+        "CREATE INDEX jobs_running_on ON jobs (node) WHERE phase = 'EXECUTING'",
+        """
+        CREATE TABLE nodes (
+            name      text COLLATE "C" PRIMARY KEY,
+            role      text NOT NULL,
+            slots     integer NOT NULL,
+            host      text NOT NULL,
+            pid       integer NOT NULL,
+            started   timestamptz NOT NULL,
+            heartbeat timestamptz NOT NULL
+        )
+        """,
+        # Who took the leadership last, for operators. The leadership itself is an
+        # advisory lock: the row names the leader only while the backend it records
+        # (backend_pid) still holds that lock.
+        """
+        CREATE TABLE cluster_leader (
+            one         boolean PRIMARY KEY DEFAULT true CHECK (one),
+            node        text COLLATE "C" NOT NULL,
+            since       timestamptz NOT NULL,
+            backend_pid integer NOT NULL
+        )
+        """,
+    ],
 ]
 
 #: The schema version this code writes.

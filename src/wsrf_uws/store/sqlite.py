@@ -12,8 +12,7 @@ with the id itself, so a hash collision can never return the wrong job.
 from __future__ import annotations
 
 import sqlite3
-import threading
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from hashlib import blake2b
@@ -25,6 +24,7 @@ from ..core.phases import Phase
 from ..core.ports import JobChanges, JobStore, LiveJobsLimitError, ResourceIdTakenError, StoreError
 from ..core.sqlite_connections import ThreadConnections
 from . import codec
+from .decoded_jobs import DecodedJobs
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 
 _COLUMNS = ", ".join(("key", *codec.JOB_COLUMNS))
@@ -45,8 +45,8 @@ class SQLiteJobStore(JobStore):
 
     ``mmap_bytes`` is how much of the file each connection reads through a memory map
     (0 turns it off): reads then skip a copy per page, which keeps lookups in a large
-    store nearly as fast as in a small one. ``decoded_jobs`` is how many decoded jobs
-    :meth:`get` keeps for rows that have not changed since (0: none).
+    store nearly as fast as in a small one. ``decoded_jobs`` is how many decoded jobs are
+    kept for rows that have not changed since (:mod:`wsrf_uws.store.decoded_jobs`; 0: none).
     """
 
     def __init__(
@@ -64,7 +64,7 @@ class SQLiteJobStore(JobStore):
             synchronous=synchronous,
             pragmas=("cache_size=-32768", f"mmap_size={int(mmap_bytes)}"),
         )
-        self._decoded = _DecodedJobs(capacity=decoded_jobs)
+        self._decoded = DecodedJobs(capacity=decoded_jobs)
         self._migrate()
 
     # -- connections and transactions ------------------------------------------------
@@ -102,9 +102,9 @@ class SQLiteJobStore(JobStore):
     def _row(job: Job) -> tuple[Any, ...]:
         return (row_key(job.resource_id), *codec.job_to_row(job))
 
-    @staticmethod
-    def _job(row: sqlite3.Row) -> Job:
-        return codec.job_from_row(row)
+    def _job(self, row: sqlite3.Row) -> Job:
+        """The job of a full row (its decoded form kept for later reads)."""
+        return self._decoded.job(row["resource_id"], tuple(row), lambda: codec.job_from_row(row))
 
     # -- JobStore --------------------------------------------------------------------
 
@@ -137,18 +137,28 @@ class SQLiteJobStore(JobStore):
             .execute(f"SELECT {_COLUMNS} FROM jobs WHERE {_BY_ID}", _by_id(resource_id))
             .fetchone()
         )
-        return None if row is None else self._decoded.job(row, self._job)
+        return None if row is None else self._job(row)
 
     def _compare_and_set(
-        self, resource_id: str, expected: frozenset[Phase], to: Phase, changes: JobChanges
+        self,
+        resource_id: str,
+        expected: frozenset[Phase],
+        to: Phase,
+        changes: JobChanges,
+        running_on: str | None = None,
     ) -> Job | None:
         assignments, values = _assignments(changes)
         marks = ", ".join("?" * len(expected))
+        conditions: list[Any] = [*_by_id(resource_id), *sorted(expected)]
+        node = ""
+        if running_on is not None:
+            node = " AND node = ?"
+            conditions.append(running_on)
         with self._write() as conn:
             row = conn.execute(
                 f"UPDATE jobs SET phase = ?{assignments} "
-                f"WHERE {_BY_ID} AND phase IN ({marks}) RETURNING {_COLUMNS}",
-                (to.value, *values, *_by_id(resource_id), *sorted(expected)),
+                f"WHERE {_BY_ID} AND phase IN ({marks}){node} RETURNING {_COLUMNS}",
+                (to.value, *values, *conditions),
             ).fetchone()
         return None if row is None else self._job(row)
 
@@ -318,32 +328,3 @@ def _assignments(changes: JobChanges) -> tuple[str, list[Any]]:
     text = "".join(f", {name} = ?" for name in assigned)
     values = [codec.ENCODERS[name](value) for name, value in assigned.items()]
     return text, values
-
-
-class _DecodedJobs:
-    """The last decoded :class:`Job` of recently read rows, reused while the row is unchanged.
-
-    Clients poll: most reads find a row exactly as it was the last time, and decoding its
-    JSON and time columns costs more than the query. The cached value is immutable, so
-    handing the same object to several threads is safe; a changed row decodes afresh.
-    """
-
-    def __init__(self, *, capacity: int = 4096) -> None:
-        self.capacity = capacity
-        self._entries: dict[str, tuple[tuple[Any, ...], Job]] = {}
-        self._lock = threading.Lock()
-
-    def job(self, row: sqlite3.Row, decode: Callable[[sqlite3.Row], Job]) -> Job:
-        if not self.capacity:
-            return decode(row)
-        key = tuple(row)
-        resource_id = row["resource_id"]
-        cached = self._entries.get(resource_id)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        job = decode(row)
-        with self._lock:
-            self._entries[resource_id] = (key, job)
-            while len(self._entries) > self.capacity:
-                del self._entries[next(iter(self._entries))]
-        return job

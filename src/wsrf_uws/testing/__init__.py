@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.clock import Clock
+from ..core.cluster import NodeRole
 from ..core.contract import Contract, ContractEnvironment
 from ..core.model import Job
 from ..core.phases import FINAL_PHASES, Phase
@@ -52,9 +53,13 @@ def build_test_service(
     *,
     contracts: Sequence[Contract | type[Contract]] | None = None,
     clock: Clock | None = None,
+    role: NodeRole = NodeRole.ALL,
+    node: str | None = None,
     **settings: Any,
 ) -> JobService:
     """A (not yet started) service on ``data_dir`` offering ``contracts`` (default: ``steps``).
+
+    With a ``database_url`` setting the service is the cluster node ``node`` in ``role``.
 
     A contract given as a class is built as the service builds it, with its environment
     (its settings section validated, the service's clock and public URL); one given as
@@ -71,7 +76,9 @@ def build_test_service(
         _build(config, contract, clock=clock) if isinstance(contract, type) else contract
         for contract in (contracts if contracts is not None else [StepsContract])
     ]
-    return build_service(config, registry=ContractRegistry(built), clock=clock)
+    return build_service(
+        config, registry=ContractRegistry(built), clock=clock, role=role, node=node
+    )
 
 
 def contract_environment(

@@ -1,4 +1,5 @@
-"""A throw-away PostgreSQL cluster for the tests, run from the installed server binaries.
+"""A throw-away PostgreSQL cluster for tests and benchmarks, run from the installed server
+binaries (the suite's fixtures in ``tests/conftest.py``, ``bench/store_bench.py``).
 
 Debian's ``postgresql-15`` keeps ``initdb`` and ``pg_ctl`` in ``/usr/lib/postgresql/15/bin``,
 off PATH. ``initdb`` refuses to run as root (as CI does), so as root the cluster belongs

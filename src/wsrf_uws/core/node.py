@@ -1,0 +1,288 @@
+"""A cluster node: one process of a deployment whose nodes share a PostgreSQL store.
+
+The node joins the cluster under its name, heartbeats, and recovers its own
+interrupted runs at start-up (pattern §2.4: isolated jobs run again, others wait in
+HELD). One node of the cluster leads: it runs the reaper and recovers the jobs of
+nodes that went silent, by the same rules. Leadership is a lock in the store that dies
+with its holder's session, so another node takes over within a heartbeat.
+
+Fencing: a node that cannot heartbeat for ``ttl - interval`` seconds kills its own runs,
+before the leader (which waits ``ttl``, by the store's clock) may run them elsewhere;
+so one job never runs on two nodes at once. When the store is back, the node recovers
+what it interrupted (unless the leader did already) and claims work again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from .cluster import ClusterSession, ClusterStore, NodeNameTakenError, NodeRole, Signal
+from .node_executor import NodeExecutor
+from .phases import Phase
+from .ports import StoreError
+from .recovery import RecoveryReport, recover_runs
+
+if TYPE_CHECKING:
+    from .service import JobService
+
+log = logging.getLogger(__name__)
+
+
+class ClusterNode:
+    """The :class:`~wsrf_uws.core.service.Duties` of a service that is one node of a cluster.
+
+    ``executor`` is the service's executor (a :class:`NodeExecutor` on the same store).
+    ``interval`` is the heartbeat period and ``ttl`` the silence after which a node
+    counts as dead, both in seconds.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: ClusterStore,
+        name: str,
+        role: NodeRole,
+        executor: NodeExecutor,
+        interval: float = 1.0,
+        ttl: float = 5.0,
+    ) -> None:
+        if ttl < 2 * interval:
+            raise ValueError("the heartbeat ttl must be at least twice its interval")
+        self.node: str | None = name
+        self.name = name
+        self.role = role
+        self.interval = interval
+        self.ttl = ttl
+        self._store = store
+        self._executor = executor
+        self._service: JobService | None = None
+        self._session: ClusterSession | None = None
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._fenced = False
+        #: When the last heartbeat that succeeded was sent (monotonic seconds).
+        self._last_heartbeat = 0.0
+        #: Times the node was fenced (for operators and tests).
+        self.fenced_count = 0
+
+    @property
+    def leading(self) -> bool:
+        """Whether this node leads the cluster now."""
+        return self._session is not None and self._session.leading
+
+    # -- Duties ------------------------------------------------------------------------
+
+    def start(self, service: JobService) -> RecoveryReport:
+        """Join, recover this node's interrupted runs, start claiming, then heartbeat."""
+        self._service = service
+        self._session = self._store.join(
+            self.name,
+            role=self.role,
+            slots=self._executor.slots,
+            on_signal=self._on_signal,
+            on_link=self._on_link,
+            heartbeat_interval=self.interval,
+        )
+        self._last_heartbeat = time.monotonic()
+        try:
+            report = self._recover_own(cause="a restart of its node")
+            report.merge(self._recover_unclaimed())
+            self._executor.attach(self._session)
+            self._executor.start(service.recorder)
+        except BaseException:
+            self._session.close()
+            raise
+        try:
+            # The first beat's duties now: a lone node leads (and reaps) once started.
+            self._lead()
+        except Exception:
+            log.exception("node %s: taking up the cluster's duties failed", self.name)
+        self._thread = threading.Thread(target=self._beat, name="wsrf-uws-heartbeat")
+        self._thread.start()
+        return report
+
+    def stop(self, service: JobService) -> None:
+        """Stop heartbeating, the reaper and the runs; leave the cluster.
+
+        The runs end INTERRUPTED and stay recorded on this node: it recovers them if it
+        is back within the ttl, else the leader does.
+        """
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join()
+        service.reaper.stop()
+        self._executor.shutdown()
+        if self._session is not None:
+            self._session.close()
+
+    def schedule(self, service: JobService, termination_time: datetime | None) -> None:
+        if termination_time is None:
+            return
+        if self.leading:
+            service.reaper.schedule(termination_time)
+        elif self._session is not None:
+            try:
+                self._session.send(Signal.TERMINATION, termination_time.isoformat())
+            except StoreError:
+                # Recorded anyway; the leader finds it when it next looks.
+                log.warning("could not tell the leader of a new termination time")
+
+    # -- the heartbeat thread ----------------------------------------------------------
+
+    def _beat(self) -> None:
+        while not self._stopping.is_set():
+            sent = time.monotonic()
+            pause = self.interval
+            if self._heartbeat_ok():
+                self._last_heartbeat = sent
+                try:
+                    if self._fenced:
+                        self._rejoin()
+                    self._lead()
+                    pause = self._until_next_duty()
+                except Exception:
+                    log.exception("node %s: a cluster duty failed; trying again", self.name)
+            else:
+                self._lost_leadership()
+                silent = time.monotonic() - self._last_heartbeat
+                if not self._fenced and silent > self.ttl - self.interval:
+                    log.error("no heartbeat for %.1f s: killing this node's runs", silent)
+                    self._fence()
+            # Paced from the start of the beat: a slow store does not stretch the period.
+            self._stopping.wait(max(0.0, sent + pause - time.monotonic()))
+
+    def _heartbeat_ok(self) -> bool:
+        """One heartbeat; False (with the reason logged) if it did not reach the store."""
+        assert self._session is not None
+        try:
+            self._session.heartbeat()
+        except NodeNameTakenError:
+            log.error("another process took this node's name %s", self.name)
+            return False
+        except Exception as exc:
+            log.warning("node %s: heartbeat failed: %s", self.name, exc)
+            return False
+        return True
+
+    def _until_next_duty(self) -> float:
+        """Seconds to the next beat; a leader wakes as soon as a node falls silent."""
+        if not self.leading:
+            return self.interval
+        silent = self._store.seconds_until_silent(ttl=self.ttl)
+        if silent is None:
+            return self.interval
+        return min(self.interval, max(0.0, silent) + 0.01)
+
+    def _fence(self) -> None:
+        self._fenced = True
+        stopped = self._executor.fence()
+        self.fenced_count += 1
+        if stopped:
+            log.error("fenced: killed %d run(s): %s", len(stopped), ", ".join(stopped))
+
+    def _rejoin(self) -> None:
+        """Back after fencing: recover what was interrupted, then claim again."""
+        self._recover_own(cause="a loss of its node's link to the store")
+        self._fenced = False
+        self._executor.unfence()
+        log.info("back in the cluster after fencing")
+
+    # -- leadership --------------------------------------------------------------------
+
+    def _lead(self) -> None:
+        assert self._session is not None
+        assert self._service is not None
+        if not self.leading:
+            if not self._session.try_lead():
+                return
+            log.info("node %s now leads the cluster: it runs the reaper and the sweeps", self.name)
+            self._service.reaper.start()
+            orphans = self._service.files.sweep(self._store.exists)
+            if orphans:
+                log.info("removed %d orphaned job folder(s)", len(orphans))
+        self._sweep_dead_nodes()
+
+    def _lost_leadership(self) -> None:
+        if self._service is not None and self._service.reaper.running:
+            log.warning("node %s lost the leadership", self.name)
+            self._service.reaper.stop()
+
+    def _sweep_dead_nodes(self) -> None:
+        assert self._service is not None
+        for dead in self._store.dead_nodes(ttl=self.ttl):
+            if dead == self.name:
+                continue
+            report = recover_runs(
+                self._store.running_on(dead),
+                store=self._store,
+                registry=self._service.registry,
+                clock=self._service.clock,
+                requeue=self._requeued,
+                cause=f"the loss of node {dead}",
+                running_on=dead,
+            )
+            if report.requeued or report.held:
+                log.warning(
+                    "node %s is silent: %d of its job(s) queued again, %d held",
+                    dead,
+                    len(report.requeued),
+                    len(report.held),
+                )
+            self._store.forget_node(dead, ttl=self.ttl)
+
+    # -- recovery ----------------------------------------------------------------------
+
+    def _recover_own(self, *, cause: str) -> RecoveryReport:
+        assert self._service is not None
+        return recover_runs(
+            self._store.running_on(self.name),
+            store=self._store,
+            registry=self._service.registry,
+            clock=self._service.clock,
+            requeue=self._requeued,
+            cause=cause,
+            running_on=self.name,
+        )
+
+    def _recover_unclaimed(self) -> RecoveryReport:
+        """EXECUTING jobs recorded on no node: left by a single-process service on this
+        store (before it was a cluster's). A claim always records its node, so no live
+        run is among them."""
+        assert self._service is not None
+        orphans = [job for job in self._store.in_phases({Phase.EXECUTING}) if job.node is None]
+        return recover_runs(
+            orphans,
+            store=self._store,
+            registry=self._service.registry,
+            clock=self._service.clock,
+            requeue=self._requeued,
+            cause="a service restart",
+        )
+
+    def _requeued(self, job: object) -> None:
+        if self._session is not None:
+            self._session.send(Signal.QUEUED)
+
+    # -- signals -----------------------------------------------------------------------
+
+    def _on_signal(self, signal: Signal, payload: str) -> None:
+        if signal is Signal.TERMINATION:
+            if self.leading and self._service is not None:
+                try:
+                    self._service.reaper.schedule(datetime.fromisoformat(payload))
+                except ValueError:
+                    log.warning("ignored a termination signal with the time %r", payload)
+            return
+        self._executor.on_signal(signal, payload)
+
+    def _on_link(self, up: bool) -> None:
+        if up:
+            log.info("node %s: the link to the store is back", self.name)
+            if not self._fenced:
+                self._executor.reconcile()
+        else:
+            log.warning("node %s lost its link to the store", self.name)
