@@ -10,6 +10,10 @@ Fencing: a node that cannot heartbeat for ``ttl - interval`` seconds kills its o
 before the leader (which waits ``ttl``, by the store's clock) may run them elsewhere;
 so one job never runs on two nodes at once. When the store is back, the node recovers
 what it interrupted (unless the leader did already) and claims work again.
+
+Three threads, so that none delays another: the heartbeat (nothing else, so a long
+sweep never makes a node look dead), the duties (leadership, sweeps), and the fencing
+watchdog (a heartbeat stuck in a connection timeout must not delay the fencing).
 """
 
 from __future__ import annotations
@@ -23,13 +27,15 @@ from typing import TYPE_CHECKING
 from .cluster import ClusterSession, ClusterStore, NodeNameTakenError, NodeRole, Signal
 from .node_executor import NodeExecutor
 from .phases import Phase
-from .ports import StoreError
 from .recovery import RecoveryReport, recover_runs
 
 if TYPE_CHECKING:
     from .service import JobService
 
 log = logging.getLogger(__name__)
+
+#: Seconds between the leader's own looks at the earliest termination time.
+REAPER_RECHECK = 30.0
 
 
 class ClusterNode:
@@ -62,10 +68,15 @@ class ClusterNode:
         self._service: JobService | None = None
         self._session: ClusterSession | None = None
         self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._heartbeats: threading.Thread | None = None
+        self._watchdog: threading.Thread | None = None
+        self._duties: threading.Thread | None = None
+        # Fencing and rejoining never interleave (the watchdog and the heartbeat thread).
+        self._fencing = threading.Lock()
         self._fenced = False
         #: When the last heartbeat that succeeded was sent (monotonic seconds).
         self._last_heartbeat = 0.0
+        self._reaper_checked = 0.0
         #: Times the node was fenced (for operators and tests).
         self.fenced_count = 0
 
@@ -101,8 +112,12 @@ class ClusterNode:
             self._lead()
         except Exception:
             log.exception("node %s: taking up the cluster's duties failed", self.name)
-        self._thread = threading.Thread(target=self._beat, name="wsrf-uws-heartbeat")
-        self._thread.start()
+        self._heartbeats = threading.Thread(target=self._beat, name="wsrf-uws-heartbeat")
+        self._heartbeats.start()
+        self._watchdog = threading.Thread(target=self._watch, name="wsrf-uws-fencing")
+        self._watchdog.start()
+        self._duties = threading.Thread(target=self._perform_duties, name="wsrf-uws-duties")
+        self._duties.start()
         return report
 
     def stop(self, service: JobService) -> None:
@@ -112,8 +127,9 @@ class ClusterNode:
         is back within the ttl, else the leader does.
         """
         self._stopping.set()
-        if self._thread is not None:
-            self._thread.join()
+        for thread in (self._heartbeats, self._watchdog, self._duties):
+            if thread is not None:
+                thread.join()
         service.reaper.stop()
         self._executor.shutdown()
         if self._session is not None:
@@ -127,33 +143,39 @@ class ClusterNode:
         elif self._session is not None:
             try:
                 self._session.send(Signal.TERMINATION, termination_time.isoformat())
-            except StoreError:
+            except Exception:
                 # Recorded anyway; the leader finds it when it next looks.
                 log.warning("could not tell the leader of a new termination time")
 
-    # -- the heartbeat thread ----------------------------------------------------------
+    # -- the threads: heartbeat, duties, fencing ---------------------------------------
 
     def _beat(self) -> None:
+        """Heartbeat every interval, and nothing that could delay the next heartbeat."""
         while not self._stopping.is_set():
             sent = time.monotonic()
-            pause = self.interval
             if self._heartbeat_ok():
                 self._last_heartbeat = sent
-                try:
-                    if self._fenced:
+                if self._fenced:
+                    try:
                         self._rejoin()
+                    except Exception:
+                        log.exception("node %s: rejoining the cluster failed", self.name)
+            else:
+                self._lost_leadership()
+            # Paced from the start of the beat: a slow store does not stretch the period.
+            self._stopping.wait(max(0.0, sent + self.interval - time.monotonic()))
+
+    def _perform_duties(self) -> None:
+        """Take the leadership when it is free and, while leading, sweep dead nodes."""
+        while not self._stopping.is_set():
+            pause = self.interval
+            if not self._fenced:
+                try:
                     self._lead()
                     pause = self._until_next_duty()
                 except Exception:
                     log.exception("node %s: a cluster duty failed; trying again", self.name)
-            else:
-                self._lost_leadership()
-                silent = time.monotonic() - self._last_heartbeat
-                if not self._fenced and silent > self.ttl - self.interval:
-                    log.error("no heartbeat for %.1f s: killing this node's runs", silent)
-                    self._fence()
-            # Paced from the start of the beat: a slow store does not stretch the period.
-            self._stopping.wait(max(0.0, sent + pause - time.monotonic()))
+            self._stopping.wait(pause)
 
     def _heartbeat_ok(self) -> bool:
         """One heartbeat; False (with the reason logged) if it did not reach the store."""
@@ -177,18 +199,35 @@ class ClusterNode:
             return self.interval
         return min(self.interval, max(0.0, silent) + 0.01)
 
+    def _watch(self) -> None:
+        """Fence the node when its heartbeats have failed for ``ttl - interval`` seconds.
+
+        A thread of its own: a heartbeat attempt can block for seconds (a connection
+        timing out) and must not delay the fencing past the moment the leader may run
+        this node's jobs elsewhere.
+        """
+        while not self._stopping.wait(self.interval / 4):
+            silent = time.monotonic() - self._last_heartbeat
+            if not self._fenced and silent > self.ttl - self.interval:
+                log.error("no heartbeat for %.1f s: killing this node's runs", silent)
+                self._fence()
+
     def _fence(self) -> None:
-        self._fenced = True
-        stopped = self._executor.fence()
-        self.fenced_count += 1
+        with self._fencing:
+            if self._fenced:
+                return
+            self._fenced = True
+            stopped = self._executor.fence()
+            self.fenced_count += 1
         if stopped:
             log.error("fenced: killed %d run(s): %s", len(stopped), ", ".join(stopped))
 
     def _rejoin(self) -> None:
         """Back after fencing: recover what was interrupted, then claim again."""
-        self._recover_own(cause="a loss of its node's link to the store")
-        self._fenced = False
-        self._executor.unfence()
+        with self._fencing:
+            self._recover_own(cause="a loss of its node's link to the store")
+            self._fenced = False
+            self._executor.unfence()
         log.info("back in the cluster after fencing")
 
     # -- leadership --------------------------------------------------------------------
@@ -204,7 +243,13 @@ class ClusterNode:
             orphans = self._service.files.sweep(self._store.exists)
             if orphans:
                 log.info("removed %d orphaned job folder(s)", len(orphans))
+            self._reaper_checked = time.monotonic()
         self._sweep_dead_nodes()
+        if time.monotonic() - self._reaper_checked > REAPER_RECHECK:
+            # A termination signal can be lost (a node's link was down as it sent it):
+            # the earliest termination time, read now and then, is the safety net.
+            self._reaper_checked = time.monotonic()
+            self._service.reaper.schedule(self._store.next_termination_time())
 
     def _lost_leadership(self) -> None:
         if self._service is not None and self._service.reaper.running:
@@ -283,6 +328,9 @@ class ClusterNode:
         if up:
             log.info("node %s: the link to the store is back", self.name)
             if not self._fenced:
-                self._executor.reconcile()
+                try:
+                    self._executor.reconcile()
+                except Exception:
+                    log.exception("node %s: checking its runs against the store failed", self.name)
         else:
             log.warning("node %s lost its link to the store", self.name)

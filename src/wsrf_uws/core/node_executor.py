@@ -20,7 +20,7 @@ from .clock import Clock
 from .cluster import ClusterSession, ClusterStore, Signal
 from .model import Progress, Result
 from .phases import Phase
-from .ports import Executor, Outcome, OutcomeKind, RunSpec, StoreError
+from .ports import Executor, Outcome, OutcomeKind, RunSpec
 from .recorder import ExecutionRecorder
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,12 @@ class NodeExecutor(Executor):
 
     def submit(self, resource_id: str, *, owner: str = "") -> None:
         # The job is QUEUED in the store: whichever worker has a free slot first claims it.
-        self._send(Signal.QUEUED)
+        try:
+            self._send(Signal.QUEUED)
+        except Exception:
+            # Queued all the same: a worker finds it at its next wake-up (a signal, or
+            # its link to the store coming back, which a failed send suggests was lost).
+            log.exception("could not signal that %s was queued", resource_id)
 
     def cancel(self, resource_id: str) -> bool:
         if self.local is not None:
@@ -213,7 +218,7 @@ class NodeExecutor(Executor):
                     job = self._store.claim(
                         self.node, now=self._clock.now(), max_running=self._max_running
                     )
-                except StoreError:
+                except Exception:
                     log.exception("claiming a job failed; waiting for the store")
                     break  # the session's return wakes the loop
                 if job is None:
@@ -232,7 +237,21 @@ class NodeExecutor(Executor):
                     # Claimed as the node stopped: left EXECUTING here, it is recovered
                     # with the node's other runs.
                     break
+                if not self._still_ours(job.resource_id):
+                    # Aborted or destroyed between the claim and now: its STOP signal
+                    # came before the job was known here. (One sent later finds it.)
+                    with self._lock:
+                        self._prepared.pop(job.resource_id, None)
+                    self._run_ended(job.resource_id)
+                    continue
                 self.local.submit(job.resource_id, owner=job.owner)
+
+    def _still_ours(self, resource_id: str) -> bool:
+        try:
+            job = self._store.get(resource_id)
+        except Exception:
+            return True  # the store is away: the node's fencing takes care of it
+        return job is not None and job.phase is Phase.EXECUTING and job.node == self.node
 
     def _take_prepared(self, resource_id: str) -> RunSpec | None:
         with self._lock:
@@ -241,7 +260,7 @@ class NodeExecutor(Executor):
     def _run_ended(self, resource_id: str) -> None:
         try:
             self._store.run_ended(resource_id, node=self.node)
-        except StoreError:
+        except Exception:
             # The job stays recorded as running here; the node's recovery (or the
             # leader's sweep) settles it.
             log.exception("recording the end of %s's run failed", resource_id)
