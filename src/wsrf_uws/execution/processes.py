@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import time
 
 import psutil
 
@@ -33,8 +34,25 @@ def signal_tree(pid: int, sig: int, known: list[psutil.Process]) -> None:
             proc.send_signal(sig)
 
 
-def kill_tree(pid: int, known: list[psutil.Process]) -> None:
-    """SIGKILL everything of the tree and wait until no survivor is left."""
+def kill_tree(pid: int, known: list[psutil.Process], *, timeout: float = 5.0) -> None:
+    """SIGKILL everything of the tree and wait (up to ``timeout`` s) until nothing of it runs.
+
+    A killed process whose parent died first is a zombie until init reaps it, which some
+    inits do late or never (a container's pid 1 without ``--init``): a zombie runs and
+    holds nothing, so it counts as gone rather than being waited for.
+    """
     known = known + descendants(pid)
     signal_tree(pid, signal.SIGKILL, known)
-    psutil.wait_procs([p for p in known if p.is_running()], timeout=5)
+    deadline = time.monotonic() + timeout
+    living = [p for p in known if _running(p)]
+    while living and time.monotonic() < deadline:
+        psutil.wait_procs(living, timeout=0.01)  # reaps those that are our own children
+        living = [p for p in living if _running(p)]
+
+
+def _running(process: psutil.Process) -> bool:
+    """Whether ``process`` still runs (a zombie does not)."""
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

@@ -110,6 +110,17 @@ class LinkOptions:
                 "SELECT set_config('statement_timeout', %s, false)",
                 (str(self.statement_timeout_ms),),
             )
+            # The server's side of the same bound: PostgreSQL releases this node's name
+            # and leadership only once its backend notices the connection is gone, by
+            # default (the system's keepalive) two hours after a machine vanishes. Unix
+            # sockets ignore these.
+            for name, value in (
+                ("tcp_keepalives_idle", max(1, math.ceil(seconds))),
+                ("tcp_keepalives_interval", 1),
+                ("tcp_keepalives_count", 3),
+                ("tcp_user_timeout", int(2 * seconds * 1000)),
+            ):
+                conn.execute("SELECT set_config(%s, %s, false)", (name, str(value)))
         except BaseException:
             conn.close()
             raise
