@@ -4,7 +4,7 @@ The service, the workers and the contracts all find a job's folder through this 
 layout. :class:`ResultStorage` is the seam: what the service needs of the place where
 jobs work and leave their results. :class:`JobFiles`, the default, keeps them in the
 data directory, which the nodes of a cluster share (a network file system with
-close-to-open consistency: see ``docs/deployment.md``).
+close-to-open consistency: see ``docs/cluster.md``).
 
 Folders are sharded by the first two characters of the resource id so that a
 million resources do not share one directory. A folder is removed by first renaming it
