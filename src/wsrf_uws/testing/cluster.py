@@ -26,10 +26,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
@@ -37,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .server import TEST_ENVIRONMENT, RunningServer
+from .server import TEST_ENVIRONMENT, RunningServer, ServiceProcess
 
 if TYPE_CHECKING:
     from ..store.postgres import PostgresJobStore
@@ -102,13 +100,8 @@ class RunningFrontend(RunningServer):
         #: The node's name in the cluster.
         self.node = node
 
-    @property
-    def pid(self) -> int | None:
-        """The process id while the process runs (None once stopped or killed)."""
-        return None if self.process is None else self.process.pid
 
-
-class RunningWorker:
+class RunningWorker(ServiceProcess):
     """One ``wsrf-uws worker --node NAME --slots N`` process; restartable.
 
     It claims QUEUED jobs from the PostgreSQL database at ``database_url`` and runs up to
@@ -133,71 +126,24 @@ class RunningWorker:
         args: Sequence[str] = (),
         ready_timeout: float = 60.0,
     ) -> None:
-        self.data_dir = Path(data_dir)
+        super().__init__(
+            data_dir,
+            env={"WSRF_UWS_DATABASE_URL": database_url, **(env or {})},
+            args=tuple(args),
+            ready_timeout=ready_timeout,
+        )
         #: The node's name in the cluster.
         self.node = node
         self.slots = slots
-        self.env = _environment(database_url, env)
-        self.args = tuple(args)
-        self.ready_timeout = ready_timeout
-        self.process: subprocess.Popen[str] | None = None
-        #: Everything the process wrote on stderr (its log), across restarts.
-        self.log: list[str] = []
 
     def __repr__(self) -> str:
         return f"RunningWorker({self.node!r}, pid={self.pid})"
-
-    @property
-    def pid(self) -> int | None:
-        """The process id while the process runs (None once stopped or killed)."""
-        return None if self.process is None else self.process.pid
 
     def start(self) -> None:
         """Start the process and wait until it takes jobs; RuntimeError if it never does."""
         command = [sys.executable, "-m", "wsrf_uws.cli", "worker", "--node", self.node]
         command += ["--slots", str(self.slots), "--data", str(self.data_dir), *self.args]
-        process = subprocess.Popen(
-            command, env=self.env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
-        )
-        self.process = process
-        ready = threading.Event()
-        outcome: dict[str, bool] = {}
-        threading.Thread(target=self._read_log, args=(process, ready, outcome), daemon=True).start()
-        if not ready.wait(self.ready_timeout) or not outcome.get("ready"):
-            self.kill()
-            raise RuntimeError(f"the worker {self.node} did not start:\n" + "".join(self.log[-40:]))
-
-    def _read_log(
-        self, process: subprocess.Popen[str], ready: threading.Event, outcome: dict[str, bool]
-    ) -> None:
-        assert process.stderr is not None
-        for line in process.stderr:
-            self.log.append(line)
-            if not outcome and _WORKER_READY.search(line):
-                outcome["ready"] = True
-                ready.set()
-        ready.set()  # the process ended
-
-    def stop(self, timeout: float = 30.0) -> int | None:
-        """SIGTERM and wait: the clean shutdown. Returns the exit status."""
-        if self.process is None:
-            return None
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            raise
-        finally:
-            self.process = None
-
-    def kill(self) -> None:
-        """SIGKILL, with no chance to clean up (the job processes it started die with it)."""
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
+        self._launch(command, _WORKER_READY, f"the worker {self.node}")
 
 
 def cluster_command(

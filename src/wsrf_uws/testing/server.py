@@ -37,11 +37,12 @@ TEST_ENVIRONMENT = {
 }
 
 
-class RunningServer:
-    """One service process on a data directory; restartable.
+class ServiceProcess:
+    """A ``wsrf-uws`` command run as a process of its own, ready once its log says so;
+    restartable. What :class:`RunningServer` and the cluster's
+    :class:`~wsrf_uws.testing.cluster.RunningWorker` have in common.
 
-    The process gets :data:`TEST_ENVIRONMENT` beneath ``env``; a test of quotas sets them
-    in ``env`` (the environment outranks a configuration file).
+    The process gets :data:`TEST_ENVIRONMENT` beneath ``env``.
     """
 
     def __init__(
@@ -57,39 +58,44 @@ class RunningServer:
         self.args = args
         self.ready_timeout = ready_timeout
         self.process: subprocess.Popen[str] | None = None
-        self.base_url = ""
         #: Everything the process wrote on stderr (its log), across restarts.
         self.log: list[str] = []
 
-    def url(self, contract: str) -> str:
-        """The endpoint of ``contract``."""
-        return f"{self.base_url}/uws/{contract}"
+    @property
+    def pid(self) -> int | None:
+        """The process id while the process runs (None once stopped or killed)."""
+        return None if self.process is None else self.process.pid
 
-    def start(self) -> None:
-        """Start the process and wait until it serves."""
-        command = [sys.executable, "-m", "wsrf_uws.cli", "serve", "--port", "0"]
-        command += ["--data", str(self.data_dir), *self.args]
-        self.process = subprocess.Popen(
+    def _launch(self, command: list[str], ready: re.Pattern[str], what: str) -> re.Match[str]:
+        """Start ``command`` and wait until a line of its log matches ``ready``; the match.
+
+        RuntimeError (with the end of the log) if the process ends or the wait times out
+        before that.
+        """
+        process = subprocess.Popen(
             command, env=self.env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
         )
-        ready = threading.Event()
-        threading.Thread(target=self._read_log, args=(self.process, ready), daemon=True).start()
-        if not ready.wait(self.ready_timeout) or not self.base_url:
-            self.kill()
-            raise RuntimeError("the server did not start:\n" + "".join(self.log[-40:]))
+        self.process = process
+        seen = threading.Event()
+        found: list[re.Match[str]] = []
 
-    def _read_log(self, process: subprocess.Popen[str], ready: threading.Event) -> None:
-        assert process.stderr is not None
-        for line in process.stderr:
-            self.log.append(line)
-            match = _READY.search(line)
-            if match:
-                self.base_url = match["base"]
-                ready.set()
-        ready.set()  # the process ended
+        def read_log() -> None:
+            assert process.stderr is not None
+            for line in process.stderr:
+                self.log.append(line)
+                if not found and (match := ready.search(line)):
+                    found.append(match)
+                    seen.set()
+            seen.set()  # the process ended
+
+        threading.Thread(target=read_log, daemon=True).start()
+        if not seen.wait(self.ready_timeout) or not found:
+            self.kill()
+            raise RuntimeError(f"{what} did not start:\n" + "".join(self.log[-40:]))
+        return found[0]
 
     def stop(self, timeout: float = 30.0) -> int | None:
-        """SIGTERM and wait: the clean shutdown."""
+        """SIGTERM and wait: the clean shutdown. Returns the exit status."""
         if self.process is None:
             return None
         self.process.send_signal(signal.SIGTERM)
@@ -108,6 +114,34 @@ class RunningServer:
             self.process.kill()
             self.process.wait()
             self.process = None
+
+
+class RunningServer(ServiceProcess):
+    """One ``wsrf-uws serve`` process on a data directory, on a free port; restartable.
+
+    A test of quotas sets them in ``env`` (the environment outranks a configuration file).
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        args: tuple[str, ...] = (),
+        ready_timeout: float = 60.0,
+    ) -> None:
+        super().__init__(data_dir, env=env, args=args, ready_timeout=ready_timeout)
+        self.base_url = ""
+
+    def url(self, contract: str) -> str:
+        """The endpoint of ``contract``."""
+        return f"{self.base_url}/uws/{contract}"
+
+    def start(self) -> None:
+        """Start the process and wait until it serves."""
+        command = [sys.executable, "-m", "wsrf_uws.cli", "serve", "--port", "0"]
+        command += ["--data", str(self.data_dir), *self.args]
+        self.base_url = self._launch(command, _READY, "the server")["base"]
 
 
 @contextmanager
