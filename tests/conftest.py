@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psutil
@@ -142,3 +143,25 @@ def alive(pids: list[int]) -> list[int]:
         except psutil.NoSuchProcess:
             pass
     return living
+
+
+def at_once(workers: int, work: Callable[[int], None]) -> None:
+    """Run ``work(i)`` in ``workers`` threads released together; re-raise what one raised."""
+    barrier = threading.Barrier(workers)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            work(i)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in threads), "a worker never finished"
+    if errors:
+        raise errors[0]

@@ -5,8 +5,7 @@ as on several nodes). The rest of its behaviour is tested with SQLite's in test_
 from __future__ import annotations
 
 import sys
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -20,6 +19,7 @@ from wsrf_uws.store import codec
 from wsrf_uws.store.postgres import PostgresJobStore
 from wsrf_uws.store.postgres_migrations import MIGRATIONS, SCHEMA_VERSION
 
+from conftest import at_once
 from factories import make_job
 
 
@@ -30,27 +30,6 @@ def nodes(postgres_url: str) -> Iterator[list[PostgresJobStore]]:
     yield stores
     for store in stores:
         store.close()
-
-
-def _at_once(workers: int, work: Callable[[int], None]) -> None:
-    """Run ``work(i)`` in ``workers`` threads released together; re-raise what one raised."""
-    barrier = threading.Barrier(workers)
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            work(i)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    if errors:
-        raise errors[0]
 
 
 def test_the_live_jobs_cap_holds_under_parallel_inserts(nodes: list[PostgresJobStore]) -> None:
@@ -68,7 +47,7 @@ def test_the_live_jobs_cap_holds_under_parallel_inserts(nodes: list[PostgresJobS
                 except LiveJobsLimitError as exc:
                     outcomes[owner].append(f"refused: {exc.owner} {exc.limit}")
 
-    _at_once(8, insert)
+    at_once(8, insert)
     assert sorted(outcomes["alice"]) == ["inserted"] * 10 + ["refused: alice 10"] * 38
     assert nodes[0].count(owner="alice") == 10
     assert outcomes["bob"] == ["inserted"] * 48
@@ -90,7 +69,7 @@ def test_racing_transitions_of_one_job_have_exactly_one_winner(
             if nodes[i].transition(rid, Phase.EXECUTING, expected={Phase.QUEUED}) is not None:
                 won[i].append(rid)
 
-    _at_once(2, start)
+    at_once(2, start)
     assert sorted(won[0] + won[1]) == sorted(ids)
     assert not set(won[0]) & set(won[1])
     assert len(list(nodes[1].in_phases([Phase.EXECUTING]))) == 300
@@ -160,7 +139,7 @@ def test_the_reaper_queries_can_read_only_the_termination_index(postgres_url: st
 
 def test_nodes_started_together_create_the_schema_once(postgres_url: str) -> None:
     opened: list[PostgresJobStore] = []
-    _at_once(4, lambda _: opened.append(PostgresJobStore(postgres_url)))
+    at_once(4, lambda _: opened.append(PostgresJobStore(postgres_url)))
     try:
         assert [store.schema_version() for store in opened] == [SCHEMA_VERSION] * 4
     finally:

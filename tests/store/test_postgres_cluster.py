@@ -33,6 +33,7 @@ from wsrf_uws.store.postgres import PostgresJobStore
 from wsrf_uws.store.postgres_names import SchemaNames
 from wsrf_uws.testing.postgres import Cluster
 
+from conftest import at_once
 from factories import T0, make_job
 
 NOW = T0 + timedelta(hours=1)
@@ -126,28 +127,6 @@ def eventually(check: Callable[[], bool], timeout: float = 20) -> bool:
             return False
         time.sleep(0.02)
     return True
-
-
-def at_once(workers: int, work: Callable[[int], None]) -> None:
-    """Run ``work(i)`` in ``workers`` threads released together; re-raise what one raised."""
-    barrier = threading.Barrier(workers)
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            work(i)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(workers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not any(thread.is_alive() for thread in threads), "a worker never finished"
-    if errors:
-        raise errors[0]
 
 
 def queued(owner: str, minutes: float, **fields: object) -> Job:
