@@ -73,6 +73,10 @@ def _parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     )
     cluster.add_argument("action", choices=["status"])
     cluster.add_argument("--json", action="store_true", help="print JSON")
+    run_job = commands.add_parser(
+        "run-job", parents=[common], help="run one queued job here (what a Slurm job runs)"
+    )
+    run_job.add_argument("resource_id", help="the job's resource id")
     users = commands.add_parser("users", parents=[common], help="manage the users file")
     users.add_argument("action", choices=["add", "remove", "list"])
     users.add_argument("name", nargs="?")
@@ -300,6 +304,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _worker_command(settings, args)
         if args.command == "cluster":
             return _cluster_command(settings, args)
+        if args.command == "run-job":
+            from .run_job import main as run_job
+
+            return run_job(settings, args.resource_id)
         return _jobs_command(settings, args)
     except StoreError as exc:
         print(f"wsrf-uws: {exc}", file=sys.stderr)

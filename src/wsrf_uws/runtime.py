@@ -2,7 +2,8 @@
 
 The embedded defaults: the SQLite store and per-resource folders in the data
 directory, the local process executor, and every installed contract. With
-``database_url`` set, the store is PostgreSQL instead.
+``database_url`` set, the store is PostgreSQL instead. A contract whose section says
+``executor = "slurm"`` runs its jobs as Slurm batch jobs (:func:`contract_executors`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,11 @@ from .core.quotas import OwnerLimits, Quotas
 from .core.registry import ContractRegistry
 from .core.service import ExecutionLimits, JobService
 from .execution.local import LocalExecutor
-from .settings import QuotaSettings, Settings
+from .execution.routing import ContractRouter
+from .execution.slurm import SlurmConfig, SlurmExecutor
+from .execution.slurm_commands import SlurmCommands
+from .execution.slurm_submission import SlurmJobOptions
+from .settings import QuotaSettings, Settings, SlurmJobSettings
 from .store.sqlite import SQLiteJobStore
 
 
@@ -62,6 +67,23 @@ def build_service(
         store.close()
         raise
     quotas = owner_quotas(settings.quotas)
+    files = JobFiles(settings.jobs_dir)
+    if executor is None:
+        try:
+            executor = contract_executors(
+                settings,
+                registry=registry,
+                store=store,
+                files=files,
+                clock=clock,
+                quotas=quotas,
+                slots=slots,
+                role=role,
+                public_url=public_url,
+            )
+        except BaseException:
+            store.close()
+            raise
     duties: ClusterNode | None = None
     if isinstance(store, ClusterStore) and executor is None:
         name = node or settings.cluster.node_name()
@@ -98,7 +120,7 @@ def build_service(
     return JobService(
         duties=duties,
         store=store,
-        files=JobFiles(settings.jobs_dir),
+        files=files,
         registry=registry,
         executor=executor,
         clock=clock,
@@ -114,6 +136,79 @@ def build_service(
         ),
         quotas=quotas,
     )
+
+
+def contract_executors(
+    settings: Settings,
+    *,
+    registry: ContractRegistry,
+    store: JobStore,
+    files: JobFiles,
+    clock: Clock,
+    quotas: Quotas,
+    slots: int,
+    role: NodeRole,
+    public_url: str | None,
+) -> Executor | None:
+    """The executor of a service some of whose contracts run on Slurm (their section's
+    ``executor = "slurm"``): a :class:`ContractRouter` sending those contracts' jobs to a
+    :class:`SlurmExecutor` and every other job to the local executor. None when every
+    contract runs locally.
+
+    Only the single-process service (role ``all``, on either store) runs jobs on Slurm:
+    a cluster node's workers would claim those jobs from the store themselves. Such a
+    service is one process, not a cluster node. Raises :class:`ValueError` for another
+    role, or when a contract's ``executor``/``slurm`` keys are not valid.
+    """
+    on_slurm: dict[str, SlurmJobSettings] = {}
+    for name in registry.names():
+        execution = settings.contract_execution(name)
+        if execution.executor == "slurm":
+            on_slurm[name] = execution.slurm
+    if not on_slurm:
+        return None
+    if role is not NodeRole.ALL:
+        raise ValueError(
+            f"the contract(s) {', '.join(sorted(on_slurm))} run on Slurm (executor = "
+            f'"slurm"), which only a single service process (serve --role all) does: Slurm '
+            "in a cluster of front-ends and workers is not supported"
+        )
+    local = LocalExecutor(
+        slots=slots,
+        kill_grace=settings.kill_grace,
+        max_running=quotas.executing_jobs,
+        nice=settings.job_nice,
+    )
+    batch = settings.slurm
+    environment = {"WSRF_UWS_PUBLIC_URL": public_url or settings.base_url}
+    if settings.database_url.get_secret_value():
+        environment["WSRF_UWS_DATABASE_URL"] = settings.database_url.get_secret_value()
+    options = {
+        name: SlurmJobOptions(**{**chosen.model_dump(), "extra_args": tuple(chosen.extra_args)})
+        for name, chosen in on_slurm.items()
+    }
+    slurm = SlurmExecutor(
+        store=store,
+        files=files,
+        clock=clock,
+        config=SlurmConfig(
+            data_dir=settings.data_dir.resolve(),
+            command=tuple(batch.command()),
+            config_file=settings.config_file,
+            environment=environment,
+            poll_interval=batch.poll_interval,
+            max_submitted=batch.max_submitted,
+            output_dir=batch.output_dir.resolve() if batch.output_dir else None,
+            time_margin=batch.time_margin,
+            cancel_timeout=batch.cancel_timeout,
+        ),
+        commands=SlurmCommands(
+            sbatch=batch.sbatch, squeue=batch.squeue, scancel=batch.scancel, sacct=batch.sacct
+        ),
+        options=lambda contract: options.get(contract, SlurmJobOptions()),
+        max_running=quotas.executing_jobs,
+    )
+    return ContractRouter(default=local, routes=dict.fromkeys(on_slurm, slurm))
 
 
 def job_store(settings: Settings) -> JobStore:

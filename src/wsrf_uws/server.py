@@ -279,12 +279,15 @@ def serve(
     """
     if settings.database_url.get_secret_value():
         # The nodes of a cluster share the data directory; the node's name, held in the
-        # store, keeps a second process from running as the same node.
+        # store, keeps a second process from running as the same node. (A service that is
+        # no cluster node takes the directory's lock once built: see _serve_locked.)
         return _serve_locked(settings, registry=registry, announce=announce, role=role, node=node)
     # Before anything else touches the data directory: a second service stops here.
     lock = DataDirectoryLock.acquire(settings.data_dir)
     try:
-        return _serve_locked(settings, registry=registry, announce=announce, role=role, node=node)
+        return _serve_locked(
+            settings, registry=registry, announce=announce, role=role, node=node, locked=True
+        )
     finally:
         lock.release()
 
@@ -296,6 +299,7 @@ def _serve_locked(
     announce: Callable[[str], None] | None,
     role: NodeRole,
     node: str | None,
+    locked: bool = False,
 ) -> int:
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     listener = socket.create_server((settings.host, settings.port), family=family)
@@ -312,13 +316,35 @@ def _serve_locked(
     except BaseException:
         listener.close()
         raise
-    if registry is None:
-        try:
+    lock: DataDirectoryLock | None = None
+    try:
+        if registry is None:
             check_contracts(settings, service.registry)
-        except ValueError:
-            listener.close()
-            service.shutdown()
-            raise
+        if not locked and service.duties.node is None:
+            # On PostgreSQL but not a cluster node (a contract runs on Slurm): one process
+            # recovers and follows the jobs, so the data directory's lock keeps a second
+            # one out, before recovery.
+            lock = DataDirectoryLock.acquire(settings.data_dir)
+    except (ValueError, OSError):
+        listener.close()
+        service.shutdown()
+        raise
+    try:
+        return _run(settings, service, listener, base_url=base_url, role=role, announce=announce)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run(
+    settings: Settings,
+    service: JobService,
+    listener: socket.socket,
+    *,
+    base_url: str,
+    role: NodeRole,
+    announce: Callable[[str], None] | None,
+) -> int:
     report = service.startup()
     try:
         application = build_application(settings, service, base_url=base_url)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import socket
+import sys
 from contextvars import ContextVar
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     create_model,
@@ -197,6 +199,101 @@ class ClusterSettings(BaseModel):
         return re.sub(r"[^A-Za-z0-9._-]", "-", host)[:63] or "node"
 
 
+class SlurmSettings(BaseModel):
+    """The Slurm batch system, for the contracts whose section says ``executor = "slurm"``.
+
+    In TOML under ``[slurm]``; in the environment as ``WSRF_UWS_SLURM__{FIELD}``. What
+    each contract asks of Slurm (partition, account, memory, CPUs, time limit) is in its
+    own section, ``[NAME.slurm]`` (:class:`SlurmJobSettings`). See docs/slurm.md.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sbatch: str = Field("sbatch", description="The sbatch command (a name on PATH or a path).")
+    squeue: str = Field("squeue", description="The squeue command.")
+    scancel: str = Field("scancel", description="The scancel command.")
+    sacct: str = Field(
+        "sacct",
+        description="The sacct command: how a job that left squeue ended (needs Slurm's "
+        "accounting; without it such a job's end is reported as unknown).",
+    )
+    poll_interval: float = Field(
+        1.0,
+        gt=0,
+        description="Seconds between looks at the jobs in Slurm (squeue) while there are "
+        "any: Slurm tells nobody when a job starts or ends.",
+    )
+    run_command: list[str] = Field(
+        default_factory=list,
+        description="The command a compute node runs for a job, before its resource id; "
+        "empty: this service's Python, -m wsrf_uws.cli run-job.",
+    )
+    max_submitted: int = Field(
+        200,
+        ge=1,
+        description="Most jobs the service keeps in Slurm at once (queued or running there); "
+        "more stay QUEUED in the service, saying so in their note, until some end.",
+    )
+    output_dir: Path | None = Field(
+        None,
+        description="Folder of Slurm's output and error files of each job (on the shared "
+        "file system); none: the folder .slurm in the job's own folder.",
+    )
+    time_margin: int = Field(
+        60,
+        ge=0,
+        description="Seconds added to a job's execution duration for Slurm's --time: the "
+        "service stops the job on its own timer, Slurm's limit is only the backstop.",
+    )
+    cancel_timeout: float = Field(
+        30.0, gt=0, description="Seconds an abort waits for Slurm to say a job is gone."
+    )
+
+    def command(self) -> list[str]:
+        """The command of a compute node, before the resource id (:attr:`run_command`)."""
+        return list(self.run_command) or [sys.executable, "-m", "wsrf_uws.cli", "run-job"]
+
+
+class SlurmJobSettings(BaseModel):
+    """What the jobs of one contract ask of Slurm: ``[NAME.slurm]`` in TOML,
+    ``WSRF_UWS_{NAME}__SLURM__{FIELD}`` in the environment. Empty or 0: Slurm's default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    partition: str = Field("", description="The partition (--partition).")
+    account: str = Field("", description="The account charged (--account).")
+    memory_mb: int = Field(0, ge=0, description="Memory per node in MiB (--mem).")
+    cpus: int = Field(0, ge=0, description="CPUs of the job's one task (--cpus-per-task).")
+    time_limit_cap: int = Field(
+        0,
+        ge=0,
+        description="Largest --time in seconds asked of Slurm, whatever the job's execution "
+        "duration (a partition's limit); 0: none.",
+    )
+    extra_args: list[str] = Field(
+        default_factory=list, description="More sbatch options, as given (--qos=..., ...)."
+    )
+
+
+class ContractExecution(BaseModel):
+    """Where the jobs of one contract run: the two keys of its section the service reads
+    (and the contract never sees, see :data:`EXECUTION_KEYS`)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    executor: Literal["local", "slurm"] = Field(
+        "local", description="local: the service's own worker processes; slurm: Slurm jobs."
+    )
+    slurm: SlurmJobSettings = Field(
+        default_factory=SlurmJobSettings, description="What the jobs ask of Slurm."
+    )
+
+
+#: The keys of a contract's section that are the service's (:class:`ContractExecution`),
+#: taken out before the contract's own model reads the section.
+EXECUTION_KEYS = frozenset(ContractExecution.model_fields)
+
+
 def http_base_url(host: str, port: int) -> str:
     """``http://{host}:{port}``, with an IPv6 address in brackets (RFC 3986)."""
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
@@ -297,6 +394,10 @@ class Settings(BaseSettings):
         default_factory=ClusterSettings,
         description="Nodes sharing the PostgreSQL store: this node's name, heartbeats.",
     )
+    slurm: SlurmSettings = Field(
+        default_factory=SlurmSettings,
+        description="The Slurm batch system of the contracts whose executor is slurm.",
+    )
     users_file: Path | None = Field(
         None,
         description="Users for WS-Security UsernameToken and HTTP Basic (`wsrf-uws users`); "
@@ -358,18 +459,28 @@ class Settings(BaseSettings):
             raise ContractSettingsError(
                 f"a contract cannot be named {name!r}: that is a setting of the service"
             )
-        section = self.contract_sections.get(name, {})
-        try:
-            fields: dict[str, Any] = {name: (model, Field(default_factory=model))}
-            source = create_model(f"{name}_section", __base__=_ContractSection, **fields)
-            values: dict[str, Any] = {name: section}
-            value = getattr(source(**values), name)
-        except ValidationError as exc:
-            problems = "; ".join(_problem(error) for error in exc.errors())
-            raise ContractSettingsError(
-                f"the settings [{name}] are not valid: {problems}"
-            ) from None
-        return cast(_Model, value)
+        section = {
+            key: value
+            for key, value in self.contract_sections.get(name, {}).items()
+            if key not in EXECUTION_KEYS
+        }
+        return _read_section(name, model, section, base=_ContractSection)
+
+    def contract_execution(self, name: str) -> ContractExecution:
+        """Where the jobs of the contract ``name`` run: the keys ``executor`` and ``slurm``
+        of its section (``WSRF_UWS_{NAME}__EXECUTOR``, ``WSRF_UWS_{NAME}__SLURM__{FIELD}``),
+        which :meth:`contract_settings` leaves out. Raises :class:`ContractSettingsError`."""
+        section = {
+            key: value
+            for key, value in self.contract_sections.get(name, {}).items()
+            if key in EXECUTION_KEYS
+        }
+        return _read_section(name, ContractExecution, section, base=_ExecutionSection)
+
+    @property
+    def config_file(self) -> Path | None:
+        """The TOML file :meth:`load` read these settings from (None: none)."""
+        return self._config_file
 
     def contract_environment(
         self,
@@ -413,6 +524,9 @@ class Settings(BaseSettings):
             return self.public_url.rstrip("/")
         return http_base_url(self.host, self.port)
 
+    #: The file :meth:`load` read (see :attr:`config_file`).
+    _config_file: Path | None = PrivateAttr(None)
+
     @classmethod
     def load(cls, config_file: Path | str | None = None, **overrides: Any) -> Settings:
         """Settings from ``config_file`` (TOML), the environment and ``overrides``.
@@ -425,9 +539,11 @@ class Settings(BaseSettings):
             raise FileNotFoundError(f"configuration file {path} does not exist")
         token = _config_file.set(path)
         try:
-            return cls(**{k: v for k, v in overrides.items() if v is not None})
+            settings = cls(**{k: v for k, v in overrides.items() if v is not None})
         finally:
             _config_file.reset(token)
+        settings._config_file = path.resolve() if path is not None else None
+        return settings
 
     @classmethod
     def settings_customise_sources(
@@ -444,6 +560,21 @@ class Settings(BaseSettings):
         if path is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
         return tuple(sources)
+
+
+def _read_section(
+    name: str, model: type[_Model], section: dict[str, Any], *, base: type[BaseSettings]
+) -> _Model:
+    """``section``, with the environment's ``WSRF_UWS_{NAME}__...`` over it, read as ``model``."""
+    try:
+        fields: dict[str, Any] = {name: (model, Field(default_factory=model))}
+        source = create_model(f"{name}_section", __base__=base, **fields)
+        values: dict[str, Any] = {name: section}
+        value = getattr(source(**values), name)
+    except ValidationError as exc:
+        problems = "; ".join(_problem(error) for error in exc.errors())
+        raise ContractSettingsError(f"the settings [{name}] are not valid: {problems}") from None
+    return cast(_Model, value)
 
 
 def _problem(error: Any) -> str:
@@ -470,5 +601,46 @@ class _ContractSection(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment (without the service's keys, :data:`EXECUTION_KEYS`), then the
+        table."""
+        return (_WithoutExecutionKeys(settings_cls, env_settings), init_settings)
+
+
+class _ExecutionSection(_ContractSection):
+    """What :meth:`Settings.contract_execution` reads a section with: the same sources,
+    the service's keys kept (the contract's own are ignored by the model)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
         """The environment, then the table."""
         return (env_settings, init_settings)
+
+
+class _WithoutExecutionKeys(PydanticBaseSettingsSource):
+    """Another source's values, each section without the keys of :data:`EXECUTION_KEYS`
+    (``WSRF_UWS_CEA__EXECUTOR`` is the service's, not a setting of the contract)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], source: PydanticBaseSettingsSource):
+        super().__init__(settings_cls)
+        self._source = source
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: :meth:`__call__` gives every value at once."""
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {
+            name: (
+                {k: v for k, v in value.items() if k not in EXECUTION_KEYS}
+                if isinstance(value, dict)
+                else value
+            )
+            for name, value in self._source().items()
+        }

@@ -92,7 +92,7 @@ class NodeExecutor(Executor):
         self._thread = threading.Thread(target=self._claim_loop, name="wsrf-uws-claims")
         self._thread.start()
 
-    def submit(self, resource_id: str, *, owner: str = "") -> None:
+    def submit(self, resource_id: str, *, owner: str = "", contract: str = "") -> None:
         # The job is QUEUED in the store: whichever worker has a free slot first claims it.
         try:
             self._send(Signal.QUEUED)
@@ -244,7 +244,7 @@ class NodeExecutor(Executor):
                         self._prepared.pop(job.resource_id, None)
                     self._run_ended(job.resource_id)
                     continue
-                self.local.submit(job.resource_id, owner=job.owner)
+                self.local.submit(job.resource_id, owner=job.owner, contract=job.contract)
 
     def _still_ours(self, resource_id: str) -> bool:
         try:

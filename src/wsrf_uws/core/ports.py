@@ -335,11 +335,12 @@ class Executor(ABC):
         """Begin taking work; reports go to ``listener``."""
 
     @abstractmethod
-    def submit(self, resource_id: str, *, owner: str = "") -> None:
+    def submit(self, resource_id: str, *, owner: str = "", contract: str = "") -> None:
         """Queue a job that is QUEUED in the store; returns at once.
 
         ``owner`` is the job's owner: an executor shares its slots fairly among owners
         and runs no more of one owner's jobs at once than that owner's quota allows.
+        ``contract`` is the job's contract, by which a router chooses where it runs.
         """
 
     @abstractmethod

@@ -46,13 +46,21 @@ def recover(
     executor: Executor,
     clock: Clock,
 ) -> RecoveryReport:
-    """Re-queue interrupted isolated jobs, hold the others, and sweep orphaned folders."""
+    """Re-queue interrupted isolated jobs, hold the others, and sweep orphaned folders.
+
+    Call it after ``executor.start``: jobs the started executor already holds
+    (:meth:`Executor.active`) were not interrupted. A batch system's executor takes up the
+    jobs it left in the batch queue at start-up, and those must not be queued a second time.
+    """
+    adopted = executor.active()
     report = recover_runs(
-        store.in_phases(ACTIVE_PHASES),
+        (job for job in store.in_phases(ACTIVE_PHASES) if job.resource_id not in adopted),
         store=store,
         registry=registry,
         clock=clock,
-        requeue=lambda job: executor.submit(job.resource_id, owner=job.owner),
+        requeue=lambda job: executor.submit(
+            job.resource_id, owner=job.owner, contract=job.contract
+        ),
     )
     report.orphan_folders = files.sweep(store.exists)
     if report.requeued or report.held or report.orphan_folders:

@@ -312,7 +312,7 @@ class JobService:
                 resource_id, Phase.QUEUED, expected={job.phase}, changes=changes
             )
             if queued is not None:
-                self.executor.submit(resource_id, owner=job.owner)
+                self.executor.submit(resource_id, owner=job.owner, contract=job.contract)
                 return Phase.QUEUED
             job = self.get_job(resource_id, owner=owner)  # raced with another change
         if job.phase in ACTIVE_PHASES:

@@ -124,7 +124,7 @@ class LocalExecutor(Executor):
         finalizer = weakref.WeakMethod(self.shutdown)
         atexit.register(lambda: (method := finalizer()) and method())
 
-    def submit(self, resource_id: str, *, owner: str = "") -> None:
+    def submit(self, resource_id: str, *, owner: str = "", contract: str = "") -> None:
         with self._lock:
             if resource_id not in self._runs and resource_id not in self._queued_owner:
                 self._queued_owner[resource_id] = owner
