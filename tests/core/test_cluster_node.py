@@ -72,7 +72,11 @@ def test_a_job_created_on_a_frontend_runs_on_a_worker(nodes: NodeFactory) -> Non
     done = wait_for_job(frontend, job.resource_id)
     assert done.phase is Phase.COMPLETED
     assert done.run_count == 1
-    assert done.node is None  # the run's end cleared it
+    # The outcome is recorded first, then the run's end clears the node (and signals it).
+    wait_until(
+        lambda: frontend.store.get(job.resource_id).node is None,  # type: ignore[union-attr]
+        what="the run's end clears the node",
+    )
     assert frontend.executor.active() == {}  # a front-end runs nothing
     assert worker.get_job(job.resource_id, owner=job.owner).phase is Phase.COMPLETED
 
