@@ -200,9 +200,7 @@ def test_a_node_failure_holds_a_job_that_is_not_isolated(
         slurm.run("scontrol", "update", f"NodeName={slurm.node}", "State=DOWN", "Reason=test")
         held = wait_for_job(service, job.resource_id, phases={Phase.HELD}, timeout=30)
     finally:
-        if slurm.node_state().startswith("down"):
-            slurm.run("scontrol", "update", f"NodeName={slurm.node}", "State=RESUME")
-        slurm.wait_idle()
+        slurm.resume_node()
     assert "lost with its node" in (held.note or "")
     assert "NODE_FAIL" in (held.note or "")
     assert the_slurm_job(job.resource_id).state == "NODE_FAIL"  # --no-requeue: never again

@@ -218,6 +218,20 @@ class SlurmCluster:
         """The node's state as ``sinfo`` reports it (``idle``, ``mixed``, ``down*``...)."""
         return self.run("sinfo", "--noheader", "--Node", "--format=%t").strip()
 
+    def resume_node(self) -> None:
+        """Return a node set DOWN to service and wait until it takes jobs.
+
+        ``ReturnToService=2`` lets slurmd's next registration return the node on its own,
+        so a ``RESUME`` may find it already up; Slurm then refuses the state change, which
+        is not an error here.
+        """
+        try:
+            self.run("scontrol", "update", f"NodeName={self.node}", "State=RESUME")
+        except RuntimeError:
+            if self.node_state().startswith(("down", "drain", "fail")):
+                raise
+        self.wait_idle()
+
     def wait_idle(self, *, timeout: float = 60.0) -> None:
         """Wait until the node takes jobs; RuntimeError (with the logs) if it never does."""
         deadline = time.monotonic() + timeout
