@@ -27,6 +27,7 @@ from .execution.routing import ContractRouter
 from .execution.slurm import SlurmConfig, SlurmExecutor
 from .execution.slurm_commands import SlurmCommands
 from .execution.slurm_submission import SlurmJobOptions
+from .execution.warm import preload_plan
 from .settings import QuotaSettings, Settings, SlurmJobSettings
 from .store.sqlite import SQLiteJobStore
 
@@ -90,7 +91,10 @@ def build_service(
         local = None
         if role.runs_jobs:
             local = LocalExecutor(
-                slots=slots, kill_grace=settings.kill_grace, nice=settings.job_nice
+                slots=slots,
+                kill_grace=settings.kill_grace,
+                nice=settings.job_nice,
+                preload=preload_plan(registry),
             )
         node_executor = NodeExecutor(
             store=store,
@@ -116,6 +120,7 @@ def build_service(
             kill_grace=settings.kill_grace,
             max_running=quotas.executing_jobs,
             nice=settings.job_nice,
+            preload=preload_plan(registry),
         )
     return JobService(
         duties=duties,
@@ -178,6 +183,7 @@ def contract_executors(
         kill_grace=settings.kill_grace,
         max_running=quotas.executing_jobs,
         nice=settings.job_nice,
+        preload=preload_plan(registry),
     )
     batch = settings.slurm
     environment = {"WSRF_UWS_PUBLIC_URL": public_url or settings.base_url}

@@ -18,12 +18,11 @@ from wsrf_uws.testing.server import running_server
 
 
 def job_processes(service_pid: int) -> list[psutil.Process]:
-    """The workers (children of the executor's fork server) and whatever they started."""
+    """The workers (children of the service's children: the warm parents that fork them)
+    and whatever they started."""
     found: list[psutil.Process] = []
     for process in psutil.Process(service_pid).children():
         try:
-            if not any("forkserver" in part for part in process.cmdline()):
-                continue
             for worker in process.children():
                 found += [worker, *worker.children(recursive=True)]
         except psutil.NoSuchProcess:

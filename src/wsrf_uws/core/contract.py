@@ -251,6 +251,11 @@ class Contract:
     demo_data: Path | None = None
     #: The pydantic model of the contract's settings section, or None if it has none.
     settings_model: type[Any] | None = None
+    #: Modules the contract's jobs import as they run, beyond the contract's own module
+    #: (``"reproject"``, ``"duckdb"``): imported once in the warm parent its job
+    #: processes are forked from, so a job starts without importing them. Import only:
+    #: a module that starts a thread or opens a file when imported is not preloaded.
+    preload: tuple[str, ...] = ()
 
     def __init__(self, environment: ContractEnvironment | None = None) -> None:
         environment = environment if environment is not None else ContractEnvironment()

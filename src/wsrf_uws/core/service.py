@@ -37,7 +37,7 @@ from .ports import (
 from .quotas import Quotas
 from .reaper import Reaper
 from .recorder import ExecutionRecorder
-from .recovery import RecoveryReport, recover
+from .recovery import OrphanSweep, RecoveryReport, recover
 from .registry import ContractRegistry
 
 log = logging.getLogger(__name__)
@@ -371,6 +371,10 @@ class SingleProcessDuties:
 
     node: str | None = None
 
+    def __init__(self) -> None:
+        #: The start-up's sweep of orphaned folders (it runs while the service serves).
+        self.sweep: OrphanSweep | None = None
+
     def start(self, service: JobService) -> RecoveryReport:
         service.executor.start(service.recorder)
         report = recover(
@@ -380,10 +384,14 @@ class SingleProcessDuties:
             executor=service.executor,
             clock=service.clock,
         )
+        self.sweep = OrphanSweep(files=service.files, store=service.store, report=report)
+        self.sweep.wait_started()  # before anything of the service's removes a folder
         service.reaper.start()
         return report
 
     def stop(self, service: JobService) -> None:
+        if self.sweep is not None:
+            self.sweep.stop()
         service.reaper.stop()
         service.executor.shutdown()
 

@@ -1,8 +1,12 @@
 """The local executor: each job in a worker process of its own, a fixed number of slots.
 
-One supervisor thread owns the running jobs. It waits on every worker's connection
-and exit sentinel at once (no polling), applies reports as they arrive, and enforces
-each job's execution duration. Stopping a job sends SIGTERM to its process group and
+A job's process is forked from its contract's warm parent (:mod:`.warm`), which has
+imported the contract's modules already, so it starts in milliseconds; the first job of a
+contract waits for that parent to start. One supervisor thread owns the running jobs. It
+waits on every worker's connection and exit sentinel at once (no polling), applies
+reports as they arrive, records a job's end as soon as the job has said how it ended
+(its process may take milliseconds more to exit, holding its slot), and enforces each
+job's execution duration. Stopping a job sends SIGTERM to its process group and
 descendants, then SIGKILL after a grace period, and waits until nothing is left.
 
 Slots are shared fairly: a free slot goes to the owner with the fewest running jobs
@@ -24,24 +28,31 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import SpawnContext
-from multiprocessing.process import BaseProcess
 from typing import Any, cast
 
 import psutil
 
 from ..core.model import Progress, Result
 from ..core.ports import ExecutionListener, Executor, Outcome, OutcomeKind, RunSpec
+from .job_process import ColdProcess, JobProcess
 from .messages import ProgressReport, ResultReport, RunCompleted, RunEnd, RunFailed, StateReport
 from .processes import descendants, kill_tree, signal_tree
-from .worker import run_job
+from .warm import (
+    WarmParent,
+    WarmParentUnavailable,
+    WarmState,
+    can_start_warm,
+    preload_modules,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +62,19 @@ MESSAGES_PER_TURN = 64
 READ_PAUSE = 0.05
 
 
+@dataclass(frozen=True)
+class _Claimed:
+    """A job claimed for a slot whose process has not started: its warm parent is starting."""
+
+    spec: RunSpec
+    owner: str
+
+
 @dataclass(eq=False)
 class _Run:
     spec: RunSpec
     owner: str
-    process: BaseProcess
+    process: JobProcess
     conn: Connection
     deadline: float | None
     #: Not read before this instant (monotonic): the run filled its last turn.
@@ -64,6 +83,10 @@ class _Run:
     kill_at: float | None = None
     known: list[psutil.Process] = field(default_factory=list)
     final: RunEnd | None = None
+    #: The job closed its connection: nothing more to read (its process is ending).
+    eof: bool = False
+    #: Its end is in the store already: it said how it ended, and its process is exiting.
+    recorded: bool = False
     done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -75,11 +98,17 @@ class LocalExecutor(Executor):
     owner's jobs start in the order they were submitted; free slots go round the
     owners, fewest running first.
 
-    ``start_method`` is a :mod:`multiprocessing` start method; the default
-    ``forkserver`` forks workers from a clean server process, which is safe in a
-    threaded service and fast after the first job. ``nice`` is added to each worker's
-    scheduling niceness (and so to every process a job starts): jobs then take the
-    processor only when the service's request threads leave it.
+    ``start_method`` ``"warm"`` (the default) forks each job's process from its
+    contract's warm parent (:class:`~.warm.WarmParent`), started at the contract's first
+    job; a :mod:`multiprocessing` start method (``forkserver``, ``spawn``, ``fork``)
+    starts every job cold instead, importing its contract in the new process. Jobs that no
+    warm parent can serve start cold with ``forkserver``. ``preload`` names, by contract,
+    the modules of its warm parent (:func:`~.warm.preload_plan`): a job submitted with its
+    contract's name then stays queued while its warm parent starts, and is claimed once it
+    can start at once. A contract not named there gets its warm parent when its first job
+    is claimed, and that job waits for it in EXECUTING. ``nice`` is added to each
+    worker's scheduling niceness (and so to every process a job starts): jobs then take
+    the processor only when the service's request threads leave it.
     """
 
     def __init__(
@@ -87,17 +116,23 @@ class LocalExecutor(Executor):
         *,
         slots: int = 2,
         kill_grace: float = 2.0,
-        start_method: str = "forkserver",
+        start_method: str = "warm",
         max_running: Callable[[str], int] | None = None,
         nice: int = 0,
+        preload: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         if slots < 1:
             raise ValueError("slots must be at least 1")
         self.nice = nice
+        self._warm_starts = start_method == "warm"
+        cold = "forkserver" if self._warm_starts else start_method
         # Every start method's context has Process; typeshed only types the base class.
-        self._ctx = cast(SpawnContext, multiprocessing.get_context(start_method))
-        if start_method == "forkserver":
+        self._ctx = cast(SpawnContext, multiprocessing.get_context(cold))
+        if cold == "forkserver":
             self._ctx.set_forkserver_preload(["wsrf_uws.execution.worker"])
+        #: The warm parent of each contract that has run a job, by contract name.
+        self._warm: dict[str, WarmParent] = {}
+        self._preload = {name: list(modules) for name, modules in (preload or {}).items()}
         self.slots = slots
         self.kill_grace = kill_grace
         self._max_running = max_running
@@ -105,10 +140,13 @@ class LocalExecutor(Executor):
         #: Queued jobs by owner, each owner's in submission order.
         self._queue: dict[str, deque[str]] = {}
         self._queued_owner: dict[str, str] = {}
+        self._queued_contract: dict[str, str] = {}
         #: When each owner last got a slot (a counter), for the round among equals.
         self._served: dict[str, int] = {}
         self._turns = 0
         self._runs: dict[str, _Run] = {}
+        #: Claimed jobs waiting for their warm parent; each holds a slot.
+        self._claimed: dict[str, _Claimed] = {}
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         self._listener: ExecutionListener | None = None
@@ -126,21 +164,30 @@ class LocalExecutor(Executor):
 
     def submit(self, resource_id: str, *, owner: str = "", contract: str = "") -> None:
         with self._lock:
-            if resource_id not in self._runs and resource_id not in self._queued_owner:
+            held = (self._runs, self._claimed, self._queued_owner)
+            if not any(resource_id in jobs for jobs in held):
                 self._queued_owner[resource_id] = owner
+                self._queued_contract[resource_id] = contract
                 self._queue.setdefault(owner, deque()).append(resource_id)
+                if self._warm_starts and contract in self._preload and not self._closing:
+                    self._warm_parent_of(contract, self._preload[contract])
         self._wake()
 
     def cancel(self, resource_id: str) -> bool:
         with self._lock:
             if self._unqueue(resource_id):
                 return True
+            claimed = self._claimed.pop(resource_id, None)
             run = self._runs.get(resource_id)
-            if run is None:
-                return False
-            if run.stop is None:
+            if run is not None and run.stop is None:
                 run.stop = OutcomeKind.ABORTED
                 self._terminate(run)
+        if claimed is not None:
+            self._never_started([resource_id], OutcomeKind.ABORTED)
+            self._wake()
+            return True
+        if run is None:
+            return False
         self._wake()
         run.done.wait(self.kill_grace + 30)
         return True
@@ -152,13 +199,19 @@ class LocalExecutor(Executor):
             self._closing = True
             self._queue.clear()
             self._queued_owner.clear()
+            self._queued_contract.clear()
+            claimed = list(self._claimed)
+            self._claimed.clear()
             for run in self._runs.values():
-                if run.stop is None:
+                if run.stop is None and not run.recorded:  # a recorded one is exiting
                     run.stop = OutcomeKind.INTERRUPTED
                     self._terminate(run)
+        self._never_started(claimed, OutcomeKind.INTERRUPTED)
         self._wake()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
+        for warm in list(self._warm.values()):
+            warm.close()
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -168,29 +221,41 @@ class LocalExecutor(Executor):
             stopped = list(self._queued_owner)
             self._queue.clear()
             self._queued_owner.clear()
+            self._queued_contract.clear()
+            claimed = list(self._claimed)
+            self._claimed.clear()
+            stopped += claimed
             for run in self._runs.values():
-                if run.stop is None:
+                if run.stop is None and not run.recorded:
                     run.stop = OutcomeKind.INTERRUPTED
                     stopped.append(run.spec.resource_id)
                     if at_once:
-                        pid = run.process.pid or 0
+                        pid = run.process.pid
                         run.known = descendants(pid)
                         kill_tree(pid, run.known)
                     else:
                         self._terminate(run)
+        self._never_started(claimed, OutcomeKind.INTERRUPTED)
         self._wake()
         return stopped
 
     def active(self) -> dict[str, str]:
         with self._lock:
             held = {rid: "queued" for rid in self._queued_owner}
-            held.update({rid: "running" for rid in self._runs})
+            held.update({rid: "running" for rid in self._claimed})
+            held.update({rid: "running" for rid, run in self._runs.items() if not run.recorded})
             return held
+
+    def warm_parent(self, contract: str) -> WarmParent | None:
+        """The warm parent of ``contract``'s jobs (None before its first job, or with a
+        :mod:`multiprocessing` start method)."""
+        return self._warm.get(contract)
 
     # -- the queue (called with the lock held) -----------------------------------------
 
     def _unqueue(self, resource_id: str) -> bool:
         owner = self._queued_owner.pop(resource_id, None)
+        self._queued_contract.pop(resource_id, None)
         if owner is None:
             return False
         waiting = self._queue[owner]
@@ -203,12 +268,14 @@ class LocalExecutor(Executor):
         """The job (and owner) the next free slot goes to, taken off the queue; None if
         no owner with queued jobs may run one more."""
         running: dict[str, int] = {}
-        for run in self._runs.values():
-            running[run.owner] = running.get(run.owner, 0) + 1
+        owners = [run.owner for run in self._runs.values()]
+        for owner in owners + [claimed.owner for claimed in self._claimed.values()]:
+            running[owner] = running.get(owner, 0) + 1
         eligible = [
             owner
             for owner in self._queue
-            if self._max_running is None or running.get(owner, 0) < self._max_running(owner)
+            if (self._max_running is None or running.get(owner, 0) < self._max_running(owner))
+            and not self._waits_for_warm_parent(self._queue[owner][0])
         ]
         if not eligible:
             return None
@@ -244,14 +311,14 @@ class LocalExecutor(Executor):
             now = time.monotonic()
             for run in runs:
                 waitables.append(run.process.sentinel)
-                if run.read_after <= now:
+                if run.read_after <= now and not run.eof:
                     waitables.append(run.conn)
             ready = set(wait(waitables, self._next_timer(runs)))
             if self._wake_r in ready:
                 with contextlib.suppress(BlockingIOError):
                     os.read(self._wake_r, 4096)
             for run in runs:
-                if run.process.sentinel in ready:
+                if run.process.sentinel in ready and run.process.reap():
                     self._drain(run, limit=None)  # what it wrote before it ended
                     self._finish(run)
                     continue
@@ -262,8 +329,10 @@ class LocalExecutor(Executor):
                     self._drain(run, limit=MESSAGES_PER_TURN)
 
     def _fill_slots(self) -> None:
+        for resource_id in list(self._claimed):  # their warm parent may be ready now
+            self._start(resource_id)
         listener = self._engine()
-        while len(self._runs) < self.slots and not self._closing:
+        while len(self._runs) + len(self._claimed) < self.slots and not self._closing:
             chosen = self._next_queued()
             if chosen is None:
                 return
@@ -275,29 +344,88 @@ class LocalExecutor(Executor):
                 continue
             if spec is None:
                 continue
-            parent, child = self._ctx.Pipe()
-            process = self._ctx.Process(
-                target=run_job,
-                args=(spec, child, self.nice),
-                name=f"wsrf-uws-job-{resource_id[:12]}",
-            )
-            try:
-                process.start()
-            except Exception as exc:
-                log.exception("starting a worker for %s failed", resource_id)
-                parent.close()
-                outcome = Outcome(OutcomeKind.FAILED, f"the job could not be started: {exc}")
-                with _recording("the end", resource_id):
-                    listener.on_finished(resource_id, outcome)
-                continue
-            finally:
-                child.close()
-            duration = spec.execution_duration
-            deadline = time.monotonic() + duration if duration else None
-            self._runs[resource_id] = _Run(spec, owner, process, parent, deadline)
+            self._claimed[resource_id] = _Claimed(spec, owner)
+            self._start(resource_id)
+
+    def _start(self, resource_id: str) -> None:
+        """Start the process of a claimed job, unless its warm parent is not ready yet
+        (it is started when the warm parent says it is)."""
+        claimed = self._claimed[resource_id]
+        spec = claimed.spec
+        warm = self._warm_parent(spec)
+        if warm is not None and warm.state is WarmState.BOOTING:
+            return
+        parent, child = self._ctx.Pipe()
+        process: JobProcess
+        try:
+            if warm is not None and warm.state is WarmState.READY:
+                try:
+                    process = warm.fork(child)
+                except WarmParentUnavailable:
+                    parent.close()
+                    return  # it is being replaced: this job starts when it is ready
+                self._hand_over(process, parent, spec)
+            else:
+                process = ColdProcess(self._ctx, spec, child, self.nice)
+        except Exception as exc:
+            log.exception("starting a worker for %s failed", resource_id)
+            parent.close()
+            del self._claimed[resource_id]
+            outcome = Outcome(OutcomeKind.FAILED, f"the job could not be started: {exc}")
+            with _recording("the end", resource_id):
+                self._engine().on_finished(resource_id, outcome)
+            return
+        finally:
+            child.close()
+        del self._claimed[resource_id]
+        duration = spec.execution_duration
+        deadline = time.monotonic() + duration if duration else None
+        self._runs[resource_id] = _Run(spec, claimed.owner, process, parent, deadline)
+
+    def _hand_over(self, process: JobProcess, conn: Connection, spec: RunSpec) -> None:
+        """Tell a job process forked by a warm parent how to run (see :mod:`.zygote`)."""
+        setup = {"sys_path": sys.path, "cwd": os.getcwd(), "argv": sys.argv, "nice": self.nice}
+        try:
+            conn.send(setup)
+            conn.send(spec)
+        except BaseException:
+            kill_tree(process.pid, [])
+            process.reap()
+            process.close()
+            raise
+
+    def _warm_parent(self, spec: RunSpec) -> WarmParent | None:
+        """The warm parent of the job's contract, started on its first job; None where the
+        job starts cold."""
+        if not self._warm_starts or not can_start_warm(spec.contract):
+            return None
+        warm = self._warm_parent_of(spec.contract.name, preload_modules(spec.contract))
+        return None if warm.state is WarmState.FAILED else warm
+
+    def _warm_parent_of(self, contract: str, modules: Sequence[str]) -> WarmParent:
+        warm = self._warm.get(contract)
+        if warm is None:
+            warm = WarmParent(contract, modules, on_change=self._wake)
+            self._warm[contract] = warm
+            warm.start()
+        return warm
+
+    def _waits_for_warm_parent(self, resource_id: str) -> bool:
+        """Whether a queued job is left queued: its contract's warm parent is starting."""
+        warm = self._warm.get(self._queued_contract.get(resource_id, ""))
+        return warm is not None and warm.state is WarmState.BOOTING
+
+    def _never_started(self, resource_ids: list[str], kind: OutcomeKind) -> None:
+        """Report the end of claimed jobs that were stopped before their process started."""
+        for resource_id in resource_ids:
+            with _recording("the end", resource_id):
+                self._engine().on_finished(resource_id, Outcome(kind))
 
     def _next_timer(self, runs: list[_Run]) -> float | None:
-        times = [t for run in runs for t in (run.deadline, run.kill_at) if t is not None]
+        # A deadline counts until it is enforced (or the run has ended): one past would
+        # otherwise wake the supervisor at once, again and again, through the kill grace.
+        deadlines = [r.deadline for r in runs if r.stop is None and not r.recorded]
+        times = [t for t in [*deadlines, *(r.kill_at for r in runs)] if t is not None]
         now = time.monotonic()
         times += [run.read_after for run in runs if run.read_after > now]
         return max(0.0, min(times) - now) if times else None
@@ -319,6 +447,7 @@ class LocalExecutor(Executor):
                     break
                 message = run.conn.recv()
             except (EOFError, OSError, ValueError):
+                run.eof = True  # a closed connection stays readable: not waited for again
                 break
             except Exception:
                 log.exception("unreadable report from the worker of %s", rid)
@@ -346,19 +475,26 @@ class LocalExecutor(Executor):
         if progress is not None:
             with _recording("progress", rid):
                 listener.on_progress(rid, progress)
+        if run.final is not None and run.stop is None and not run.recorded:
+            # The job has said how it ended, after its results and its last progress, and
+            # stopped whatever it started: its end is recorded now, not once its process
+            # has finished exiting (milliseconds for a process holding large libraries).
+            run.recorded = True
+            with _recording("the end", rid):
+                listener.on_finished(rid, self._outcome(run))
 
     def _enforce_limits(self, run: _Run, now: float) -> None:
+        if run.recorded:
+            return  # over: its process is exiting
         if run.deadline is not None and now >= run.deadline and run.stop is None:
             run.stop = OutcomeKind.TIMED_OUT
             self._terminate(run)
         if run.kill_at is not None and now >= run.kill_at:
             run.kill_at = None
-            kill_tree(run.process.pid or 0, run.known)
+            kill_tree(run.process.pid, run.known)
 
     def _terminate(self, run: _Run) -> None:
         pid = run.process.pid
-        if pid is None:
-            return
         run.known = descendants(pid)
         if self.kill_grace <= 0:
             kill_tree(pid, run.known)
@@ -368,14 +504,14 @@ class LocalExecutor(Executor):
 
     def _finish(self, run: _Run) -> None:
         # Whatever the job started and left in its group dies with it.
-        kill_tree(run.process.pid or 0, run.known)
-        run.process.join()
+        kill_tree(run.process.pid, run.known)
+        run.process.close()
         run.conn.close()
         with self._lock:
             self._runs.pop(run.spec.resource_id, None)
-        outcome = self._outcome(run)
-        with _recording("the end", run.spec.resource_id):
-            self._engine().on_finished(run.spec.resource_id, outcome)
+        if not run.recorded:
+            with _recording("the end", run.spec.resource_id):
+                self._engine().on_finished(run.spec.resource_id, self._outcome(run))
         run.done.set()
 
     def _outcome(self, run: _Run) -> Outcome:
@@ -412,7 +548,9 @@ def _recording(what: str, resource_id: str) -> Iterator[None]:
 
 
 def _describe_exit(code: int | None) -> str:
-    if code is not None and code < 0:
+    if code is None:
+        return "the worker process ended unexpectedly (its exit status is unknown)"
+    if code < 0:
         try:
             name = signal.Signals(-code).name
         except ValueError:

@@ -70,7 +70,8 @@ def limit_address_space(limit: int) -> None:
 
 
 def run_job(spec: RunSpec, conn: Connection, nice: int = 0) -> None:
-    """Entry point of a worker process (the target of ``multiprocessing.Process``).
+    """Run one job in this process, the job's own: forked from its contract's warm parent
+    (:mod:`.zygote`), or started cold as the target of a ``multiprocessing.Process``.
 
     ``nice`` is added to the process's niceness before anything else runs, so every
     process the job starts inherits it.

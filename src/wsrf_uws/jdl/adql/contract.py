@@ -80,6 +80,7 @@ class AdqlContract(Contract):
     state_name = "state"
     schema_path = schema_path("adql.xsd")
     settings_model = AdqlSettings
+    preload = ()  # a run needs no module beyond this one's (DuckDB, pyarrow, astropy)
 
     def __init__(self, environment: ContractEnvironment | None = None) -> None:
         super().__init__(environment)

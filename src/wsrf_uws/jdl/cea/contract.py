@@ -47,6 +47,7 @@ class CeaContract(Contract):
     demo_data = Path(__file__).resolve().parent / "demo" / "data"
 
     settings_model = CeaSettings
+    preload = ()  # a run needs no module beyond this one's
 
     def __init__(self, environment: ContractEnvironment | None = None) -> None:
         super().__init__(environment)

@@ -65,6 +65,7 @@ class StepsContract(Contract):
     jdl_element = "job"
     state_name = "state"
     schema_path = schema_path("steps.xsd")
+    preload = ()  # a run needs no module beyond this one's
 
     def describe(self, root: etree._Element) -> StepsJob:
         duration = _text(root, "executionDuration")

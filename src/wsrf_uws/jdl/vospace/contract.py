@@ -52,6 +52,7 @@ class VospaceContract(Contract):
     isolated = False
 
     settings_model = VospaceSettings
+    preload = ()  # a run needs no module beyond this one's
 
     def __init__(self, environment: ContractEnvironment | None = None) -> None:
         super().__init__(environment)
