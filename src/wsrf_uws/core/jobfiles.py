@@ -82,12 +82,20 @@ class JobFiles(ResultStorage):
     def remove(self, resource_id: str) -> None:
         """Delete the resource's folder and everything in it (no error if absent)."""
         folder = self.folder(resource_id)
-        if not folder.exists():
-            return
         trash = self.root / _TRASH
-        trash.mkdir(exist_ok=True)
         doomed = trash / f"{resource_id}-{os.getpid()}-{id(folder)}"
-        os.replace(folder, doomed)
+        # A sweep may empty the trash between our mkdir and our move (the move then
+        # finds no trash folder): make it again and retry, a few times at most.
+        for attempt in range(3):
+            if not folder.exists():
+                return
+            trash.mkdir(exist_ok=True)
+            try:
+                os.replace(folder, doomed)
+                break
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
         shutil.rmtree(doomed, ignore_errors=True)
 
     def sweep(self, is_live: Callable[[str], bool]) -> list[str]:

@@ -22,8 +22,9 @@ A job read (or returned by a change) reuses the job decoded from an identical ro
 before (:mod:`wsrf_uws.store.decoded_jobs`), as in the SQLite store.
 
 psycopg 3 and psycopg-pool are an optional dependency (``pip install 'wsrf-uws[postgres]'``).
-A pool must not be used across ``fork()``: the local executor's workers come from a
-forkserver, so they inherit none of its connections (and never touch the store).
+A pool must not be used across ``fork()``: the local executor's job processes are forked
+from warm parents (or a forkserver) that never open the store, so they inherit none of its
+connections (and never touch the store).
 """
 
 from __future__ import annotations

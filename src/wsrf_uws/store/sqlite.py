@@ -40,6 +40,11 @@ def row_key(resource_id: str) -> int:
     return int.from_bytes(digest, "big") >> 1
 
 
+#: The phases of the partial index ``jobs_active`` (migration 1), and its condition verbatim.
+_ACTIVE = frozenset({Phase.QUEUED, Phase.EXECUTING})
+_ACTIVE_CONDITION = "phase IN ('QUEUED', 'EXECUTING')"
+
+
 class SQLiteJobStore(JobStore):
     """A :class:`JobStore` in one SQLite file.
 
@@ -258,13 +263,16 @@ class SQLiteJobStore(JobStore):
         return [self._job(row) for row in self._connection().execute(sql, values)]
 
     def in_phases(self, phases: Collection[Phase]) -> Iterator[Job]:
-        marks = ", ".join("?" * len(phases))
+        # The phases are written into the statement, not bound, and the partial index's
+        # own condition repeated word for word: SQLite uses ``jobs_active`` only when the
+        # query's WHERE visibly contains the index's.
+        listed = ", ".join(f"'{Phase(p).value}'" for p in phases)
+        where = f"phase IN ({listed})"
+        if set(phases) <= _ACTIVE:
+            where += f" AND {_ACTIVE_CONDITION}"
         rows = (
             self._connection()
-            .execute(
-                f"SELECT {_COLUMNS} FROM jobs WHERE phase IN ({marks}) ORDER BY creation_time",
-                [p.value for p in phases],
-            )
+            .execute(f"SELECT {_COLUMNS} FROM jobs WHERE {where} ORDER BY creation_time")
             .fetchall()
         )
         return (self._job(row) for row in rows)
