@@ -81,32 +81,23 @@ def run_job(spec: RunSpec, conn: Connection, nice: int = 0) -> None:
     os.setpgrp()
     signal.signal(signal.SIGTERM, _interrupt)
     finished = threading.Event()
-    threading.Thread(
-        target=_watch_service, args=(conn, finished), name="service-watchdog", daemon=True
-    ).start()
-    context = WorkerContext(spec, conn)
+    context: WorkerContext | None = None
     message: RunEnd | None
+    # A stop may come at any moment from here on, before the run or while its failure
+    # is being told: it ends the run quietly wherever it lands.
     try:
-        limit_address_space(spec.memory_bytes)
-        # Read at createJob: the JDL is read again only if nothing was kept.
-        description = descriptions.restore(spec.contract, spec.description, spec.jdl)
-        spec.contract.run(description, context)
-        message = RunCompleted()
+        threading.Thread(
+            target=_watch_service, args=(conn, finished), name="service-watchdog", daemon=True
+        ).start()
+        context = WorkerContext(spec, conn)
+        message = _run(spec, context)
     except JobInterrupted:
         message = None
-    except JobFailure as exc:
-        message = RunFailed(exc.message, exc.transient)
-    except MemoryError as exc:
-        if spec.memory_bytes > 0:
-            message = RunFailed(f"the job exceeded its memory limit of {spec.memory_bytes} bytes")
-        else:
-            message = RunFailed(f"MemoryError: {exc}", detail=traceback.format_exc())
-    except BaseException as exc:
-        message = RunFailed(f"{type(exc).__name__}: {exc}", detail=traceback.format_exc())
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     finished.set()
-    with contextlib.suppress(OSError, ValueError):
-        context.flush()  # the last progress report, before the outcome
+    if context is not None:
+        with contextlib.suppress(OSError, ValueError):
+            context.flush()  # the last progress report, before the outcome
     # Children the job left behind belong to the job: stop them before reporting.
     leftovers = descendants(os.getpid())
     if leftovers:
@@ -115,3 +106,23 @@ def run_job(spec: RunSpec, conn: Connection, nice: int = 0) -> None:
         with contextlib.suppress(OSError):
             conn.send(message)
     conn.close()
+
+
+def _run(spec: RunSpec, context: WorkerContext) -> RunEnd:
+    """Run the job's contract; how the run ended (JobInterrupted passes through)."""
+    try:
+        limit_address_space(spec.memory_bytes)
+        # Read at createJob: the JDL is read again only if nothing was kept.
+        description = descriptions.restore(spec.contract, spec.description, spec.jdl)
+        spec.contract.run(description, context)
+        return RunCompleted()
+    except JobFailure as exc:
+        return RunFailed(exc.message, exc.transient)
+    except MemoryError as exc:
+        if spec.memory_bytes > 0:
+            return RunFailed(f"the job exceeded its memory limit of {spec.memory_bytes} bytes")
+        return RunFailed(f"MemoryError: {exc}", detail=traceback.format_exc())
+    except JobInterrupted:
+        raise
+    except BaseException as exc:
+        return RunFailed(f"{type(exc).__name__}: {exc}", detail=traceback.format_exc())
