@@ -22,8 +22,11 @@ The executors: the local executor (SQLite, 4 slots); Slurm with the test cluster
 scheduling (``batch_sched_delay=0``) and with Slurm's defaults (which gather batch
 submissions for up to 3 s), both on SQLite with at most 16 jobs at once on the node;
 and, if PostgreSQL's server is installed, two worker nodes (``wsrf-uws worker``, 2 slots
-each) claiming from PostgreSQL behind an in-process front-end. The Slurm cluster is the
-tests' (:mod:`wsrf_uws.testing.slurm`: munge, slurmctld and slurmd as root on this host).
+each) claiming from PostgreSQL behind an in-process front-end, and Slurm in a cluster: an
+in-process front-end on PostgreSQL that leads the cluster, so it submits and follows the
+Slurm jobs (woken by the store's notification of each queued job, as workers are), with
+a worker node beside it that claims none of them. The Slurm cluster is the tests'
+(:mod:`wsrf_uws.testing.slurm`: munge, slurmctld and slurmd as root on this host).
 
 Printed: one table; figures also go to ``bench/out/slurm_bench.json``. Exits 0 (1 only if
 a job did not complete). Run as root from the project root: ``python bench/slurm_bench.py``
@@ -167,6 +170,41 @@ def slurm_run(
         return measure(service, jobs=jobs, lone_jobs=lone_jobs)
 
 
+def cluster_slurm_run(root: Path, jobs: int, lone_jobs: int) -> dict[str, Any] | None:
+    """Slurm in a cluster: the leading front-end submits, a worker node claims nothing."""
+    binaries = server_binaries()
+    if binaries is None:
+        return None
+    postgres = Cluster(binaries)
+    postgres.start()
+    worker: RunningWorker | None = None
+    try:
+        url = postgres.new_schema()
+        data = root / "cluster-slurm"
+        frontend = build_test_service(
+            data,
+            database_url=url,
+            role=NodeRole.FRONTEND,
+            node="fe",
+            steps={"executor": "slurm"},
+        )
+        with slurm_on(FAST_SCHEDULING), started(frontend) as service:
+            # Started first, the front-end leads: the Slurm jobs are its.
+            worker = RunningWorker(
+                data,
+                node="w0",
+                slots=2,
+                database_url=url,
+                env={**CLUSTER_TEST_ENVIRONMENT, "WSRF_UWS_STEPS__EXECUTOR": "slurm"},
+            )
+            worker.start()
+            return measure(service, jobs=jobs, lone_jobs=lone_jobs)
+    finally:
+        if worker is not None:
+            worker.stop()
+        postgres.stop()
+
+
 def workers_run(root: Path, jobs: int, lone_jobs: int) -> dict[str, Any] | None:
     binaries = server_binaries()
     if binaries is None:
@@ -218,6 +256,9 @@ def main() -> int:
         nodes = workers_run(root, jobs, lone_jobs)
         if nodes is not None:
             runs["2 worker nodes x 2 slots (PostgreSQL)"] = nodes
+        on_cluster = cluster_slurm_run(root, jobs, lone_jobs)
+        if on_cluster is not None:
+            runs["Slurm from a cluster's leader, batch_sched_delay=0 (PostgreSQL)"] = on_cluster
     headers = ["executor", "lone", "lone max", "lone end", "burst", "p50", "p90", "max", "jobs/s"]
     rows = [
         [

@@ -2,24 +2,26 @@
 
     python examples/adql_cursor.py [SERVICE_URL] [PAGE_ROWS]
 
-SERVICE_URL is the service's base URL (default http://127.0.0.1:8080, what
-``wsrf-uws serve`` uses). The job selects the Hipparcos stars within 20 degrees of the
-Galactic centre's direction, brightest first; the result stays cached on the service, and
-this script reads it page by page with the contract's extra operation ``exposeRows``
-(PAGE_ROWS rows at a time, default 500), each page a VOTable in the reply. Then it
-destroys the job, which deletes the cached result. Exits with status 0 when the job
-completes, 1 when it does not.
+SERVICE_URL is the service's base URL (default ``$WSRF_UWS_URL``, else
+http://127.0.0.1:8080, what ``wsrf-uws serve`` uses). The job selects the Hipparcos
+stars within 20 degrees of the Galactic centre's direction, brightest first; the result
+stays cached on the service, and this script reads it page by page with the contract's
+extra operation ``exposeRows`` (PAGE_ROWS rows at a time, default 500), each page a
+VOTable in the reply. Then it destroys the job, which deletes the cached result. Exits
+with status 0 when the job completes, 1 when it does not.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import sys
+from pathlib import Path
 
 from astropy.io.votable import parse
 from lxml import etree
 
-from wsrf_uws.client import Service
+from wsrf_uws.client import ClientError, Service
 
 ADQL = "urn:wsrf-uws:adql:v1"
 VOTABLE = "http://www.ivoa.net/xml/VOTable/v1.3"
@@ -33,7 +35,8 @@ ORDER BY hpmag
 
 
 def main() -> int:
-    base_url = (sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8080").rstrip("/")
+    default = os.environ.get("WSRF_UWS_URL", "http://127.0.0.1:8080")
+    base_url = (sys.argv[1] if len(sys.argv) > 1 else default).rstrip("/")
     page_rows = int(sys.argv[2]) if len(sys.argv) > 2 else 500
     service = Service(base_url, "adql")  # the endpoint {base_url}/uws/adql
 
@@ -77,4 +80,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (ClientError, ValueError) as error:  # no service there, a fault, a bad URL
+        sys.exit(f"{Path(sys.argv[0]).name}: {error}")

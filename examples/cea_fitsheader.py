@@ -2,31 +2,35 @@
 
     python examples/cea_fitsheader.py [SERVICE_URL]
 
-SERVICE_URL is the service's base URL (default http://127.0.0.1:8080, what
-``wsrf-uws serve`` uses). The job's FITS file is remote: the service fetches it from its
-own demonstration data (``{SERVICE_URL}/demo/cea/starfield-a.fits``). The header output
-is kept in-line, so it comes back in the job's ``cea:state`` property, with no download.
-Exits with status 0 when the job completes, 1 when it does not.
+SERVICE_URL is the service's base URL (default ``$WSRF_UWS_URL``, else
+http://127.0.0.1:8080, what ``wsrf-uws serve`` uses). The job's FITS file is remote: the
+service fetches it from its own demonstration data (``/demo/cea/starfield-a.fits``: a
+path without a host is on the service's own public URL, so the job works wherever the
+service runs). The header output is kept in-line, so it comes back in the job's
+``cea:state`` property, with no download. Exits with status 0 when the job completes, 1
+when it does not.
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from xml.sax.saxutils import escape
+from pathlib import Path
 
-from wsrf_uws.client import Service
+from wsrf_uws.client import ClientError, Service
 
 CEA = "urn:wsrf-uws:cea:v1"
 
 
 def main() -> int:
-    base_url = (sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8080").rstrip("/")
+    default = os.environ.get("WSRF_UWS_URL", "http://127.0.0.1:8080")
+    base_url = (sys.argv[1] if len(sys.argv) > 1 else default).rstrip("/")
     service = Service(base_url, "cea")  # the endpoint {base_url}/uws/cea
 
     # One input per occurrence: `keyword` may be given several times (wildcards allowed).
     jdl = f"""<job xmlns="{CEA}">
       <application>fitsheader</application>
-      <input name="file" locality="remote">{escape(base_url)}/demo/cea/starfield-a.fits</input>
+      <input name="file" locality="remote">/demo/cea/starfield-a.fits</input>
       <input name="keyword">NAXIS*</input>
       <input name="keyword">CTYPE*</input>
       <output name="header" storage="inline"/>
@@ -55,4 +59,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (ClientError, ValueError) as error:  # no service there, a fault, a bad URL
+        sys.exit(f"{Path(sys.argv[0]).name}: {error}")

@@ -2,18 +2,20 @@
 
     python examples/image_staging.py [SERVICE_URL] [FOLDER]
 
-SERVICE_URL is the service's base URL (default http://127.0.0.1:8080, what
-``wsrf-uws serve`` uses); FOLDER receives the images (default ./cutouts). The job asks
-for twelve 3-arcminute cutouts around the demonstration archive's centre (RA 150.1,
-Dec 2.2) in band r, plus one field off the archive, with progressive staging: the job
-state's VOTable gains a row as each image is ready, and this script downloads each one
-as soon as it is listed. Then it destroys the job, which deletes the staged images on
-the service. Exits with status 0 when the job completes, 1 when it does not.
+SERVICE_URL is the service's base URL (default ``$WSRF_UWS_URL``, else
+http://127.0.0.1:8080, what ``wsrf-uws serve`` uses); FOLDER receives the images
+(default ./cutouts). The job asks for twelve 3-arcminute cutouts around the
+demonstration archive's centre (RA 150.1, Dec 2.2) in band r, plus one field off the
+archive, with progressive staging: the job state's VOTable gains a row as each image is
+ready, and this script downloads each one as soon as it is listed. Then it destroys the
+job, which deletes the staged images on the service. Exits with status 0 when the job
+completes, 1 when it does not.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import sys
 import time
 from pathlib import Path
@@ -21,7 +23,7 @@ from pathlib import Path
 from astropy.io.votable import parse
 from lxml import etree
 
-from wsrf_uws.client import Service
+from wsrf_uws.client import ClientError, Service
 
 IMAGE = "urn:wsrf-uws:image:v1"
 VOTABLE = "http://www.ivoa.net/xml/VOTable/v1.3"
@@ -44,7 +46,8 @@ def fields() -> str:
 
 
 def main() -> int:
-    base_url = (sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8080").rstrip("/")
+    default = os.environ.get("WSRF_UWS_URL", "http://127.0.0.1:8080")
+    base_url = (sys.argv[1] if len(sys.argv) > 1 else default).rstrip("/")
     folder = Path(sys.argv[2] if len(sys.argv) > 2 else "cutouts")
     folder.mkdir(parents=True, exist_ok=True)
     service = Service(base_url, "image")  # the endpoint {base_url}/uws/image
@@ -84,4 +87,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (ClientError, ValueError) as error:  # no service there, a fault, a bad URL
+        sys.exit(f"{Path(sys.argv[0]).name}: {error}")

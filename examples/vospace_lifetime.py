@@ -1,8 +1,9 @@
 """Negotiate a VOSpace space over SOAP, use it over REST, extend it, and release it (``vospace``).
 
-    python examples/vospace_lifetime.py SERVICE_URL USER PASSWORD
+    python examples/vospace_lifetime.py [SERVICE_URL USER PASSWORD]
 
-SERVICE_URL is the service's base URL (for instance http://127.0.0.1:8080); spaces
+Without arguments, ``$WSRF_UWS_URL`` (else http://127.0.0.1:8080), ``$WSRF_UWS_USER``
+and ``$WSRF_UWS_PASSWORD``. SERVICE_URL is the service's base URL; spaces
 belong to users, so the service needs a users file (``wsrf-uws users add USER``) and this
 script sends USER's credentials: as a WS-Security UsernameToken over SOAP, as HTTP Basic
 to the VOSpace endpoint. It asks for 1 MB for one day, prints the service's offer, starts
@@ -15,13 +16,14 @@ that worked.
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 from datetime import timedelta
 
 import requests
 from lxml import etree
 
-from wsrf_uws.client import Service
+from wsrf_uws.client import ClientError, Service
 
 VOSPACE = "urn:wsrf-uws:vospace:v1"
 VOS = "http://www.ivoa.net/xml/VOSpace/v2.0"
@@ -44,10 +46,14 @@ def transfer(base_url: str, uri: str, direction: str, protocol: str, auth: tuple
 
 
 def main() -> int:
-    if len(sys.argv) != 4:
+    if len(sys.argv) == 4:
+        base_url, user, password = sys.argv[1].rstrip("/"), sys.argv[2], sys.argv[3]
+    elif len(sys.argv) == 1 and "WSRF_UWS_USER" in os.environ:
+        base_url = os.environ.get("WSRF_UWS_URL", "http://127.0.0.1:8080").rstrip("/")
+        user, password = os.environ["WSRF_UWS_USER"], os.environ.get("WSRF_UWS_PASSWORD", "")
+    else:
         print(__doc__, file=sys.stderr)
         return 2
-    base_url, user, password = sys.argv[1].rstrip("/"), sys.argv[2], sys.argv[3]
     auth = (user, password)
     service = Service(base_url, "vospace", username=user, password=password)
 
@@ -86,7 +92,7 @@ def main() -> int:
         md5 = hashlib.md5(back, usedforsecurity=False).hexdigest()
         print(f"  downloaded {len(back)} bytes, {'identical' if same else 'DIFFERENT'} (MD5 {md5})")
 
-        change = job.extend(by=timedelta(days=2))  # SetTerminationTime, within the policy
+        change = job.extend(by=timedelta(days=1))  # a day more, within the policy
         print(f"  now kept until {change.new_termination_time}")
         return 0 if same else 1
     finally:
@@ -95,4 +101,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (ClientError, requests.RequestException, ValueError) as error:
+        # A wrong password (NotAuthenticated), no service there, a bad URL: one line.
+        sys.exit(f"vospace_lifetime.py: {error}")

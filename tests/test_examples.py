@@ -4,6 +4,7 @@ runs a job on a real server."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -52,6 +53,28 @@ def test_every_cea_application_has_a_sample() -> None:
     assert {path.stem for path in demo.glob("*.xml")} <= samples
 
 
+def test_samples_name_the_services_own_data_without_a_host() -> None:
+    """So they work on any port: ``/demo/...`` is resolved against the public URL."""
+    for path in SAMPLES:
+        text = path.read_text()
+        assert "127.0.0.1" not in text and "localhost" not in text, path
+
+
+def test_a_hostless_cea_sample_runs_on_any_port(server: RunningServer) -> None:
+    from wsrf_uws.client import Service
+
+    sample = (EXAMPLES / "cea" / "fitsinfo.xml").read_bytes()
+    job = Service(server.base_url, "cea").create(sample)
+    try:
+        job.start()
+        state = job.wait(timeout=120)
+        assert state.phase == "COMPLETED", state.error_message
+        fetched = state.result("in-file.fits")
+        assert fetched is not None and fetched.size
+    finally:
+        job.destroy()
+
+
 @pytest.mark.parametrize("path", SAMPLES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_a_sample_creates_a_pending_job(all_contracts: JobService, path: Path) -> None:
     if path.parent.name not in all_contracts.registry:
@@ -73,16 +96,27 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     running.stop()
 
 
-def run_example(server: RunningServer, script: str, *args: str) -> str:
-    """Run ``examples/{script}`` against ``server``; its output, once it has succeeded."""
+def run_example(
+    server: RunningServer, script: str, *args: str, status: int = 0, url_argument: bool = True
+) -> str:
+    """Run ``examples/{script}`` against ``server`` (its URL as the first argument, else in
+    ``WSRF_UWS_URL``); its output, once it has ended with ``status`` (else its stderr)."""
+    environment = {**os.environ, "WSRF_UWS_URL": server.base_url}
     run = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / script), server.base_url, *args],
+        [
+            sys.executable,
+            str(ROOT / "examples" / script),
+            *([server.base_url] if url_argument else []),
+            *args,
+        ],
         capture_output=True,
         text=True,
         timeout=180,
+        env=environment,
     )
-    assert run.returncode == 0, run.stdout + run.stderr
-    return run.stdout
+    assert run.returncode == status, run.stdout + run.stderr
+    assert "Traceback" not in run.stderr, run.stderr
+    return run.stdout if status == 0 else run.stderr
 
 
 def job_folders(server: RunningServer) -> list[Path]:
@@ -91,7 +125,9 @@ def job_folders(server: RunningServer) -> list[Path]:
 
 
 def test_the_fitsheader_example_runs_a_job(server: RunningServer) -> None:
-    output = run_example(server, "cea_fitsheader.py")
+    """On whatever port the service runs: the URL from the environment, the demonstration
+    file named without a host."""
+    output = run_example(server, "cea_fitsheader.py", url_argument=False)
     for card in ("NAXIS1  =", "NAXIS2  =", "CTYPE1  = 'RA---TAN'", "exit status: 0"):
         assert card in output, output
     assert "stdout.txt" in output
@@ -129,6 +165,7 @@ def test_the_vospace_example_negotiates_uses_and_releases_a_space(tmp_path: Path
     with_users.start()
     try:
         output = run_example(with_users, "vospace_lifetime.py", "alice", "alice-secret")
+        wrong = run_example(with_users, "vospace_lifetime.py", "alice", "guess", status=1)
         # The space is gone with the job.
         listing = requests.get(
             f"{with_users.base_url}/vospace/nodes/", auth=("alice", "alice-secret"), timeout=30
@@ -139,6 +176,7 @@ def test_the_vospace_example_negotiates_uses_and_releases_a_space(tmp_path: Path
     assert "downloaded 24000 bytes, identical" in output
     assert "notes.txt" in output
     assert listing.status_code == 200
+    assert "vospace_lifetime.py: " in wrong and "Traceback" not in wrong
     children = etree.fromstring(listing.content).find("{http://www.ivoa.net/xml/VOSpace/v2.0}nodes")
     assert children is not None
     assert len(children) == 0

@@ -127,3 +127,26 @@ def test_a_section_given_in_code_is_a_model_or_a_table() -> None:
     assert settings.contract_settings("image", ImageSettings).max_fields == 3
     with pytest.raises(ValidationError, match="unknown setting 'nothing'"):
         Settings(nothing=3)
+
+
+def test_relative_paths_in_the_file_are_relative_to_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    config = folder / "c.toml"
+    config.write_text(
+        'data_dir = "var"\nusers_file = "~/users"\n[cea]\nlibrary = "apps"\n'
+        'search_path = ["bin", "/usr/bin"]\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WSRF_UWS_ADQL__CATALOG", "stars.duckdb")
+    settings = Settings.load(config)
+    assert settings.data_dir == folder / "var"
+    assert settings.users_file == Path("~/users")  # not relative: left for the shell's meaning
+    cea = settings.contract_settings("cea", CeaSettings)
+    assert cea.library == folder / "apps"
+    assert cea.search_path == [folder / "bin", Path("/usr/bin")]
+    # A value from the environment is the working folder's, as on a command line.
+    assert settings.contract_settings("adql", AdqlSettings).catalog == Path("stars.duckdb")
+    assert Settings.load(None, data_dir=Path("here")).data_dir == Path("here")

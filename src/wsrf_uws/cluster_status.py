@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .core.cluster import ClusterStatus
+from .core.cluster import SLURM_NODE, ClusterStatus
 from .wire.times import format_utc
 
 
@@ -32,8 +32,8 @@ def status_document(status: ClusterStatus, *, ttl: float) -> dict[str, Any]:
             }
             for node in status.nodes
         ],
-        # Jobs recorded as running on a node that has no record (already swept): none
-        # unless the sweep is under way.
+        # Jobs recorded as running on a node that has no record: those in Slurm (on
+        # SLURM_NODE, which is no node), and those of a node being swept.
         "executing_elsewhere": {
             name: count
             for name, count in status.executing.items()
@@ -63,4 +63,7 @@ def print_status(status: ClusterStatus, *, as_json: bool, ttl: float) -> None:
     print(f"\nleader: {leader}{since}")
     print(f"queued jobs: {document['queued']}; executing: {document['executing']}")
     for name, count in document["executing_elsewhere"].items():
-        print(f"  {count} job(s) still recorded on {name}, which has left (being swept)")
+        if name == SLURM_NODE:
+            print(f"  {count} job(s) in Slurm, followed by the leader")
+        else:
+            print(f"  {count} job(s) still recorded on {name}, which has left (being swept)")

@@ -2,17 +2,21 @@
 
 The embedded defaults: the SQLite store and per-resource folders in the data
 directory, the local process executor, and every installed contract. With
-``database_url`` set, the store is PostgreSQL instead. A contract whose section says
-``executor = "slurm"`` runs its jobs as Slurm batch jobs (:func:`contract_executors`).
+``database_url`` set, the store is PostgreSQL instead, and the service is a node of a
+cluster. A contract whose section says ``executor = "slurm"`` runs its jobs as Slurm
+batch jobs (:func:`contract_executors` for a single process, a :class:`SlurmLeader` on
+a cluster's nodes).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .core.clock import Clock, SystemClock
 from .core.cluster import ClusterStore, NodeRole
 from .core.contract import ContractEnvironment
+from .core.job_events import JobEvents
 from .core.jobfiles import JobFiles
 from .core.lifetime import TerminationPolicy
 from .core.model import ANONYMOUS
@@ -26,8 +30,11 @@ from .execution.local import LocalExecutor
 from .execution.routing import ContractRouter
 from .execution.slurm import SlurmConfig, SlurmExecutor
 from .execution.slurm_commands import SlurmCommands
+from .execution.slurm_leader import SlurmLeader
+from .execution.slurm_runs import SlurmMarks
 from .execution.slurm_submission import SlurmJobOptions
 from .execution.warm import preload_plan
+from .observability.job_log import JobEventLog
 from .settings import QuotaSettings, Settings, SlurmJobSettings
 from .store.sqlite import SQLiteJobStore
 
@@ -42,6 +49,7 @@ def build_service(
     role: NodeRole = NodeRole.ALL,
     node: str | None = None,
     slots: int | None = None,
+    events: JobEvents | None = None,
 ) -> JobService:
     """A service for ``settings``; pass ``registry``/``executor``/``clock`` to replace the defaults.
 
@@ -49,7 +57,8 @@ def build_service(
     the contracts the registry builds. With ``database_url`` set the service is a node of
     a cluster: ``role`` says what it does, ``node`` names it (default: the ``[cluster]``
     setting, else the host name), ``slots`` is how many jobs it runs at once (default
-    ``settings.slots``). The embedded SQLite store serves one process, in the role
+    ``settings.slots``). ``events`` is told each job event (default: a log line per
+    event, :class:`JobEventLog`). The embedded SQLite store serves one process, in the role
     ``all``. The service is not started: call ``startup()`` or use it as a context manager.
     """
     clock = clock or SystemClock()
@@ -69,7 +78,7 @@ def build_service(
         raise
     quotas = owner_quotas(settings.quotas)
     files = JobFiles(settings.jobs_dir)
-    if executor is None:
+    if executor is None and not isinstance(store, ClusterStore):
         try:
             executor = contract_executors(
                 settings,
@@ -79,7 +88,6 @@ def build_service(
                 clock=clock,
                 quotas=quotas,
                 slots=slots,
-                role=role,
                 public_url=public_url,
             )
         except BaseException:
@@ -88,6 +96,28 @@ def build_service(
     duties: ClusterNode | None = None
     if isinstance(store, ClusterStore) and executor is None:
         name = node or settings.cluster.node_name()
+        leader = None
+        try:
+            on_slurm = slurm_contracts(settings, registry)
+        except BaseException:
+            store.close()
+            raise
+        if on_slurm:
+            leader = SlurmLeader(
+                store=store,
+                registry=registry,
+                clock=clock,
+                contracts=on_slurm,
+                make_executor=slurm_executors(
+                    settings,
+                    on_slurm=on_slurm,
+                    store=store,
+                    files=files,
+                    clock=clock,
+                    quotas=quotas,
+                    public_url=public_url,
+                ),
+            )
         local = None
         if role.runs_jobs:
             local = LocalExecutor(
@@ -104,6 +134,7 @@ def build_service(
             slots=slots if local else 0,
             max_running=quotas.executing_jobs,
             stop_timeout=settings.kill_grace + 10,
+            leader=leader,
         )
         executor = node_executor
         duties = ClusterNode(
@@ -140,6 +171,7 @@ def build_service(
             memory_bytes=settings.job_memory_bytes,
         ),
         quotas=quotas,
+        events=events or JobEventLog(),
     )
 
 
@@ -152,32 +184,18 @@ def contract_executors(
     clock: Clock,
     quotas: Quotas,
     slots: int,
-    role: NodeRole,
     public_url: str | None,
 ) -> Executor | None:
-    """The executor of a service some of whose contracts run on Slurm (their section's
-    ``executor = "slurm"``): a :class:`ContractRouter` sending those contracts' jobs to a
-    :class:`SlurmExecutor` and every other job to the local executor. None when every
-    contract runs locally.
-
-    Only the single-process service (role ``all``, on either store) runs jobs on Slurm:
-    a cluster node's workers would claim those jobs from the store themselves. Such a
-    service is one process, not a cluster node. Raises :class:`ValueError` for another
-    role, or when a contract's ``executor``/``slurm`` keys are not valid.
+    """The executor of a single service process some of whose contracts run on Slurm
+    (their section's ``executor = "slurm"``): a :class:`ContractRouter` sending those
+    contracts' jobs to a :class:`SlurmExecutor` and every other job to the local executor.
+    None when every contract runs locally. (On a cluster's store, the leader runs the
+    Slurm jobs instead: :class:`SlurmLeader`.) Raises :class:`ValueError` when a
+    contract's ``executor``/``slurm`` keys are not valid.
     """
-    on_slurm: dict[str, SlurmJobSettings] = {}
-    for name in registry.names():
-        execution = settings.contract_execution(name)
-        if execution.executor == "slurm":
-            on_slurm[name] = execution.slurm
+    on_slurm = slurm_contracts(settings, registry)
     if not on_slurm:
         return None
-    if role is not NodeRole.ALL:
-        raise ValueError(
-            f"the contract(s) {', '.join(sorted(on_slurm))} run on Slurm (executor = "
-            f'"slurm"), which only a single service process (serve --role all) does: Slurm '
-            "in a cluster of front-ends and workers is not supported"
-        )
     local = LocalExecutor(
         slots=slots,
         kill_grace=settings.kill_grace,
@@ -185,6 +203,43 @@ def contract_executors(
         nice=settings.job_nice,
         preload=preload_plan(registry),
     )
+    make = slurm_executors(
+        settings,
+        on_slurm=on_slurm,
+        store=store,
+        files=files,
+        clock=clock,
+        quotas=quotas,
+        public_url=public_url,
+    )
+    return ContractRouter(default=local, routes=dict.fromkeys(on_slurm, make(None)))
+
+
+def slurm_contracts(settings: Settings, registry: ContractRegistry) -> dict[str, SlurmJobSettings]:
+    """The contracts whose section says ``executor = "slurm"``, with their Slurm options.
+
+    Raises :class:`ValueError` when a contract's ``executor``/``slurm`` keys are not valid.
+    """
+    on_slurm: dict[str, SlurmJobSettings] = {}
+    for name in registry.names():
+        execution = settings.contract_execution(name)
+        if execution.executor == "slurm":
+            on_slurm[name] = execution.slurm
+    return on_slurm
+
+
+def slurm_executors(
+    settings: Settings,
+    *,
+    on_slurm: dict[str, SlurmJobSettings],
+    store: JobStore,
+    files: JobFiles,
+    clock: Clock,
+    quotas: Quotas,
+    public_url: str | None,
+) -> Callable[[SlurmMarks | None], SlurmExecutor]:
+    """Builds Slurm executors for the contracts of ``on_slurm`` (a leader needs a new one
+    at each take-over), given how they record their jobs in a cluster's store."""
     batch = settings.slurm
     environment = {"WSRF_UWS_PUBLIC_URL": public_url or settings.base_url}
     if settings.database_url.get_secret_value():
@@ -193,28 +248,33 @@ def contract_executors(
         name: SlurmJobOptions(**{**chosen.model_dump(), "extra_args": tuple(chosen.extra_args)})
         for name, chosen in on_slurm.items()
     }
-    slurm = SlurmExecutor(
-        store=store,
-        files=files,
-        clock=clock,
-        config=SlurmConfig(
-            data_dir=settings.data_dir.resolve(),
-            command=tuple(batch.command()),
-            config_file=settings.config_file,
-            environment=environment,
-            poll_interval=batch.poll_interval,
-            max_submitted=batch.max_submitted,
-            output_dir=batch.output_dir.resolve() if batch.output_dir else None,
-            time_margin=batch.time_margin,
-            cancel_timeout=batch.cancel_timeout,
-        ),
-        commands=SlurmCommands(
-            sbatch=batch.sbatch, squeue=batch.squeue, scancel=batch.scancel, sacct=batch.sacct
-        ),
-        options=lambda contract: options.get(contract, SlurmJobOptions()),
-        max_running=quotas.executing_jobs,
+    config = SlurmConfig(
+        data_dir=settings.data_dir.resolve(),
+        command=tuple(batch.command()),
+        config_file=settings.config_file,
+        environment=environment,
+        poll_interval=batch.poll_interval,
+        max_submitted=batch.max_submitted,
+        output_dir=batch.output_dir.resolve() if batch.output_dir else None,
+        time_margin=batch.time_margin,
+        cancel_timeout=batch.cancel_timeout,
     )
-    return ContractRouter(default=local, routes=dict.fromkeys(on_slurm, slurm))
+
+    def make(marks: SlurmMarks | None) -> SlurmExecutor:
+        return SlurmExecutor(
+            store=store,
+            files=files,
+            clock=clock,
+            config=config,
+            commands=SlurmCommands(
+                sbatch=batch.sbatch, squeue=batch.squeue, scancel=batch.scancel, sacct=batch.sacct
+            ),
+            options=lambda contract: options.get(contract, SlurmJobOptions()),
+            max_running=quotas.executing_jobs,
+            marks=marks,
+        )
+
+    return make
 
 
 def job_store(settings: Settings) -> JobStore:

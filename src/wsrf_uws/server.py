@@ -6,8 +6,10 @@ next, so the contracts are built knowing the public URL; a contract whose settin
 section is not valid (or one enabled but not installed) stops the start-up with the
 reason, before anything else changes. Then restart recovery runs, before the port
 accepts requests, so a client never sees a job that recovery is about to change. Each
-request is logged on one line. SIGTERM or SIGINT closes the port, stops the reaper and
-the executor (running jobs stay recorded as EXECUTING and are recovered at the next
+request is logged on one line, and so is each step of a job's life
+(:mod:`wsrf_uws.observability.job_log`); ``GET /health`` and ``GET /metrics`` serve the
+operator (:mod:`wsrf_uws.observability.http`). SIGTERM or SIGINT closes the port, stops
+the reaper and the executor (running jobs stay recorded as EXECUTING and are recovered at the next
 start), closes the store and releases the lock.
 
 The HTTP server is waitress with :func:`wsrf_uws.waitress_compat.guard` installed: each
@@ -32,15 +34,25 @@ from waitress.server import create_server
 
 from .accounts import UsersFile
 from .core.cluster import NodeRole
+from .core.job_events import AllJobEvents
 from .core.registry import ContractRegistry, installed_names
 from .core.service import JobService
 from .data_lock import DataDirectoryLock
+from .observability.health import HealthCheck
+from .observability.http import OperatorRoutes
+from .observability.job_log import JobEventLog
+from .observability.log_format import announce_line
+from .observability.metrics import ServiceMetrics
 from .request_rate import RequestRate
+from .rest import RestRoutes, WaitLimits
+from .rest.html import load_secret
 from .runtime import build_service
 from .settings import Settings, http_base_url
 from .soap.application import SoapApplication, WsgiApp
 from .soap.identity import Authenticator
 from .soap.incoming import XmlLimits
+from .soap.properties import REST_PATH
+from .tap.mount import tap_routes
 from .waitress_compat import ConnectionPolicy, FairTaskDispatcher, guard
 
 log = logging.getLogger("wsrf_uws.server")
@@ -134,15 +146,35 @@ def build_application(
     settings: Settings, service: JobService, *, base_url: str | None = None
 ) -> SoapApplication:
     """The WSGI application of ``service`` (not started) as ``settings`` configure it."""
+    authenticate = authenticator(settings, service).authenticate
+    rest = RestRoutes(
+        service=service,
+        base_url=base_url or settings.base_url,
+        authenticate=authenticate,
+        limits=WaitLimits(max_wait=settings.rest.max_wait, max_waiters=settings.rest.max_waiters),
+        max_listed_jobs=settings.max_listed_jobs,
+        page_secret=load_secret(settings.data_dir),
+    )
     return SoapApplication(
         service=service,
         base_url=base_url or settings.base_url,
-        authenticate=authenticator(settings, service).authenticate,
+        authenticate=authenticate,
         max_body_bytes=settings.max_request_bytes,
+        max_listed_jobs=settings.max_listed_jobs,
         xml_limits=XmlLimits(
             max_namespaces=settings.http.max_xml_namespaces,
             max_attributes=settings.http.max_xml_attributes,
         ),
+        extra_routes={
+            REST_PATH: rest,
+            **tap_routes(
+                settings,
+                service,
+                base_url=base_url or settings.base_url,
+                authenticate=authenticate,
+                job_list=lambda path: rest.mount("adql", path=path),
+            ),
+        },
     )
 
 
@@ -166,7 +198,24 @@ def tune_interpreter() -> None:
     sys.setswitchinterval(SWITCH_INTERVAL)
 
 
-def http_server(settings: Settings, application: SoapApplication, listener: socket.socket) -> Any:
+def operator_routes(
+    settings: Settings, service: JobService, application: SoapApplication, metrics: ServiceMetrics
+) -> OperatorRoutes:
+    """``application`` behind the operator's routes (``/health``, ``/metrics``), timed."""
+    metrics.bind(service)
+    operations = {name for endpoint in application.endpoints.values() for name in endpoint.handlers}
+    return OperatorRoutes(
+        application,
+        health=HealthCheck(service),
+        metrics=metrics,
+        operations=operations,
+        metrics_access=settings.metrics_access,
+    )
+
+
+def http_server(
+    settings: Settings, application: SoapApplication | OperatorRoutes, listener: socket.socket
+) -> Any:
     """The waitress server of ``application`` on ``listener``, guarded as ``settings`` say."""
     http = settings.http
     connections = _connection_limit(http.connection_limit)
@@ -309,9 +358,15 @@ def _serve_locked(
     except ValueError:
         listener.close()
         raise
+    metrics = ServiceMetrics()
     try:
         service = build_service(
-            settings, registry=registry, public_url=base_url, role=role, node=node
+            settings,
+            registry=registry,
+            public_url=base_url,
+            role=role,
+            node=node,
+            events=AllJobEvents([JobEventLog(), metrics]),
         )
     except BaseException:
         listener.close()
@@ -330,7 +385,15 @@ def _serve_locked(
         service.shutdown()
         raise
     try:
-        return _run(settings, service, listener, base_url=base_url, role=role, announce=announce)
+        return _run(
+            settings,
+            service,
+            listener,
+            base_url=base_url,
+            role=role,
+            announce=announce,
+            metrics=metrics,
+        )
     finally:
         if lock is not None:
             lock.release()
@@ -344,11 +407,13 @@ def _run(
     base_url: str,
     role: NodeRole,
     announce: Callable[[str], None] | None,
+    metrics: ServiceMetrics,
 ) -> int:
     report = service.startup()
     try:
         application = build_application(settings, service, base_url=base_url)
-        server = http_server(settings, application, listener)
+        routes = operator_routes(settings, service, application, metrics)
+        server = http_server(settings, routes, listener)
 
         def stop(signum: int, frame: Any) -> None:
             raise _Stop
@@ -364,7 +429,7 @@ def _run(
             f"{len(report.held)} held)"
         )
         tune_interpreter()
-        (announce or _print)(message)
+        (announce or _printer(settings))(message)
         try:
             server.run()  # returns when _Stop, a SystemExit, ends waitress's loop
         finally:
@@ -378,5 +443,10 @@ def _run(
     return 0
 
 
-def _print(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+def _printer(settings: Settings) -> Callable[[str], None]:
+    """What prints the ready line on stderr: in the log's format (a JSON object in JSON)."""
+
+    def print_line(message: str) -> None:
+        print(announce_line(message, log_format=settings.log_format), file=sys.stderr, flush=True)
+
+    return print_line

@@ -373,26 +373,36 @@ def test_extend_until_a_time(service: Service) -> None:
     assert job.termination_time == wanted
 
 
-def test_extend_by_counts_from_the_services_now(service: Service) -> None:
+def test_extend_lifetime_counts_from_the_services_now(service: Service) -> None:
     job = service.create(steps_jdl(1, 0))
-    change = job.extend(by=timedelta(hours=2))
+    change = job.extend(lifetime=timedelta(hours=2))
     assert change.new_termination_time is not None
     lifetime = change.new_termination_time - change.current_time
     assert abs(lifetime - timedelta(hours=2)) < timedelta(seconds=1)
 
 
-def test_extend_needs_exactly_one_of_until_and_by(service: Service) -> None:
+def test_extend_by_adds_to_the_termination_time(service: Service) -> None:
+    job = service.create(steps_jdl(1, 0))
+    before = job.termination_time
+    assert before is not None
+    change = job.extend(by=timedelta(hours=2))
+    assert change.new_termination_time == before + timedelta(hours=2) == job.termination_time
+
+
+def test_extend_needs_exactly_one_of_until_by_and_lifetime(service: Service) -> None:
     job = service.job("unused")
     with pytest.raises(ValueError, match="exactly one"):
         job.extend()
     with pytest.raises(ValueError, match="exactly one"):
         job.extend(until=datetime.now(UTC), by=timedelta(hours=1))
+    with pytest.raises(ValueError, match="exactly one"):
+        job.extend(lifetime=timedelta(hours=1), by=timedelta(hours=1))
 
 
 def test_extend_beyond_the_maximum_is_rejected(service: Service) -> None:
     job = service.create(steps_jdl(1, 0))
     with pytest.raises(TerminationTimeChangeRejected) as caught:
-        job.extend(by=timedelta(days=40))
+        job.extend(lifetime=timedelta(days=40))
     assert caught.value.detail is not None
     assert caught.value.detail.tag == f"{{{RL}}}TerminationTimeChangeRejectedFault"
 

@@ -38,10 +38,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 
 @pytest.fixture(autouse=True)
-def environment(server: RunningServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def environment(
+    server: RunningServer, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     for name in ("WSRF_UWS_USER", "WSRF_UWS_PASSWORD", "WSRF_UWS_CONTRACT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("WSRF_UWS_URL", server.base_url)
+    monkeypatch.setenv("WSRF_UWS_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "wsdl-cache"))
 
 
 @pytest.fixture
@@ -95,10 +98,13 @@ def test_submit_prints_the_resource_id(
     assert Service(server.url("steps")).job(resource_id).phase == "PENDING"
 
 
-def test_submit_start(capsys: pytest.CaptureFixture[str], jdl_file: Path) -> None:
-    status, out, _ = run(capsys, "submit", "steps", str(jdl_file), "--start")
+def test_submit_start_prints_only_the_id(
+    capsys: pytest.CaptureFixture[str], jdl_file: Path
+) -> None:
+    status, out, err = run(capsys, "submit", "steps", str(jdl_file), "--start")
     assert status == 0
-    assert fields(out)["phase"][0] in ("QUEUED", "EXECUTING", "COMPLETED")
+    assert RESOURCE_ID.match(out.strip()) and out.count("\n") == 1
+    assert re.search(r"is (QUEUED|EXECUTING|COMPLETED)", err)
 
 
 def test_submit_wait_shows_progress_and_results(
@@ -106,8 +112,8 @@ def test_submit_wait_shows_progress_and_results(
 ) -> None:
     status, out, err = run(capsys, "submit", "steps", str(jdl_file), "--wait")
     assert status == 0
-    resource_id = out.splitlines()[0]
-    found = fields(out)
+    (resource_id,) = out.splitlines()
+    found = fields(err.split("\n", 1)[1])
     assert found["phase"] == ["COMPLETED"]
     assert found["progress"] == ["100%"]
     results = [line.split()[:2] for line in found["result"]]
@@ -121,10 +127,10 @@ def test_submit_wait_fails_when_the_job_fails(
 ) -> None:
     jdl = tmp_path / "failing.xml"
     jdl.write_bytes(steps_jdl(1, 0, fail="out of cheese"))
-    status, out, _ = run(capsys, "submit", "steps", str(jdl), "--wait")
+    status, _, err = run(capsys, "submit", "steps", str(jdl), "--wait")
     assert status == 1
-    assert fields(out)["phase"] == ["ERROR"]
-    assert fields(out)["error"] == ["fatal: out of cheese"]
+    assert fields(err)["phase"] == ["ERROR"]
+    assert fields(err)["error"] == ["fatal: out of cheese"]
 
 
 def test_submit_with_a_termination_time(capsys: pytest.CaptureFixture[str], jdl_file: Path) -> None:
@@ -225,7 +231,7 @@ def test_start_and_start_again(capsys: pytest.CaptureFixture[str], jdl_file: Pat
     resource_id = submit(capsys, jdl_file)
     status, out, _ = run(capsys, "start", resource_id, "--contract", "steps")
     assert status == 0
-    assert fields(out)["phase"][0] in ("QUEUED", "EXECUTING", "COMPLETED")
+    assert out.strip() in ("QUEUED", "EXECUTING", "COMPLETED")
     Service(os.environ["WSRF_UWS_URL"], "steps").job(resource_id).wait(timeout=30, poll=0.05)
     status, out, err = run(capsys, "start", resource_id, "--contract", "steps")
     assert (status, out) == (1, "")
@@ -238,23 +244,40 @@ def test_resume(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     resource_id = submit(capsys, jdl, "--start")
     status, out, _ = run(capsys, "resume", resource_id, "--contract", "steps")
     assert status == 0
-    assert fields(out)["phase"][0] in ("QUEUED", "EXECUTING", "COMPLETED")
+    assert out.strip() in ("QUEUED", "EXECUTING", "COMPLETED")
 
 
-def test_extend_by_and_until(capsys: pytest.CaptureFixture[str], jdl_file: Path) -> None:
+def test_extend_by_adds_to_the_termination_time_and_until_sets_it(
+    capsys: pytest.CaptureFixture[str], jdl_file: Path, server: RunningServer
+) -> None:
     resource_id = submit(capsys, jdl_file)
-    before = datetime.now(UTC)
+    job = Service(server.url("steps")).job(resource_id)
+    before = job.termination_time
+    assert before is not None
     status, out, _ = run(capsys, "extend", resource_id, "--contract", "steps", "--by", "PT2H")
     assert status == 0
-    ends = parse_datetime(fields(out)["terminates"][0])
-    assert before + timedelta(hours=2) - timedelta(seconds=2) <= ends
-    assert ends <= datetime.now(UTC) + timedelta(hours=2)
+    second = timedelta(seconds=1)  # printed to the second
+    assert abs(parse_datetime(out.strip()) - (before + timedelta(hours=2))) < second
+    assert job.termination_time == before + timedelta(hours=2)
     status, out, _ = run(capsys, "extend", resource_id, "--contract", "steps", "--by", "600")
-    ends = parse_datetime(fields(out)["terminates"][0])
-    assert abs(ends - datetime.now(UTC) - timedelta(minutes=10)) < timedelta(seconds=5)
+    assert abs(parse_datetime(out.strip()) - (before + timedelta(hours=2, minutes=10))) < second
     wanted = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     status, out, _ = run(capsys, "extend", resource_id, "--contract", "steps", "--until", wanted)
-    assert status == 0 and fields(out)["terminates"] == [wanted]
+    assert (status, out) == (0, f"{wanted}\n")
+
+
+def test_extend_until_the_past_needs_destroy_now(
+    capsys: pytest.CaptureFixture[str], jdl_file: Path, server: RunningServer
+) -> None:
+    resource_id = submit(capsys, jdl_file)
+    past = ("extend", resource_id, "--contract", "steps", "--until", "2020-01-01")
+    status, out, err = run(capsys, *past)
+    assert (status, out) == (2, "")
+    assert "in the past" in err and "--destroy-now" in err
+    assert Service(server.url("steps")).job(resource_id).phase == "PENDING"
+    assert run(capsys, *past, "--destroy-now")[0] == 0
+    status, _, err = run(capsys, "status", resource_id, "--contract", "steps")
+    assert status == 1 and "ResourceUnknown" in err
 
 
 def test_extend_refusals(capsys: pytest.CaptureFixture[str], jdl_file: Path) -> None:
@@ -313,7 +336,7 @@ def test_wsdl_of_an_unknown_contract(capsys: pytest.CaptureFixture[str]) -> None
 
 def test_no_service(capsys: pytest.CaptureFixture[str]) -> None:
     status, _, err = run(capsys, "wsdl", "steps", "--url", "http://127.0.0.1:9")
-    assert status == 1
+    assert status == 3
     assert "cannot connect" in err
 
 
@@ -338,9 +361,9 @@ def wsrf_uws(*argv: str) -> subprocess.CompletedProcess[str]:
 def test_cli_submit_wait_then_status(jdl_file: Path, server: RunningServer) -> None:
     done = wsrf_uws("submit", "steps", str(jdl_file), "--wait", "--url", server.base_url)
     assert done.returncode == 0, done.stderr
-    resource_id = done.stdout.splitlines()[0]
+    resource_id = done.stdout.strip()
     assert RESOURCE_ID.match(resource_id)
-    assert fields(done.stdout)["phase"] == ["COMPLETED"]
+    assert fields(done.stderr)["phase"] == ["COMPLETED"]
     shown = wsrf_uws("status", resource_id, "--url", server.url("steps"))
     assert shown.returncode == 0, shown.stderr
     assert fields(shown.stdout)["phase"] == ["COMPLETED"]

@@ -445,7 +445,7 @@ def test_kill_9_of_the_leader_hands_the_reaper_to_another_node(
             service = Service(survivor.url("steps"))
             # One job whose termination time falls after the kill, one set after it.
             early = service.create(steps_jdl(1, 0))
-            early.extend(by=timedelta(seconds=3))
+            early.extend(lifetime=timedelta(seconds=3))
 
             cluster.node(leader).kill()
             others = {p.node for p in cluster.processes} - {leader}
@@ -457,7 +457,7 @@ def test_kill_9_of_the_leader_hands_the_reaper_to_another_node(
             successor = eventually(another_leader, what="another node leads")
             assert cluster.status()["leader"] == successor
             late = service.create(steps_jdl(1, 0))
-            late.extend(by=timedelta(seconds=1))
+            late.extend(lifetime=timedelta(seconds=1))
 
             for job in (early, late):
                 eventually(

@@ -3,16 +3,16 @@ squeue, its records, and the settings that choose an executor per contract."""
 
 from __future__ import annotations
 
-import os
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from wsrf_uws.core.cluster import NodeRole
 from wsrf_uws.core.contract import ContractSettingsError
+from wsrf_uws.core.node_executor import NodeExecutor
 from wsrf_uws.execution.slurm_commands import parse_squeue
+from wsrf_uws.execution.slurm_leader import SlurmLeader
 from wsrf_uws.execution.slurm_records import SlurmRecord, SlurmRecords
 from wsrf_uws.execution.slurm_submission import (
     SlurmJobOptions,
@@ -21,6 +21,7 @@ from wsrf_uws.execution.slurm_submission import (
     time_limit,
 )
 from wsrf_uws.jdl.cea.settings import CeaSettings
+from wsrf_uws.runtime import build_service
 from wsrf_uws.settings import Settings
 
 
@@ -125,26 +126,19 @@ def test_a_contract_section_chooses_its_executor_and_its_model_never_sees_it(
     assert settings.contract_execution("cea").executor == "local"
 
 
-@pytest.mark.parametrize(
-    "command",
-    [["serve", "--role", "frontend", "--port", "0"], ["worker"]],
-    ids=["frontend", "worker"],
-)
-def test_cluster_roles_refuse_to_start_with_a_contract_on_slurm(
-    command: list[str], tmp_path: Path, postgres_url: str
+@pytest.mark.parametrize("role", [NodeRole.FRONTEND, NodeRole.WORKER, NodeRole.ALL])
+def test_every_cluster_node_can_lead_the_contracts_on_slurm_and_none_claims_them(
+    role: NodeRole, tmp_path: Path, postgres_url: str
 ) -> None:
-    environment = {
-        **os.environ,
-        "WSRF_UWS_DATABASE_URL": postgres_url,
-        "WSRF_UWS_CEA__EXECUTOR": "slurm",
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "wsrf_uws.cli", *command, "--data", str(tmp_path / "data")],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    settings = Settings(
+        data_dir=tmp_path / "data", database_url=postgres_url, cea={"executor": "slurm"}
     )
-    assert done.returncode == 2, done.stderr
-    assert "cea run on Slurm" in done.stderr
-    assert "single service process" in done.stderr
+    service = build_service(settings, role=role, node="n0")
+    try:
+        executor = service.executor
+        assert isinstance(executor, NodeExecutor)
+        assert isinstance(executor.leader, SlurmLeader)
+        assert executor.leader.contracts == {"cea"}
+        assert service.duties.node == "n0"
+    finally:
+        service.store.close()

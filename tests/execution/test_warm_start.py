@@ -21,7 +21,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-from warm_support import MISSING, THREADED, UnpreloadableContract
 
 from wsrf_uws.core import JobService, Phase
 from wsrf_uws.core.model import ANONYMOUS
@@ -40,6 +39,7 @@ from wsrf_uws.testing import (
 )
 
 from conftest import alive, wait_for_children
+from warm_support import MISSING, THREADED, UnpreloadableContract
 
 SAFETY = 60.0  # seconds: only a guard against hanging, never a measurement
 

@@ -69,6 +69,8 @@ CORE_OPERATIONS = {
     "GetResourcePropertyDocument",
     "SetTerminationTime",
     "Destroy",
+    "abortJob",
+    "listJobs",
 }
 WSA_HEADERS = {"To", "Action", "MessageID", "ReplyTo", "From", "FaultTo", "RelatesTo"}
 #: Matrix rows besides the steps: building a compiled client, and the store left empty.

@@ -104,6 +104,8 @@ def test_zeep_loads_the_published_wsdl_with_every_operation(client: zeep.Client)
         "startJob",
         "resumeJob",
         "readResult",
+        "abortJob",
+        "listJobs",
         "GetResourcePropertyDocument",
         "GetResourceProperty",
         "GetMultipleResourceProperties",

@@ -98,10 +98,24 @@ def test_requests_under_a_prefix_reach_the_contract_application(tmp_path: Path) 
     assert call(app, "/")[0] == "200 OK"
 
 
-@pytest.mark.parametrize("prefix", ["/uws", "/results/x", "/schemas", "space", "/space/", "/a//b"])
+@pytest.mark.parametrize(
+    "prefix",
+    ["/uws", "/uws/space", "/uws/other/x", "/results/x", "/schemas", "space", "/space/", "/a//b"],
+)
 def test_reserved_or_malformed_prefixes_are_refused(tmp_path: Path, prefix: str) -> None:
     with pytest.raises(ValueError, match=r"prefix|reserved"):
         application(tmp_path, RoutedContract("space", (prefix,), folder=tmp_path))
+
+
+def test_a_contract_may_serve_documents_below_its_own_endpoint(tmp_path: Path) -> None:
+    app = application(tmp_path, RoutedContract("space", ("/uws/space/tables",), folder=tmp_path))
+    assert call(app, "/uws/space/tables/a")[1] == (
+        b"space anonymous /uws/space/tables/a http://example.org"
+    )
+    # The SOAP endpoint itself, and its WSDL, are still the service's.
+    status, answer = call(app, "/uws/space")
+    assert status == "200 OK" and answer.startswith(b"SOAP endpoint")
+    assert call(app, "/uws/space/other")[0] == "404 Not Found"
 
 
 def test_two_contracts_claiming_overlapping_prefixes_are_refused(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ import psycopg
 import pytest
 
 from wsrf_uws.core.cluster import (
+    SLURM_NODE,
     ClusterLinkLostError,
     ClusterSession,
     NodeNameTakenError,
@@ -175,6 +176,56 @@ def test_the_owner_running_fewest_goes_first_then_the_oldest_job(
     while (job := store.claim("w1", now=NOW)) is not None:
         order.append(job.resource_id)
     assert order == [r.resource_id for r in (c1, b1, c2, b2, a1)]
+
+
+def test_claims_leave_the_excluded_contracts_to_the_leader(store: PostgresJobStore) -> None:
+    # bob's only queued job is on Slurm: he is no candidate, and alice's job goes first
+    # although bob's is older.
+    on_slurm = queued("bob", 0, contract="cea")
+    local = queued("alice", 1)
+    store.insert_many([on_slurm, local])
+    claimed = store.claim("w0", now=NOW, exclude={"cea"})
+    assert claimed is not None and claimed.resource_id == local.resource_id
+    assert store.claim("w0", now=NOW, exclude={"cea"}) is None
+    assert store.claim("w0", now=NOW, exclude={"cea"}, max_running=lambda owner: 5) is None
+    assert recorded_phase(store, on_slurm) is Phase.QUEUED
+    # Without the exclusion (no contract on Slurm) it is claimed like any other.
+    again = store.claim("w0", now=NOW)
+    assert again is not None and again.resource_id == on_slurm.resource_id
+
+
+def test_queued_jobs_are_taken_up_for_slurm_once_and_released(
+    nodes: list[PostgresJobStore],
+) -> None:
+    store, other = nodes
+    first = queued("alice", 1, contract="cea")
+    second = queued("bob", 0, contract="cea")
+    store.insert_many([first, second, queued("alice", 2), make_job(contract="cea")])
+    assert [j.resource_id for j in store.queued_jobs({"cea"})] == [
+        second.resource_id,
+        first.resource_id,
+    ]
+    # Two leaders at once: one takes the job up.
+    taken = [store.take_queued(first.resource_id, node=SLURM_NODE)]
+    taken.append(other.take_queued(first.resource_id, node=SLURM_NODE))
+    assert taken == [True, False]
+    assert [j.resource_id for j in store.queued_jobs({"cea"})] == [second.resource_id]
+    assert [j.resource_id for j in store.queued_jobs({"cea"}, node=SLURM_NODE)] == [
+        first.resource_id
+    ]
+    # Released (its Slurm job is over): untaken again, and the cluster is told.
+    assert store.run_ended(first.resource_id, node=SLURM_NODE)
+    assert len(store.queued_jobs({"cea"})) == 2
+    # Only a QUEUED job can be taken up.
+    pending = make_job(contract="cea")
+    store.insert(pending)
+    assert not store.take_queued(pending.resource_id, node=SLURM_NODE)
+
+
+def recorded_phase(store: PostgresJobStore, job: Job) -> Phase:
+    found = store.get(job.resource_id)
+    assert found is not None
+    return found.phase
 
 
 def test_claims_from_many_threads_on_two_nodes_take_each_job_once(

@@ -56,6 +56,17 @@ def test_a_job_digests_texts_and_demo_files(tmp_path: Path) -> None:
         assert [result.name for result in done.results] == [MANIFEST]
 
 
+def test_a_demo_file_without_a_host_is_the_services_own(tmp_path: Path) -> None:
+    """``/demo/checksum/stars.csv`` works wherever the service runs (examples/job.xml)."""
+    with build_test_service(tmp_path, contracts=[ChecksumContract]) as service:
+        job = service.create_job(
+            contract="checksum", document=jdl(urls=("/demo/checksum/stars.csv",))
+        )
+        assert job.jdl_state["bytes"] == STARS.stat().st_size
+        sample = (Path(__file__).parents[1] / "examples" / "job.xml").read_bytes()
+        assert service.create_job(contract="checksum", document=sample).jdl_state["inputs"] == 3
+
+
 def test_the_algorithm_is_the_jobs_choice(tmp_path: Path) -> None:
     with build_test_service(tmp_path, contracts=[ChecksumContract]) as service:
         job = service.create_job(

@@ -19,12 +19,15 @@ follow it to another host.
 Parsed WSDL documents are cached per URL for the life of the process and never
 expire: a process that must see a service's changed WSDL has to be restarted. Each URL
 is fetched under its own lock, so one slow service does not hold up loading another's.
+Across processes, a channel given a ``cache_folder`` keeps the documents on disk and
+revalidates them with one conditional request (:mod:`wsrf_uws.client.wsdl_cache`).
 """
 
 from __future__ import annotations
 
 import re
 import threading
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,6 +45,7 @@ from urllib3.util.retry import Retry
 from ..wire.names import RESOURCE_ID
 from ..wire.namespaces import CORE, SOAP11, WSA, q
 from .errors import ServiceUnavailable, TransportError, fault_from
+from .wsdl_cache import DocumentCache
 
 _UNAVAILABLE = {502, 503, 504}
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\"()]+)")
@@ -61,11 +65,13 @@ _fetching: dict[str, threading.Lock] = {}
 _documents_lock = threading.Lock()
 
 
-def load_document(wsdl_url: str, transport: Any) -> Any:
+def load_document(wsdl_url: str, transport: Any, *, cache_folder: Path | None = None) -> Any:
     """The parsed WSDL (a ``zeep.wsdl.Document``) at ``wsdl_url``, fetched once per process.
 
     Callers asking for the same URL at once wait for a single fetch; callers asking for
     other URLs do not wait at all. The cache never expires (see the module docstring).
+    With ``cache_folder``, the first fetch of the process revalidates the documents kept
+    there instead of fetching them all (:class:`~wsrf_uws.client.wsdl_cache.DocumentCache`).
     """
     with _documents_lock:
         document = _documents.get(wsdl_url)
@@ -78,7 +84,7 @@ def load_document(wsdl_url: str, transport: Any) -> Any:
         if document is not None:  # fetched while this caller waited for the URL's lock
             return document
         try:
-            document = _fetch_document(wsdl_url, transport)
+            document = _fetch_document(wsdl_url, transport, cache_folder)
             with _documents_lock:
                 _documents[wsdl_url] = document
         finally:
@@ -89,10 +95,17 @@ def load_document(wsdl_url: str, transport: Any) -> Any:
     return document
 
 
-def _fetch_document(wsdl_url: str, transport: Any) -> Any:
+def _fetch_document(wsdl_url: str, transport: Any, cache_folder: Path | None) -> Any:
     """Fetch and parse the WSDL at ``wsdl_url``; raise the client's exceptions on failure."""
     try:
-        return _Document(wsdl_url, transport, settings=zeep.Settings())
+        if cache_folder is None:
+            return _Document(wsdl_url, transport, settings=zeep.Settings())
+        cache = DocumentCache(cache_folder, wsdl_url)
+        cache.revalidate(transport.session, timeout=transport.load_timeout)
+        loader = _Transport(cache=cache, session=transport.session, timeout=transport.load_timeout)
+        document = _Document(wsdl_url, loader, settings=zeep.Settings())
+        cache.save()
+        return document
     except requests.HTTPError as error:
         response = error.response
         status = None if response is None else response.status_code
@@ -147,6 +160,7 @@ class Channel:
         password: str | None = None,
         digest: bool = False,
         timeout: float = 30,
+        cache_folder: Path | None = None,
     ) -> None:
         #: The HTTP session of every request; it sends no Authorization header by itself.
         self.session = requests.Session()
@@ -182,7 +196,9 @@ class Channel:
         self._origin = origin(wsdl_url)
         #: The zeep client on the published WSDL.
         self.client: Any = _Client(
-            load_document(wsdl_url, transport), wsse=wsse, transport=transport
+            load_document(wsdl_url, transport, cache_folder=cache_folder),
+            wsse=wsse,
+            transport=transport,
         )
         self.wsdl_url = wsdl_url
         port = _first_port(self.client, wsdl_url)

@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
-import requests
 from lxml import etree
 from zeep import xsd
 
@@ -26,8 +25,9 @@ from ..wire.elements import is_nil
 from ..wire.names import CURRENT_TIME, JOB_STATE, PHASE, TERMINATION_TIME, UWS_JOB
 from ..wire.namespaces import RL, q
 from ..wire.times import as_utc
-from .channel import Channel, connection_error
-from .errors import NotAuthenticated, ResultUnavailable, TransportError
+from .channel import Channel
+from .download import DownloadProgress, fetch_to_path, fetch_to_stream
+from .errors import ResultUnavailable, TransportError, UnableToSetTerminationTime
 from .state import SETTLED_PHASES, JobState, parse_job_state
 from .times import INFINITE, Infinite, parse_datetime
 
@@ -43,7 +43,6 @@ __all__ = [
 ]
 
 QNameLike = str | etree.QName
-_CHUNK = 64 * 1024
 
 
 class TerminationChange(NamedTuple):
@@ -76,6 +75,11 @@ class Job:
     def start(self) -> str:
         """Start the job (startJob); return its phase afterwards (QUEUED, or later)."""
         return _phase_of(self._call("startJob"))
+
+    def abort(self) -> str:
+        """Abort the job (abortJob, UWS 1.1 ABORT): its work stops, the results so far stay;
+        return its phase afterwards (ABORTED). A finished job refuses (InvalidPhase)."""
+        return _phase_of(self._call("abortJob"))
 
     def resume(self) -> str:
         """Resume a HELD job (resumeJob); return its phase afterwards."""
@@ -184,19 +188,32 @@ class Job:
     # -- lifetime --------------------------------------------------------------------------
 
     def extend(
-        self, *, until: datetime | Infinite | None = None, by: timedelta | None = None
+        self,
+        *,
+        until: datetime | Infinite | None = None,
+        by: timedelta | None = None,
+        lifetime: timedelta | None = None,
     ) -> TerminationChange:
-        """Set the termination time (SetTerminationTime).
+        """Set the termination time (SetTerminationTime); give exactly one of:
 
         ``until``: a time (naive means UTC); a past one destroys the resource now;
         :data:`INFINITE` asks for no termination, which a service may refuse.
-        ``by``: a lifetime counted from the service's current time (WS-RL's
-        RequestedLifetimeDuration), not added to the present termination time.
+        ``by``: added to the present termination time (read first; a resource that never
+        terminates raises UnableToSetTerminationTime, there being nothing to add to).
+        ``lifetime``: counted from the service's current time (WS-RL's
+        RequestedLifetimeDuration), so it may shorten the resource's life.
         """
-        if (until is None) == (by is None):
-            raise ValueError("give exactly one of until and by")
+        if sum(value is not None for value in (until, by, lifetime)) != 1:
+            raise ValueError("give exactly one of until, by and lifetime")
         if by is not None:
-            reply = self._call("SetTerminationTime", RequestedLifetimeDuration=by)
+            present = self.termination_time
+            if present is None:
+                raise UnableToSetTerminationTime(
+                    f"job {self.resource_id} never terminates: there is no time to add to"
+                )
+            until = present + by
+        if lifetime is not None:
+            reply = self._call("SetTerminationTime", RequestedLifetimeDuration=lifetime)
         elif until is INFINITE:
             reply = self._call("SetTerminationTime", RequestedTerminationTime=xsd.Nil)
         else:
@@ -217,55 +234,32 @@ class Job:
 
     # -- results ---------------------------------------------------------------------------
 
-    def download(self, name: str, target: str | os.PathLike[str] | IO[bytes]) -> int:
+    def download(
+        self,
+        name: str,
+        target: str | os.PathLike[str] | IO[bytes],
+        *,
+        resume: bool = False,
+        progress: DownloadProgress | None = None,
+    ) -> int:
         """Fetch the result ``name`` into ``target`` (a path or a binary file); return its size.
 
-        The file is streamed; a path is written under a temporary name and renamed once
-        complete, so a failed download leaves nothing half-written behind. The Service's
-        credentials go along (as HTTP Basic) only when the result's link is on the
-        endpoint's own origin; a link to any other host is fetched without them.
+        The file is streamed; a path is written under ``{path}.part`` and renamed once
+        complete. Without ``resume`` a failed download leaves nothing behind; with it, the
+        ``.part`` stays and the next call continues it with an HTTP ``Range`` request
+        (:mod:`wsrf_uws.client.download`). ``progress`` is called with (bytes so far,
+        total or None) as data arrives. The Service's credentials go along (as HTTP Basic)
+        only when the result's link is on the endpoint's own origin; a link to any other
+        host is fetched without them.
         """
         result = self.state.result(name)
         if result is None:
             raise ResultUnavailable(f"job {self.resource_id} has no result {name!r}")
         if isinstance(target, (str, os.PathLike)):
-            path = Path(target)
-            partial = path.with_name(path.name + ".part")
-            try:
-                with partial.open("wb") as handle:
-                    size = self._fetch(result.href, handle)
-                partial.replace(path)
-            finally:
-                partial.unlink(missing_ok=True)
-            return size
-        return self._fetch(result.href, target)
-
-    def _fetch(self, href: str, handle: IO[bytes]) -> int:
-        channel = self._channel
-        auth = channel.credentials_for(href)
-        try:
-            with channel.session.get(
-                href, stream=True, timeout=channel.timeout, auth=auth
-            ) as response:
-                return _save(response, href, handle)
-        except requests.RequestException as error:
-            raise connection_error(error, href) from error
-
-
-def _save(response: requests.Response, href: str, handle: IO[bytes]) -> int:
-    """Write a result download's body to ``handle``, or raise what its status means."""
-    status = response.status_code
-    if status == 401:
-        raise NotAuthenticated(f"{href}: {response.text.strip()}", code="Client")
-    if status == 404:
-        raise ResultUnavailable(f"{href}: {response.text.strip()}")
-    if status != 200:
-        raise TransportError(f"HTTP {status} from {href}", url=href, status_code=status)
-    size = 0
-    for chunk in response.iter_content(_CHUNK):
-        handle.write(chunk)
-        size += len(chunk)
-    return size
+            return fetch_to_path(
+                self._channel, result.href, Path(target), resume=resume, progress=progress
+            )
+        return fetch_to_stream(self._channel, result.href, target, progress=progress)
 
 
 def _qname(name: QNameLike) -> etree.QName:

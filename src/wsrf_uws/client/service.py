@@ -13,7 +13,9 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,14 +32,23 @@ from .channel import Channel, connection_error, serialize
 from .errors import InvalidJobDescription, TransportError
 from .jdl import JdlSource, read_jdl
 from .job import Job
+from .listing import JobListings, parse_listing
 from .times import INFINITE, Infinite
 
 __all__ = ["INITIAL_TERMINATION_TIME", "Service", "endpoint_url", "published_wsdl"]
 
 
 def endpoint_url(url: str, contract: str | None = None) -> str:
-    """The contract endpoint: ``url`` itself, or ``{url}/uws/{contract}`` for a base URL."""
-    url = url.rstrip("/")
+    """The contract endpoint: ``url`` itself, or ``{url}/uws/{contract}`` for a base URL.
+
+    Raises ValueError for a URL that is not ``http(s)://host...`` (``127.0.0.1:8080``
+    would otherwise be read as a file name).
+    """
+    url = url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        hint = "" if "://" in url else f" (did you mean http://{url}?)"
+        raise ValueError(f"{url!r} is not an http(s) URL{hint}")
     if contract is not None:
         return f"{url}/uws/{contract}"
     if "/uws/" not in urlsplit(url).path:
@@ -57,7 +68,9 @@ class Service:
     which are plain GETs, send them as HTTP Basic, and only to this endpoint's own
     scheme, host and port: a result linked elsewhere is fetched without them. Basic and
     PasswordText carry the password readably, so use https for anything but loopback.
-    ``timeout`` (seconds) bounds every HTTP request.
+    ``timeout`` (seconds) bounds every HTTP request. ``cache_folder`` keeps the WSDL
+    and its schemas on disk between processes, revalidated with one conditional request
+    (:mod:`wsrf_uws.client.wsdl_cache`; for wsrf-uws services).
     """
 
     def __init__(
@@ -69,6 +82,7 @@ class Service:
         password: str | None = None,
         digest: bool = False,
         timeout: float = 30,
+        cache_folder: Path | None = None,
     ) -> None:
         self.endpoint = endpoint_url(url, contract)
         self._channel = Channel(
@@ -77,6 +91,7 @@ class Service:
             password=password,
             digest=digest,
             timeout=timeout,
+            cache_folder=cache_folder,
         )
 
     def __repr__(self) -> str:
@@ -129,6 +144,28 @@ class Service:
             )
             raise
         return self._job_from_reference(reply)
+
+    def list_jobs(
+        self,
+        *,
+        phases: Iterable[str] = (),
+        after: datetime | None = None,
+        last: int | None = None,
+    ) -> JobListings:
+        """The caller's jobs (listJobs), of every contract, newest first.
+
+        The filters are UWS 1.1's: ``phases`` (none: every phase but ARCHIVED), ``after``
+        (created after that instant; naive means UTC), ``last`` (the most recent n; more
+        than the service lists at once is refused). A list longer than the service's
+        limit comes back cut, with ``truncated`` set.
+        """
+        kwargs: dict[str, Any] = {"Phase": [str(phase).upper() for phase in phases]}
+        if after is not None:
+            kwargs["After"] = as_utc(after)
+        if last is not None:
+            kwargs["Last"] = last
+        reply = self._channel.call("listJobs", address=self.endpoint, **kwargs)
+        return parse_listing(reply, url=self.endpoint)
 
     def job(self, resource_id: str, *, address: str | None = None) -> Job:
         """The job ``resource_id`` (at ``address``, by default this endpoint)."""

@@ -17,13 +17,18 @@ may disagree.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
 from .model import Job
-from .ports import JobStore, StoreError
+from .ports import ExecutionListener, JobStore, StoreError
+
+#: The node recorded for the jobs the leader has handed to Slurm (QUEUED there, or
+#: EXECUTING on a compute node). Never a node's name (``@`` is not allowed in one), so the
+#: sweep of dead nodes never takes a Slurm job for one lost with its node.
+SLURM_NODE = "@slurm"
 
 
 class NodeRole(StrEnum):
@@ -173,16 +178,33 @@ class ClusterStore(JobStore):
 
     @abstractmethod
     def claim(
-        self, node: str, *, now: datetime, max_running: Callable[[str], int] | None = None
+        self,
+        node: str,
+        *,
+        now: datetime,
+        max_running: Callable[[str], int] | None = None,
+        exclude: Collection[str] = (),
     ) -> Job | None:
         """Claim the next QUEUED job for ``node``: QUEUED → EXECUTING, recorded as running on
         ``node``, ``start_time`` = ``now``, ``end_time`` cleared, ``run_count`` + 1.
 
         The next job is the oldest queued one of the owner with the fewest EXECUTING jobs
-        in the cluster, among the owners below ``max_running(owner)`` (None: no limit).
+        in the cluster, among the owners below ``max_running(owner)`` (None: no limit),
+        never one of the contracts in ``exclude`` (those the leader sends to Slurm).
         Any number of nodes may claim at once: each job is claimed once, and no owner
         exceeds its limit. None when nothing can be claimed.
         """
+
+    @abstractmethod
+    def queued_jobs(self, contracts: Collection[str], *, node: str | None = None) -> list[Job]:
+        """The QUEUED jobs of ``contracts`` recorded on ``node`` (None: on no node, so
+        taken up by no executor yet), oldest first."""
+
+    @abstractmethod
+    def take_queued(self, resource_id: str, *, node: str) -> bool:
+        """Record the QUEUED job, recorded on no node, as taken up by ``node`` (it stays
+        QUEUED); False if it is not QUEUED or another node has it. Of two callers, one
+        wins: what keeps two leaders from handing one job to Slurm twice."""
 
     @abstractmethod
     def running_on(self, node: str) -> list[Job]:
@@ -210,3 +232,37 @@ class ClusterStore(JobStore):
     @abstractmethod
     def status(self) -> ClusterStatus:
         """The cluster as recorded now."""
+
+
+class LeaderExecutor(ABC):
+    """Runs the jobs only the cluster's leader runs: those of the contracts on Slurm.
+
+    Every node has one (any node may lead); it works only between :meth:`lead` and
+    :meth:`step_down`. Workers never claim jobs of :attr:`contracts`.
+    """
+
+    #: The contracts whose jobs it runs.
+    contracts: frozenset[str]
+
+    @abstractmethod
+    def lead(self, listener: ExecutionListener) -> None:
+        """This node leads: take up the jobs in flight (as after a restart), then hand
+        over the queued ones. Does nothing while leading; raises if it could not take up
+        the jobs in flight (called again at the next beat)."""
+
+    @abstractmethod
+    def step_down(self, *, wait: bool = True) -> None:
+        """This node no longer leads (or stops): stop submitting and following; the jobs
+        go on in Slurm for the next leader. ``wait=False``: without waiting for that."""
+
+    @abstractmethod
+    def wake(self) -> None:
+        """A job was queued or a run ended somewhere: look for jobs to hand over."""
+
+    @abstractmethod
+    def holds(self, resource_id: str) -> bool:
+        """Whether the job is in its hands (waiting to be submitted, or in Slurm)."""
+
+    @abstractmethod
+    def cancel(self, resource_id: str) -> bool:
+        """Stop the job (see :meth:`Executor.cancel`); False if it does not hold it."""

@@ -2,8 +2,10 @@
 
 The node joins the cluster under its name, heartbeats, and recovers its own
 interrupted runs at start-up (pattern §2.4: isolated jobs run again, others wait in
-HELD). One node of the cluster leads: it runs the reaper and recovers the jobs of
-nodes that went silent, by the same rules. Leadership is a lock in the store that dies
+HELD). One node of the cluster leads: it runs the reaper, recovers the jobs of
+nodes that went silent, by the same rules, and runs the jobs of the contracts on Slurm
+(:class:`~wsrf_uws.core.cluster.LeaderExecutor`: a new leader takes up the Slurm jobs in
+flight, as a restarted service does). Leadership is a lock in the store that dies
 with its holder's session, so another node takes over within a heartbeat.
 
 Fencing: a node that cannot heartbeat for ``ttl - interval`` seconds kills its own runs,
@@ -24,9 +26,17 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from .cluster import ClusterSession, ClusterStore, NodeNameTakenError, NodeRole, Signal
+from .cluster import (
+    SLURM_NODE,
+    ClusterSession,
+    ClusterStore,
+    NodeNameTakenError,
+    NodeRole,
+    Signal,
+)
 from .node_executor import NodeExecutor
 from .phases import Phase
+from .recorder import ExecutionRecorder
 from .recovery import RecoveryReport, recover_runs
 
 if TYPE_CHECKING:
@@ -102,7 +112,7 @@ class ClusterNode:
         try:
             report = self._recover_own(cause="a restart of its node")
             report.merge(self._recover_unclaimed())
-            self._executor.attach(self._session)
+            self._executor.attach(self._session, leader_listener=self._slurm_recorder(service))
             self._executor.start(service.recorder)
         except BaseException:
             self._session.close()
@@ -119,6 +129,21 @@ class ClusterNode:
         self._duties = threading.Thread(target=self._perform_duties, name="wsrf-uws-duties")
         self._duties.start()
         return report
+
+    @staticmethod
+    def _slurm_recorder(service: JobService) -> ExecutionRecorder:
+        """The recorder of the ends the leader records for Slurm jobs (a duration
+        exceeded, a job Slurm ended without it saying how): for jobs recorded on
+        :data:`SLURM_NODE`, as this node's recorder is for its own runs."""
+        return ExecutionRecorder(
+            store=service.store,
+            files=service.files,
+            registry=service.registry,
+            clock=service.clock,
+            memory_bytes=service.limits.memory_bytes,
+            node=SLURM_NODE,
+            events=service.events,
+        )
 
     def stop(self, service: JobService) -> None:
         """Stop heartbeating, the reaper and the runs; leave the cluster.
@@ -217,6 +242,7 @@ class ClusterNode:
             if self._fenced:
                 return
             self._fenced = True
+            self._executor.step_down(wait=False)
             stopped = self._executor.fence()
             self.fenced_count += 1
         if stopped:
@@ -236,6 +262,9 @@ class ClusterNode:
         assert self._session is not None
         assert self._service is not None
         if not self.leading:
+            # A leadership lost unnoticed by the heartbeats (try_lead found the link gone):
+            # the Slurm jobs are the next leader's. Does nothing when not leading.
+            self._executor.step_down(wait=False)
             if not self._session.try_lead():
                 return
             log.info("node %s now leads the cluster: it runs the reaper and the sweeps", self.name)
@@ -245,6 +274,9 @@ class ClusterNode:
                 log.info("removed %d orphaned job folder(s)", len(orphans))
             self._reaper_checked = time.monotonic()
         self._sweep_dead_nodes()
+        # At every beat while leading: a take-up that failed (Slurm unreachable) is
+        # tried again; one that succeeded does nothing more.
+        self._executor.lead()
         if time.monotonic() - self._reaper_checked > REAPER_RECHECK:
             # A termination signal can be lost (a node's link was down as it sent it):
             # the earliest termination time, read now and then, is the safety net.
@@ -252,6 +284,8 @@ class ClusterNode:
             self._service.reaper.schedule(self._store.next_termination_time())
 
     def _lost_leadership(self) -> None:
+        # On the heartbeat thread: nothing here may wait (the Slurm threads end on their own).
+        self._executor.step_down(wait=False)
         if self._service is not None and self._service.reaper.running:
             log.warning("node %s lost the leadership", self.name)
             self._service.reaper.stop()

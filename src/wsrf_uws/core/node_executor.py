@@ -7,6 +7,10 @@ that runs jobs, a claiming thread keeps the node's local executor busy: whenever
 slot is free it claims the next job from the store (:meth:`ClusterStore.claim`) and
 hands it over. The thread sleeps until something can have changed (a job queued, a run
 ended anywhere, the store reachable again): it never polls.
+
+The jobs of contracts on Slurm are never claimed: the node that leads the cluster runs
+them, through its :class:`~wsrf_uws.core.cluster.LeaderExecutor` (every node has one,
+which works only while the node leads). Stopping such a job is asked of the leader.
 """
 
 from __future__ import annotations
@@ -17,10 +21,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .clock import Clock
-from .cluster import ClusterSession, ClusterStore, Signal
+from .cluster import ClusterSession, ClusterStore, LeaderExecutor, Signal
 from .model import Progress, Result
 from .phases import Phase
-from .ports import Executor, Outcome, OutcomeKind, RunSpec
+from .ports import ExecutionListener, Executor, Outcome, OutcomeKind, RunSpec
 from .recorder import ExecutionRecorder
 
 log = logging.getLogger(__name__)
@@ -32,7 +36,8 @@ class NodeExecutor(Executor):
     ``local`` runs this node's jobs, ``slots`` at a time (None: a front-end, which runs
     none). ``max_running(owner)`` caps the owner's EXECUTING jobs across the cluster.
     ``stop_timeout`` bounds how long :meth:`cancel` waits for another node to stop a run
-    (a node that died meanwhile never answers; the leader recovers its jobs).
+    (a node that died meanwhile never answers; the leader recovers its jobs). ``leader``
+    runs the jobs of the contracts on Slurm while this node leads (None: there are none).
     """
 
     def __init__(
@@ -45,6 +50,7 @@ class NodeExecutor(Executor):
         slots: int = 0,
         max_running: Callable[[str], int] | None = None,
         stop_timeout: float = 15.0,
+        leader: LeaderExecutor | None = None,
     ) -> None:
         if local is not None and slots < 1:
             raise ValueError("a node that runs jobs needs at least one slot")
@@ -55,8 +61,12 @@ class NodeExecutor(Executor):
         self._clock = clock
         self._max_running = max_running
         self._stop_timeout = stop_timeout
+        self.leader = leader
+        #: Contracts never claimed here: the leader's.
+        self._excluded = frozenset() if leader is None else leader.contracts
         self._session: ClusterSession | None = None
         self._recorder: ExecutionRecorder | None = None
+        self._leader_listener: ExecutionListener | None = None
         self._lock = threading.Lock()
         #: Claimed jobs handed to ``local`` that it has not started yet.
         self._prepared: dict[str, RunSpec] = {}
@@ -70,9 +80,27 @@ class NodeExecutor(Executor):
 
     # -- wiring ------------------------------------------------------------------------
 
-    def attach(self, session: ClusterSession) -> None:
-        """Use ``session`` to signal the cluster (before :meth:`start`)."""
+    def attach(
+        self, session: ClusterSession, *, leader_listener: ExecutionListener | None = None
+    ) -> None:
+        """Use ``session`` to signal the cluster (before :meth:`start`); the leader's jobs
+        report to ``leader_listener`` (a recorder of :data:`SLURM_NODE`'s runs)."""
         self._session = session
+        self._leader_listener = leader_listener
+
+    def lead(self) -> None:
+        """This node leads: its :attr:`leader` takes up the Slurm jobs (see
+        :meth:`LeaderExecutor.lead`)."""
+        if self.leader is None or self._closing:
+            return
+        if self._leader_listener is None:
+            raise RuntimeError("the node has no recorder for the leader's jobs")
+        self.leader.lead(self._leader_listener)
+
+    def step_down(self, *, wait: bool = True) -> None:
+        """This node no longer leads: its Slurm jobs are the next leader's."""
+        if self.leader is not None:
+            self.leader.step_down(wait=wait)
 
     # -- Executor ----------------------------------------------------------------------
 
@@ -111,6 +139,8 @@ class NodeExecutor(Executor):
                 return True
             if resource_id in self.local.active():
                 return self.local.cancel(resource_id)
+        if self.leader is not None and self.leader.holds(resource_id):
+            return self.leader.cancel(resource_id)
         ended = threading.Event()
         with self._lock:
             self._waiting.setdefault(resource_id, []).append(ended)
@@ -139,6 +169,7 @@ class NodeExecutor(Executor):
         with self._lock:
             self._closing = True
             self._prepared.clear()
+        self.step_down()
         self._work.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join()
@@ -159,12 +190,18 @@ class NodeExecutor(Executor):
         """A signal from the cluster (on the session's thread: must not block)."""
         if signal is Signal.QUEUED:
             self._work.set()
+            if self.leader is not None:
+                self.leader.wake()
         elif signal is Signal.ENDED:
             with self._lock:
                 for event in self._waiting.get(payload, []):
                     event.set()
             self._work.set()  # an owner may be below its limit again
-        elif signal is Signal.STOP and self._runs_here(payload):
+            if self.leader is not None:
+                self.leader.wake()
+        elif signal is Signal.STOP and (
+            self._runs_here(payload) or (self.leader is not None and self.leader.holds(payload))
+        ):
             threading.Thread(
                 target=self.cancel, args=(payload,), name="wsrf-uws-stop", daemon=True
             ).start()
@@ -215,8 +252,13 @@ class NodeExecutor(Executor):
                     continue
             while len(self.local.active()) < self.slots:
                 try:
+                    if self._store.operator_state().hold is not None:
+                        break  # an operator holds the queue; the release wakes us
                     job = self._store.claim(
-                        self.node, now=self._clock.now(), max_running=self._max_running
+                        self.node,
+                        now=self._clock.now(),
+                        max_running=self._max_running,
+                        exclude=self._excluded,
                     )
                 except Exception:
                     log.exception("claiming a job failed; waiting for the store")

@@ -27,6 +27,7 @@ from typing import Any, Final, Protocol
 
 from .contract import Contract
 from .model import ErrorSummary, Job, Progress, Quote, Result
+from .operator_state import OperatorState
 from .phases import Phase, is_legal, sources_of
 
 # -- the store -------------------------------------------------------------------------
@@ -220,6 +221,34 @@ class JobStore(ABC):
     @abstractmethod
     def count(self, *, owner: str | None = None) -> int:
         """Number of resources recorded (``owner``'s only, when given)."""
+
+    def rerun(self, resource_id: str, *, changes: JobChanges = NO_CHANGES) -> Job | None:
+        """An ended job (ERROR or ABORTED) queued again: an operator's rerun
+        (``wsrf-uws admin rerun``), the one way out of a final phase but ARCHIVED, which
+        no client operation takes. Compare-and-set like :meth:`transition`; None when the
+        job does not exist or is in another phase."""
+        return self._compare_and_set(
+            resource_id, frozenset({Phase.ERROR, Phase.ABORTED}), Phase.QUEUED, changes
+        )
+
+    @abstractmethod
+    def operator_state(self) -> OperatorState:
+        """The operators' state: the queue's hold and the generation of their actions."""
+
+    @abstractmethod
+    def operator_acted(
+        self, *, hold: bool | None = None, by: str = "", now: datetime | None = None
+    ) -> OperatorState:
+        """Record that an operator acted (increase the generation), atomically; with
+        ``hold`` True, hold the queue (by ``by``, since ``now``; kept as it was if held
+        already), with False release it. Returns the new state."""
+
+    @abstractmethod
+    def count_by_contract_and_phase(self) -> dict[tuple[str, Phase], int]:
+        """Number of resources of each contract in each phase (pairs with none left out).
+
+        For metrics: read from an index, never from the rows themselves.
+        """
 
     @abstractmethod
     def next_termination_time(self) -> datetime | None:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .clock import Clock
+from .job_events import JobEvent, JobEventKind, JobEvents, NoJobEvents, ended_event
 from .jobfiles import ResultStorage
 from .model import ErrorSummary, ErrorType, Job, Progress, Result
 from .phases import Phase
@@ -33,8 +34,14 @@ class ExecutionRecorder(ExecutionListener):
         clock: Clock,
         memory_bytes: int = 0,
         node: str | None = None,
+        events: JobEvents | None = None,
+        honour_hold: bool = False,
     ) -> None:
         self._store = store
+        #: Whether :meth:`claim` claims nothing while an operator holds the queue (the
+        #: service's recorder; not ``run-job``'s, whose job Slurm has started already).
+        self._honour_hold = honour_hold
+        self._events = events or NoJobEvents()
         self._files = files
         self._registry = registry
         self._clock = clock
@@ -48,6 +55,10 @@ class ExecutionRecorder(ExecutionListener):
     def claim(self, resource_id: str) -> RunSpec | None:
         job = self._store.get(resource_id)
         if job is None or job.phase is not Phase.QUEUED:
+            return None
+        if self._honour_hold and self._store.operator_state().hold is not None:
+            # An operator holds the queue: the job stays QUEUED, and is handed to the
+            # executor again when the queue is released (OperatorWatch).
             return None
         claimed = self._store.transition(
             resource_id,
@@ -71,14 +82,18 @@ class ExecutionRecorder(ExecutionListener):
             contract = self._registry.get(job.contract)
             memory_bytes = contract.job_memory_bytes(default=self._memory_bytes)
         except Exception as exc:
-            self._store.transition(
+            failed = self._store.transition(
                 job.resource_id,
                 Phase.ERROR,
                 expected={job.phase},
                 changes=JobChanges(end_time=self._clock.now(), error=ErrorSummary(str(exc))),
                 running_on=self._node,
             )
+            self._ended(failed)
             return None
+        self._events.emit(
+            JobEvent(JobEventKind.STARTED, job.resource_id, job.contract, job.owner, job.phase)
+        )
         return RunSpec(
             resource_id=job.resource_id,
             contract=contract,
@@ -107,7 +122,7 @@ class ExecutionRecorder(ExecutionListener):
             job = self._store.get(resource_id)
             if job is None:
                 return
-            self._store.transition(
+            ended = self._store.transition(
                 resource_id,
                 Phase.COMPLETED,
                 expected={Phase.EXECUTING},
@@ -122,7 +137,7 @@ class ExecutionRecorder(ExecutionListener):
                 ErrorType.TRANSIENT if outcome.transient else ErrorType.FATAL,
                 outcome.detail,
             )
-            self._store.transition(
+            ended = self._store.transition(
                 resource_id,
                 Phase.ERROR,
                 expected={Phase.EXECUTING},
@@ -131,7 +146,7 @@ class ExecutionRecorder(ExecutionListener):
             )
         elif outcome.kind is OutcomeKind.TIMED_OUT:
             # UWS 1.1 §2.1.8: exceeding executionDuration aborts; results so far are kept.
-            self._store.transition(
+            ended = self._store.transition(
                 resource_id,
                 Phase.ABORTED,
                 expected={Phase.EXECUTING},
@@ -141,5 +156,13 @@ class ExecutionRecorder(ExecutionListener):
                 ),
                 running_on=self._node,
             )
-        # ABORTED: the service already moved the job before stopping it.
-        # INTERRUPTED: the service is stopping; restart recovery decides at next start-up.
+        else:
+            # ABORTED: the service already moved the job (and told) before stopping it.
+            # INTERRUPTED: the service is stopping; restart recovery decides at next start-up.
+            return
+        self._ended(ended, reason=outcome.kind.value)
+
+    def _ended(self, job: Job | None, *, reason: str | None = None) -> None:
+        """Tell the end of ``job`` (None: the compare-and-set failed, nothing ended here)."""
+        if job is not None:
+            self._events.emit(ended_event(job, reason=reason))

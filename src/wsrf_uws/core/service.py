@@ -21,10 +21,20 @@ from ..wire.times import format_utc
 from . import descriptions
 from .clock import Clock
 from .contract import Contract, JobHandle
-from .errors import InvalidPhaseError, ResourceUnknownError
+from .errors import InvalidPhaseError, QuotaExceededError, ResourceUnknownError
+from .job_events import (
+    AllJobEvents,
+    JobEvent,
+    JobEventKind,
+    JobEvents,
+    NoJobEvents,
+    ended_event,
+)
+from .job_watch import JobWatch
 from .jobfiles import ResultStorage
 from .lifetime import DEFAULT, Default, TerminationPolicy
 from .model import ANONYMOUS, Job, Quote, new_resource_id
+from .operator_watch import OperatorWatch
 from .phases import ACTIVE_PHASES, FINAL_PHASES, Phase
 from .ports import (
     NO_CHANGES,
@@ -90,6 +100,7 @@ class JobService:
         limits: ExecutionLimits | None = None,
         quotas: Quotas | None = None,
         duties: Duties | None = None,
+        events: JobEvents | None = None,
     ) -> None:
         self.store = store
         self.files = files
@@ -102,6 +113,10 @@ class JobService:
         self.quotas = quotas or Quotas.unlimited()
         #: Who runs the background work: this process alone, or a cluster node.
         self.duties: Duties = duties or SingleProcessDuties()
+        #: Wakes the requests waiting for a job to change (UWS 1.1 WAIT).
+        self.watch = JobWatch()
+        #: Told about each step of a job's life (log lines, metrics, and the watch).
+        self.events: JobEvents = AllJobEvents([events or NoJobEvents(), self.watch])
         self.recorder = ExecutionRecorder(
             store=store,
             files=files,
@@ -109,8 +124,16 @@ class JobService:
             clock=clock,
             memory_bytes=self.limits.memory_bytes,
             node=self.duties.node,
+            events=self.events,
+            honour_hold=True,
         )
         self.reaper = Reaper(store=store, clock=clock, expire=self._expire)
+        #: Catches up with what operators did in the store (``wsrf-uws admin``).
+        self.operator_watch = OperatorWatch(
+            store=store,
+            executor=executor,
+            schedule_expiry=lambda: self.duties.schedule(self, store.next_termination_time()),
+        )
         #: What restart recovery did at the last :meth:`startup`.
         self.startup_report: RecoveryReport | None = None
         self._started = False
@@ -120,6 +143,7 @@ class JobService:
     def startup(self) -> RecoveryReport:
         """Start the background work (:class:`Duties`): executor, restart recovery, reaper."""
         report = self.duties.start(self)
+        self.operator_watch.start()
         self._started = True
         self.startup_report = report
         return report
@@ -127,6 +151,7 @@ class JobService:
     def shutdown(self) -> None:
         """Stop the background work; running jobs stay recorded as EXECUTING."""
         if self._started:
+            self.operator_watch.stop()
             self.duties.stop(self)
             self._started = False
         self.store.close()
@@ -163,6 +188,7 @@ class JobService:
         # insert checks again, atomically.
         live_jobs = self.quotas.of(owner).live_jobs
         if self.store.count(owner=owner) >= live_jobs:
+            self._refused(plugin.name, owner, "live_jobs")
             raise self.quotas.live_jobs_refusal(owner)
         if isinstance(document, bytes):
             description = plugin.parse(document)
@@ -171,7 +197,11 @@ class JobService:
             document = etree.tostring(document)
         assessment = plugin.assess(description, owner=owner)
         quote = assessment.quote or Quote()
-        self.quotas.check_quote(owner, quote)
+        try:
+            self.quotas.check_quote(owner, quote)
+        except QuotaExceededError:
+            self._refused(plugin.name, owner, "job_bytes")
+            raise
         now = self.clock.now()
         ends = self.policy.initial(
             now, requested=termination_time, proposed_lifetime=assessment.lifetime
@@ -206,8 +236,12 @@ class JobService:
                 if attempt == 2:
                     raise
             except LiveJobsLimitError:
+                self._refused(plugin.name, owner, "live_jobs")
                 raise self.quotas.live_jobs_refusal(owner) from None
         self.duties.schedule(self, ends)
+        self.events.emit(
+            JobEvent(JobEventKind.CREATED, job.resource_id, job.contract, owner, Phase.PENDING)
+        )
         return job
 
     def get_job(self, resource_id: str, *, owner: str) -> Job:
@@ -240,7 +274,12 @@ class JobService:
         )
 
     def abort_job(self, resource_id: str, *, owner: str) -> Phase:
-        """Abort: stop the work (killing it if running) and end in ABORTED, keeping results."""
+        """abortJob (UWS 1.1 ABORT): stop the work (killing it if running, on whichever node
+        runs it) and end in ABORTED, keeping the results so far.
+
+        A job already ABORTED answers ABORTED (a retried abort succeeds); COMPLETED or
+        ERROR: :class:`InvalidPhaseError`.
+        """
         job = self.get_job(resource_id, owner=owner)
         if job.phase is Phase.ABORTED:
             return job.phase
@@ -252,8 +291,11 @@ class JobService:
         )
         if aborted is None:
             current = self.get_job(resource_id, owner=owner)
-            raise InvalidPhaseError("abort", current.phase)
+            if current.phase is Phase.ABORTED:  # raced with another abort
+                return current.phase
+            raise InvalidPhaseError("abortJob", current.phase)
         self.executor.cancel(resource_id)
+        self.events.emit(ended_event(aborted, reason="aborted"))
         return Phase.ABORTED
 
     def destroy_job(self, resource_id: str, *, owner: str) -> None:
@@ -275,6 +317,21 @@ class JobService:
             raise ResourceUnknownError(resource_id)
         self.duties.schedule(self, new_time)
         return TerminationChange(new_time, now)
+
+    def set_execution_duration(self, resource_id: str, *, owner: str, requested: int) -> int:
+        """UWS 1.1 executionDuration change: allowed while the job is PENDING, within the
+        limits (:meth:`ExecutionLimits.resolve`); returns the duration recorded.
+
+        Another phase: :class:`InvalidPhaseError` (a job queued or running keeps the
+        duration it was started with).
+        """
+        job = self.get_job(resource_id, owner=owner)
+        if job.phase is not Phase.PENDING:
+            raise InvalidPhaseError("changing the execution duration", job.phase)
+        seconds = self.limits.resolve(max(0, requested))
+        if self.store.update(resource_id, JobChanges(execution_duration=seconds)) is None:
+            raise ResourceUnknownError(resource_id)
+        return seconds
 
     def list_jobs(
         self,
@@ -313,6 +370,11 @@ class JobService:
             )
             if queued is not None:
                 self.executor.submit(resource_id, owner=job.owner, contract=job.contract)
+                self.events.emit(
+                    JobEvent(
+                        JobEventKind.QUEUED, resource_id, job.contract, job.owner, Phase.QUEUED
+                    )
+                )
                 return Phase.QUEUED
             job = self.get_job(resource_id, owner=owner)  # raced with another change
         if job.phase in ACTIVE_PHASES:
@@ -322,21 +384,35 @@ class JobService:
         raise InvalidPhaseError(operation, job.phase)
 
     def _destroy(self, job: Job) -> None:
+        aborted = None
         if job.phase in ACTIVE_PHASES:
             # Recorded first, so a job whose release fails below is not left EXECUTING
             # with nothing running.
-            self.store.transition(
+            aborted = self.store.transition(
                 job.resource_id,
                 Phase.ABORTED,
                 expected=ACTIVE_PHASES,
                 changes=JobChanges(end_time=self.clock.now()),
             )
         self.executor.cancel(job.resource_id)
+        if aborted is not None:
+            self.events.emit(ended_event(aborted, reason="destroyed"))
         if job.contract in self.registry:
             self.contract_of(job).release(job)
         self.store.delete(job.resource_id)
         self.files.remove(job.resource_id)
-        log.info("destroyed %s (%s, %s)", job.resource_id, job.contract, job.phase)
+        self.events.emit(
+            JobEvent(
+                JobEventKind.DESTROYED,
+                job.resource_id,
+                job.contract,
+                job.owner,
+                (aborted or job).phase,
+            )
+        )
+
+    def _refused(self, contract: str, owner: str, quota: str) -> None:
+        self.events.emit(JobEvent(JobEventKind.REFUSED, "", contract, owner, reason=quota))
 
     def _expire(self, resource_id: str, now: datetime) -> None:
         job = self.store.get(resource_id)

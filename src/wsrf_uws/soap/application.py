@@ -7,7 +7,8 @@
 | ``GET /wsdl/...``, ``GET /schemas/...`` | the documents the WSDL imports |
 | ``GET /results/{resource-id}/{name}`` | a result file |
 | ``GET /demo/{contract}/{name}`` | a contract's demonstration data (for examples) |
-| ``/{prefix}/...`` | a contract's own HTTP application (:meth:`Contract.web_routes`) |
+| ``/{prefix}/...`` | a contract's own HTTP application (:meth:`Contract.web_routes`), |
+|  | also below its endpoint: ``/uws/{contract}/{name}/...`` (discovery documents) |
 | ``GET /`` | a short index of the endpoints |
 
 Request bodies larger than ``max_body_bytes`` are refused with HTTP 413 from their
@@ -36,6 +37,7 @@ from .documents import Documents
 from .endpoint import ContractEndpoint
 from .faults import RequestError
 from .incoming import XmlLimits
+from .listing import DEFAULT_MAX_LISTED_JOBS
 from .results import ResultDownloads, StartResponse, plain, send_file
 from .spyne_compat import fault_envelope, spyne_application
 
@@ -59,6 +61,7 @@ class SoapApplication:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         xml_limits: XmlLimits | None = None,
         extra_routes: Mapping[str, WsgiApp] | None = None,
+        max_listed_jobs: int = DEFAULT_MAX_LISTED_JOBS,
     ) -> None:
         self.service = service
         self.base_url = base_url.rstrip("/")
@@ -70,6 +73,7 @@ class SoapApplication:
                 contract=contract,
                 base_url=self.base_url,
                 authenticate=authenticate,
+                max_listed_jobs=max_listed_jobs,
             )
             for contract in contracts
         }
@@ -142,7 +146,7 @@ class SoapApplication:
                 return self._demo(path[len("/demo/") :], environ, start_response)
             document = self.documents.get(path)
             if document is not None:
-                return _xml(start_response, document, head=method == "HEAD")
+                return _xml(environ, start_response, document, etag=self.documents.etag)
             if path == "/":
                 return plain(start_response, "200 OK", self._index())
         return plain(start_response, "404 Not Found", f"nothing at {path}")
@@ -170,7 +174,7 @@ class SoapApplication:
                         f"no WSDL for addressing={wanted!r}; this service has {versions}",
                     )
                 document = self.documents.wsdl(name, addressing)
-                return _xml(start_response, document, head=method == "HEAD")
+                return _xml(environ, start_response, document, etag=self.documents.etag)
             return plain(
                 start_response,
                 "200 OK",
@@ -253,7 +257,10 @@ def _web_routes(
             segments = prefix.strip("/").split("/")
             if not prefix.startswith("/") or prefix.endswith("/") or not all(segments):
                 raise ValueError(f"contract {contract.name!r}: bad route prefix {prefix!r}")
-            if segments[0] in _RESERVED_PREFIXES:
+            # Below its own endpoint (/uws/{name}/...) a contract may serve its discovery
+            # documents; every other reserved prefix is the service's.
+            own = len(segments) > 2 and segments[:2] == ["uws", contract.name]
+            if segments[0] in _RESERVED_PREFIXES and not own:
                 raise ValueError(f"contract {contract.name!r}: route {prefix} is reserved")
             clash = next(
                 (
@@ -280,9 +287,19 @@ def _content_length(environ: dict[str, Any]) -> int:
         return 0
 
 
-def _xml(start_response: StartResponse, document: bytes, *, head: bool) -> list[bytes]:
+def _xml(
+    environ: dict[str, Any], start_response: StartResponse, document: bytes, *, etag: str
+) -> list[bytes]:
+    """A published document, with its ETag; 304 when the client has it already."""
+    if etag in (tag.strip() for tag in environ.get("HTTP_IF_NONE_MATCH", "").split(",")):
+        start_response("304 Not Modified", [("ETag", etag)])
+        return []
     start_response(
         "200 OK",
-        [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(document)))],
+        [
+            ("Content-Type", "text/xml; charset=utf-8"),
+            ("Content-Length", str(len(document))),
+            ("ETag", etag),
+        ],
     )
-    return [] if head else [document]
+    return [] if environ["REQUEST_METHOD"] == "HEAD" else [document]

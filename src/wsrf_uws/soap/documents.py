@@ -14,6 +14,7 @@ and ``/schemas/2004-08/``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -60,6 +61,13 @@ class Documents:
         contracts = list(contracts)
         for addressing in AddressingVersion:
             self._add(contracts, addressing)
+        #: The strong validator of every document: a digest of them all, so a client that
+        #: finds a WSDL unchanged knows every schema it imports is too
+        #: (:mod:`wsrf_uws.client.wsdl_cache`).
+        everything = hashlib.sha256()
+        for document in [*self.by_path.values(), *self.wsdl_by_contract.values()]:
+            everything.update(hashlib.sha256(document).digest())
+        self.etag = f'"{everything.hexdigest()[:32]}"'
 
     def _add(self, contracts: list[Contract], addressing: AddressingVersion) -> None:
         schemas = f"{self.base_url}/schemas{_folder(addressing)}"

@@ -39,6 +39,7 @@ from ..wire.times import format_utc
 from .addressing import Addressing, endpoint_reference, read_addressing, reply_headers
 from .faults import InvalidPropertyError, RequestError, SoapFault, fault_for
 from .headers import check_must_understand
+from .listing import DEFAULT_MAX_LISTED_JOBS, ListRequest, list_jobs, list_response
 from .properties import PropertyBuilder
 from .spyne_compat import Exchange, Reply
 from .values import read_datetime, read_duration
@@ -70,16 +71,28 @@ class Call:
 
 Handler = Callable[[Call], tuple[etree._Element, str]]
 
+#: The operations addressed to the service, not to one of its resources.
+_SERVICE_OPERATIONS = frozenset({"createJob", "listJobs"})
+
 
 class ContractEndpoint:
     """The operations of one contract, at ``{base_url}/uws/{contract.name}``."""
 
     def __init__(
-        self, *, service: JobService, contract: Contract, base_url: str, authenticate: Authenticate
+        self,
+        *,
+        service: JobService,
+        contract: Contract,
+        base_url: str,
+        authenticate: Authenticate,
+        max_listed_jobs: int = DEFAULT_MAX_LISTED_JOBS,
     ) -> None:
         self.service = service
         self.contract = contract
+        self.base_url = base_url
         self.address = f"{base_url}/uws/{contract.name}"
+        #: The most jobs one listJobs answer holds.
+        self.max_listed_jobs = max_listed_jobs
         self.authenticate = authenticate
         self.properties = PropertyBuilder(contract=contract, base_url=base_url)
         #: The contract's schema with the project's: every request body is checked against it.
@@ -89,6 +102,8 @@ class ContractEndpoint:
             "createJob": self.create_job,
             "startJob": self.start_job,
             "resumeJob": self.resume_job,
+            "abortJob": self.abort_job,
+            "listJobs": self.list_jobs,
             "GetResourceProperty": self.get_resource_property,
             "GetMultipleResourceProperties": self.get_multiple_resource_properties,
             "GetResourcePropertyDocument": self.get_resource_property_document,
@@ -99,6 +114,8 @@ class ContractEndpoint:
             q(ns, "createJob"): "createJob",
             q(ns, "startJob"): "startJob",
             q(ns, "resumeJob"): "resumeJob",
+            q(CORE, "abortJob"): "abortJob",
+            q(CORE, "listJobs"): "listJobs",
             q(RP, "GetResourceProperty"): "GetResourceProperty",
             q(RP, "GetMultipleResourceProperties"): "GetMultipleResourceProperties",
             q(RP, "GetResourcePropertyDocument"): "GetResourcePropertyDocument",
@@ -119,8 +136,18 @@ class ContractEndpoint:
         if operation != "createJob":  # createJob's JDL problems are job-description faults
             self._validate(exchange.body)
         owner = self.authenticate(headers=exchange.headers, environ=exchange.environ)
-        body, action = self.handlers[operation](Call(exchange.body, addressing, owner))
+        call = Call(exchange.body, addressing, owner)
+        if operation not in _SERVICE_OPERATIONS:
+            self._check_resource(call)
+        body, action = self.handlers[operation](call)
         return Reply(body=body, header=reply_headers(addressing, action=action))
+
+    def _check_resource(self, call: Call) -> None:
+        """A resource is addressed at its own contract's endpoint only: elsewhere it is as
+        unknown as another owner's (its properties would be read as this contract's)."""
+        job = self.service.get_job(call.resource_id, owner=call.owner)
+        if job.contract != self.contract.name:
+            raise ResourceUnknownError(job.resource_id)
 
     def fault(
         self, error: BaseException, exchange: Exchange | None
@@ -163,6 +190,24 @@ class ContractEndpoint:
     def resume_job(self, call: Call) -> tuple[etree._Element, str]:
         phase = self.service.resume_job(call.resource_id, owner=call.owner)
         return self._phase_response("resumeJob", str(phase)), self._action("resumeJob")
+
+    def abort_job(self, call: Call) -> tuple[etree._Element, str]:
+        phase = self.service.abort_job(call.resource_id, owner=call.owner)
+        response = etree.Element(q(CORE, "abortJobResponse"), nsmap={"uwscore": CORE})
+        etree.SubElement(response, q(CORE, "Phase")).text = str(phase)
+        return response, contract_action(CORE, "abortJob", response=True)
+
+    def list_jobs(self, call: Call) -> tuple[etree._Element, str]:
+        listing = list_jobs(
+            self.service,
+            owner=call.owner,
+            request=ListRequest.read(call.body),
+            max_rows=self.max_listed_jobs,
+        )
+        response = list_response(
+            listing, addressing=call.addressing.namespace, base_url=self.base_url
+        )
+        return response, contract_action(CORE, "listJobs", response=True)
 
     def get_resource_property(self, call: Call) -> tuple[etree._Element, str]:
         name = self._property_name(call.body, call.body.text or "")

@@ -21,6 +21,7 @@ from ..core.model import ANONYMOUS, Job, ProgressStep, Result
 from ..wire.names import CURRENT_TIME, JOB_STATE, PHASE, TERMINATION_TIME, UWS_JOB
 from ..wire.namespaces import CORE, RL, UWS, XLINK, XSI, q
 from ..wire.times import format_utc
+from .addressing import endpoint_reference
 
 #: How many built JobState elements a builder keeps.
 _BUILT_STATES = 4096
@@ -40,6 +41,15 @@ def result_url(base_url: str, job: Job, result: Result) -> str:
     if not result.is_local:
         return result.location
     return f"{base_url}/results/{job.resource_id}/{quote(result.name)}"
+
+
+#: Where the UWS 1.1 REST binding serves each contract's job list (:mod:`wsrf_uws.rest`).
+REST_PATH = "/rest"
+
+
+def rest_job_url(base_url: str, job: Job) -> str:
+    """The job's URL in the UWS 1.1 REST binding: ``{base}/rest/{contract}/{id}``."""
+    return f"{base_url}{REST_PATH}/{job.contract}/{job.resource_id}"
 
 
 class PropertyBuilder:
@@ -200,10 +210,21 @@ class PropertyBuilder:
                 hasDetail="false",
             )
             add("message", job.error.message, parent=summary)
+        info = etree.SubElement(root, q(UWS, "jobInfo"))
         contract_part = self.contract_state(job, None)
         if contract_part is not None:
-            etree.SubElement(root, q(UWS, "jobInfo")).append(contract_part)
+            info.append(contract_part)
+        info.append(self.job_reference(job))
         return root
+
+    def job_reference(self, job: Job) -> etree._Element:
+        """``uwscore:JobReference``: the job's two addresses, its WS-Addressing endpoint
+        reference (SOAP) and its REST URL, so a client of either binding finds the other."""
+        reference = etree.Element(q(CORE, "JobReference"), nsmap={"uwscore": CORE})
+        address = job.address or f"{self.base_url}/uws/{job.contract}"
+        reference.append(endpoint_reference(address, job.resource_id))
+        etree.SubElement(reference, q(CORE, "RestUrl")).text = rest_job_url(self.base_url, job)
+        return reference
 
 
 def _step(step: ProgressStep) -> etree._Element:

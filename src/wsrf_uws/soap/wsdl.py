@@ -2,9 +2,10 @@
 
 Every contract offers the same operations (the pattern's and WS-RF's) plus its extras,
 so its WSDL follows one shape, built here from the contract's names: the shared
-messages and faults are imported from ``wsdl/wsrf-uws-common.wsdl``; the contract's
-schema declares its JDL, state, resource-property document and operation wrappers.
-The result is SOAP 1.1 document/literal and WS-I Basic Profile 1.1 conformant, with
+messages and faults (and those of the project's extension operations ``listJobs`` and
+``abortJob``, in the core namespace) are imported from ``wsdl/wsrf-uws-common.wsdl``;
+the contract's schema declares its JDL, state, resource-property document and operation
+wrappers. The result is SOAP 1.1 document/literal and WS-I Basic Profile 1.1 conformant, with
 ``wsaw:UsingAddressing`` and a ``wsam:Action`` on every input, output and fault. It
 names one WS-Addressing version: for the 2004/08 member submission, the binding says
 ``UsingAddressing`` and each message its ``Action`` in that version's namespace (how
@@ -66,6 +67,18 @@ def _operations(contract: Contract) -> list[_Operation]:
             faults,
         )
 
+    def core(name: str, faults: tuple[str, ...]) -> _Operation:
+        # The project's extension operations: messages in the shared WSDL, wrappers in
+        # the core schema, actions in the core namespace.
+        return _Operation(
+            name,
+            f"uwscore:{name}Request",
+            f"uwscore:{name}Response",
+            contract_action(CORE, name),
+            contract_action(CORE, name, response=True),
+            faults,
+        )
+
     def wsrf(name: str, faults: tuple[str, ...]) -> _Operation:
         request, response = ACTIONS[name]
         return _Operation(
@@ -88,6 +101,10 @@ def _operations(contract: Contract) -> list[_Operation]:
     operations += [
         local(name, (*_RESOURCE_FAULTS, "InvalidPhaseFault"))
         for name in sorted(contract.extra_operations())
+    ]
+    operations += [
+        core("abortJob", (*_RESOURCE_FAULTS, "InvalidPhaseFault")),
+        core("listJobs", ("NotAuthenticatedFault",)),
     ]
     operations += [
         wsrf("GetResourcePropertyDocument", _RESOURCE_FAULTS),

@@ -68,6 +68,21 @@ MIGRATIONS: list[list[str]] = [
     # 4: the cluster node a job is recorded as running on. SQLite runs no cluster, so it
     # stays NULL unless a change sets it; the column keeps the two stores' rows alike.
     ["ALTER TABLE jobs ADD COLUMN node TEXT"],
+    # 5: the jobs of each contract in each phase, counted from this index alone (the
+    # service's /metrics), not from the table's pages; and the operators' state (the
+    # queue's hold, and a generation each `wsrf-uws admin` action increases), one row.
+    [
+        "CREATE INDEX jobs_by_contract_phase ON jobs (contract, phase)",
+        """
+        CREATE TABLE operator_state (
+            one        INTEGER PRIMARY KEY CHECK (one = 1),
+            generation INTEGER NOT NULL,
+            held_by    TEXT,
+            held_since INTEGER
+        )
+        """,
+        "INSERT INTO operator_state (one, generation) VALUES (1, 0)",
+    ],
 ]
 
 #: The schema version this code writes.

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 try:
@@ -44,6 +44,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
     ) from exc
 
 from ..core.model import Job, Result
+from ..core.operator_state import OperatorState, QueueHold
 from ..core.phases import Phase
 from ..core.ports import JobChanges, LiveJobsLimitError, ResourceIdTakenError, StoreError
 from . import codec
@@ -332,6 +333,37 @@ class PostgresJobStore(PostgresCluster):
         with self._pool.connection() as conn:
             return _count(conn, owner)
 
+    def operator_state(self) -> OperatorState:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT generation, held_by, held_since FROM operator_state"
+            ).fetchone()
+        return _operator_state(row)
+
+    def operator_acted(
+        self, *, hold: bool | None = None, by: str = "", now: datetime | None = None
+    ) -> OperatorState:
+        with self._pool.connection() as conn, conn.transaction():
+            if hold is True:
+                conn.execute(
+                    "UPDATE operator_state SET held_by = %s, held_since = %s WHERE held_by IS NULL",
+                    (by, codec.time_to_db(now or datetime.now(UTC))),
+                )
+            elif hold is False:
+                conn.execute("UPDATE operator_state SET held_by = NULL, held_since = NULL")
+            row = conn.execute(
+                "UPDATE operator_state SET generation = generation + 1 "
+                "RETURNING generation, held_by, held_since"
+            ).fetchone()
+        return _operator_state(row)
+
+    def count_by_contract_and_phase(self) -> dict[tuple[str, Phase], int]:
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT contract, phase, count(*) AS n FROM jobs GROUP BY contract, phase"
+            ).fetchall()
+        return {(row["contract"], Phase(row["phase"])): int(row["n"]) for row in rows}
+
     def next_termination_time(self) -> datetime | None:
         with self._pool.connection() as conn:
             row = conn.execute(
@@ -393,3 +425,13 @@ def _assignments(changes: JobChanges) -> tuple[list[str], list[Any]]:
         [f"{name} = %s" for name in assigned],
         [codec.ENCODERS[name](value) for name, value in assigned.items()],
     )
+
+
+def _operator_state(row: Any) -> OperatorState:
+    assert row is not None
+    hold = None
+    if row["held_by"] is not None:
+        since = codec.time_from_db(row["held_since"])
+        assert since is not None
+        hold = QueueHold(by=row["held_by"], since=since)
+    return OperatorState(generation=int(row["generation"]), hold=hold)

@@ -29,7 +29,7 @@ node hearing :data:`~wsrf_uws.core.cluster.Signal.ENDED` finds the change it ann
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,17 +61,18 @@ _COLUMNS = ", ".join(codec.JOB_COLUMNS)
 #: queued job; the recursive part skips from one owner to the next in the index.
 _CANDIDATES = """
 WITH RECURSIVE owners(owner) AS (
-    (SELECT owner FROM jobs WHERE phase = 'QUEUED' ORDER BY owner LIMIT 1)
+    (SELECT owner FROM jobs WHERE phase = 'QUEUED' AND contract <> ALL(%(exclude)s)
+     ORDER BY owner LIMIT 1)
     UNION ALL
     SELECT (SELECT j.owner FROM jobs j WHERE j.phase = 'QUEUED' AND j.owner > o.owner
-            ORDER BY j.owner LIMIT 1)
+            AND j.contract <> ALL(%(exclude)s) ORDER BY j.owner LIMIT 1)
     FROM owners o WHERE o.owner IS NOT NULL
 )
 SELECT o.owner,
        (SELECT count(*) FROM jobs e WHERE e.phase = 'EXECUTING' AND e.owner = o.owner)
            AS running,
-       (SELECT min(q.creation_time) FROM jobs q WHERE q.phase = 'QUEUED' AND q.owner = o.owner)
-           AS oldest
+       (SELECT min(q.creation_time) FROM jobs q WHERE q.phase = 'QUEUED' AND q.owner = o.owner
+        AND q.contract <> ALL(%(exclude)s)) AS oldest
 FROM owners o WHERE o.owner IS NOT NULL
 ORDER BY running, oldest, o.owner
 """
@@ -82,6 +83,7 @@ UPDATE jobs SET phase = 'EXECUTING', node = %(node)s, start_time = %(start)s,
     end_time = NULL, run_count = run_count + 1
 WHERE phase = 'QUEUED' AND resource_id = (
     SELECT resource_id FROM jobs WHERE phase = 'QUEUED' AND owner = %(owner)s
+    AND contract <> ALL(%(exclude)s)
     ORDER BY creation_time, resource_id LIMIT 1 FOR UPDATE SKIP LOCKED)
 {{limit}}
 RETURNING {_COLUMNS}
@@ -143,14 +145,25 @@ class PostgresCluster(ClusterStore):
     # -- jobs on nodes ---------------------------------------------------------------
 
     def claim(
-        self, node: str, *, now: datetime, max_running: Callable[[str], int] | None = None
+        self,
+        node: str,
+        *,
+        now: datetime,
+        max_running: Callable[[str], int] | None = None,
+        exclude: Collection[str] = (),
     ) -> Job | None:
+        excluded = sorted(exclude)
         with self._pool.connection() as conn:
-            candidates = conn.execute(_CANDIDATES).fetchall()
+            candidates = conn.execute(_CANDIDATES, {"exclude": excluded}).fetchall()
         start = codec.time_to_db(now)
         for candidate in candidates:
             owner = candidate["owner"]
-            values: dict[str, Any] = {"node": node, "start": start, "owner": owner}
+            values: dict[str, Any] = {
+                "node": node,
+                "start": start,
+                "owner": owner,
+                "exclude": excluded,
+            }
             if max_running is None:
                 with self._pool.connection() as conn:
                     row = conn.execute(_CLAIM_ANY, values).fetchone()
@@ -168,6 +181,25 @@ class PostgresCluster(ClusterStore):
             if row is not None:
                 return self._job(row)
         return None
+
+    def queued_jobs(self, contracts: Collection[str], *, node: str | None = None) -> list[Job]:
+        on_node = "node IS NULL" if node is None else "node = %(node)s"
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM jobs WHERE phase = 'QUEUED' AND {on_node} "  # noqa: S608
+                "AND contract = ANY(%(contracts)s) ORDER BY creation_time, resource_id",
+                {"node": node, "contracts": sorted(contracts)},
+            ).fetchall()
+        return [self._job(row) for row in rows]
+
+    def take_queued(self, resource_id: str, *, node: str) -> bool:
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "UPDATE jobs SET node = %s WHERE resource_id = %s AND phase = 'QUEUED' "
+                "AND node IS NULL RETURNING resource_id",
+                (node, resource_id),
+            ).fetchone()
+        return row is not None
 
     def running_on(self, node: str) -> list[Job]:
         with self._pool.connection() as conn:

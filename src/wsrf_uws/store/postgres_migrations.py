@@ -104,6 +104,22 @@ MIGRATIONS: list[list[str]] = [
         )
         """,
     ],
+    # 3: the jobs of each contract in each phase, counted from this index alone (the
+    # service's /metrics: an index-only scan), not from the table's pages; and the
+    # operators' state (the queue's hold, and a generation each `wsrf-uws admin` action
+    # increases), one row.
+    [
+        "CREATE INDEX jobs_by_contract_phase ON jobs (contract, phase)",
+        """
+        CREATE TABLE operator_state (
+            one        boolean PRIMARY KEY DEFAULT true CHECK (one),
+            generation bigint NOT NULL,
+            held_by    text,
+            held_since bigint
+        )
+        """,
+        "INSERT INTO operator_state (one, generation) VALUES (true, 0)",
+    ],
 ]
 
 #: The schema version this code writes.

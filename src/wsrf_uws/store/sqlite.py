@@ -14,12 +14,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import UTC, datetime
 from hashlib import blake2b
 from pathlib import Path
 from typing import Any, Literal
 
 from ..core.model import Job, Result
+from ..core.operator_state import OperatorState, QueueHold
 from ..core.phases import Phase
 from ..core.ports import JobChanges, JobStore, LiveJobsLimitError, ResourceIdTakenError, StoreError
 from ..core.sqlite_connections import ThreadConnections
@@ -289,6 +290,38 @@ class SQLiteJobStore(JobStore):
         query = "SELECT COUNT(*) FROM jobs WHERE owner = ?"
         return int(self._connection().execute(query, (owner,)).fetchone()[0])
 
+    def operator_state(self) -> OperatorState:
+        row = (
+            self._connection()
+            .execute("SELECT generation, held_by, held_since FROM operator_state")
+            .fetchone()
+        )
+        return _operator_state(row)
+
+    def operator_acted(
+        self, *, hold: bool | None = None, by: str = "", now: datetime | None = None
+    ) -> OperatorState:
+        with self._write() as conn:
+            if hold is True:
+                conn.execute(
+                    "UPDATE operator_state SET held_by = ?, held_since = ? WHERE held_by IS NULL",
+                    (by, codec.time_to_db(now or datetime.now(UTC))),
+                )
+            elif hold is False:
+                conn.execute("UPDATE operator_state SET held_by = NULL, held_since = NULL")
+            row = conn.execute(
+                "UPDATE operator_state SET generation = generation + 1 "
+                "RETURNING generation, held_by, held_since"
+            ).fetchone()
+        return _operator_state(row)
+
+    def count_by_contract_and_phase(self) -> dict[tuple[str, Phase], int]:
+        rows = self._connection().execute(
+            "SELECT contract, phase, COUNT(*) FROM jobs INDEXED BY jobs_by_contract_phase "
+            "GROUP BY contract, phase"
+        )
+        return {(contract, Phase(phase)): int(n) for contract, phase, n in rows}
+
     def next_termination_time(self) -> datetime | None:
         row = (
             self._connection()
@@ -324,6 +357,16 @@ _BY_ID = "key = ? AND resource_id = ?"
 #: Results appended by one json_insert call: two arguments each, and SQLite's functions
 #: take at most 127 unless it was built with more.
 _MAX_APPENDED = 60
+
+
+def _operator_state(row: Any) -> OperatorState:
+    generation, held_by, held_since = row[0], row[1], row[2]
+    hold = None
+    if held_by is not None:
+        since = codec.time_from_db(held_since)
+        assert since is not None
+        hold = QueueHold(by=held_by, since=since)
+    return OperatorState(generation=int(generation), hold=hold)
 
 
 def _by_id(resource_id: str) -> tuple[int, str]:

@@ -685,7 +685,24 @@ REFUSED = [
     ("SELECT LOG(2, hpmag) FROM hipparcos.main", 1, 8, "LOG takes one argument"),
     ("SELECT MIN(hpmag, 3) FROM hipparcos.main", 1, 8, "MIN takes 1"),
     ("SELECT CAST(hip AS BLOB) FROM hipparcos.main", 1, 13, "is not allowed; ADQL allows"),
-    ("SELECT CENTROID(CIRCLE(0, 0, 1)) FROM hipparcos.main", 1, 8, "not supported"),
+    ("SELECT CENTROID(POINT(0, 0), 1) FROM hipparcos.main", 1, 8, "CENTROID takes one region"),
+    ("SELECT IN_UNIT(hpmag, 'deg') FROM hipparcos.main", 1, 8, "cannot be converted"),
+    ("SELECT IN_UNIT(hip, 'deg') FROM hipparcos.main", 1, 16, "unit of"),
+    ("SELECT IN_UNIT(ra, 'furlongs') FROM hipparcos.main", 1, 8, "is not a unit"),
+    (
+        "SELECT hip FROM hipparcos.main WHERE 1 = CONTAINS(POINT(ra, dec), "
+        "REGION('Union ICRS (Circle 1 2 3)'))",
+        1,
+        67,
+        "'Union' is not supported",
+    ),
+    (
+        "SELECT hip FROM hipparcos.main WHERE 1 = CONTAINS(POINT(ra, dec), "
+        "REGION('Circle GALACTIC 1 2 3'))",
+        1,
+        67,
+        "positions are ICRS",
+    ),
     (
         "SELECT hip FROM hipparcos.main WHERE 1 = CONTAINS(POINT('GALACTIC', ra, dec), "
         "CIRCLE(0, 0, 1))",
@@ -707,17 +724,17 @@ REFUSED = [
         "crosses itself",
     ),
     (
-        "SELECT hip FROM hipparcos.main WHERE 1 = CONTAINS(POINT(ra, dec), "
+        "SELECT hip FROM hipparcos.main WHERE 1 = CONTAINS(CIRCLE(ra, dec, 1), "
         "POLYGON(ra, dec, 10, 10, 10, 0))",
         1,
-        75,
-        "constant numbers",
+        42,
+        "POLYGON from columns is supported with a POINT only",
     ),
     (
-        "SELECT hip FROM hipparcos.main WHERE 1 = CONTAINS(POINT(ra, dec), POINT(1, 2))",
+        "SELECT hip FROM hipparcos.main WHERE 1 = CONTAINS(POINT(ra, dec), BOX(ra, dec, 10, 10))",
         1,
-        42,
-        "CONTAINS is supported for",
+        71,
+        "constant numbers",
     ),
     (
         "SELECT hip FROM hipparcos.main WHERE POINT(ra, dec) = POINT(1, 2)",

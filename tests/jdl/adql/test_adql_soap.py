@@ -161,6 +161,66 @@ def test_a_cone_is_cached_and_paged_with_expose_rows(
     assert rows(expose(job, total + 5, total + 9)[1]) == []
 
 
+def test_non_ascii_text_and_timestamps_reach_the_votable(adql: Service) -> None:
+    job = completed(
+        adql,
+        job_xml(
+            "SELECT TOP 3 hip, 'Ångström' AS word, UPPER('café') AS loud, 'plain' AS ascii, "
+            "CAST('2024-05-01 12:30:00' AS TIMESTAMP) AS seen FROM hipparcos.main ORDER BY hip"
+        ),
+    )
+    columns = {
+        c.get("name"): c for c in state_of(job).findall(f"{{{ADQL}}}columns/{{{ADQL}}}column")
+    }
+    assert columns["word"].get("datatype") == "unicodeChar"
+    assert columns["loud"].get("datatype") == "unicodeChar"
+    assert columns["ascii"].get("datatype") == "char"
+    assert (columns["seen"].get("datatype"), columns["seen"].get("xtype")) == ("char", "timestamp")
+    result = job.state.result("result")
+    assert result is not None
+    document = etree.fromstring(requests.get(result.href, timeout=30).content)
+    fields = {f.get("name"): f for f in document.iter(f"{{{VOTABLE}}}FIELD")}
+    assert fields["word"].get("datatype") == "unicodeChar"
+    assert fields["seen"].get("xtype") == "timestamp"
+    assert [r[1:] for r in rows(document)] == [
+        ("Ångström", "CAFÉ", "plain", "2024-05-01T12:30:00.000000")
+    ] * 3
+    _, page = expose(job, 1, 2)
+    assert [r[1:3] for r in rows(page)] == [("Ångström", "CAFÉ")]
+
+
+def test_an_uploaded_list_is_crossmatched_end_to_end(
+    adql: Service, hipparcos: dict[str, np.ndarray]
+) -> None:
+    from astropy.io.votable import from_table, writeto
+    from astropy.table import Table
+
+    stars = [0, 5000, 90_000]  # rows of hip2.dat; their positions, nudged by 1 arcsecond
+    table = Table(
+        {
+            "id": np.array([1, 2, 3, 4], dtype=np.int32),
+            "ra": np.append(hipparcos["ra"][stars] + 1 / 3600, 12.0),
+            "dec": np.append(hipparcos["dec"][stars], -89.0),
+        }
+    )
+    out = io.BytesIO()
+    writeto(from_table(table), out)
+    votable = out.getvalue().decode().split("?>", 1)[1]  # without the XML declaration
+    query = (
+        "SELECT l.id, h.hip FROM TAP_UPLOAD.targets AS l JOIN hipparcos.main AS h "
+        "ON 1 = CONTAINS(POINT(h.ra, h.dec), CIRCLE(l.ra, l.dec, 3/3600.)) ORDER BY l.id"
+    )
+    document = (
+        f'<job xmlns="{ADQL}"><query>{query}</query><upload name="targets">{votable}</upload></job>'
+    )
+    job = completed(adql, document)
+    result = job.state.result("result")
+    assert result is not None
+    found = rows(etree.fromstring(requests.get(result.href, timeout=30).content))
+    expected = [(i + 1, int(hipparcos["hip"][row])) for i, row in enumerate(stars)]
+    assert [(int(a), int(b)) for a, b in found] == expected
+
+
 def test_pages_read_with_pyvo(adql: Service) -> None:
     from pyvo.dal import DALResults
 

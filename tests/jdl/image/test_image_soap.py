@@ -317,7 +317,7 @@ def test_expiry_removes_the_images(image: Service, server: RunningServer) -> Non
     job.start()
     final = job.wait(timeout=60, poll=0.2)
     url = final.results[0].href
-    job.extend(by=timedelta(seconds=1))
+    job.extend(lifetime=timedelta(seconds=1))
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and requests.get(url, timeout=30).status_code == 200:
         time.sleep(0.2)

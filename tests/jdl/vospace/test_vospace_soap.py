@@ -184,7 +184,7 @@ def test_a_space_is_negotiated_used_extended_and_destroyed(server: RunningServer
     assert used.findtext(f"{{{VOSPACE}}}available") == str(1_000_000 - len(data))
 
     # The lifetime is renegotiated within the policy; beyond it, refused.
-    change = job.extend(by=timedelta(days=1, hours=12))
+    change = job.extend(lifetime=timedelta(days=1, hours=12))
     assert change.new_termination_time is not None
     root_props = properties_of(
         requests.get(node_url(server, job.resource_id), auth=ALICE, timeout=30).content
@@ -194,7 +194,7 @@ def test_a_space_is_negotiated_used_extended_and_destroyed(server: RunningServer
         datetime.fromisoformat(expires.replace("Z", "+00:00")) - change.new_termination_time
     ) < timedelta(seconds=1)
     with pytest.raises(TerminationTimeChangeRejected):
-        job.extend(by=timedelta(days=3))
+        job.extend(lifetime=timedelta(days=3))
 
     # Destroy: the container and everything in it are gone.
     job.destroy()
@@ -325,7 +325,7 @@ def test_expiry_deletes_the_space(server: RunningServer) -> None:
     job = service(server).create(job_xml(1000))
     started(job)
     assert upload(server, f"{job.resource_id}/note.txt", b"short-lived").status_code in (200, 201)
-    job.extend(by=timedelta(seconds=1))
+    job.extend(lifetime=timedelta(seconds=1))
     deadline = time.monotonic() + 20
     url = node_url(server, job.resource_id)
     while (

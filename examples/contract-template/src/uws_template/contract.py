@@ -150,6 +150,8 @@ class ChecksumContract(Contract):
 
     def _demo_file(self, element: etree._Element) -> ChecksumInput:
         url = (element.text or "").strip()
+        if url.startswith("/demo/"):  # no host: this service's own, wherever it runs
+            url = self.public_url.rstrip("/") + url
         if not url.startswith(self.demo_url):
             raise InvalidJobDescriptionError(
                 f"{url} is not one of this service's demo files ({self.demo_url}...)",

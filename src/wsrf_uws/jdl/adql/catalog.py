@@ -9,7 +9,8 @@ reach DuckDB (:mod:`.query`); this is the second wall.
 Building writes to a temporary file next to the target and renames it into place, so a
 crash leaves either the old catalogue or none, never a half-built one;
 :func:`ensure_catalog` builds on first use and lets concurrent processes race safely (a
-lock file: the first builds, the others wait and then open the result).
+lock file: the first builds, the others wait and then open the result), and brings the
+description of a catalogue an older version built up to date.
 
 DuckDB connections must not cross ``fork()``: a worker process opens its own catalogue.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import secrets
 import shutil
@@ -34,12 +36,15 @@ import pyarrow as pa
 from ...core.atomic import atomic_path
 from . import hipparcos, synthetic
 from .tap_schema import (
+    DESCRIPTION_VERSION,
     CatalogMetadata,
     TableInfo,
     create_description_tables,
     describe_schema,
     describe_table,
+    description_version,
     read_metadata,
+    upgrade_description,
 )
 
 __all__ = [
@@ -57,6 +62,8 @@ __all__ = [
 #: Called as ``progress(stage, done, total)`` while a catalogue is built; ``stage`` is
 #: ``"generating"``, ``"sorting"`` or ``"done"`` and ``done``/``total`` count rows.
 ProgressCallback = Callable[[str, int, int], None]
+
+log = logging.getLogger(__name__)
 
 #: The seed of :func:`build_synthetic` when none is given.
 DEFAULT_SEED = 20050923
@@ -457,21 +464,49 @@ def ensure_catalog(path: Path, *, build: Callable[[Path], None] = build_hipparco
 
     Safe when several processes call it at once: a lock file beside ``path`` lets one
     build while the others wait; they then find the catalogue and return. Leftovers of a
-    build that crashed are removed first.
+    build that crashed are removed first. A catalogue whose description an older version
+    wrote has it upgraded in place (:func:`~.tap_schema.upgrade_description`).
     """
-    if path.is_file():
+    if path.is_file() and not _outdated(path):
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(path.name + ".lock"), "a+") as lock:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
         try:
-            if not path.is_file():
+            if path.is_file():
+                if _outdated(path):
+                    _upgrade(path)
+            else:
                 for leftover in path.parent.glob(f".{path.name}.*"):
                     _remove_database_files(leftover)
                 build(path)
         finally:
             fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
     return path
+
+
+def _outdated(path: Path) -> bool:
+    """Whether the catalogue at ``path`` has a description older than this code writes
+    (False for a file that is no catalogue: opening it says why)."""
+    try:
+        with duckdb.connect(str(path), read_only=True) as connection:
+            return description_version(connection) < DESCRIPTION_VERSION
+    except duckdb.Error:
+        return False
+
+
+def _upgrade(path: Path) -> None:
+    """Upgrade the description of the catalogue at ``path``, in one transaction. A
+    catalogue another process holds open stays as it is until the next start."""
+    try:
+        with duckdb.connect(":memory:") as connection:
+            _attach(connection, path, "adql_build", read_only=False)
+            connection.execute("BEGIN TRANSACTION")
+            upgrade_description(connection)
+            connection.execute("COMMIT")
+            connection.execute("CHECKPOINT adql_build")
+    except duckdb.Error as error:
+        log.warning("adql: could not upgrade the description of %s: %s", path, error)
 
 
 def ensure_hipparcos(path: Path) -> Path:

@@ -27,12 +27,14 @@ from lxml import etree
 
 from ...core.contract import (
     Assessment,
+    Authenticate,
     CliCommand,
     Contract,
     ContractEnvironment,
     ExtraOperation,
     JobContext,
     JobHandle,
+    WebRoute,
 )
 from ...core.errors import InvalidPhaseError, JobFailure, UwsError
 from ...core.model import Job, Result
@@ -41,12 +43,13 @@ from ...core.progress import steps_in_order
 from ...core.sizes import format_bytes
 from ...published import schema_path
 from ...vo.columns import ColumnInfo
+from ...vo.transfer import TransferPolicy
 from ...vo.votable import write_votable
 from ...wire.namespaces import q
 from .catalog import Catalog, ensure_hipparcos
 from .commands import CATALOG_COMMAND
 from .cursor import CursorSummary, ResultCursor, write_cursor
-from .jdl import NAMESPACE, AdqlJob, QueryLimits, read_job
+from .jdl import NAMESPACE, AdqlJob, QueryLimits, query_to_run, read_job
 from .query import ExecutionError, ExecutionInterrupted, execute, result_columns
 from .result_size import BoundedSink, ResultTooLarge, bounded_batches
 from .settings import AdqlSettings
@@ -59,6 +62,8 @@ from .state import (
     exposed_rows,
     state_element,
 )
+from .vosi_tables import ROUTE as TABLES_ROUTE
+from .vosi_tables import tables_route
 
 _STEPS = ("run the query", "cache the result", "write the VOTable")
 
@@ -79,6 +84,8 @@ class AdqlContract(Contract):
     jdl_element = "job"
     state_name = "state"
     schema_path = schema_path("adql.xsd")
+    #: Sample tables to upload by URI (``/demo/adql/{file}``).
+    demo_data = Path(__file__).resolve().parent / "demo" / "data"
     settings_model = AdqlSettings
     preload = ()  # a run needs no module beyond this one's (DuckDB, pyarrow, astropy)
 
@@ -94,6 +101,9 @@ class AdqlContract(Contract):
                 max_tokens=self.options.max_query_tokens,
                 max_depth=self.options.max_query_depth,
             ),
+            max_upload_bytes=self.options.max_upload_bytes,
+            fetch_policy=TransferPolicy.parse(self.options.fetch_allow, public_url=self.public_url),
+            fetch_timeout=self.options.fetch_timeout,
         )
 
     @property
@@ -198,11 +208,15 @@ class AdqlContract(Contract):
         """Run the query on ``catalog`` and cache its rows in the job's cursor file."""
         # The executor stops a job with SIGTERM: DuckDB checks for signals while it runs
         # and abandons the query, so executionDuration interrupts a long query at once.
-        reader = execute(catalog, description.translated, batch_rows=self.options.batch_rows)
+        # A job's uploads by URI are fetched here, in its run (:mod:`.remote_uploads`).
+        translated, uploads = query_to_run(
+            description, metadata=catalog.metadata, limits=self.limits, workdir=context.workdir
+        )
+        reader = execute(catalog, translated, batch_rows=self.options.batch_rows, uploads=uploads)
         # DuckDB takes no other query on the connection while a reader is left unread
         # (after an overflow it is), so the reader is closed as soon as the cursor is cached.
         with reader:
-            columns = result_columns(reader.schema, description.translated)
+            columns = result_columns(reader.schema, translated)
             context.progress(0.1, steps=_steps(active=1))
 
             def on_rows(rows: int) -> None:
@@ -217,7 +231,7 @@ class AdqlContract(Contract):
                 batch_rows=self.options.batch_rows,
                 on_rows=on_rows,
             )
-        return summary, columns
+        return summary, summary.columns  # text columns found to need unicodeChar
 
     def state_element(
         self, job: Job, *, result_url: Callable[[Result], str]
@@ -229,6 +243,10 @@ class AdqlContract(Contract):
     def cli_commands(cls) -> Sequence[CliCommand]:
         """``wsrf-uws catalog``: build a catalogue (:mod:`.commands`)."""
         return (CATALOG_COMMAND,)
+
+    def web_routes(self, *, authenticate: Authenticate) -> Mapping[str, WebRoute]:
+        """``/uws/adql/tables``: the catalogue's tables (VOSI), public (:mod:`.vosi_tables`)."""
+        return {TABLES_ROUTE: WebRoute(tables_route(lambda: self.catalog.metadata))}
 
     def extra_operations(self) -> Mapping[str, ExtraOperation]:
         return {

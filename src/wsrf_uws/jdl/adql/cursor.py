@@ -13,9 +13,14 @@ Layout of the file (readable by any Arrow IPC reader):
   the batch size, so the file describes itself;
 - batches ``0 .. n-1`` hold the rows, every one ``batch_rows`` long except the last, which
   may be shorter;
-- one more, empty, batch closes the file; its custom metadata holds the row count and
-  whether the query had more rows than were kept (overflow), which are known only at the
-  end of the stream.
+- one more, empty, batch closes the file; its custom metadata holds the row count,
+  whether the query had more rows than were kept (overflow), and which ``char`` columns
+  hold text that is not ASCII (declared ``unicodeChar`` from then on), all known only at
+  the end of the stream.
+
+Why text columns are widened only when needed: VOTable ``char`` is ASCII, ``unicodeChar``
+is UTF-16, which measured twice as slow to write and 60% larger in BINARY2 for ASCII
+names (docs/adql.md); a check per batch (``string_is_ascii``) costs little.
 
 Rows are numbered from 0 in the order the query produced them.
 """
@@ -25,12 +30,13 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ...core.atomic import atomic_path
 from ...vo.columns import ColumnInfo
@@ -45,6 +51,9 @@ FORMAT_VERSION = b"1"
 #: Custom metadata keys of the closing batch.
 TOTAL_ROWS_KEY = b"wsrf_uws.adql.total_rows"
 OVERFLOW_KEY = b"wsrf_uws.adql.overflow"
+#: Custom metadata key of the closing batch: the positions (comma-separated) of the ``char``
+#: columns some value of which is not ASCII, declared ``unicodeChar`` when read back.
+UNICODE_KEY = b"wsrf_uws.adql.unicode_columns"
 
 DEFAULT_BATCH_ROWS = 65536
 
@@ -88,9 +97,11 @@ def write_cursor(
     With ``max_rows=None`` every row is kept and ``overflow`` is false.
 
     ``columns`` describes the reader's columns by position (names in the Arrow schema may
-    repeat, as SQL allows) and is stored in the file. Dictionary-encoded columns are
-    stored decoded. ``on_rows`` is called with the number of rows written so far after
-    each batch, and at least once, with the final count, at the end.
+    repeat, as SQL allows) and is stored in the file; a ``char`` column that receives
+    non-ASCII text is declared ``unicodeChar`` in the summary and when the file is read.
+    Dictionary-encoded columns are stored decoded. ``on_rows`` is called with the number
+    of rows written so far after each batch, and at least once, with the final count, at
+    the end.
     """
     if batch_rows < 1:
         raise ValueError(f"batch_rows must be at least 1, not {batch_rows}")
@@ -115,22 +126,25 @@ def write_cursor(
         pa.OSFile(str(temporary), "wb") as sink,
         pa.ipc.new_file(sink, schema) as writer,
     ):
-        rebatcher = _Rebatcher(writer, schema, batch_rows=batch_rows, on_rows=on_rows)
+        text = _TextWatch(columns, schema)
+        rebatcher = _Rebatcher(
+            writer, schema, batch_rows=batch_rows, on_rows=on_rows, watch=text.check
+        )
         overflow = _copy_rows(reader, rebatcher, max_rows=max_rows)
         total_rows = rebatcher.finish()
-        writer.write_batch(
-            _empty(schema),
-            custom_metadata={
-                TOTAL_ROWS_KEY: str(total_rows).encode(),
-                OVERFLOW_KEY: b"true" if overflow else b"false",
-            },
-        )
+        trailer = {
+            TOTAL_ROWS_KEY: str(total_rows).encode(),
+            OVERFLOW_KEY: b"true" if overflow else b"false",
+        }
+        if text.unicode:
+            trailer[UNICODE_KEY] = ",".join(str(i) for i in sorted(text.unicode)).encode()
+        writer.write_batch(_empty(schema), custom_metadata=trailer)
     if rebatcher.reported != total_rows and on_rows is not None:
         on_rows(total_rows)
     return CursorSummary(
         total_rows=total_rows,
         overflow=overflow,
-        columns=list(columns),
+        columns=_widened(columns, text.unicode),
         batch_rows=batch_rows,
         path=path,
         bytes=path.stat().st_size,
@@ -157,6 +171,30 @@ def _copy_rows(
     return False
 
 
+class _TextWatch:
+    """Finds the ``char`` columns holding text that is not ASCII (checked until found)."""
+
+    def __init__(self, columns: list[ColumnInfo], schema: pa.Schema) -> None:
+        self.pending = {
+            index
+            for index, (info, field) in enumerate(zip(columns, schema, strict=True))
+            if info.datatype == "char" and pa.types.is_string(field.type)
+        }
+        self.unicode: set[int] = set()
+
+    def check(self, batch: pa.RecordBatch) -> None:
+        for index in list(self.pending):
+            if not pc.all(pc.string_is_ascii(batch.column(index)), min_count=0).as_py():
+                self.pending.discard(index)
+                self.unicode.add(index)
+
+
+def _widened(columns: list[ColumnInfo], unicode: set[int]) -> list[ColumnInfo]:
+    return [
+        replace(c, datatype="unicodeChar") if i in unicode else c for i, c in enumerate(columns)
+    ]
+
+
 class _Rebatcher:
     """Writes incoming batches of any sizes as batches of exactly ``batch_rows`` rows."""
 
@@ -167,7 +205,9 @@ class _Rebatcher:
         *,
         batch_rows: int,
         on_rows: Callable[[int], None] | None,
+        watch: Callable[[pa.RecordBatch], None] | None = None,
     ) -> None:
+        self._watch = watch
         self._writer = writer
         self._schema = schema
         self._batch_rows = batch_rows
@@ -203,6 +243,8 @@ class _Rebatcher:
         return self.written
 
     def _write(self, batch: pa.RecordBatch) -> None:
+        if self._watch is not None:
+            self._watch(batch)
         self._writer.write_batch(batch)
         self.written += batch.num_rows
         if self._on_rows is not None:
@@ -285,7 +327,8 @@ class ResultCursor:
             except pa.ArrowInvalid as error:
                 raise ValueError(f"{path} is not an Arrow IPC file: {error}") from error
             columns, batch_rows = _read_schema_metadata(path, reader.schema.metadata or {})
-            total_rows, overflow = _read_trailer(path, reader, batch_rows)
+            total_rows, overflow, unicode = _read_trailer(path, reader, batch_rows)
+            columns = _widened(columns, unicode)
         except BaseException:
             source.close()
             raise
@@ -397,8 +440,9 @@ def _read_schema_metadata(path: Path, metadata: dict[bytes, bytes]) -> tuple[lis
     return columns, batch_rows
 
 
-def _read_trailer(path: Path, reader: Any, batch_rows: int) -> tuple[int, bool]:
-    """The row count and overflow flag from the closing batch, checked against the layout."""
+def _read_trailer(path: Path, reader: Any, batch_rows: int) -> tuple[int, bool, set[int]]:
+    """The row count, overflow flag and non-ASCII text columns from the closing batch,
+    checked against the layout."""
     batches = reader.num_record_batches
     if batches < 1:
         raise ValueError(f"{path}: cursor file has no closing batch (was it cut short?)")
@@ -407,6 +451,8 @@ def _read_trailer(path: Path, reader: Any, batch_rows: int) -> tuple[int, bool]:
     try:
         total_rows = int(metadata[TOTAL_ROWS_KEY])
         overflow = {b"true": True, b"false": False}[metadata[OVERFLOW_KEY]]
+        listed = metadata.get(UNICODE_KEY, b"").decode()
+        unicode = {int(i) for i in listed.split(",")} if listed else set()
     except (KeyError, ValueError) as error:
         raise ValueError(f"{path}: cursor file's closing batch lacks {error}") from error
     data_batches = batches - 1
@@ -418,4 +464,4 @@ def _read_trailer(path: Path, reader: Any, batch_rows: int) -> tuple[int, bool]:
             f"{path}: cursor file holds {data_batches} batches of {batch_rows} rows ending "
             f"with {last_rows}, which does not make the {total_rows} rows it announces"
         )
-    return total_rows, overflow
+    return total_rows, overflow, unicode

@@ -5,58 +5,57 @@ A region test becomes two conditions joined by AND:
 - a *coarse* one that lets DuckDB skip most of the table: where the point is a table's
   indexed position, the HEALPix cell ranges covering the region (the table is stored
   sorted by that index, so DuckDB's zone maps skip every row group outside the ranges);
-  otherwise a declination band, which also serves a crossmatch join (a range join);
+  otherwise a declination band (a crossmatch gets a zone join first, :mod:`.crossmatch`);
 - the *exact* test: for a circle, the haversine of the distance compared with
   ``sin²(r/2)`` (no arc sine per row); for a polygon or box, one great-circle half-space
   test per edge (``x·n ≥ 0`` with the edge normals computed here), OR-ed over convex
   pieces when the polygon is not convex.
 
-Supported (ADQL 2.1 §2.4): POINT, CIRCLE, BOX, POLYGON (constant vertices), CONTAINS
-(point in circle, box or polygon; circle in circle), INTERSECTS (with a point, or two
-circles), DISTANCE (two points or four numbers), COORD1, COORD2, AREA, COORDSYS.
-Geometry values in the select list become DALI arrays of doubles (xtype point, circle,
-polygon). Coordinates are ICRS degrees; a leading coordinate-system string other than
-ICRS (or empty) is refused.
+Supported (ADQL 2.1 §4.2): POINT, CIRCLE, BOX, POLYGON (constant vertices, or vertices
+from columns), REGION (an STC-S subset), CENTROID, CONTAINS and INTERSECTS between any
+two of them (region pairs in :mod:`.regions`; a polygon from columns with a point only),
+DISTANCE (two points or four numbers), COORD1, COORD2, AREA, COORDSYS, and IN_UNIT.
+Geometry arguments are read by :mod:`.shapes`, which also takes a POINT or CIRCLE
+selected in a subquery. Geometry values in the select list become DALI arrays of
+doubles (xtype point, circle, polygon). Coordinates are ICRS degrees; a leading
+coordinate-system string other than ICRS (or empty) is refused.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from sqlglot import exp
 
-from . import sphere
+from . import regions, sphere
 from .errors import error_at
+from .shapes import ShapeReader, function_arguments, function_name
+from .sql_terms import Circle as _Circle
+from .sql_terms import ColumnPolygon as _ColumnPolygon
+from .sql_terms import Point as _Point
+from .sql_terms import Polygon as _Polygon
+from .sql_terms import and_ as _and
+from .sql_terms import between as _between
+from .sql_terms import call as _call
+from .sql_terms import constant_value
+from .sql_terms import distance as _distance
+from .sql_terms import group as _group
+from .sql_terms import haversine as _haversine
+from .sql_terms import number as _number
+from .sql_terms import op as _op
+from .sql_terms import or_ as _or
+from .sql_terms import own as _own
+from .sql_terms import radians as _radians
+from .sql_terms import ranges_condition as _ranges_condition
 from .tap_schema import CatalogMetadata
+from .units import conversion_factor
 from .validation import REF_KEY, ColumnRef
 
 #: The most HEALPix ranges put into one condition (nearby ranges are merged beyond).
 MAX_RANGES = 24
 #: Larger circles get no coarse condition (it would select most of the sky anyway).
 _COARSE_LIMIT = 90.0
-
-
-@dataclass(frozen=True)
-class _Point:
-    lon: exp.Expr
-    lat: exp.Expr
-
-
-@dataclass(frozen=True)
-class _Circle:
-    centre: _Point
-    radius: exp.Expr
-    node: exp.Expr  # where the CIRCLE is written, for errors
-
-
-@dataclass(frozen=True)
-class _Polygon:
-    shape: sphere.SphericalPolygon
-
-
-_Geometry = _Point | _Circle | _Polygon
 
 
 def rewrite_geometry(
@@ -66,159 +65,14 @@ def rewrite_geometry(
     return _Rewriter(metadata, max_ranges).rewrite(tree)
 
 
-# -- building SQL --------------------------------------------------------------------------
-
-
-def _own(node: exp.Expr) -> exp.Expr:
-    """``node`` itself if it has no parent yet, else a copy (a node has one parent)."""
-    return node.copy() if node.parent is not None else node
-
-
-def _call(name: str, *arguments: exp.Expr) -> exp.Expr:
-    return exp.Anonymous(this=name, expressions=[_own(a) for a in arguments])
-
-
-def _number(value: float) -> exp.Expr:
-    literal = exp.Literal.number(repr(float(value)))
-    return exp.Paren(this=literal) if value < 0 else literal
-
-
-def _op(kind: type[exp.Binary], left: exp.Expr, right: exp.Expr) -> exp.Expr:
-    return exp.Paren(this=kind(this=_own(left), expression=_own(right)))
-
-
-def _group(node: exp.Expr) -> exp.Expr:
-    """``node`` in parentheses unless it is a single term already."""
-    if isinstance(node, exp.Column | exp.Literal | exp.Paren | exp.Func):
-        return _own(node)
-    return exp.Paren(this=_own(node))
-
-
-def _radians(node: exp.Expr) -> exp.Expr:
-    return _call("RADIANS", _group(node))
-
-
-def _haversine(a: _Point, b: _Point, *, cos_b_lat: exp.Expr | None = None) -> exp.Expr:
-    """sin²(Δlat/2) + cos(lat_a)·cos(lat_b)·sin²(Δlon/2), i.e. sin²(distance/2)."""
-    half_lat = _call("SIN", _op(exp.Div, _radians(_op(exp.Sub, a.lat, b.lat)), _number(2.0)))
-    half_lon = _call("SIN", _op(exp.Div, _radians(_op(exp.Sub, a.lon, b.lon)), _number(2.0)))
-    cos_a = _call("COS", _radians(a.lat))
-    cos_b = cos_b_lat if cos_b_lat is not None else _call("COS", _radians(b.lat))
-    return _op(
-        exp.Add,
-        _call("POWER", half_lat, _number(2.0)),
-        _op(exp.Mul, _op(exp.Mul, cos_a, cos_b), _call("POWER", half_lon, _number(2.0))),
-    )
-
-
-def _distance(a: _Point, b: _Point) -> exp.Expr:
-    root = _call("SQRT", _call("GREATEST", _number(0.0), _haversine(a, b)))
-    return _call(
-        "DEGREES", _op(exp.Mul, _number(2.0), _call("ASIN", _call("LEAST", _number(1.0), root)))
-    )
-
-
-def _and(*conditions: exp.Expr) -> exp.Expr:
-    result = _own(conditions[0])
-    for condition in conditions[1:]:
-        result = exp.And(this=result, expression=_own(condition))
-    return exp.Paren(this=result)
-
-
-def _or(*conditions: exp.Expr) -> exp.Expr:
-    result = _own(conditions[0])
-    for condition in conditions[1:]:
-        result = exp.Or(this=result, expression=_own(condition))
-    return exp.Paren(this=result)
-
-
-def _between(value: exp.Expr, low: exp.Expr, high: exp.Expr) -> exp.Expr:
-    return exp.Paren(this=exp.Between(this=_group(value), low=_own(low), high=_own(high)))
-
-
-def _ranges_condition(column: Callable[[], exp.Column], ranges: list[tuple[int, int]]) -> exp.Expr:
-    if not ranges:
-        return exp.Paren(this=exp.EQ(this=exp.Literal.number(1), expression=exp.Literal.number(0)))
-    pieces = [
-        _between(column(), exp.Literal.number(low), exp.Literal.number(high))
-        for low, high in ranges
-    ]
-    if len(pieces) == 1:
-        return pieces[0]
-    # The overall bounds first: a plain range DuckDB can always push into the scan.
-    overall = _between(
-        column(), exp.Literal.number(ranges[0][0]), exp.Literal.number(ranges[-1][1])
-    )
-    return _and(overall, _or(*pieces))
-
-
-# -- constants ---------------------------------------------------------------------------
-
-_UNARY: dict[type[exp.Expr], Callable[[float], float]] = {
-    exp.Radians: math.radians,
-    exp.Degrees: math.degrees,
-    exp.Sin: math.sin,
-    exp.Cos: math.cos,
-    exp.Tan: math.tan,
-    exp.Sqrt: math.sqrt,
-    exp.Abs: abs,
-}
-_BINARY: dict[type[exp.Expr], Callable[[float, float], float]] = {
-    exp.Add: lambda a, b: a + b,
-    exp.Sub: lambda a, b: a - b,
-    exp.Mul: lambda a, b: a * b,
-    exp.Div: lambda a, b: a / b,
-    exp.Pow: lambda a, b: float(a**b),
-}
-
-
-def constant_value(node: exp.Expr) -> float | None:
-    """The value of a numeric expression made of literals only, else None."""
-    try:
-        if isinstance(node, exp.Literal) and not node.is_string:
-            return float(node.name)
-        if isinstance(node, exp.HexString):
-            return float(int(node.name, 16))
-        if isinstance(node, exp.Paren):
-            return constant_value(node.this)
-        if isinstance(node, exp.Neg):
-            inner = constant_value(node.this)
-            return None if inner is None else -inner
-        if isinstance(node, exp.Pi):
-            return math.pi
-        unary = _UNARY.get(type(node))
-        if unary is not None:
-            inner = constant_value(node.this)
-            return None if inner is None else unary(inner)
-        binary = _BINARY.get(type(node))
-        if binary is not None:
-            left, right = constant_value(node.this), constant_value(node.expression)
-            if left is None or right is None:
-                return None
-            return binary(left, right)
-    except (ValueError, ZeroDivisionError, OverflowError):
-        return None
-    return None
-
-
 # -- the rewrite ---------------------------------------------------------------------------
 
 
-def _name(node: exp.Expr) -> str | None:
-    if isinstance(node, exp.Anonymous):
-        return str(node.name).upper()
-    if isinstance(node, exp.Contains):
-        return "CONTAINS"
-    return None
+_name = function_name
+_arguments = function_arguments
 
 
-def _arguments(node: exp.Expr) -> list[exp.Expr]:
-    if isinstance(node, exp.Contains):
-        return [node.this, node.expression]
-    return list(node.expressions)
-
-
-class _Rewriter:
+class _Rewriter(ShapeReader):
     def __init__(self, metadata: CatalogMetadata, max_ranges: int) -> None:
         self.metadata = metadata
         self.max_ranges = max_ranges
@@ -237,6 +91,8 @@ class _Rewriter:
     def replace(self, node: exp.Expr) -> exp.Expr | None:
         if isinstance(node, exp.EQ | exp.NEQ):
             return self.comparison(node)
+        if isinstance(node, exp.LT | exp.LTE | exp.GT | exp.GTE):
+            return self.distance_bound(node)
         name = _name(node)
         if name is None:
             return None
@@ -256,8 +112,10 @@ class _Rewriter:
                 raise error_at(node, "COORDSYS takes one geometry argument")
             self.geometry(arguments[0])
             return exp.Literal.string("ICRS")
-        if name in ("POINT", "CIRCLE", "BOX", "POLYGON"):
+        if name in ("POINT", "CIRCLE", "BOX", "POLYGON", "REGION", "CENTROID"):
             return self.selected_value(name, node)
+        if name == "IN_UNIT":
+            return self.in_unit(arguments, node)
         return None  # pragma: no cover - validation admits no other geometry name
 
     # -- predicates
@@ -281,38 +139,80 @@ class _Rewriter:
     def predicate(
         self, name: str, arguments: list[exp.Expr], node: exp.Expr
     ) -> tuple[exp.Expr, exp.Expr | None]:
+        """The test CONTAINS(first, second) or INTERSECTS(first, second), and a coarse one."""
         if len(arguments) != 2:
             raise error_at(node, f"{name} takes two geometry arguments")
         first, second = self.geometry(arguments[0]), self.geometry(arguments[1])
-        if name == "INTERSECTS":
-            if isinstance(second, _Point):
-                first, second = second, first
-            if isinstance(first, _Point) and not isinstance(second, _Point):
-                return self.point_in(first, second)
-            if isinstance(first, _Circle) and isinstance(second, _Circle):
-                reach = _op(exp.Add, first.radius, second.radius)
-                return self.circle_condition(first.centre, second.centre, reach), None
-            raise error_at(
-                node, "INTERSECTS is supported between a POINT and a region and between two CIRCLEs"
-            )
+        if name == "INTERSECTS" and not isinstance(first, _Point) and isinstance(second, _Point):
+            first, second = second, first  # symmetric: the point first
+        if isinstance(first, _Point) and isinstance(second, _Point):
+            return _and(
+                *(
+                    exp.EQ(this=_group(a), expression=_group(b))
+                    for a, b in ((first.lon, second.lon), (first.lat, second.lat))
+                )
+            ), None
         if isinstance(first, _Point) and not isinstance(second, _Point):
             return self.point_in(first, second)
+        if isinstance(second, _Point):  # CONTAINS(region, POINT): only a circle of radius 0
+            if isinstance(first, _Circle):
+                same = self.circle_condition(second, first.centre, _number(0.0))
+                return _and(exp.LTE(this=_group(first.radius), expression=_number(0.0)), same), None
+            return _truth(False), None
+        if isinstance(first, _Point | _ColumnPolygon) or isinstance(second, _ColumnPolygon):
+            raise error_at(node, f"{name} of a POLYGON from columns is supported with a POINT only")
+        try:
+            return self.regions(name, first, second)
+        except ValueError as exc:
+            raise error_at(node, str(exc)) from None
+
+    def regions(
+        self, name: str, first: _Circle | _Polygon, second: _Circle | _Polygon
+    ) -> tuple[exp.Expr, exp.Expr | None]:
         if isinstance(first, _Circle) and isinstance(second, _Circle):
+            if name == "INTERSECTS":
+                reach = _op(exp.Add, first.radius, second.radius)
+                return self.circle_condition(first.centre, second.centre, reach), None
             # The first circle lies inside the second: d + r1 <= r2.
             room = _op(exp.Sub, second.radius, first.radius)
             inside = exp.LTE(this=_distance(first.centre, second.centre), expression=_own(room))
             return exp.Paren(this=inside), None
-        raise error_at(
-            node,
-            "CONTAINS is supported for a POINT in a CIRCLE, BOX or POLYGON, and "
-            "for a CIRCLE in a CIRCLE",
+        if isinstance(first, _Polygon) and isinstance(second, _Polygon):
+            if name == "INTERSECTS":
+                return _truth(regions.polygons_meet(first.shape, second.shape)), None
+            return _truth(regions.polygon_inside(first.shape, second.shape)), None
+        if name == "INTERSECTS" and isinstance(first, _Polygon):
+            first, second = second, first
+        circle = first if isinstance(first, _Circle) else second
+        polygon = second if isinstance(second, _Polygon) else first
+        assert isinstance(circle, _Circle)
+        assert isinstance(polygon, _Polygon)
+        test = (
+            "meet"
+            if name == "INTERSECTS"
+            else "circle in polygon"
+            if circle is first
+            else "polygon in circle"
         )
+        values = [constant_value(v) for v in (circle.centre.lon, circle.centre.lat, circle.radius)]
+        if all(v is not None for v in values):
+            lon, lat, radius = (float(v) for v in values if v is not None)
+            return _truth(
+                regions.circle_polygon_constant((lon, lat), radius, polygon.shape, test=test)
+            ), None
+        if test == "meet":
+            return regions.circle_meets_polygon(circle, polygon.shape)
+        if test == "circle in polygon":
+            return regions.circle_inside_polygon(circle, polygon.shape)
+        return regions.polygon_inside_circle(polygon.shape, circle), None
 
     def point_in(
-        self, point: _Point, region: _Circle | _Polygon
+        self, point: _Point, region: _Circle | _Polygon | _ColumnPolygon
     ) -> tuple[exp.Expr, exp.Expr | None]:
         if isinstance(region, _Polygon):
             return self.point_in_polygon(point, region.shape)
+        if isinstance(region, _ColumnPolygon):
+            return regions.point_in_column_polygon(point, list(region.vertices)), None
         return self.point_in_circle(point, region)
 
     def point_in_circle(self, point: _Point, circle: _Circle) -> tuple[exp.Expr, exp.Expr | None]:
@@ -348,6 +248,35 @@ class _Rewriter:
             )
             return exact, _ranges_condition(column, ranges)
         return exact, _between(point.lat, _number(lat - radius), _number(lat + radius))
+
+    def distance_bound(self, node: exp.LT | exp.LTE | exp.GT | exp.GTE) -> exp.Expr | None:
+        """``DISTANCE(p, q) < r`` (or ``<=``, or ``r > DISTANCE``) for a constant ``r``: the
+        circle test, so a cone gets its coarse condition and no row an arc sine."""
+        if isinstance(node, exp.LT | exp.LTE):
+            distance, bound = node.this, node.expression
+        else:
+            distance, bound = node.expression, node.this
+        radius = constant_value(bound)
+        if _name(distance) != "DISTANCE" or radius is None or not 0.0 <= radius < 180.0:
+            return None
+        arguments = _arguments(distance)
+        if len(arguments) == 4:
+            values = [self.rewrite(a) for a in arguments]
+            first, second = _Point(values[0], values[1]), _Point(values[2], values[3])
+        elif len(arguments) == 2:
+            first, second = self.point(arguments[0]), self.point(arguments[1])
+        else:
+            return None  # distance() says what is wrong
+        if constant_value(first.lon) is not None and constant_value(first.lat) is not None:
+            first, second = second, first  # a constant position is the centre
+        latitude = constant_value(second.lat)
+        if latitude is not None and not -90.0 <= latitude <= 90.0:
+            return None
+        exact, coarse = self.point_in_circle(first, _Circle(second, _number(radius), distance))
+        if isinstance(node, exp.LT | exp.GT):  # strictly closer than r
+            test = exact.this
+            exact = exp.Paren(this=exp.LT(this=test.this, expression=test.expression))
+        return _and(coarse, exact) if coarse is not None else exact
 
     def band(self, point: _Point, centre: _Point, radius: exp.Expr) -> exp.Expr:
         """The declination band around a centre known only per row."""
@@ -445,6 +374,8 @@ class _Rewriter:
             return _number(0.0)
         if isinstance(region, _Polygon):
             return _number(sphere.polygon_area(region.shape))
+        if isinstance(region, _ColumnPolygon):
+            raise error_at(node, "AREA of a POLYGON from columns is not supported")
         radius = constant_value(region.radius)
         if radius is not None:
             return _number(sphere.circle_area(radius))
@@ -468,13 +399,15 @@ class _Rewriter:
             raise error_at(
                 node,
                 f"{name} can only be selected or used inside CONTAINS, "
-                "INTERSECTS, DISTANCE, COORD1, COORD2 or AREA",
+                "INTERSECTS, DISTANCE, COORD1, COORD2, AREA or CENTROID",
             )
         geometry = self.geometry(node)
         if isinstance(geometry, _Point):
             values = [geometry.lon, geometry.lat]
         elif isinstance(geometry, _Circle):
             values = [geometry.centre.lon, geometry.centre.lat, geometry.radius]
+        elif isinstance(geometry, _ColumnPolygon):
+            values = [c for vertex in geometry.vertices for c in (vertex.lon, vertex.lat)]
         else:
             values = [
                 _number(coordinate)
@@ -484,90 +417,42 @@ class _Rewriter:
         doubles = [exp.Cast(this=_group(v), to=exp.DataType.build("DOUBLE")) for v in values]
         return _call("LIST_VALUE", *doubles)
 
-    # -- geometry arguments
-
-    def point(self, node: exp.Expr) -> _Point:
-        geometry = self.geometry(node)
-        if not isinstance(geometry, _Point):
-            raise error_at(node, f"expected a POINT, found {node.sql()}")
-        return geometry
-
-    def geometry(self, node: exp.Expr) -> _Geometry:
-        name = _name(node)
-        if name not in ("POINT", "CIRCLE", "BOX", "POLYGON"):
+    def in_unit(self, arguments: list[exp.Expr], node: exp.Expr) -> exp.Expr:
+        """``IN_UNIT(value, 'unit')``: the value times the factor from its own unit."""
+        if len(arguments) != 2 or not (
+            isinstance(arguments[1], exp.Literal) and arguments[1].is_string
+        ):
+            raise error_at(node, "IN_UNIT takes a value and a unit as a string: IN_UNIT(x, 'deg')")
+        source = unit_of(arguments[0])
+        if not source:
             raise error_at(
-                node, f"expected a geometry (POINT, CIRCLE, BOX or POLYGON), found {node.sql()}"
+                arguments[0],
+                f"IN_UNIT: the unit of {arguments[0].sql()} is not known; convert a column "
+                "whose unit the catalogue gives",
             )
-        arguments = self.coordinate_system(name, _arguments(node))
-        if name == "POINT":
-            if len(arguments) != 2:
-                raise error_at(node, "POINT takes a longitude and a latitude")
-            return _Point(self.rewrite(arguments[0]), self.rewrite(arguments[1]))
-        if name == "CIRCLE":
-            if len(arguments) == 2:
-                return _Circle(self.point(arguments[0]), self.rewrite(arguments[1]), node)
-            if len(arguments) == 3:
-                centre = _Point(self.rewrite(arguments[0]), self.rewrite(arguments[1]))
-                return _Circle(centre, self.rewrite(arguments[2]), node)
-            raise error_at(node, "CIRCLE takes a centre (POINT or two numbers) and a radius")
-        if name == "BOX":
-            return _Polygon(self.box(arguments, node))
-        return _Polygon(self.polygon(arguments, node))
-
-    def coordinate_system(self, name: str, arguments: list[exp.Expr]) -> list[exp.Expr]:
-        if arguments and isinstance(arguments[0], exp.Literal) and arguments[0].is_string:
-            system = arguments[0].name.strip().upper()
-            if system and system.split()[0] != "ICRS":
-                raise error_at(
-                    arguments[0],
-                    f"{name}: the coordinate system "
-                    f"{arguments[0].name!r} is not supported; positions are ICRS",
-                )
-            return arguments[1:]
-        return arguments
-
-    def box(self, arguments: list[exp.Expr], node: exp.Expr) -> sphere.SphericalPolygon:
-        if len(arguments) == 3:
-            centre = self.point(arguments[0])
-            parts = [centre.lon, centre.lat, arguments[1], arguments[2]]
-        elif len(arguments) == 4:
-            parts = arguments
-        else:
-            raise error_at(node, "BOX takes a centre (POINT or two numbers), a width and a height")
-        values = self.constants("BOX", parts)
         try:
-            corners = sphere.box_corners(*values)
-            return sphere.spherical_polygon(corners)
+            factor = conversion_factor(source, arguments[1].name)
         except ValueError as exc:
             raise error_at(node, str(exc)) from None
+        return _op(exp.Mul, _group(self.rewrite(arguments[0])), _number(factor))
 
-    def polygon(self, arguments: list[exp.Expr], node: exp.Expr) -> sphere.SphericalPolygon:
-        if arguments and all(_name(a) == "POINT" for a in arguments):
-            coordinates: list[exp.Expr] = []
-            for argument in arguments:
-                point = self.point(argument)
-                coordinates += [point.lon, point.lat]
-        else:
-            coordinates = arguments
-        if len(coordinates) < 6 or len(coordinates) % 2:
-            raise error_at(
-                node, "POLYGON takes at least three vertices (POINTs or pairs of numbers)"
-            )
-        values = self.constants("POLYGON", coordinates)
-        try:
-            return sphere.spherical_polygon(list(zip(values[::2], values[1::2], strict=True)))
-        except ValueError as exc:
-            raise error_at(node, str(exc)) from None
 
-    def constants(self, name: str, parts: list[exp.Expr]) -> list[float]:
-        values = []
-        for part in parts:
-            value = constant_value(part)
-            if value is None or not math.isfinite(value):
-                raise error_at(
-                    part,
-                    f"{name} takes constant numbers here; {part.sql()} is not "
-                    "one (regions from table columns are not supported)",
-                )
-            values.append(value)
-        return values
+def unit_of(node: exp.Expr) -> str | None:
+    """The unit of a column (from the catalogue), or of an IN_UNIT call, else None."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Column):
+        unit = getattr(node.meta.get("adql_info"), "unit", None)
+        return str(unit) if unit else None
+    if _name(node) == "IN_UNIT":
+        arguments = _arguments(node)
+        if len(arguments) == 2 and isinstance(arguments[1], exp.Literal):
+            return str(arguments[1].name)
+    return None
+
+
+def _truth(value: bool) -> exp.Expr:
+    """A constant condition: (1 = 1) or (1 = 0)."""
+    return exp.Paren(
+        this=exp.EQ(this=exp.Literal.number(1), expression=exp.Literal.number(1 if value else 0))
+    )

@@ -20,7 +20,7 @@ have VOTable counterparts (see :func:`result_columns`).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import duckdb
@@ -32,11 +32,13 @@ from sqlglot.errors import SqlglotError
 from ...core.sizes import format_bytes
 from ...vo.columns import ColumnInfo
 from .catalog import Catalog
+from .crossmatch import plan_crossmatches
 from .dialect import parse_adql
 from .errors import AdqlError
 from .geometry import rewrite_geometry
 from .size import TOO_DEEP, QuerySize
 from .tap_schema import CatalogMetadata
+from .uploads import Upload, register, rename_upload_tables, unregister
 from .validation import check_structure, resolve
 
 __all__ = [
@@ -117,6 +119,8 @@ def _translate(
     ):
         tree = tree.this  # a query in parentheses: the parentheses say nothing
     resolution = resolve(tree, metadata)
+    tree = rename_upload_tables(tree)
+    tree = plan_crossmatches(tree)
     tree = rewrite_geometry(tree, metadata)
     _normalise_literals(tree)
     if maxrec is not None:
@@ -186,8 +190,25 @@ def _normalised_type(arrow_type: pa.DataType) -> pa.DataType:
     return arrow_type
 
 
+#: Field metadata of a normalised column that holds ISO 8601 dates or timestamps.
+XTYPE_KEY = b"wsrf_uws.adql.xtype"
+
+
+def _temporal_xtype(arrow_type: pa.DataType) -> str | None:
+    """``timestamp`` (DALI) for a date or timestamp type, else None."""
+    if pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type):
+        return "timestamp"
+    return None
+
+
+def _normalised_field(field: pa.Field) -> pa.Field:
+    xtype = _temporal_xtype(field.type)
+    metadata = {XTYPE_KEY: xtype.encode()} if xtype else None
+    return pa.field(field.name, _normalised_type(field.type), metadata=metadata)
+
+
 def _normalised_schema(schema: pa.Schema) -> pa.Schema:
-    return pa.schema([pa.field(f.name, _normalised_type(f.type)) for f in schema])
+    return pa.schema([_normalised_field(f) for f in schema])
 
 
 def _normalised_column(column: pa.Array, target: pa.DataType) -> pa.Array:
@@ -280,28 +301,46 @@ def result_columns(
     ``result`` is the schema of the batches :func:`execute` returned, or the relation
     DuckDB bound (:func:`describe` uses that). VOTable datatypes follow the Arrow type:
     int16 short, int32 int, int64 long, float32 float, float64 double, bool boolean,
-    string char (arraysize ``*``), lists of those with an arraysize.
+    string char (arraysize ``*``), lists of those with an arraysize. Dates and
+    timestamps are ``char`` with ``xtype="timestamp"`` (DALI), their values ISO 8601
+    text. Text columns are declared ``char`` here; the cursor declares ``unicodeChar``
+    those whose values turn out not to be ASCII (:func:`.cursor.write_cursor`).
     """
     if isinstance(result, pa.Schema):
         names, types = result.names, list(result.types)
+        xtypes = [
+            (f.metadata or {}).get(XTYPE_KEY, b"").decode() or _temporal_xtype(f.type)
+            for f in result
+        ]
     else:
         names = list(result.columns)
         types = [_arrow_from_duckdb(str(t)) for t in result.types]
+        xtypes = [_temporal_xtype(t) for t in types]
     traced = list(translated.columns)
     by_name = {c.name.lower(): c for c in traced}
     merged = []
-    for index, (name, arrow_type) in enumerate(zip(names, types, strict=True)):
+    for index, (name, arrow_type, xtype) in enumerate(zip(names, types, xtypes, strict=True)):
         datatype, arraysize = _votable_type(arrow_type)
         if len(traced) == len(names):
             known: ColumnInfo | None = traced[index]
         else:
             known = by_name.get(name.lower())
         if known is None:
-            merged.append(ColumnInfo(name=name, datatype=datatype, arraysize=arraysize))
+            merged.append(
+                ColumnInfo(name=name, datatype=datatype, arraysize=arraysize, xtype=xtype)
+            )
             continue
         if arraysize == "*" and known.arraysize not in (None, "*") and datatype != "char":
             arraysize = known.arraysize  # e.g. a POINT: always two values
-        merged.append(replace(known, name=name, datatype=datatype, arraysize=arraysize))
+        merged.append(
+            replace(
+                known,
+                name=name,
+                datatype=datatype,
+                arraysize=arraysize,
+                xtype=xtype or known.xtype,
+            )
+        )
     return merged
 
 
@@ -352,13 +391,17 @@ class QueryInterrupt:
         self._connection = None
 
 
-def describe(catalog: Catalog, translated: TranslatedQuery) -> list[ColumnInfo]:
+def describe(
+    catalog: Catalog, translated: TranslatedQuery, *, uploads: Sequence[Upload] = ()
+) -> list[ColumnInfo]:
     """The output columns of ``translated``, from DuckDB binding it (nothing is run).
 
+    ``uploads`` are the job's tables the query may read as ``TAP_UPLOAD.name``.
     Raises :class:`AdqlError` when DuckDB refuses the SQL (mostly type errors such as
     comparing a number with a string), with DuckDB's reason.
     """
     connection = catalog.connection()
+    names = register(connection, uploads)
     try:
         relation = connection.sql(translated.sql)
         return result_columns(relation, translated)
@@ -366,6 +409,8 @@ def describe(catalog: Catalog, translated: TranslatedQuery) -> list[ColumnInfo]:
         raise AdqlError(_duckdb_reason(exc)) from None
     except ValueError as exc:  # a result type with no VOTable counterpart
         raise AdqlError(str(exc)) from None
+    finally:
+        unregister(connection, names)
 
 
 def _out_of_memory(exc: BaseException, catalog: Catalog) -> str:
@@ -395,6 +440,7 @@ def execute(
     *,
     batch_rows: int = BATCH_ROWS,
     interrupt: QueryInterrupt | None = None,
+    uploads: Sequence[Upload] = (),
 ) -> pa.RecordBatchReader:
     """Run ``translated`` on its own connection and stream the result.
 
@@ -403,16 +449,20 @@ def execute(
     counterpart (DECIMAL and HUGEINT become double/long, timestamps ISO 8601 text).
     Errors raise :class:`ExecutionError` (from this call or while reading);
     ``interrupt`` or :meth:`Catalog.interrupt` can stop the query
-    (:class:`ExecutionInterrupted`).
+    (:class:`ExecutionInterrupted`). ``uploads`` are the job's tables (``TAP_UPLOAD``),
+    registered on the query's connection until the last batch is read.
     """
     connection = catalog.query_connection()
+    names: list[str] = []
     try:
+        names = register(connection, uploads)
         if interrupt is not None:
             interrupt._attach(connection)
         reader = connection.sql(translated.sql).to_arrow_reader(batch_rows)
     except BaseException as exc:
         if interrupt is not None:
             interrupt._detach()
+        unregister(connection, names)
         catalog.release(connection)
         raise _execution_error(exc, interrupt, catalog) from None
     schema = _normalised_schema(reader.schema)
@@ -426,6 +476,7 @@ def execute(
         finally:
             if interrupt is not None:
                 interrupt._detach()
+            unregister(connection, names)
             catalog.release(connection)
 
     return pa.RecordBatchReader.from_batches(schema, batches())

@@ -78,6 +78,44 @@ class AdqlSettings(BaseModel):
         "in one query.",
     )
 
+    max_upload_bytes: int = Field(
+        1024 * 1024,
+        ge=0,
+        description="Most bytes of VOTable XML the tables uploaded with one job may take "
+        "together (TAP_UPLOAD), in-line or fetched by URI; the request body limit "
+        "max_request_bytes applies first to in-line ones.",
+    )
+    fetch_allow: list[str] = Field(
+        default_factory=lambda: ["{public_url}/demo/"],
+        description="Where uploads by URI (<upload xlink:href>) may come from: scheme://host[:port]"
+        "[/path] entries, host wildcards allowed; private addresses only for hosts named "
+        "exactly; an entry may begin with {public_url}, the service's own address; empty: no "
+        "uploads by URI. Default: only the service's own demonstration data.",
+    )
+    fetch_timeout: float = Field(
+        60.0, gt=0, description="Seconds a fetch of an upload may wait for the other side."
+    )
+    sync_workers: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="TAP sync: query worker processes, each holding the catalogue open; "
+        "at most this many sync queries run at once (the others wait up to half of "
+        "sync_seconds for one).",
+    )
+    sync_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="TAP sync: longest a synchronous query may run (its worker is killed and "
+        "replaced then, and the caller told to use /tap/async).",
+    )
+    sync_max_result_bytes: int = Field(
+        64 * 1024**2,
+        ge=64 * 1024,
+        description="TAP sync: largest answer of a synchronous query, in bytes of the chosen "
+        "format; a larger one is refused (use /tap/async or a smaller MAXREC).",
+    )
+
     @model_validator(mode="after")
     def _check_maxrec(self) -> AdqlSettings:
         if self.default_maxrec > self.max_maxrec:

@@ -5,7 +5,12 @@ the tables of IVOA TAP 1.1 §4 (``schemas``, ``tables``, ``columns``, ``keys``,
 ``key_columns``, with the standard column names, describing themselves as well), so the
 description travels with the data and can be queried in ADQL like any other table. One
 table is the project's own: ``tap_schema.spatial_index`` says which columns of a table
-are its position (for the geometry rewrite) and which holds its HEALPix index.
+are its position (for the geometry rewrite) and which holds its HEALPix index. As TAP asks,
+a column named by a reserved word is listed delimited (``"size"``), and ``keys`` and
+``key_columns`` hold TAP_SCHEMA's own foreign keys.
+
+The description has a version: :mod:`.tap_schema_upgrade` brings one an older version
+wrote up to date.
 
 :class:`TableInfo` and :class:`CatalogMetadata` are that description in memory.
 """
@@ -18,9 +23,32 @@ from dataclasses import dataclass, field
 import duckdb
 
 from ...vo.columns import ColumnInfo
+from .reserved_words import adql_name, plain_name
+from .tap_schema_upgrade import (
+    DESCRIPTION_VERSION,
+    SCHEMA,
+    SELF_KEYS,
+    description_version,
+    target_column,
+    upgrade_description,
+)
 
-#: The schema holding the description.
-SCHEMA = "tap_schema"
+__all__ = [
+    "DESCRIPTION_VERSION",
+    "SCHEMA",
+    "SELF_DESCRIPTION",
+    "SELF_KEYS",
+    "CatalogMetadata",
+    "TableInfo",
+    "create_description_tables",
+    "describe_schema",
+    "describe_table",
+    "description_version",
+    "healpix_column",
+    "read_metadata",
+    "target_column",
+    "upgrade_description",
+]
 
 
 def healpix_column(order: int, *, name: str = "hpx") -> ColumnInfo:
@@ -146,7 +174,7 @@ SELF_DESCRIPTION: tuple[TableInfo, ...] = (
     TableInfo(
         SCHEMA,
         "keys",
-        description="Foreign keys between tables (none here).",
+        description="Foreign keys between tables.",
         columns=(
             _column("key_id", "char", "unique key identifier"),
             _column("from_table", "char", "fully qualified table name"),
@@ -194,6 +222,7 @@ def create_description_tables(connection: duckdb.DuckDBPyConnection) -> None:
     describe_schema(connection, SCHEMA, "The description of this catalogue (IVOA TAP 1.1).")
     for table in SELF_DESCRIPTION:
         describe_table(connection, table)
+    upgrade_description(connection)
 
 
 def describe_schema(
@@ -229,7 +258,7 @@ def describe_table(connection: duckdb.DuckDBPyConnection, table: TableInfo) -> N
         [
             [
                 name,
-                c.name,
+                adql_name(c.name),
                 c.utype,
                 c.ucd,
                 c.unit,
@@ -285,7 +314,7 @@ def read_metadata(connection: duckdb.DuckDBPyConnection) -> CatalogMetadata:
     ).fetchall():
         columns.setdefault(str(row[0]).lower(), []).append(
             ColumnInfo(
-                name=row[1],
+                name=plain_name(row[1]),
                 datatype=row[2],
                 arraysize=row[3],
                 unit=row[4],

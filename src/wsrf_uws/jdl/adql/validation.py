@@ -152,13 +152,11 @@ GEOMETRY_FUNCTIONS = frozenset(
         "COORD2",
         "AREA",
         "COORDSYS",
+        "CENTROID",
+        "REGION",
+        "IN_UNIT",
     }
 )
-_UNSUPPORTED = {
-    "CENTROID": "CENTROID is not supported by this service",
-    "REGION": "REGION (STC-S strings) is not supported by this service",
-    "IN_UNIT": "IN_UNIT is not supported by this service",
-}
 _CAST_TYPES = {
     exp.DataType.Type.SMALLINT: "SMALLINT",
     exp.DataType.Type.INT: "INTEGER",
@@ -321,8 +319,6 @@ def _check_function(node: exp.Func) -> None:
         name = node.name.upper()
         if name in GEOMETRY_FUNCTIONS:
             return
-        if name in _UNSUPPORTED:
-            raise error_at(node, _UNSUPPORTED[name])
         raise error_at(node, f"unknown function {node.name}; {_allowed_functions()}")
     known = _FUNCTIONS.get(type(node))
     if known is None:
@@ -832,6 +828,7 @@ _COMPUTED: dict[str, dict[str, str]] = {
     "CIRCLE": {"datatype": "double", "arraysize": "3", "unit": "deg", "xtype": "circle"},
     "POLYGON": {"datatype": "double", "arraysize": "*", "unit": "deg", "xtype": "polygon"},
     "BOX": {"datatype": "double", "arraysize": "*", "unit": "deg", "xtype": "polygon"},
+    "CENTROID": {"datatype": "double", "arraysize": "2", "unit": "deg", "xtype": "point"},
     "CONTAINS": {"datatype": "int"},
     "INTERSECTS": {"datatype": "int"},
     "COUNT": {"datatype": "long", "ucd": "meta.number"},
@@ -842,6 +839,8 @@ def _computed(value: exp.Expr) -> ColumnInfo | None:
     """Static metadata of a computed select item; the datatype may be left to DuckDB ("")."""
     while isinstance(value, exp.Paren):
         value = value.this
+    if isinstance(value, exp.Anonymous) and value.name.upper() in ("IN_UNIT", "REGION"):
+        return _computed_call(value)
     if isinstance(value, exp.Anonymous):
         known = _COMPUTED.get(value.name.upper())
     elif isinstance(value, exp.Contains | exp.Count):
@@ -856,3 +855,19 @@ def _computed(value: exp.Expr) -> ColumnInfo | None:
     if known is None:
         return None
     return ColumnInfo(name="", **known)
+
+
+def _computed_call(value: exp.Anonymous) -> ColumnInfo | None:
+    """IN_UNIT's result has the unit asked for (and the column's UCD); REGION's the
+    xtype of its shape."""
+    arguments = value.expressions
+    text = arguments[-1] if arguments else None
+    if not (isinstance(text, exp.Literal) and text.is_string):
+        return None
+    if value.name.upper() == "IN_UNIT":
+        inner = arguments[0].meta.get("adql_info") if arguments else None
+        return ColumnInfo(name="", datatype="", unit=text.name, ucd=getattr(inner, "ucd", None))
+    shape = (text.name.split() or [""])[0].upper()
+    kind = {"POSITION": "POINT", "CIRCLE": "CIRCLE", "BOX": "BOX", "POLYGON": "POLYGON"}
+    known = _COMPUTED.get(kind.get(shape, ""))
+    return ColumnInfo(name="", **known) if known else None

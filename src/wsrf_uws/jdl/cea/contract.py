@@ -15,17 +15,27 @@ The contract adds the command ``wsrf-uws applications`` (:mod:`.commands`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 
 from lxml import etree
 
-from ...core.contract import Assessment, CliCommand, Contract, ContractEnvironment, JobContext
+from ...core.contract import (
+    Assessment,
+    Authenticate,
+    CliCommand,
+    Contract,
+    ContractEnvironment,
+    JobContext,
+    WebRoute,
+)
 from ...core.model import Job, Quote, Result
 from ...published import schema_path
 from .cgroups import find_pids_cgroup
 from .commands import APPLICATIONS_COMMAND, load_library
+from .discovery import ROUTE as APPLICATIONS_ROUTE
+from .discovery import applications_route
 from .jdl import CeaJob, read_job
 from .library import NAMESPACE, cea_schema
 from .runner import ApplicationRun, RunPolicy
@@ -70,6 +80,10 @@ class CeaContract(Contract):
     def cli_commands(cls) -> Sequence[CliCommand]:
         """``wsrf-uws applications``: the library as its provider sees it (:mod:`.commands`)."""
         return (APPLICATIONS_COMMAND,)
+
+    def web_routes(self, *, authenticate: Authenticate) -> Mapping[str, WebRoute]:
+        """``/uws/cea/applications``: the library for clients, public (:mod:`.discovery`)."""
+        return {APPLICATIONS_ROUTE: WebRoute(applications_route(self.library))}
 
     @property
     def schema(self) -> etree.XMLSchema:

@@ -176,7 +176,7 @@ def _input_value(
     if locality is Locality.REMOTE:
         if encoding is not None:
             raise ValueError("a remote value is a URI; it takes no encoding")
-        uri = text.strip()
+        uri = policy.resolve(text.strip())
         try:
             policy.check(uri)
         except TransferRefused as exc:

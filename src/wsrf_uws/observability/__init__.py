@@ -1,0 +1,1 @@
+"""What an operator watches: job event log lines, the log format, ``/health``, ``/metrics``."""

@@ -1,0 +1,348 @@
+"""One contract's UWS 1.1 job list over REST, a WSGI application mountable at any path.
+
+- ``GET {list}`` (``PHASE``..., ``AFTER``, ``LAST``): ``uws:jobs``, the caller's jobs of
+  this contract; ``POST {list}`` (body: the JDL; ``PHASE=RUN``, ``DESTRUCTION``,
+  ``EXECUTIONDURATION``): 303 to the new job.
+- ``GET {list}/{id}`` (``WAIT``, ``PHASE``): ``uws:job``; ``POST {list}/{id}``
+  ``ACTION=DELETE`` or ``PHASE=RUN|ABORT``, and ``DELETE {list}/{id}``: 303.
+- ``{list}/{id}/phase``, ``/executionduration``, ``/destruction``: GET text, POST 303;
+  ``/error``, ``/quote``, ``/owner``: GET text.
+- ``{list}/{id}/parameters`` (``uws:parameters``), ``/parameters/jdl`` (the JDL),
+  ``/results`` (``uws:results``), ``/results/{name}`` (303 to the file).
+
+The jobs are the :class:`~wsrf_uws.core.service.JobService`'s, with the same ids, owners
+and owner checks as over SOAP: a job created by either binding is read and driven by
+both. The caller is identified as over SOAP (HTTP Basic with the users file, anonymous
+where allowed). Mounting: ``JobListApplication(contract=..., service=..., base_url=...,
+path="/tap/async", ...)`` serves the requests whose ``PATH_INFO`` is ``path`` or below.
+
+A browser navigating to the list or a job gets an HTML page instead (``pages``,
+:mod:`.html`); a POST or DELETE sent by a browser must carry the pages' form token.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from ..core.errors import UwsError
+from ..core.model import Job
+from ..core.service import JobService
+from ..soap.properties import PropertyBuilder, result_url
+from . import documents
+from .html import TOKEN_FIELD, JobPages, needs_token, wants_html
+from .html.views import ResultView
+from .http import (
+    RestError,
+    RestRequest,
+    StartResponse,
+    bad_parameter,
+    error_for,
+    failure,
+    see_other,
+    text,
+    xml,
+)
+from .parameters import read_after, read_destruction, read_last, read_phases, read_wait
+from .waiting import JobWaits
+
+#: The job's sub-resources answered as text (UWS 1.1 §2.2.1).
+_TEXT_PARTS: dict[str, Callable[[Job], str]] = {
+    "phase": lambda job: str(job.phase),
+    "executionduration": lambda job: str(job.execution_duration),
+    "destruction": documents.destruction_text,
+    "error": documents.error_text,
+    "quote": documents.quote_text,
+    "owner": documents.owner_text,
+}
+
+Authenticator = Callable[..., str]
+
+
+class JobListApplication:
+    """The job list of contract ``contract`` at ``{base_url}{path}`` (see the module)."""
+
+    def __init__(
+        self,
+        *,
+        contract: str,
+        service: JobService,
+        base_url: str,
+        path: str,
+        authenticate: Authenticator,
+        waits: JobWaits,
+        max_listed_jobs: int = 1000,
+        pages: JobPages | None = None,
+    ) -> None:
+        self.contract = service.registry.get(contract)
+        self.service = service
+        self.base_url = base_url.rstrip("/")
+        self.path = "/" + path.strip("/")
+        #: The job list's URL; each job is at ``{url}/{id}``.
+        self.url = f"{self.base_url}{self.path}"
+        self.authenticate = authenticate
+        self.waits = waits
+        self.max_listed_jobs = max_listed_jobs
+        self.builder = PropertyBuilder(contract=self.contract, base_url=self.base_url)
+        #: The pages for browsers (without a kept secret, their tokens last one process).
+        self.pages = pages or JobPages(secret=secrets.token_bytes(32), base_url=self.base_url)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = str(environ.get("PATH_INFO", ""))
+        head = str(environ.get("REQUEST_METHOD", "")).upper() == "HEAD"
+        if path != self.path and not path.startswith(self.path + "/"):
+            return failure(start_response, RestError("404 Not Found", f"nothing at {path}"))
+        try:
+            request = RestRequest(environ, path=path[len(self.path) :])
+            owner = self.authenticate(headers=[], environ=environ)
+            if needs_token(environ) and not self.pages.tokens.accepts(
+                owner, request.one(TOKEN_FIELD)
+            ):
+                raise RestError(
+                    "403 Forbidden",
+                    f"a browser's {request.method} needs the {TOKEN_FIELD} of the service's "
+                    "own pages (a defence against cross-site requests): reload the page",
+                )
+            return self._route(request, owner, start_response)
+        except UwsError as error:
+            return failure(start_response, error_for(error), head=head)
+        except RestError as error:
+            return failure(start_response, error, head=head)
+
+    # -- routing -------------------------------------------------------------------------
+
+    def _route(self, request: RestRequest, owner: str, start: StartResponse) -> Iterable[bytes]:
+        parts = request.path.split("/") if request.path else []
+        method = "GET" if request.method == "HEAD" else request.method
+        head = request.method == "HEAD"
+        if not parts:
+            if method == "GET" and wants_html(request.environ):
+                page = self.pages.job_list(
+                    self._listed(request, owner),
+                    contract=self.contract.name,
+                    list_url=self.url,
+                    owner=owner,
+                )
+                return self.pages.answer(start, page, head=head)
+            if method == "GET":
+                return xml(start, self._list(request, owner), head=head)
+            if method == "POST":
+                return see_other(start, self._create(request, owner))
+            raise _not_allowed("GET, HEAD, POST")
+        resource_id, *rest = parts
+        if not rest:
+            if method == "GET":
+                job = self._job(request, resource_id, owner)
+                if wants_html(request.environ):
+                    return self.pages.answer(start, self._page(job, owner), head=head)
+                return xml(start, documents.job_document(self.builder, job, self._now()), head=head)
+            if method == "DELETE" or (method == "POST" and request.one("ACTION") is not None):
+                return see_other(start, self._delete(request, resource_id, owner))
+            if method == "POST":
+                return see_other(start, self._change_phase(request, resource_id, owner))
+            raise _not_allowed("GET, HEAD, POST, DELETE")
+        part, *below = rest
+        job = self.service.get_job(resource_id, owner=owner)
+        if method == "POST" and not below:
+            return see_other(start, self._change(request, job, part, owner))
+        if method != "GET":
+            raise _not_allowed("GET, HEAD" + (", POST" if part in _WRITABLE else ""))
+        if part in _TEXT_PARTS and not below:
+            return text(start, _TEXT_PARTS[part](job), head=head)
+        if part == "parameters":
+            return self._parameters(start, job, below, head=head)
+        if part == "results":
+            return self._results(start, job, below, head=head)
+        raise RestError("404 Not Found", f"a job has no {'/'.join(rest)}")
+
+    # -- the job list ----------------------------------------------------------------------
+
+    def _list(self, request: RestRequest, owner: str) -> bytes:
+        """``uws:jobs`` of :meth:`_listed`."""
+        return documents.jobs_document(self._listed(request, owner), list_url=self.url)
+
+    def _listed(self, request: RestRequest, owner: str) -> list[Job]:
+        """The caller's jobs of this contract, newest first, filtered (UWS 1.1 §2.2.2.1)."""
+        last = read_last(request.one("LAST"), limit=self.max_listed_jobs)
+        jobs = self.service.list_jobs(
+            owner=owner,
+            phases=read_phases(request.all("PHASE")),
+            after=read_after(request.one("AFTER")),
+        )
+        # The store lists every contract's jobs; this list is one contract's.
+        mine = [job for job in jobs if job.contract == self.contract.name]
+        return mine[: last or self.max_listed_jobs]
+
+    def _create(self, request: RestRequest, owner: str) -> str:
+        """createJob from the posted JDL; the URL of the new job."""
+        document = request.body or (request.one("JDL") or "").encode()
+        if not document.strip():
+            raise bad_parameter(
+                f"POST the job description (a {self.contract.name} JDL document) as the "
+                "request body (Content-Type: text/xml), or as the form field JDL"
+            )
+        wanted = request.one("PHASE")
+        if wanted is not None and wanted.upper() != "RUN":
+            raise bad_parameter(f"PHASE={wanted} at creation: only PHASE=RUN is allowed")
+        duration = request.one("EXECUTIONDURATION")
+        seconds = None if duration is None else _seconds(duration)
+        destruction = request.one("DESTRUCTION")
+        ends = None if destruction is None else self._destruction(destruction)
+        job = self.service.create_job(
+            contract=self.contract.name,
+            document=document,
+            owner=owner,
+            address=f"{self.base_url}/uws/{self.contract.name}",
+            **({} if ends is None else {"termination_time": ends}),
+        )
+        if seconds is not None:
+            self.service.set_execution_duration(job.resource_id, owner=owner, requested=seconds)
+        if wanted is not None:
+            # Queued before the 303 is sent: the client's next read sees QUEUED or later.
+            self.service.start_job(job.resource_id, owner=owner)
+        return f"{self.url}/{job.resource_id}"
+
+    # -- one job -------------------------------------------------------------------------
+
+    def _job(self, request: RestRequest, resource_id: str, owner: str) -> Job:
+        wait = request.one("WAIT")
+        if wait is None:
+            return self.service.get_job(resource_id, owner=owner)
+        phases = read_phases(request.all("PHASE"))
+        if phases is not None and len(phases) > 1:
+            raise bad_parameter("WAIT takes one PHASE at most")
+        return self.waits.wait(
+            resource_id,
+            owner=owner,
+            seconds=read_wait(wait),
+            phase=None if phases is None else next(iter(phases)),
+        )
+
+    def _page(self, job: Job, owner: str) -> bytes:
+        """The job's page for a browser."""
+        results = tuple(
+            ResultView(r.name, result_url(self.base_url, job, r), r.mime_type, r.size)
+            for r in job.results
+        )
+        return self.pages.job_page(
+            job,
+            contract=self.contract.name,
+            list_url=self.url,
+            results=results,
+            now=self._now(),
+            owner=owner,
+        )
+
+    def _delete(self, request: RestRequest, resource_id: str, owner: str) -> str:
+        action = request.one("ACTION")
+        if action is not None and action.upper() != "DELETE":
+            raise bad_parameter(f"ACTION={action}: the only action is DELETE")
+        self.service.destroy_job(resource_id, owner=owner)
+        return self.url
+
+    def _change_phase(self, request: RestRequest, resource_id: str, owner: str) -> str:
+        wanted = request.one("PHASE")
+        if wanted is None:
+            raise bad_parameter("POST PHASE=RUN or PHASE=ABORT, or ACTION=DELETE")
+        if wanted.upper() == "RUN":
+            self.service.start_job(resource_id, owner=owner)
+        elif wanted.upper() == "ABORT":
+            self.service.abort_job(resource_id, owner=owner)
+        else:
+            raise bad_parameter(f"PHASE={wanted}: post PHASE=RUN or PHASE=ABORT")
+        return f"{self.url}/{resource_id}"
+
+    def _change(self, request: RestRequest, job: Job, part: str, owner: str) -> str:
+        """POST to a writable sub-resource; the job's URL."""
+        if part == "phase":
+            return self._change_phase(request, job.resource_id, owner)
+        if part == "executionduration":
+            value = request.one("EXECUTIONDURATION")
+            if value is None:
+                raise bad_parameter("POST EXECUTIONDURATION=<seconds>")
+            self.service.set_execution_duration(
+                job.resource_id, owner=owner, requested=_seconds(value)
+            )
+        elif part == "destruction":
+            value = request.one("DESTRUCTION")
+            if value is None:
+                raise bad_parameter("POST DESTRUCTION=<ISO 8601 UTC time>")
+            self.service.set_termination_time(
+                job.resource_id, owner=owner, requested=self._destruction(value)
+            )
+        elif part == "parameters":
+            raise _fixed_parameters(request, job)
+        else:
+            raise _not_allowed("GET, HEAD")
+        return f"{self.url}/{job.resource_id}"
+
+    def _parameters(
+        self, start: StartResponse, job: Job, below: list[str], *, head: bool
+    ) -> Iterable[bytes]:
+        job_url = f"{self.url}/{job.resource_id}"
+        if not below:
+            return xml(start, documents.parameters_document(job, job_url=job_url), head=head)
+        if below == [documents.JDL_PARAMETER]:
+            return xml(start, job.jdl, head=head)
+        raise RestError("404 Not Found", f"the only parameter is {documents.JDL_PARAMETER}")
+
+    def _results(
+        self, start: StartResponse, job: Job, below: list[str], *, head: bool
+    ) -> Iterable[bytes]:
+        if not below:
+            return xml(start, documents.results_document(self.builder, job, self._now()), head=head)
+        result = job.result(below[0]) if len(below) == 1 else None
+        if result is None:
+            raise RestError("404 Not Found", f"job {job.resource_id} has no such result")
+        return see_other(start, result_url(self.base_url, job, result))
+
+    # -- values ----------------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        return self.service.clock.now()
+
+    def _destruction(self, value: str) -> datetime:
+        """A requested destruction time, brought within the lifetime policy (UWS 1.1 lets
+        the service choose another time): refused when past (DELETE destroys a job)."""
+        now = self._now()
+        return read_destruction(value, now=now, latest=self.service.policy.latest(now))
+
+
+#: The sub-resources a POST may change.
+_WRITABLE = frozenset({"phase", "executionduration", "destruction", "parameters"})
+
+
+def _fixed_parameters(request: RestRequest, job: Job) -> RestError:
+    """Why ``POST {job}/parameters`` changes nothing: after PENDING no job's parameters
+    change (409, UWS 1.1); before, a job's description (its JDL, or TAP's parameters written
+    as one) was checked and quoted at creation and stays as it is, and the store keeps no
+    ``RUNID`` (403)."""
+    if str(job.phase) != "PENDING":
+        return RestError(
+            "409 Conflict",
+            f"job {job.resource_id} is {job.phase}: parameters change only while a job is PENDING",
+        )
+    names = ", ".join(sorted(request.parameters)) or "no parameter"
+    return RestError(
+        "403 Forbidden",
+        f"job {job.resource_id}: {names} cannot be changed: a job's description is checked and "
+        "fixed when it is created (and no RUNID is kept); create a new job instead",
+    )
+
+
+def _not_allowed(allow: str) -> RestError:
+    return RestError("405 Method Not Allowed", f"allowed here: {allow}", Allow=allow)
+
+
+def _seconds(value: str) -> int:
+    try:
+        seconds = int(value.strip())
+    except ValueError:
+        raise bad_parameter(
+            f"EXECUTIONDURATION={value!r} is not a whole number of seconds"
+        ) from None
+    if seconds < 0:
+        raise bad_parameter("EXECUTIONDURATION must be 0 (no limit) or more seconds")
+    return seconds
