@@ -54,7 +54,7 @@ from wsrf_uws.jdl.steps.contract import steps_jdl
 from wsrf_uws.testing import build_test_service
 from wsrf_uws.testing.cluster import CLUSTER_TEST_ENVIRONMENT, RunningWorker
 from wsrf_uws.testing.postgres import Cluster, server_binaries
-from wsrf_uws.testing.slurm import FAST_SCHEDULING, SlurmCluster
+from wsrf_uws.testing.slurm import FAST_SCHEDULING, slurm_in_environment
 
 from report import environment, percentile, table, write_figures
 
@@ -140,21 +140,6 @@ def started(service: JobService) -> Iterator[JobService]:
         service.shutdown()
 
 
-@contextmanager
-def slurm_on(scheduler_parameters: str) -> Iterator[SlurmCluster]:
-    cluster = SlurmCluster.start(scheduler_parameters=scheduler_parameters)
-    previous = os.environ.get("SLURM_CONF")
-    os.environ["SLURM_CONF"] = str(cluster.conf)
-    try:
-        yield cluster
-    finally:
-        if previous is None:
-            os.environ.pop("SLURM_CONF", None)
-        else:
-            os.environ["SLURM_CONF"] = previous
-        cluster.stop()
-
-
 def local_run(root: Path, jobs: int, lone_jobs: int) -> dict[str, Any]:
     with started(build_test_service(root / "local", slots=4)) as service:
         return measure(service, jobs=jobs, lone_jobs=lone_jobs)
@@ -164,7 +149,7 @@ def slurm_run(
     root: Path, jobs: int, lone_jobs: int, *, scheduling: str, name: str
 ) -> dict[str, Any]:
     with (
-        slurm_on(scheduling),
+        slurm_in_environment(scheduler_parameters=scheduling),
         started(build_test_service(root / name, steps={"executor": "slurm"})) as service,
     ):
         return measure(service, jobs=jobs, lone_jobs=lone_jobs)
@@ -188,7 +173,7 @@ def cluster_slurm_run(root: Path, jobs: int, lone_jobs: int) -> dict[str, Any] |
             node="fe",
             steps={"executor": "slurm"},
         )
-        with slurm_on(FAST_SCHEDULING), started(frontend) as service:
+        with slurm_in_environment(), started(frontend) as service:
             # Started first, the front-end leads: the Slurm jobs are its.
             worker = RunningWorker(
                 data,

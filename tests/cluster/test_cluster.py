@@ -14,13 +14,12 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TypeVar, cast
+from typing import cast
 
 import psutil
 import pytest
@@ -40,27 +39,13 @@ from wsrf_uws.testing.cluster import (
     cluster_command,
     running_cluster,
 )
+from wsrf_uws.testing.polling import eventually
 from wsrf_uws.testing.postgres import Cluster
 
 from cluster_contracts import LedgerContract, ledger_environment, read_ledger, starts
 from conftest import alive
 
 SAFETY = 60.0  # seconds: only a guard against hanging, never a measurement
-
-T = TypeVar("T")
-
-
-def eventually(check: Callable[[], T | None], *, what: str, timeout: float = SAFETY) -> T:
-    """Call ``check`` until it returns something true; that value. AssertionError at the
-    deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not so after {timeout} s (last: {value!r})")
-        time.sleep(0.05)
 
 
 def job_in(store: PostgresJobStore, resource_id: str, test: Callable[[Job], bool]) -> Job | None:

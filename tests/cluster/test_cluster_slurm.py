@@ -9,12 +9,10 @@ Slurm did with Slurm's commands. Timings are only deadlines against hanging.
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import TypeVar
 
 import psutil
 import psycopg
@@ -26,37 +24,26 @@ from wsrf_uws.core.cluster import SLURM_NODE, NodeRole
 from wsrf_uws.core.model import ANONYMOUS, Job
 from wsrf_uws.core.node import ClusterNode
 from wsrf_uws.core.node_executor import NodeExecutor
-from wsrf_uws.execution.slurm_commands import SlurmCommands, SlurmJob
-from wsrf_uws.execution.slurm_submission import job_name
 from wsrf_uws.jdl.steps.contract import steps_jdl
 from wsrf_uws.settings import ClusterSettings
 from wsrf_uws.store.postgres import PostgresJobStore
 from wsrf_uws.testing import build_test_service
 from wsrf_uws.testing.cluster import RunningCluster, RunningFrontend, running_cluster
+from wsrf_uws.testing.polling import eventually as poll_until
 from wsrf_uws.testing.postgres import Cluster
-from wsrf_uws.testing.slurm import SlurmCluster, missing_programs
+from wsrf_uws.testing.slurm import SlurmCluster, slurm_jobs
 
 from factories import make_job
+from slurm_support import slurm_cluster
 
 SAFETY = 120.0  # seconds: only a guard against hanging, never a measurement
 CEA = "urn:wsrf-uws:cea:v1"
 #: Every node's configuration: applications on Slurm, looked at five times a second.
 ON_SLURM = {"WSRF_UWS_CEA__EXECUTOR": "slurm", "WSRF_UWS_SLURM__POLL_INTERVAL": "0.2"}
 
-T = TypeVar("T")
 FINAL = (Phase.COMPLETED, Phase.ERROR, Phase.ABORTED)
-
-
-def eventually(check: Callable[[], T | None], *, what: str, timeout: float = SAFETY) -> T:
-    """Call ``check`` until it returns something true; that value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not so after {timeout} s (last: {value!r})")
-        time.sleep(0.05)
+#: :func:`wsrf_uws.testing.polling.eventually` with this module's deadline.
+eventually = partial(poll_until, timeout=SAFETY)
 
 
 def starfield(seconds: float) -> str:
@@ -66,11 +53,6 @@ def starfield(seconds: float) -> str:
         f'<input name="size">32</input><input name="stars">10</input>'
         f'<input name="seconds">{seconds}</input></job>'
     )
-
-
-def slurm_jobs(resource_id: str) -> list[SlurmJob]:
-    """The Slurm jobs of a resource (by its job name), oldest first."""
-    return SlurmCommands().named(job_name(resource_id))
 
 
 def run_job_processes(resource_id: str) -> list[int]:
@@ -98,27 +80,7 @@ def not_leading(cluster: RunningCluster, store: PostgresJobStore) -> RunningFron
 @pytest.fixture(scope="module")
 def slurm() -> Iterator[SlurmCluster]:
     """A one-node Slurm whose ``SLURM_CONF`` every process started here inherits."""
-    missing = missing_programs()
-    reason = None
-    if missing:
-        reason = f"Slurm is not installed (missing {', '.join(missing)}: slurm-wlm, munge)"
-    elif os.geteuid() != 0:
-        reason = "the test Slurm cluster runs as root"
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}: CI must run the Slurm tests")
-        pytest.skip(reason)
-    cluster = SlurmCluster.start()
-    previous = os.environ.get("SLURM_CONF")
-    os.environ["SLURM_CONF"] = str(cluster.conf)
-    try:
-        yield cluster
-    finally:
-        if previous is None:
-            os.environ.pop("SLURM_CONF", None)
-        else:
-            os.environ["SLURM_CONF"] = previous
-        cluster.stop()
+    yield from slurm_cluster()
 
 
 @pytest.fixture(scope="module")

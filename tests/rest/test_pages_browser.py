@@ -27,12 +27,11 @@ from selenium.webdriver.chrome.service import Service as DriverService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from wsrf_uws.accounts import UsersFile
 from wsrf_uws.rest.html import TOKEN_FIELD
-from wsrf_uws.testing.server import RunningServer, running_server
+from wsrf_uws.testing.server import RunningServer
 
-ALICE = ("alice", "s3cret")
-BOB = ("bob", "hunter2")
+from rest_support import ALICE, BOB, post_job, server_with_users
+
 #: Long enough to be seen running, aborted mid-way.
 SLOW_JDL = b'<job xmlns="urn:wsrf-uws:steps:v1"><steps>30</steps><stepSeconds>1</stepSeconds></job>'
 QUICK_JDL = (
@@ -56,14 +55,7 @@ def browser_binaries() -> tuple[str, str]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     folder = tmp_path_factory.mktemp("browser")
-    UsersFile.add(folder / "users", *ALICE)
-    UsersFile.add(folder / "users", *BOB)
-    env = {
-        "WSRF_UWS_CONTRACTS": '["steps"]',
-        "WSRF_UWS_USERS_FILE": str(folder / "users"),
-        "WSRF_UWS_ALLOW_ANONYMOUS": "false",
-    }
-    with running_server(folder / "data", env=env) as running:
+    with server_with_users(folder, ALICE, BOB, allow_anonymous=False) as running:
         yield running
 
 
@@ -96,16 +88,7 @@ def browser(server: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def create(server: RunningServer, jdl: bytes, auth: tuple[str, str] = ALICE) -> str:
-    created = requests.post(
-        f"{server.base_url}/rest/steps",
-        data=jdl,
-        headers={"Content-Type": "text/xml"},
-        auth=auth,
-        allow_redirects=False,
-        timeout=30,
-    )
-    assert created.status_code == 303, created.text
-    return created.headers["Location"]
+    return post_job(f"{server.base_url}/rest/steps", jdl, auth=auth)
 
 
 def phase(job: str, auth: tuple[str, str] = ALICE) -> str:

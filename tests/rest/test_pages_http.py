@@ -10,13 +10,12 @@ import pytest
 import requests
 from lxml import etree, html
 
-from wsrf_uws.accounts import UsersFile
 from wsrf_uws.rest.html import TOKEN_FIELD
 from wsrf_uws.rest.html.tokens import SECRET_FILE
-from wsrf_uws.testing.server import RunningServer, running_server
+from wsrf_uws.testing.server import RunningServer
 
-ALICE = ("alice", "s3cret")
-BOB = ("bob", "hunter2")
+from rest_support import ALICE, BOB, post_job, server_with_users
+
 #: What Chromium sends when it navigates to a page.
 BROWSER_ACCEPT = (
     "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,"
@@ -36,28 +35,12 @@ FAILING_JDL = (
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     folder = tmp_path_factory.mktemp("pages")
-    UsersFile.add(folder / "users", *ALICE)
-    UsersFile.add(folder / "users", *BOB)
-    env = {
-        "WSRF_UWS_CONTRACTS": '["steps"]',
-        "WSRF_UWS_USERS_FILE": str(folder / "users"),
-        "WSRF_UWS_ALLOW_ANONYMOUS": "true",
-    }
-    with running_server(folder / "data", env=env) as running:
+    with server_with_users(folder, ALICE, BOB, allow_anonymous=True) as running:
         yield running
 
 
 def create(server: RunningServer, auth: tuple[str, str], jdl: bytes = PENDING_JDL) -> str:
-    created = requests.post(
-        f"{server.base_url}/rest/steps",
-        data=jdl,
-        headers={"Content-Type": "text/xml"},
-        auth=auth,
-        allow_redirects=False,
-        timeout=30,
-    )
-    assert created.status_code == 303, created.text
-    return created.headers["Location"]
+    return post_job(f"{server.base_url}/rest/steps", jdl, auth=auth)
 
 
 def page(url: str, auth: tuple[str, str] | None) -> requests.Response:

@@ -9,26 +9,19 @@ import pytest
 import requests
 from lxml import etree
 
-from wsrf_uws.accounts import UsersFile
 from wsrf_uws.client import Service
-from wsrf_uws.testing.server import RunningServer, running_server
+from wsrf_uws.testing.server import RunningServer
+
+from rest_support import ALICE, post_job, server_with_users
 
 JDL = b'<job xmlns="urn:wsrf-uws:steps:v1"><steps>1</steps><stepSeconds>0.1</stepSeconds></job>'
-ALICE = ("alice", "s3cret")
 ZOE = ("zoë", "pässwörd €")  # beyond Latin-1: HTTP Basic is read as UTF-8
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     folder = tmp_path_factory.mktemp("owners")
-    UsersFile.add(folder / "users", *ALICE)
-    UsersFile.add(folder / "users", *ZOE)
-    env = {
-        "WSRF_UWS_CONTRACTS": '["steps"]',
-        "WSRF_UWS_USERS_FILE": str(folder / "users"),
-        "WSRF_UWS_ALLOW_ANONYMOUS": "true",
-    }
-    with running_server(folder / "data", env=env) as running:
+    with server_with_users(folder, ALICE, ZOE, allow_anonymous=True) as running:
         yield running
 
 
@@ -37,16 +30,7 @@ def basic(user: tuple[str, str]) -> tuple[bytes, bytes]:
 
 
 def create(jobs: str, auth: tuple[bytes, bytes] | None) -> str:
-    created = requests.post(
-        jobs,
-        data=JDL,
-        headers={"Content-Type": "text/xml"},
-        auth=auth,
-        allow_redirects=False,
-        timeout=30,
-    )
-    assert created.status_code == 303, created.text
-    return created.headers["Location"]
+    return post_job(jobs, JDL, auth=auth)
 
 
 def listed(jobs: str, auth: tuple[bytes, bytes] | None) -> list[str]:
@@ -92,13 +76,7 @@ def test_without_anonymous_access_credentials_are_required(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     folder = tmp_path_factory.mktemp("closed")
-    UsersFile.add(folder / "users", *ALICE)
-    env = {
-        "WSRF_UWS_CONTRACTS": '["steps"]',
-        "WSRF_UWS_USERS_FILE": str(folder / "users"),
-        "WSRF_UWS_ALLOW_ANONYMOUS": "false",
-    }
-    with running_server(folder / "data", env=env) as closed:
+    with server_with_users(folder, ALICE, allow_anonymous=False) as closed:
         jobs = f"{closed.base_url}/rest/steps"
         refused = requests.post(jobs, data=JDL, headers={"Content-Type": "text/xml"}, timeout=30)
         assert refused.status_code == 401

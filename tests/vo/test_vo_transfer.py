@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import wsrf_uws.jdl.cea.transfer as cea_transfer
-from wsrf_uws.testing.http_files import FileServer
+from wsrf_uws.testing.http_files import PROXY_VARIABLES, FileServer
 from wsrf_uws.vo import transfer
 from wsrf_uws.vo.transfer import TransferError, TransferPolicy, TransferTooLarge, fetch
 
@@ -24,9 +24,8 @@ from wsrf_uws.vo.transfer import TransferError, TransferPolicy, TransferTooLarge
 @pytest.fixture(autouse=True)
 def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     """Loopback requests must not go through a proxy the environment may name."""
-    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+    for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("ALL_PROXY", raising=False)
 
 
 @pytest.fixture

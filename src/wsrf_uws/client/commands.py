@@ -28,23 +28,12 @@ import os
 import sys
 from datetime import datetime, timedelta
 
+from ..wire.names import UWS_PHASES
 from .connection import UsageError
 from .exits import FAILED, UNREACHABLE, USAGE
 from .times import INFINITE, Infinite, parse_datetime, parse_duration
 
 _NEVER = ("never", "infinite")
-_PHASES = (
-    "PENDING",
-    "QUEUED",
-    "EXECUTING",
-    "COMPLETED",
-    "ERROR",
-    "ABORTED",
-    "UNKNOWN",
-    "HELD",
-    "SUSPENDED",
-    "ARCHIVED",
-)
 
 
 def _termination(text: str) -> datetime | Infinite:
@@ -155,7 +144,7 @@ def add_client_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
         "--phase",
         action="append",
         type=str.upper,
-        choices=_PHASES,
+        choices=UWS_PHASES,
         help="only jobs in this phase (repeatable; default every phase but ARCHIVED)",
     )
     listing.add_argument("--after", type=_time, help="only jobs created after this time")

@@ -159,7 +159,14 @@ class SlurmFollower:
                 ),
             )
             return
-        book.store.transition(
+        self._hold(run, why, stamp)
+        run.stop = OutcomeKind.INTERRUPTED
+        book.scancel(run)
+
+    def _hold(self, run: SlurmRun, why: str, stamp: str) -> None:
+        """HELD for an interrupted run of a job that writes to external resources: running
+        it again could repeat those writes, so a person decides (``resumeJob``)."""
+        self._book.store.transition(
             run.resource_id,
             Phase.HELD,
             expected=ACTIVE_PHASES,
@@ -168,8 +175,6 @@ class SlurmFollower:
                 "so it waits for resumeJob"
             ),
         )
-        run.stop = OutcomeKind.INTERRUPTED
-        book.scancel(run)
 
     def _ended(self, run: SlurmRun, slurm: SlurmJob | None, job: Job | None) -> None:
         """Slurm has ended the job (or forgotten it): settle the store if run-job did not."""
@@ -199,15 +204,7 @@ class SlurmFollower:
                     book.forget(run)
                     book.enqueue(run.resource_id, job.owner)
                 return
-            book.store.transition(
-                run.resource_id,
-                Phase.HELD,
-                expected=ACTIVE_PHASES,
-                changes=JobChanges(
-                    note=f"interrupted: {why} ({stamp}); it writes to external resources, "
-                    "so it waits for resumeJob"
-                ),
-            )
+            self._hold(run, why, stamp)
             return
         detail = book.error_tail(run)
         if slurm is not None and slurm.timed_out and job.phase is Phase.EXECUTING:

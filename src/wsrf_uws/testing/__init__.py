@@ -7,6 +7,7 @@
   with, to test a contract on its own.
 - :func:`wait_for_job`: wait until a job reaches one of some phases.
 - :class:`ManualClock`: time that moves only when a test says so.
+- :func:`~wsrf_uws.testing.polling.eventually`: wait until a check returns something true.
 - :class:`~wsrf_uws.testing.server.RunningServer`: a real ``wsrf-uws serve`` process.
 """
 

@@ -22,7 +22,19 @@ from types import TracebackType
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-__all__ = ["FileServer"]
+__all__ = ["PROXY_VARIABLES", "FileServer"]
+
+#: The environment variables that send HTTP clients (``requests``, urllib) through a proxy.
+#: A test talking to a :class:`FileServer` removes them (``monkeypatch.delenv``): a proxy
+#: the environment names cannot reach this machine's loopback address.
+PROXY_VARIABLES = (
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+)
 
 _CHUNK = 64 * 1024
 

@@ -20,6 +20,10 @@ Example::
         subprocess.run(["sbatch", "--wrap", "true"], env={**os.environ, **cluster.environment})
     finally:
         cluster.stop()
+
+or, for a service built in this process (whose Slurm commands read ``SLURM_CONF`` from
+the environment), :func:`slurm_in_environment`; :func:`why_unavailable` says why a
+cluster cannot start here, for a test to skip.
 """
 
 from __future__ import annotations
@@ -32,11 +36,13 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 
-from ..execution.slurm_commands import FINAL_STATES
+from ..execution.slurm_commands import FINAL_STATES, SlurmCommands, SlurmJob
+from ..execution.slurm_submission import job_name
 
 #: The programs a cluster needs (Debian: slurmctld, slurmd, slurm-client, munge).
 PROGRAMS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scancel", "sinfo", "scontrol")
@@ -54,6 +60,39 @@ def missing_programs() -> list[str]:
     """The programs of :data:`PROGRAMS` not found on PATH (or in /usr/sbin)."""
     search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
     return [name for name in PROGRAMS if shutil.which(name, path=search) is None]
+
+
+def why_unavailable() -> str | None:
+    """Why no test cluster can start here (programs missing, not root), or None if one can."""
+    missing = missing_programs()
+    if missing:
+        return f"Slurm is not installed (missing {', '.join(missing)}: slurm-wlm, munge)"
+    if os.geteuid() != 0:
+        return "the test Slurm cluster runs as root"
+    return None
+
+
+@contextlib.contextmanager
+def slurm_in_environment(*, scheduler_parameters: str = FAST_SCHEDULING) -> Iterator[SlurmCluster]:
+    """A started cluster whose ``SLURM_CONF`` is in this process's environment while it
+    lasts (so services built here, and the processes they start, use it); stopped, and
+    the previous ``SLURM_CONF`` put back, at the end."""
+    cluster = SlurmCluster.start(scheduler_parameters=scheduler_parameters)
+    previous = os.environ.get("SLURM_CONF")
+    os.environ["SLURM_CONF"] = str(cluster.conf)
+    try:
+        yield cluster
+    finally:
+        if previous is None:
+            os.environ.pop("SLURM_CONF", None)
+        else:
+            os.environ["SLURM_CONF"] = previous
+        cluster.stop()
+
+
+def slurm_jobs(resource_id: str) -> list[SlurmJob]:
+    """The Slurm jobs the service submitted for a resource (by their name), oldest first."""
+    return SlurmCommands().named(job_name(resource_id))
 
 
 def _program(name: str) -> str:

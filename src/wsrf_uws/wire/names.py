@@ -11,6 +11,20 @@ UWS_JOB = q(UWS, "job")
 CURRENT_TIME = q(RL, "CurrentTime")
 TERMINATION_TIME = q(RL, "TerminationTime")
 
+#: The UWS 1.1 phases, in the order the standard lists them.
+UWS_PHASES = (
+    "PENDING",
+    "QUEUED",
+    "EXECUTING",
+    "COMPLETED",
+    "ERROR",
+    "ABORTED",
+    "UNKNOWN",
+    "HELD",
+    "SUSPENDED",
+    "ARCHIVED",
+)
+
 #: The reference parameter that names a resource in its endpoint reference.
 RESOURCE_ID = q(CORE, "ResourceId")
 #: createJob's optional termination time, after the job description.

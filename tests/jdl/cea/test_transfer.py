@@ -21,7 +21,7 @@ from wsrf_uws.jdl.cea.transfer import (
     deliver,
     fetch,
 )
-from wsrf_uws.testing.http_files import FileServer
+from wsrf_uws.testing.http_files import PROXY_VARIABLES, FileServer
 
 from cea_support import banner_port, silent_port
 
@@ -31,9 +31,8 @@ MiB = 1024 * 1024
 @pytest.fixture(autouse=True)
 def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     """Loopback requests must not go through a proxy the environment may name."""
-    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+    for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.delenv("ALL_PROXY", raising=False)
 
 
 @pytest.fixture
