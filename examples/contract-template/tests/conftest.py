@@ -88,7 +88,14 @@ def service_folder(tmp_path_factory: pytest.TempPathFactory, users: Users) -> Pa
     (folder / "wsrf-uws.toml").write_text(CONFIG.format(folder=folder))
     for name, password in users.passwords.items():
         wsrf_uws(
-            "users", "add", name, "--config", "wsrf-uws.toml", cwd=folder, stdin=f"{password}\n" * 2
+            "users",
+            "add",
+            name,
+            "--password-stdin",
+            "--config",
+            "wsrf-uws.toml",
+            cwd=folder,
+            stdin=f"{password}\n",
         )
     return folder
 
