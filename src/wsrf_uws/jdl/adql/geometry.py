@@ -13,12 +13,13 @@ A region test becomes two conditions joined by AND:
 
 Supported (ADQL 2.1 §4.2): POINT, CIRCLE, BOX, POLYGON (constant vertices, or vertices
 from columns), REGION (an STC-S subset), CENTROID, CONTAINS and INTERSECTS between any
-two of them (region pairs in :mod:`.regions`; a polygon from columns with a point only),
-DISTANCE (two points or four numbers), COORD1, COORD2, AREA, COORDSYS, and IN_UNIT.
-Geometry arguments are read by :mod:`.shapes`, which also takes a POINT or CIRCLE
-selected in a subquery. Geometry values in the select list become DALI arrays of
-doubles (xtype point, circle, polygon). Coordinates are ICRS degrees; a leading
-coordinate-system string other than ICRS (or empty) is refused.
+two of them (region pairs in :mod:`.regions`, pairs with a polygon from columns in
+:mod:`.column_polygons`), DISTANCE (two points or four numbers), COORD1, COORD2, AREA
+(:mod:`.column_measures` for a polygon from columns), COORDSYS, and IN_UNIT
+(:mod:`.in_unit`). Geometry arguments are read by :mod:`.shapes`, which also takes any
+geometry selected in a subquery or WITH query. Geometry values in the select list become
+DALI arrays of doubles (xtype point, circle, polygon). Coordinates are ICRS degrees; a
+leading coordinate-system string other than ICRS (or empty) is refused.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
-from . import regions, sphere
+from . import column_measures, regions, sphere
+from .column_polygons import column_pair
 from .errors import error_at
+from .in_unit import in_unit
 from .shapes import ShapeReader, function_arguments, function_name
 from .sql_terms import Circle as _Circle
 from .sql_terms import ColumnPolygon as _ColumnPolygon
@@ -49,7 +52,6 @@ from .sql_terms import own as _own
 from .sql_terms import radians as _radians
 from .sql_terms import ranges_condition as _ranges_condition
 from .tap_schema import CatalogMetadata
-from .units import conversion_factor
 from .validation import REF_KEY, ColumnRef
 
 #: The most HEALPix ranges put into one condition (nearby ranges are merged beyond).
@@ -115,7 +117,7 @@ class _Rewriter(ShapeReader):
         if name in ("POINT", "CIRCLE", "BOX", "POLYGON", "REGION", "CENTROID"):
             return self.selected_value(name, node)
         if name == "IN_UNIT":
-            return self.in_unit(arguments, node)
+            return in_unit(arguments, node, self.rewrite)
         return None  # pragma: no cover - validation admits no other geometry name
 
     # -- predicates
@@ -159,9 +161,10 @@ class _Rewriter(ShapeReader):
                 same = self.circle_condition(second, first.centre, _number(0.0))
                 return _and(exp.LTE(this=_group(first.radius), expression=_number(0.0)), same), None
             return _truth(False), None
-        if isinstance(first, _Point | _ColumnPolygon) or isinstance(second, _ColumnPolygon):
-            raise error_at(node, f"{name} of a POLYGON from columns is supported with a POINT only")
+        assert not isinstance(first, _Point)  # a point is handled above
         try:
+            if isinstance(first, _ColumnPolygon) or isinstance(second, _ColumnPolygon):
+                return column_pair(name, first, second)
             return self.regions(name, first, second)
         except ValueError as exc:
             raise error_at(node, str(exc)) from None
@@ -375,7 +378,7 @@ class _Rewriter(ShapeReader):
         if isinstance(region, _Polygon):
             return _number(sphere.polygon_area(region.shape))
         if isinstance(region, _ColumnPolygon):
-            raise error_at(node, "AREA of a POLYGON from columns is not supported")
+            return column_measures.polygon_area(region.vertices)
         radius = constant_value(region.radius)
         if radius is not None:
             return _number(sphere.circle_area(radius))
@@ -416,39 +419,6 @@ class _Rewriter(ShapeReader):
             ]
         doubles = [exp.Cast(this=_group(v), to=exp.DataType.build("DOUBLE")) for v in values]
         return _call("LIST_VALUE", *doubles)
-
-    def in_unit(self, arguments: list[exp.Expr], node: exp.Expr) -> exp.Expr:
-        """``IN_UNIT(value, 'unit')``: the value times the factor from its own unit."""
-        if len(arguments) != 2 or not (
-            isinstance(arguments[1], exp.Literal) and arguments[1].is_string
-        ):
-            raise error_at(node, "IN_UNIT takes a value and a unit as a string: IN_UNIT(x, 'deg')")
-        source = unit_of(arguments[0])
-        if not source:
-            raise error_at(
-                arguments[0],
-                f"IN_UNIT: the unit of {arguments[0].sql()} is not known; convert a column "
-                "whose unit the catalogue gives",
-            )
-        try:
-            factor = conversion_factor(source, arguments[1].name)
-        except ValueError as exc:
-            raise error_at(node, str(exc)) from None
-        return _op(exp.Mul, _group(self.rewrite(arguments[0])), _number(factor))
-
-
-def unit_of(node: exp.Expr) -> str | None:
-    """The unit of a column (from the catalogue), or of an IN_UNIT call, else None."""
-    while isinstance(node, exp.Paren):
-        node = node.this
-    if isinstance(node, exp.Column):
-        unit = getattr(node.meta.get("adql_info"), "unit", None)
-        return str(unit) if unit else None
-    if _name(node) == "IN_UNIT":
-        arguments = _arguments(node)
-        if len(arguments) == 2 and isinstance(arguments[1], exp.Literal):
-            return str(arguments[1].name)
-    return None
 
 
 def _truth(value: bool) -> exp.Expr:

@@ -38,6 +38,7 @@ from .sql_terms import (
     constant_value,
     group,
     haversine,
+    let,
     number,
     op,
     or_,
@@ -74,7 +75,7 @@ def _edges(shape: sphere.SphericalPolygon) -> list[tuple[Vector, Vector]]:
     return list(zip(vertices, vertices[1:] + vertices[:1], strict=True))
 
 
-def _inside_sql(x: SqlVector, shape: sphere.SphericalPolygon) -> exp.Expr:
+def inside_sql(x: SqlVector, shape: sphere.SphericalPolygon) -> exp.Expr:
     return or_(
         *(
             and_(*(exp.GTE(this=_dot(x, n), expression=number(0.0)) for n in piece.normals))
@@ -114,7 +115,7 @@ def circle_inside_polygon(circle: Circle, shape: sphere.SphericalPolygon) -> Sql
     """SQL: the circle (known per row) lies inside the constant polygon."""
     x = unit_vector_sql(circle.centre)
     clear = exp.Paren(this=exp.Not(this=_boundary_near_sql(x, shape, circle, strictly=True)))
-    exact = and_(_positive(circle), _inside_sql(x, shape), clear)
+    exact = and_(_positive(circle), inside_sql(x, shape), clear)
     low, high = sphere.latitude_range(shape)
     return exact, between(circle.centre.lat, number(low - 1e-9), number(high + 1e-9))
 
@@ -122,7 +123,7 @@ def circle_inside_polygon(circle: Circle, shape: sphere.SphericalPolygon) -> Sql
 def circle_meets_polygon(circle: Circle, shape: sphere.SphericalPolygon) -> Sql:
     """SQL: the circle (known per row) and the constant polygon share a point."""
     x = unit_vector_sql(circle.centre)
-    near = or_(_inside_sql(x, shape), _boundary_near_sql(x, shape, circle, strictly=False))
+    near = or_(inside_sql(x, shape), _boundary_near_sql(x, shape, circle, strictly=False))
     exact = and_(_positive(circle), near)
     radius = constant_value(circle.radius)
     if radius is None or radius >= 90.0:
@@ -237,12 +238,22 @@ def polygon_inside(first: sphere.SphericalPolygon, second: sphere.SphericalPolyg
 
 def point_in_column_polygon(point: Point, vertices: list[Point]) -> exp.Expr:
     """SQL: the point lies inside the polygon whose vertices are known per row."""
-    x = unit_vector_sql(point)
-    corners = [unit_vector_sql(v) for v in vertices]
+    values = [c for position in [point, *vertices] for c in unit_vector_sql(position)]
+
+    def test(refs: list[exp.Expr]) -> exp.Expr:
+        vectors = [(refs[i], refs[i + 1], refs[i + 2]) for i in range(0, len(refs), 3)]
+        return winds_around(vectors[0], vectors[1:])
+
+    return let(values, test)
+
+
+def winds_around(x: SqlVector, corners: list[SqlVector]) -> exp.Expr:
+    """SQL: the unit vector ``x`` lies inside the polygon of unit vectors ``corners``
+    (either orientation, convex or not, within a hemisphere)."""
     angles = []
     for a, b in zip(corners, corners[1:] + corners[:1], strict=True):
-        sine = _dot_sql(x, _cross_sql(a, b))
-        cosine = op(exp.Sub, _dot_sql(a, b), op(exp.Mul, _dot_sql(a, x), _dot_sql(b, x)))
+        sine = dot_sql(x, cross_sql(a, b))
+        cosine = op(exp.Sub, dot_sql(a, b), op(exp.Mul, dot_sql(a, x), dot_sql(b, x)))
         angles.append(call("ATAN2", sine, cosine))
     total = angles[0]
     for angle in angles[1:]:
@@ -256,15 +267,15 @@ def point_in_column_polygon(point: Point, vertices: list[Point]) -> exp.Expr:
             op(exp.Add, middle[1], corner[1]),
             op(exp.Add, middle[2], corner[2]),
         )
-    return and_(exp.GT(this=_dot_sql(x, middle), expression=number(0.0)), winds)
+    return and_(exp.GT(this=dot_sql(x, middle), expression=number(0.0)), winds)
 
 
-def _dot_sql(a: SqlVector, b: SqlVector) -> exp.Expr:
+def dot_sql(a: SqlVector, b: SqlVector) -> exp.Expr:
     terms = [op(exp.Mul, p.copy(), q.copy()) for p, q in zip(a, b, strict=True)]
     return op(exp.Add, op(exp.Add, terms[0], terms[1]), terms[2])
 
 
-def _cross_sql(a: SqlVector, b: SqlVector) -> SqlVector:
+def cross_sql(a: SqlVector, b: SqlVector) -> SqlVector:
     def minus(i: int, j: int) -> exp.Expr:
         return op(
             exp.Sub, op(exp.Mul, a[i].copy(), b[j].copy()), op(exp.Mul, a[j].copy(), b[i].copy())

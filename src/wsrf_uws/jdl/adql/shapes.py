@@ -3,9 +3,10 @@
 A geometry argument may be written as ``POINT``, ``CIRCLE``, ``BOX`` or ``POLYGON``, as
 ``REGION('<STC-S>')`` (:mod:`.stcs`), as ``CENTROID(region)``, or be a column of a
 subquery or WITH query that selected a POINT or CIRCLE (its value is then a DALI array
-of doubles, read back element by element). BOX and REGION take constants; a POLYGON
-takes constants (a :class:`Polygon`, checked and prepared here) or expressions of
-columns (a :class:`ColumnPolygon`, tested per row). Coordinates are ICRS degrees.
+of doubles, read back element by element; a POLYGON or BOX too, its vertex count
+found by :mod:`.selected_shapes`). REGION takes constants; a POLYGON or BOX takes
+constants (a :class:`Polygon`, checked and prepared here) or expressions of columns (a
+:class:`ColumnPolygon`, tested per row). Coordinates are ICRS degrees.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from abc import ABC, abstractmethod
 
 from sqlglot import exp
 
-from . import sphere
+from . import column_measures, sphere
 from .errors import error_at
+from .selected_shapes import selected_vertex_count
 from .sql_terms import Circle, ColumnPolygon, Geometry, Point, Polygon, call, constant_value, number
 from .stcs import parse_stcs
 
@@ -87,7 +89,7 @@ class ShapeReader(ABC):
                 return Circle(centre, self.rewrite(arguments[2]), node)
             raise error_at(node, "CIRCLE takes a centre (POINT or two numbers) and a radius")
         if name == "BOX":
-            return Polygon(self.box(arguments, node))
+            return self.box(arguments, node)
         return self.polygon(arguments, node)
 
     def column_geometry(self, node: exp.Expr) -> Geometry | None:
@@ -102,10 +104,18 @@ class ShapeReader(ABC):
             centre = Point(_element(node, 1), _element(node, 2))
             return Circle(centre, _element(node, 3), node)
         if xtype == "polygon":
-            raise error_at(
-                node,
-                f"{node.sql()} holds a POLYGON of a subquery; use the polygon itself here "
-                "(polygons pass through subqueries only as values)",
+            count = selected_vertex_count(node)
+            if count is None or count < 3:
+                raise error_at(
+                    node,
+                    f"{node.sql()} holds a polygon whose vertices are not known here; "
+                    "select it as a POLYGON, BOX or REGION in the subquery",
+                )
+            return ColumnPolygon(
+                tuple(
+                    Point(_element(node, 2 * i + 1), _element(node, 2 * i + 2))
+                    for i in range(count)
+                )
             )
         return None
 
@@ -140,7 +150,7 @@ class ShapeReader(ABC):
         if isinstance(region, Circle):
             return region.centre
         if isinstance(region, ColumnPolygon):
-            raise error_at(node, "CENTROID of a POLYGON from columns is not supported")
+            return column_measures.polygon_centroid(region.vertices)
         lon, lat = polygon_centroid(region.shape)
         return Point(number(lon), number(lat))
 
@@ -157,18 +167,27 @@ class ShapeReader(ABC):
             return arguments[1:]
         return arguments
 
-    def box(self, arguments: list[exp.Expr], node: exp.Expr) -> sphere.SphericalPolygon:
+    def box(self, arguments: list[exp.Expr], node: exp.Expr) -> Polygon | ColumnPolygon:
         if len(arguments) == 3:
             centre = self.point(arguments[0])
-            parts = [centre.lon, centre.lat, arguments[1], arguments[2]]
+            parts = [centre.lon, centre.lat, self.rewrite(arguments[1]), self.rewrite(arguments[2])]
         elif len(arguments) == 4:
-            parts = arguments
+            parts = [self.rewrite(a) for a in arguments]
         else:
             raise error_at(node, "BOX takes a centre (POINT or two numbers), a width and a height")
+        if any(constant_value(part) is None for part in parts):
+            for side in parts[2:]:
+                length = constant_value(side)
+                if length is not None and not 0.0 < length < 180.0:
+                    raise error_at(
+                        node, f"BOX sides must be between 0 and 180 degrees, got {length:g}"
+                    )
+            centre = Point(parts[0], parts[1])
+            return ColumnPolygon(column_measures.box_vertices(centre, parts[2], parts[3]))
         values = self.constants("BOX", parts)
         try:
             corners = sphere.box_corners(*values)
-            return sphere.spherical_polygon(corners)
+            return Polygon(sphere.spherical_polygon(corners))
         except ValueError as exc:
             raise error_at(node, str(exc)) from None
 

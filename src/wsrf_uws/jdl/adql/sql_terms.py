@@ -7,6 +7,7 @@ literals, so that shapes with constant parameters can be prepared in Python.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -126,6 +127,27 @@ def ranges_condition(column: Callable[[], exp.Column], ranges: list[tuple[int, i
     # The overall bounds first: a plain range DuckDB can always push into the scan.
     overall = between(column(), exp.Literal.number(ranges[0][0]), exp.Literal.number(ranges[-1][1]))
     return and_(overall, or_(*pieces))
+
+
+def let(values: list[exp.Expr], body: Callable[[list[exp.Expr]], exp.Expr]) -> exp.Expr:
+    """``body`` applied to ``values`` (numbers) computed once per row.
+
+    SQL has no local variables, and a test written out in full repeats each vertex's
+    expression in every term that uses it (the SQL grows as a power of the vertex
+    count). DuckDB evaluates a lambda over a one-element list instead: the values are
+    packed once and ``body`` reads them back as list elements.
+    """
+    name = f"__shape_{next(_LETS)}"
+    variable = exp.column(name)
+    refs = [call("LIST_EXTRACT", variable, exp.Literal.number(i + 1)) for i in range(len(values))]
+    double = exp.DataType.build("DOUBLE")
+    packed = call("LIST_VALUE", *(exp.Cast(this=group(v), to=double) for v in values))
+    function = exp.Lambda(this=body(refs), expressions=[exp.to_identifier(name)])
+    mapped = call("LIST_TRANSFORM", call("LIST_VALUE", packed), function)
+    return call("LIST_EXTRACT", mapped, exp.Literal.number(1))
+
+
+_LETS = itertools.count(1)
 
 
 # -- constants ---------------------------------------------------------------------------
