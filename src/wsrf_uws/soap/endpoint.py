@@ -97,6 +97,14 @@ class ContractEndpoint:
         self.properties = PropertyBuilder(contract=contract, base_url=base_url)
         #: The contract's schema with the project's: every request body is checked against it.
         self.schema = compile_schemas({contract.namespace: _schema_path(contract)})
+        # The contract's own validator too, now, before any request: compiled lazily by
+        # the first createJob, it was compiled while other request threads parsed their
+        # envelopes, and once came out without the contract's elements (every createJob
+        # then "No matching global declaration"): lxml resolves a compilation's imports
+        # through state its parsers share between threads. (Only with the service's own
+        # compiler: a contract built without one cannot resolve the core schema alone.)
+        if contract.environment.compile_schema is not None:
+            contract.schema  # noqa: B018
         ns = contract.namespace
         self.handlers: dict[str, Handler] = {
             "createJob": self.create_job,
