@@ -23,6 +23,7 @@ from typing import cast
 
 import psutil
 import pytest
+import requests
 
 from wsrf_uws.client import ResourceUnknown, Service
 from wsrf_uws.core import Phase
@@ -131,6 +132,29 @@ def test_a_job_created_through_one_frontend_is_served_by_the_other(
     with pytest.raises(ResourceUnknown):
         other.phase  # noqa: B018
     assert store.get(created.resource_id) is None
+
+
+def test_a_rest_wait_on_one_frontend_wakes_when_the_run_ends_on_a_worker(
+    shared: tuple[RunningCluster, PostgresJobStore],
+) -> None:
+    """The run's end on a worker reaches the other front-end's WAIT through the cluster's
+    ENDED signal: without it, the WAIT would answer only at its 60-second deadline, after
+    the client's 30 seconds."""
+    cluster, store = shared
+    first, second = cluster.frontends
+    job = Service(first.url("steps")).create(steps_jdl(30, 0.1))
+    job.start()
+    eventually(
+        lambda: job_in(store, job.resource_id, lambda j: j.phase is Phase.EXECUTING),
+        what="the job runs on a worker",
+    )
+    answer = requests.get(
+        f"{second.base_url}/rest/steps/{job.resource_id}",
+        params={"WAIT": "60", "PHASE": "EXECUTING"},
+        timeout=30,
+    )
+    answer.raise_for_status()
+    assert "<uws:phase>COMPLETED</uws:phase>" in answer.text, answer.text
 
 
 def test_destroying_a_running_job_through_a_frontend_kills_its_tree_on_the_worker(

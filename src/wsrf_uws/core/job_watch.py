@@ -5,9 +5,11 @@ the job, reads the job, and sleeps on the waiter until the next recorded step of
 life (queued, started, ended, destroyed) or until its own deadline. Registering before
 reading means a step recorded in between is not missed. Nothing polls the store.
 
-The watch hears the steps this process records (:mod:`wsrf_uws.core.job_events`); in a
-cluster, a step recorded by another node wakes nobody here, so a waiter then wakes at
-its deadline and reads the job again.
+The watch hears the steps this process records (:mod:`wsrf_uws.core.job_events`). In a
+cluster it also hears, through :meth:`JobWatch.wake`, the end of a run on another node
+(the cluster's ``ENDED`` signal); the other steps recorded by another node (queued,
+started) wake nobody here, so a waiter for those wakes at its deadline and reads the job
+again.
 """
 
 from __future__ import annotations
@@ -36,6 +38,12 @@ class JobWatch:
             if not waiters:
                 return
             for waiter in waiters:
+                waiter.set()
+
+    def wake(self, resource_id: str) -> None:
+        """Wake whoever waits for the job ``resource_id`` (a step recorded elsewhere)."""
+        with self._lock:
+            for waiter in self._waiters.get(resource_id, ()):
                 waiter.set()
 
     @contextmanager

@@ -112,7 +112,11 @@ class ClusterNode:
         try:
             report = self._recover_own(cause="a restart of its node")
             report.merge(self._recover_unclaimed())
-            self._executor.attach(self._session, leader_listener=self._slurm_recorder(service))
+            self._executor.attach(
+                self._session,
+                leader_listener=self._slurm_recorder(service),
+                on_ended=service.watch.wake,
+            )
             self._executor.start(service.recorder)
         except BaseException:
             self._session.close()

@@ -67,6 +67,7 @@ class NodeExecutor(Executor):
         self._session: ClusterSession | None = None
         self._recorder: ExecutionRecorder | None = None
         self._leader_listener: ExecutionListener | None = None
+        self._on_ended: Callable[[str], None] | None = None
         self._lock = threading.Lock()
         #: Claimed jobs handed to ``local`` that it has not started yet.
         self._prepared: dict[str, RunSpec] = {}
@@ -81,12 +82,19 @@ class NodeExecutor(Executor):
     # -- wiring ------------------------------------------------------------------------
 
     def attach(
-        self, session: ClusterSession, *, leader_listener: ExecutionListener | None = None
+        self,
+        session: ClusterSession,
+        *,
+        leader_listener: ExecutionListener | None = None,
+        on_ended: Callable[[str], None] | None = None,
     ) -> None:
         """Use ``session`` to signal the cluster (before :meth:`start`); the leader's jobs
-        report to ``leader_listener`` (a recorder of :data:`SLURM_NODE`'s runs)."""
+        report to ``leader_listener`` (a recorder of :data:`SLURM_NODE`'s runs);
+        ``on_ended`` hears the resource id of each run that ends anywhere in the cluster
+        (it must not block: it is called on the session's thread)."""
         self._session = session
         self._leader_listener = leader_listener
+        self._on_ended = on_ended
 
     def lead(self) -> None:
         """This node leads: its :attr:`leader` takes up the Slurm jobs (see
@@ -196,6 +204,8 @@ class NodeExecutor(Executor):
             with self._lock:
                 for event in self._waiting.get(payload, []):
                     event.set()
+            if self._on_ended is not None:
+                self._on_ended(payload)
             self._work.set()  # an owner may be below its limit again
             if self.leader is not None:
                 self.leader.wake()
