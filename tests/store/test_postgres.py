@@ -7,12 +7,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 
+from wsrf_uws.core.model import Job
 from wsrf_uws.core.phases import Phase
-from wsrf_uws.core.ports import LiveJobsLimitError, StoreError
+from wsrf_uws.core.ports import JobChanges, LiveJobsLimitError, StoreError
 from wsrf_uws.runtime import job_store
 from wsrf_uws.settings import Settings
 from wsrf_uws.store import codec
@@ -93,11 +95,7 @@ def test_a_store_of_version_1_gains_the_cluster_tables(postgres_url: str) -> Non
             conn.execute(statement)
         conn.execute("CREATE TABLE wsrf_uws_schema (version integer NOT NULL)")
         conn.execute("INSERT INTO wsrf_uws_schema VALUES (1)")
-        columns = codec.JOB_COLUMNS[:-1]  # all but node
-        conn.execute(
-            f"INSERT INTO jobs ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
-            codec.job_to_row(job)[:-1],
-        )
+        insert_row(conn, job, without=("node", "run_id"))  # the columns of version 1
     store = PostgresJobStore(postgres_url)
     try:
         assert store.schema_version() == SCHEMA_VERSION
@@ -106,6 +104,40 @@ def test_a_store_of_version_1_gains_the_cluster_tables(postgres_url: str) -> Non
         assert store.status().nodes == []
     finally:
         store.close()
+
+
+def test_a_store_of_version_3_gains_the_run_id_column(postgres_url: str) -> None:
+    job = make_job()
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        for statements in MIGRATIONS[:3]:
+            for statement in statements:
+                conn.execute(statement)
+        conn.execute("CREATE TABLE wsrf_uws_schema (version integer NOT NULL)")
+        conn.execute("INSERT INTO wsrf_uws_schema VALUES (3)")
+        insert_row(conn, job, without=("run_id",))
+    store = PostgresJobStore(postgres_url)
+    try:
+        assert store.schema_version() == SCHEMA_VERSION
+        assert store.get(job.resource_id) == job  # without a RUNID
+        labelled = store.update_in_phase(job.resource_id, Phase.PENDING, JobChanges(run_id="r"))
+        assert labelled is not None and labelled.run_id == "r"
+        assert store.get(job.resource_id) == labelled
+    finally:
+        store.close()
+
+
+def insert_row(conn: psycopg.Connection[Any], job: Job, *, without: tuple[str, ...]) -> None:
+    """Insert ``job``'s row as an older schema had it: its columns but ``without``."""
+    pairs = [
+        (column, value)
+        for column, value in zip(codec.JOB_COLUMNS, codec.job_to_row(job), strict=True)
+        if column not in without
+    ]
+    conn.execute(
+        f"INSERT INTO jobs ({', '.join(c for c, _ in pairs)}) "
+        f"VALUES ({', '.join(['%s'] * len(pairs))})",
+        [value for _, value in pairs],
+    )
 
 
 def test_claims_find_owners_and_their_oldest_jobs_in_the_index(postgres_url: str) -> None:

@@ -74,6 +74,7 @@ def test_every_field_survives_a_round_trip(store_factory: StoreFactory) -> None:
         run_count=2,
         jdl=b"<job>\xc3\xa9</job>",
         node="worker-1",
+        run_id="TAPLINT-001 \u00e9",
     )
     store_factory().insert(job)
     reopened = store_factory()  # what was committed is in the database, not in a cache
@@ -145,6 +146,7 @@ def test_every_change_is_stored_and_what_it_keeps_is_left_alone(store: JobStore)
         note="after",
         run_count=3,
         node="worker-1",
+        run_id="label",
     )
     assert set(everything.assigned()) == {f.name for f in fields(JobChanges)}
     updated = store.update(job.resource_id, everything)
@@ -238,11 +240,7 @@ def test_a_store_of_version_3_gains_the_node_column(tmp_path: Path) -> None:
             conn.execute(statement)
     conn.execute("PRAGMA user_version=3")
     job = make_job(phase=Phase.EXECUTING)
-    columns = [c for c in ("key", *codec.JOB_COLUMNS) if c != "node"]
-    values = (row_key(job.resource_id), *codec.job_to_row(job)[:-1])
-    conn.execute(
-        f"INSERT INTO jobs ({', '.join(columns)}) VALUES ({', '.join('?' * len(values))})", values
-    )
+    insert_row(conn, job, without=("node", "run_id"))
     conn.commit()
     conn.close()
     store = SQLiteJobStore(path)
@@ -252,6 +250,58 @@ def test_a_store_of_version_3_gains_the_node_column(tmp_path: Path) -> None:
         assert store.transition(job.resource_id, Phase.ERROR, running_on="w1") is None
     finally:
         store.close()
+
+
+def test_a_store_of_version_5_gains_the_run_id_column(tmp_path: Path) -> None:
+    path = tmp_path / "v5.sqlite"  # as the last version before RUNID left it
+    conn = sqlite3.connect(path)
+    for statements in MIGRATIONS[:5]:
+        for statement in statements:
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version=5")
+    job = make_job()
+    insert_row(conn, job, without=("run_id",))
+    conn.commit()
+    conn.close()
+    store = SQLiteJobStore(path)
+    try:
+        assert store.schema_version() == SCHEMA_VERSION
+        assert store.get(job.resource_id) == job  # without a RUNID
+        labelled = store.update_in_phase(job.resource_id, Phase.PENDING, JobChanges(run_id="r"))
+        assert labelled is not None and labelled.run_id == "r"
+        assert store.get(job.resource_id) == labelled
+    finally:
+        store.close()
+
+
+def insert_row(conn: sqlite3.Connection, job: Job, *, without: tuple[str, ...]) -> None:
+    """Insert ``job``'s row as an older schema had it: its columns but ``without``."""
+    pairs = [("key", row_key(job.resource_id))] + [
+        (column, value)
+        for column, value in zip(codec.JOB_COLUMNS, codec.job_to_row(job), strict=True)
+        if column not in without
+    ]
+    conn.execute(
+        f"INSERT INTO jobs ({', '.join(c for c, _ in pairs)}) "
+        f"VALUES ({', '.join('?' * len(pairs))})",
+        [value for _, value in pairs],
+    )
+
+
+def test_a_change_in_one_phase_is_a_compare_and_set_on_it(store: JobStore) -> None:
+    """``update_in_phase``: the change is made only while the job is in that phase, which
+    it stays in (a RUNID is changed only while PENDING, even as the job is started)."""
+    job = make_job(run_id="before")
+    store.insert(job)
+    changed = store.update_in_phase(job.resource_id, Phase.PENDING, JobChanges(run_id="after"))
+    assert changed == replace(job, run_id="after")
+    assert store.get(job.resource_id) == changed
+    assert store.update_in_phase("nobody", Phase.PENDING, JobChanges(run_id="x")) is None
+    started = store.transition(job.resource_id, Phase.QUEUED)
+    assert started is not None
+    assert store.update_in_phase(job.resource_id, Phase.PENDING, JobChanges(run_id="x")) is None
+    assert store.get(job.resource_id) == started  # nothing changed, still QUEUED
+    assert started.run_id == "after"
 
 
 def test_migrations_run_on_an_empty_database_only_once(store_factory: StoreFactory) -> None:

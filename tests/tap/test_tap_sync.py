@@ -26,11 +26,11 @@ from wsrf_uws.testing.server import RunningServer, running_server
 from tap_support import (
     cone_query,
     cone_truth,
-    hipparcos_stars,
     query_status,
     read_votable,
     soap_rows,
 )
+from tap_support import hipparcos as hipparcos
 
 
 @pytest.fixture(scope="module")
@@ -52,20 +52,15 @@ def tap(server: RunningServer) -> pyvo.dal.TAPService:
     return pyvo.dal.TAPService(f"{server.base_url}/tap")
 
 
-@pytest.fixture(scope="module")
-def stars() -> dict[str, np.ndarray]:
-    return hipparcos_stars()
-
-
 def sync(server: RunningServer, **parameters: str) -> requests.Response:
     return requests.post(f"{server.base_url}/tap/sync", data=parameters, timeout=60)
 
 
 def test_a_cone_through_pyvo_equals_numpy_and_the_same_query_over_soap(
-    server: RunningServer, tap: pyvo.dal.TAPService, stars: dict[str, np.ndarray]
+    server: RunningServer, tap: pyvo.dal.TAPService, hipparcos: dict[str, np.ndarray]
 ) -> None:
     query = cone_query(2.0)
-    expected = cone_truth(stars, 2.0)
+    expected = cone_truth(hipparcos, 2.0)
     assert 10 < len(expected) < 1000
     result = tap.run_sync(query).to_table()
     assert list(result["hip"]) == expected
@@ -78,9 +73,9 @@ def test_a_cone_through_pyvo_equals_numpy_and_the_same_query_over_soap(
 
 @pytest.mark.parametrize("fmt", ["votable", "votable/td", "text/csv", "tsv"])
 def test_every_response_format_carries_the_same_rows(
-    server: RunningServer, stars: dict[str, np.ndarray], fmt: str
+    server: RunningServer, hipparcos: dict[str, np.ndarray], fmt: str
 ) -> None:
-    expected = cone_truth(stars, 1.0)
+    expected = cone_truth(hipparcos, 1.0)
     response = sync(server, LANG="ADQL", QUERY=cone_query(1.0), RESPONSEFORMAT=fmt)
     assert response.status_code == 200, response.text
     if fmt.startswith("votable"):
@@ -137,14 +132,14 @@ def test_tap_schema_is_queryable(tap: pyvo.dal.TAPService) -> None:
 
 
 def test_an_inline_upload_is_joined_with_the_catalogue(
-    tap: pyvo.dal.TAPService, stars: dict[str, np.ndarray]
+    tap: pyvo.dal.TAPService, hipparcos: dict[str, np.ndarray]
 ) -> None:
     picked = [0, 10, 20]
     mine = Table(
         {
             "id": np.array([1, 2, 3], dtype=np.int32),
-            "ra": stars["ra"][picked],
-            "dec": stars["dec"][picked],
+            "ra": hipparcos["ra"][picked],
+            "dec": hipparcos["dec"][picked],
         }
     )
     result = tap.run_sync(
@@ -154,7 +149,7 @@ def test_an_inline_upload_is_joined_with_the_catalogue(
         uploads={"mine": mine},
     ).to_table()
     assert list(result["id"]) == [1, 2, 3]
-    assert list(result["hip"]) == [int(stars["hip"][i]) for i in picked]
+    assert list(result["hip"]) == [int(hipparcos["hip"][i]) for i in picked]
 
 
 def test_an_upload_by_url_is_fetched_from_the_allowed_demo_data(

@@ -21,19 +21,10 @@ import pytest
 from wsrf_uws.testing.server import RunningServer, running_server
 
 #: Findings (taplint code without its sequence number) not fixed, and why (docs/tap.md,
-#: "Conformance: STILTS taplint").
-KNOWN = {
-    # The contract checks a query at createJob (as createJob over SOAP does, with an
-    # InvalidJobDescriptionFault): a bad one is refused with 400, where TAP wants a job that
-    # ends in ERROR.
-    "E-QAS-JREJ",
-    # POST {job}/parameters: a job's description is fixed at creation and the store keeps no
-    # RUNID, so the change is refused (403 while PENDING, 409 after), not made.
-    "E-UWS-PORE",
-    # The uws:job's jobInfo holds the job's EPR and the contract's state (issue 21 wants the
-    # EPR there), in namespaces taplint has no schema for.
-    "W-UWS-UNSC",
-}
+#: "Conformance: STILTS taplint"). None is left: the last ones (E-QAS-JREJ, E-UWS-PORE,
+#: W-UWS-UNSC) went with refused queries recorded as jobs in ERROR, RUNID, and plain
+#: uws:job documents on /tap/async.
+KNOWN: frozenset[str] = frozenset()
 
 STAGES = "TMV TME TMS TMC CPV CAP AVV QGE QPO QAS UWS MDQ UPL"
 

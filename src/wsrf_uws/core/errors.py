@@ -69,6 +69,12 @@ class InvalidPhaseError(UwsError):
         self.phase = phase
 
 
+class InvalidRunIdError(UwsError):
+    """The client's label of a job (UWS 1.1 ``RUNID``) cannot be kept as given."""
+
+    code = "invalid-run-id"
+
+
 class TerminationTimeRejectedError(UwsError):
     """The requested termination time lies beyond what the service allows."""
 

@@ -136,6 +136,25 @@ class Result:
         return "://" not in self.location
 
 
+#: The longest ``RUNID`` kept (characters): a label, not a document.
+MAX_RUN_ID_CHARS = 256
+
+
+def check_run_id(run_id: str) -> str:
+    """Return ``run_id`` if a job can keep it as its ``RUNID``; else ValueError saying why.
+
+    At most :data:`MAX_RUN_ID_CHARS` characters, none of them a control character (the
+    value is written into XML documents and HTML pages as it is).
+    """
+    if len(run_id) > MAX_RUN_ID_CHARS:
+        raise ValueError(f"RUNID has {len(run_id)} characters; at most {MAX_RUN_ID_CHARS}")
+    if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c in "\ufffe\uffff" for c in run_id):
+        raise ValueError("RUNID holds a control character")
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in run_id):
+        raise ValueError("RUNID holds a lone surrogate")
+    return run_id
+
+
 @dataclass(frozen=True)
 class Job:
     """A snapshot of one job resource as recorded by the store.
@@ -151,6 +170,8 @@ class Job:
     ``node`` is the node of the cluster the job is recorded as running on
     (:mod:`wsrf_uws.core.cluster`): set when a node claims it, cleared when that run is
     over; always None in a store without nodes (SQLite) and while nothing runs it.
+    ``run_id`` is the client's own label for the job (UWS 1.1 ``RUNID``, shown as
+    ``uws:runId``), kept as given and changeable while the job is PENDING; None: none.
     """
 
     resource_id: str
@@ -174,6 +195,7 @@ class Job:
     description: bytes | None = field(default=None, repr=False)
     isolated: bool | None = None
     node: str | None = None
+    run_id: str | None = None
 
     @property
     def is_final(self) -> bool:

@@ -66,6 +66,8 @@ class JobChanges:
     run_count: int | Keep = KEEP
     #: The node the job is recorded as running on (None: none); see :attr:`Job.node`.
     node: str | Keep | None = KEEP
+    #: The client's label (UWS 1.1 ``RUNID``); see :attr:`Job.run_id`.
+    run_id: str | Keep | None = KEEP
 
     def assigned(self) -> dict[str, Any]:
         """The fields this change sets, by name, in declaration order."""
@@ -159,6 +161,13 @@ class JobStore(ABC):
         if illegal:
             raise ValueError(f"{', '.join(illegal)} → {to} is not a legal transition")
         return self._compare_and_set(resource_id, allowed, to, changes, running_on)
+
+    def update_in_phase(self, resource_id: str, phase: Phase, changes: JobChanges) -> Job | None:
+        """Apply ``changes`` only if the job is in ``phase``, which it stays in: a
+        compare-and-set on the phase, like :meth:`transition`, for the changes a client
+        may make in one phase only (its ``RUNID`` while PENDING). Returns the updated job,
+        or None when the job does not exist or is in another phase."""
+        return self._compare_and_set(resource_id, frozenset({phase}), phase, changes)
 
     @abstractmethod
     def update(self, resource_id: str, changes: JobChanges) -> Job | None:

@@ -21,7 +21,12 @@ from ..wire.times import format_utc
 from . import descriptions
 from .clock import Clock
 from .contract import Contract, JobHandle
-from .errors import InvalidPhaseError, QuotaExceededError, ResourceUnknownError
+from .errors import (
+    InvalidPhaseError,
+    InvalidRunIdError,
+    QuotaExceededError,
+    ResourceUnknownError,
+)
 from .job_events import (
     AllJobEvents,
     JobEvent,
@@ -33,7 +38,7 @@ from .job_events import (
 from .job_watch import JobWatch
 from .jobfiles import ResultStorage
 from .lifetime import DEFAULT, Default, TerminationPolicy
-from .model import ANONYMOUS, Job, Quote, new_resource_id
+from .model import ANONYMOUS, ErrorSummary, Job, Quote, check_run_id, new_resource_id
 from .operator_watch import OperatorWatch
 from .phases import ACTIVE_PHASES, FINAL_PHASES, Phase
 from .ports import (
@@ -173,11 +178,13 @@ class JobService:
         owner: str = ANONYMOUS,
         address: str = "",
         termination_time: datetime | Default | None = DEFAULT,
+        run_id: str | None = None,
     ) -> Job:
         """createJob: read ``document`` with the contract, quote it, record it PENDING.
 
         ``document`` is the JDL, as bytes or as the element a binding already parsed
-        (which is then read as it is, its lines those of the request). Raises
+        (which is then read as it is, its lines those of the request); ``run_id`` the
+        client's label (UWS 1.1 ``RUNID``, checked by :func:`check_run_id`). Raises
         :class:`InvalidJobDescriptionError` (or a lifetime or quota error) and records
         nothing if the job is not acceptable: beyond the owner's quotas (live jobs, bytes
         the quote stages) it is :class:`QuotaExceededError`.
@@ -220,38 +227,98 @@ class JobService:
             jdl_state=assessment.jdl_state,
             description=descriptions.keep(description),
             isolated=plugin.is_isolated(description),
+            run_id=_run_id(run_id),
         )
         if termination_time is not DEFAULT:
             # A time the client chose goes through the contract's policy, as it would later
             # with SetTerminationTime (the job has no id yet).
             plugin.review_termination_time(job, ends)
-        # 160 random bits make a clash practically impossible; a clash of the store's
-        # shorter row key is merely unlikely, so a taken id is simply drawn again.
-        for attempt in range(3):
-            job = replace(job, resource_id=new_resource_id())
-            try:
-                self.store.insert(job, max_owner_jobs=live_jobs)
-                break
-            except ResourceIdTakenError:
-                if attempt == 2:
-                    raise
-            except LiveJobsLimitError:
-                self._refused(plugin.name, owner, "live_jobs")
-                raise self.quotas.live_jobs_refusal(owner) from None
-        self.duties.schedule(self, ends)
+        job = self._insert(job, live_jobs=live_jobs)
         self.events.emit(
             JobEvent(JobEventKind.CREATED, job.resource_id, job.contract, owner, Phase.PENDING)
         )
         return job
 
-    def get_job(self, resource_id: str, *, owner: str) -> Job:
-        """The job, if it exists and belongs to ``owner``; else :class:`ResourceUnknownError`."""
+    def create_refused_job(
+        self,
+        *,
+        contract: str,
+        document: bytes,
+        reason: str,
+        owner: str = ANONYMOUS,
+        address: str = "",
+        termination_time: datetime | Default | None = DEFAULT,
+        run_id: str | None = None,
+    ) -> Job:
+        """A job whose description was refused, recorded ended in ERROR with ``reason`` as
+        its error summary: for a binding whose protocol answers a bad request with a job
+        that fails (TAP 1.1's asynchronous queries), not with a refusal at creation.
+
+        ``document`` is what the job shows as its description (the JDL it was given, or
+        as much of the request as could be written as one); the contract never reads nor
+        runs it. Otherwise an ordinary job, recorded in one insert: it counts against the
+        owner's live jobs (:class:`QuotaExceededError` beyond them, and then nothing is
+        recorded), has a lifetime, and is destroyed like any other.
+        """
+        plugin = self.registry.get(contract)
+        live_jobs = self.quotas.of(owner).live_jobs
+        now = self.clock.now()
+        job = Job(
+            resource_id="",
+            contract=plugin.name,
+            owner=owner,
+            phase=Phase.ERROR,
+            creation_time=now,
+            end_time=now,
+            termination_time=self.policy.initial(
+                now, requested=termination_time, proposed_lifetime=None
+            ),
+            execution_duration=self.limits.resolve(None),
+            jdl=document,
+            address=address,
+            error=ErrorSummary(reason),
+            run_id=_run_id(run_id),
+        )
+        job = self._insert(job, live_jobs=live_jobs)
+        self.events.emit(
+            JobEvent(JobEventKind.CREATED, job.resource_id, job.contract, owner, Phase.ERROR)
+        )
+        self.events.emit(ended_event(job, reason="refused description"))
+        return job
+
+    def set_run_id(
+        self, resource_id: str, *, owner: str, run_id: str | None, contract: str | None = None
+    ) -> Job:
+        """UWS 1.1 ``RUNID`` change, allowed while the job is PENDING (a compare-and-set
+        on the phase: a job started meanwhile keeps its label); the job as recorded.
+
+        Another phase: :class:`InvalidPhaseError`; ``run_id`` as :func:`check_run_id` wants.
+        """
+        job = self.get_job(resource_id, owner=owner, contract=contract)
+        label = _run_id(run_id)
+        if job.phase is Phase.PENDING:
+            changed = self.store.update_in_phase(
+                resource_id, Phase.PENDING, JobChanges(run_id=label)
+            )
+            if changed is not None:
+                return changed
+            job = self.get_job(resource_id, owner=owner, contract=contract)
+        raise InvalidPhaseError("changing the RUNID", job.phase)
+
+    def get_job(self, resource_id: str, *, owner: str, contract: str | None = None) -> Job:
+        """The job, if it exists, belongs to ``owner`` and, given ``contract``, is one of
+        that contract's; else :class:`ResourceUnknownError`.
+
+        A binding addresses a job at its own contract's endpoint only: elsewhere it is as
+        unknown as another owner's. The operations below take the same ``contract``, so
+        that a request reads its job once.
+        """
         job = self.store.get(resource_id)
-        if job is None or job.owner != owner:
+        if job is None or job.owner != owner or (contract is not None and job.contract != contract):
             raise ResourceUnknownError(resource_id)
         return job
 
-    def start_job(self, resource_id: str, *, owner: str) -> Phase:
+    def start_job(self, resource_id: str, *, owner: str, contract: str | None = None) -> Phase:
         """startJob: PENDING (or HELD) → QUEUED, recorded before returning.
 
         Idempotent on a job already QUEUED or EXECUTING; refused in a final phase. A job
@@ -259,10 +326,14 @@ class JobService:
         one of the owner's jobs ends.
         """
         return self._queue(
-            resource_id, owner=owner, operation="startJob", sources={Phase.PENDING, Phase.HELD}
+            resource_id,
+            owner=owner,
+            contract=contract,
+            operation="startJob",
+            sources={Phase.PENDING, Phase.HELD},
         )
 
-    def resume_job(self, resource_id: str, *, owner: str) -> Phase:
+    def resume_job(self, resource_id: str, *, owner: str, contract: str | None = None) -> Phase:
         """resumeJob: a HELD (or SUSPENDED) job is queued again.
 
         A job the service already restarted, or that has since ended, answers its
@@ -270,17 +341,21 @@ class JobService:
         be resumed.
         """
         return self._queue(
-            resource_id, owner=owner, operation="resumeJob", sources={Phase.HELD, Phase.SUSPENDED}
+            resource_id,
+            owner=owner,
+            contract=contract,
+            operation="resumeJob",
+            sources={Phase.HELD, Phase.SUSPENDED},
         )
 
-    def abort_job(self, resource_id: str, *, owner: str) -> Phase:
+    def abort_job(self, resource_id: str, *, owner: str, contract: str | None = None) -> Phase:
         """abortJob (UWS 1.1 ABORT): stop the work (killing it if running, on whichever node
         runs it) and end in ABORTED, keeping the results so far.
 
         A job already ABORTED answers ABORTED (a retried abort succeeds); COMPLETED or
         ERROR: :class:`InvalidPhaseError`.
         """
-        job = self.get_job(resource_id, owner=owner)
+        job = self.get_job(resource_id, owner=owner, contract=contract)
         if job.phase is Phase.ABORTED:
             return job.phase
         aborted = self.store.transition(
@@ -298,15 +373,20 @@ class JobService:
         self.events.emit(ended_event(aborted, reason="aborted"))
         return Phase.ABORTED
 
-    def destroy_job(self, resource_id: str, *, owner: str) -> None:
+    def destroy_job(self, resource_id: str, *, owner: str, contract: str | None = None) -> None:
         """Destroy: stop any work, release what the job holds, and forget it."""
-        self._destroy(self.get_job(resource_id, owner=owner))
+        self._destroy(self.get_job(resource_id, owner=owner, contract=contract))
 
     def set_termination_time(
-        self, resource_id: str, *, owner: str, requested: datetime | None
+        self,
+        resource_id: str,
+        *,
+        owner: str,
+        requested: datetime | None,
+        contract: str | None = None,
     ) -> TerminationChange:
         """SetTerminationTime: a new time within policy; a past time destroys at once."""
-        job = self.get_job(resource_id, owner=owner)
+        job = self.get_job(resource_id, owner=owner, contract=contract)
         now = self.clock.now()
         new_time = self.policy.change(now, requested)
         if new_time is not None and new_time <= now:
@@ -350,15 +430,25 @@ class JobService:
         """The contract plug-in that owns ``job``."""
         return self.registry.get(job.contract)
 
-    def job_handle(self, resource_id: str, *, owner: str) -> JobHandle:
+    def job_handle(self, resource_id: str, *, owner: str, contract: str | None = None) -> JobHandle:
         """A handle on the job for a contract's extra operation (:class:`ServiceJobHandle`);
-        :class:`ResourceUnknownError` unless the job exists and belongs to ``owner``."""
-        return ServiceJobHandle(self.get_job(resource_id, owner=owner), service=self)
+        :class:`ResourceUnknownError` unless the job exists and belongs to ``owner`` (and,
+        given, to ``contract``)."""
+        job = self.get_job(resource_id, owner=owner, contract=contract)
+        return ServiceJobHandle(job, service=self)
 
     # -- internals ---------------------------------------------------------------------
 
-    def _queue(self, resource_id: str, *, owner: str, operation: str, sources: set[Phase]) -> Phase:
-        job = self.get_job(resource_id, owner=owner)
+    def _queue(
+        self,
+        resource_id: str,
+        *,
+        owner: str,
+        contract: str | None,
+        operation: str,
+        sources: set[Phase],
+    ) -> Phase:
+        job = self.get_job(resource_id, owner=owner, contract=contract)
         if job.phase in sources:
             changes = NO_CHANGES
             if job.phase is not Phase.PENDING:
@@ -379,9 +469,31 @@ class JobService:
             job = self.get_job(resource_id, owner=owner)  # raced with another change
         if job.phase in ACTIVE_PHASES:
             return job.phase
+        if operation == "startJob" and job.phase is Phase.ERROR and job.start_time is None:
+            # Ended before it could start (refused at creation): nothing is left to start,
+            # and the answer is where the job is, as for a job already running.
+            return job.phase
         if operation == "resumeJob" and job.phase in FINAL_PHASES and job.run_count:
             return job.phase
         raise InvalidPhaseError(operation, job.phase)
+
+    def _insert(self, job: Job, *, live_jobs: int) -> Job:
+        """Record ``job`` under a fresh id, within the owner's ``live_jobs``; the job."""
+        # 160 random bits make a clash practically impossible; a clash of the store's
+        # shorter row key is merely unlikely, so a taken id is simply drawn again.
+        for attempt in range(3):
+            job = replace(job, resource_id=new_resource_id())
+            try:
+                self.store.insert(job, max_owner_jobs=live_jobs)
+                break
+            except ResourceIdTakenError:
+                if attempt == 2:
+                    raise
+            except LiveJobsLimitError:
+                self._refused(job.contract, job.owner, "live_jobs")
+                raise self.quotas.live_jobs_refusal(job.owner) from None
+        self.duties.schedule(self, job.termination_time)
+        return job
 
     def _destroy(self, job: Job) -> None:
         aborted = None
@@ -505,3 +617,13 @@ class ServiceJobHandle:
             raise ResourceUnknownError(self._job.resource_id)
         self._job = updated
         return updated
+
+
+def _run_id(run_id: str | None) -> str | None:
+    """``run_id`` checked (:func:`check_run_id`); a refusal is the client's fault."""
+    if run_id is None:
+        return None
+    try:
+        return check_run_id(run_id)
+    except ValueError as error:
+        raise InvalidRunIdError(str(error)) from None

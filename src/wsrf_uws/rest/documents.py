@@ -27,9 +27,17 @@ def serialize(element: etree._Element) -> bytes:
     return etree.tostring(element, xml_declaration=True, encoding="UTF-8")
 
 
-def job_document(builder: PropertyBuilder, job: Job, now: datetime) -> bytes:
-    """``uws:job`` (version 1.1) of ``job``."""
-    return serialize(builder.uws_job(job, now))
+def job_document(
+    builder: PropertyBuilder, job: Job, now: datetime, *, job_info: bool = True
+) -> bytes:
+    """``uws:job`` (version 1.1) of ``job``; without ``jobInfo`` unless ``job_info``
+    (:class:`~wsrf_uws.rest.face.JobListFace`)."""
+    element = builder.uws_job(job, now)
+    if not job_info:
+        for info in element.findall(q(UWS, "jobInfo")):
+            element.remove(info)
+        etree.cleanup_namespaces(element)
+    return serialize(element)
 
 
 def results_document(builder: PropertyBuilder, job: Job, now: datetime) -> bytes:

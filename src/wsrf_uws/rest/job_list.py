@@ -18,6 +18,10 @@ path="/tap/async", ...)`` serves the requests whose ``PATH_INFO`` is ``path`` or
 
 A browser navigating to the list or a job gets an HTML page instead (``pages``,
 :mod:`.html`); a POST or DELETE sent by a browser must carry the pages' form token.
+
+``face`` (:mod:`.face`) says how the list presents its jobs: as this binding
+(``/rest/{contract}``) or as a DAL service's async endpoint (``/tap/async``: plain
+``uws:job`` documents, refused descriptions recorded as jobs in ERROR, DALI errors).
 """
 
 from __future__ import annotations
@@ -27,17 +31,20 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from ..core.errors import UwsError
+from ..core.errors import InvalidJobDescriptionError, UwsError
 from ..core.model import Job
 from ..core.service import JobService
 from ..soap.properties import PropertyBuilder, result_url
+from ..vo.votable import error_votable
 from . import documents
+from .face import REST_FACE, JobListFace
 from .html import TOKEN_FIELD, JobPages, needs_token, wants_html
 from .html.views import ResultView
 from .http import (
     RestError,
     RestRequest,
     StartResponse,
+    answer,
     bad_parameter,
     error_for,
     failure,
@@ -45,6 +52,7 @@ from .http import (
     text,
     xml,
 )
+from .job_parameters import RUN_ID, change_parameters
 from .parameters import read_after, read_destruction, read_last, read_phases, read_wait
 from .waiting import JobWaits
 
@@ -75,6 +83,7 @@ class JobListApplication:
         waits: JobWaits,
         max_listed_jobs: int = 1000,
         pages: JobPages | None = None,
+        face: JobListFace = REST_FACE,
     ) -> None:
         self.contract = service.registry.get(contract)
         self.service = service
@@ -88,8 +97,24 @@ class JobListApplication:
         self.builder = PropertyBuilder(contract=self.contract, base_url=self.base_url)
         #: The pages for browsers (without a kept secret, their tokens last one process).
         self.pages = pages or JobPages(secret=secrets.token_bytes(32), base_url=self.base_url)
+        self.face = face
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        return self._serve(environ, start_response, refusal=None)
+
+    def refused(
+        self, environ: dict[str, Any], start_response: StartResponse, *, reason: str
+    ) -> Iterable[bytes]:
+        """``POST {list}`` (``environ``) of a job whose request was refused before it made a
+        description (a DAL request with a bad parameter): recorded as a job that ended in
+        ERROR saying ``reason``, with the request's body as its description, and answered
+        as any creation (303 to the job). Identity, quotas and the UWS parameters of the
+        query string (``PHASE``, ``DESTRUCTION``, ``RUNID``) are as for :meth:`__call__`."""
+        return self._serve(environ, start_response, refusal=reason)
+
+    def _serve(
+        self, environ: dict[str, Any], start_response: StartResponse, *, refusal: str | None
+    ) -> Iterable[bytes]:
         path = str(environ.get("PATH_INFO", ""))
         head = str(environ.get("REQUEST_METHOD", "")).upper() == "HEAD"
         if path != self.path and not path.startswith(self.path + "/"):
@@ -105,6 +130,10 @@ class JobListApplication:
                     f"a browser's {request.method} needs the {TOKEN_FIELD} of the service's "
                     "own pages (a defence against cross-site requests): reload the page",
                 )
+            if refusal is not None:
+                if request.path or request.method != "POST":
+                    raise RestError("404 Not Found", "a refused job is created at the job list")
+                return see_other(start_response, self._create(request, owner, refusal=refusal))
             return self._route(request, owner, start_response)
         except UwsError as error:
             return failure(start_response, error_for(error), head=head)
@@ -137,7 +166,10 @@ class JobListApplication:
                 job = self._job(request, resource_id, owner)
                 if wants_html(request.environ):
                     return self.pages.answer(start, self._page(job, owner), head=head)
-                return xml(start, documents.job_document(self.builder, job, self._now()), head=head)
+                document = documents.job_document(
+                    self.builder, job, self._now(), job_info=self.face.job_info
+                )
+                return xml(start, document, head=head)
             if method == "DELETE" or (method == "POST" and request.one("ACTION") is not None):
                 return see_other(start, self._delete(request, resource_id, owner))
             if method == "POST":
@@ -149,6 +181,8 @@ class JobListApplication:
             return see_other(start, self._change(request, job, part, owner))
         if method != "GET":
             raise _not_allowed("GET, HEAD" + (", POST" if part in _WRITABLE else ""))
+        if part == "error" and not below and self.face.dali_errors and job.error is not None:
+            return _dali_error(start, documents.error_text(job), head=head)
         if part in _TEXT_PARTS and not below:
             return text(start, _TEXT_PARTS[part](job), head=head)
         if part == "parameters":
@@ -175,8 +209,10 @@ class JobListApplication:
         mine = [job for job in jobs if job.contract == self.contract.name]
         return mine[: last or self.max_listed_jobs]
 
-    def _create(self, request: RestRequest, owner: str) -> str:
-        """createJob from the posted JDL; the URL of the new job."""
+    def _create(self, request: RestRequest, owner: str, *, refusal: str | None = None) -> str:
+        """createJob from the posted JDL; the URL of the new job. With ``refusal`` (or a
+        description the contract refuses, where :attr:`face` says so), the job is recorded
+        ended in ERROR saying why (:meth:`JobService.create_refused_job`)."""
         document = request.body or (request.one("JDL") or "").encode()
         if not document.strip():
             raise bad_parameter(
@@ -190,13 +226,25 @@ class JobListApplication:
         seconds = None if duration is None else _seconds(duration)
         destruction = request.one("DESTRUCTION")
         ends = None if destruction is None else self._destruction(destruction)
-        job = self.service.create_job(
-            contract=self.contract.name,
-            document=document,
-            owner=owner,
-            address=f"{self.base_url}/uws/{self.contract.name}",
+        given: dict[str, Any] = {
+            "contract": self.contract.name,
+            "document": document,
+            "owner": owner,
+            "address": f"{self.base_url}/uws/{self.contract.name}",
+            "run_id": request.one(RUN_ID) or None,
             **({} if ends is None else {"termination_time": ends}),
-        )
+        }
+        if refusal is None:
+            try:
+                job = self.service.create_job(**given)
+            except InvalidJobDescriptionError as error:
+                if not self.face.refused_as_jobs:
+                    raise
+                refusal = error.description
+        if refusal is not None:
+            # Ended already: PHASE=RUN changes nothing, and neither may a duration.
+            job = self.service.create_refused_job(**given, reason=refusal)
+            return f"{self.url}/{job.resource_id}"
         if seconds is not None:
             self.service.set_execution_duration(job.resource_id, owner=owner, requested=seconds)
         if wanted is not None:
@@ -273,7 +321,7 @@ class JobListApplication:
                 job.resource_id, owner=owner, requested=self._destruction(value)
             )
         elif part == "parameters":
-            raise _fixed_parameters(request, job)
+            change_parameters(request, job, service=self.service, contract=self.contract.name)
         else:
             raise _not_allowed("GET, HEAD")
         return f"{self.url}/{job.resource_id}"
@@ -314,22 +362,13 @@ class JobListApplication:
 _WRITABLE = frozenset({"phase", "executionduration", "destruction", "parameters"})
 
 
-def _fixed_parameters(request: RestRequest, job: Job) -> RestError:
-    """Why ``POST {job}/parameters`` changes nothing: after PENDING no job's parameters
-    change (409, UWS 1.1); before, a job's description (its JDL, or TAP's parameters written
-    as one) was checked and quoted at creation and stays as it is, and the store keeps no
-    ``RUNID`` (403)."""
-    if str(job.phase) != "PENDING":
-        return RestError(
-            "409 Conflict",
-            f"job {job.resource_id} is {job.phase}: parameters change only while a job is PENDING",
-        )
-    names = ", ".join(sorted(request.parameters)) or "no parameter"
-    return RestError(
-        "403 Forbidden",
-        f"job {job.resource_id}: {names} cannot be changed: a job's description is checked and "
-        "fixed when it is created (and no RUNID is kept); create a new job instead",
-    )
+def _dali_error(start: StartResponse, message: str, *, head: bool) -> list[bytes]:
+    """``{job}/error`` of a DAL face: the DALI error document saying ``message``."""
+    return answer(start, "200 OK", error_votable(message), content_type=VOTABLE, head=head)
+
+
+#: The media type of a VOTable (DALI 1.1 §3.4).
+VOTABLE = "application/x-votable+xml"
 
 
 def _not_allowed(allow: str) -> RestError:

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..core.service import JobService
 from ..soap.properties import REST_PATH
+from .face import DAL_FACE, JobListFace
 from .html import JobPages
 from .http import RestError, StartResponse, failure, text
 from .job_list import Authenticator, JobListApplication
@@ -52,9 +53,12 @@ class RestRoutes:
             for name in service.registry.names()
         }
 
-    def mount(self, contract: str, *, path: str) -> JobListApplication:
-        """Another job list of ``contract``'s jobs, at ``path`` (TAP's ``/tap/async``):
-        the same jobs, owners and WAIT bound as at ``/rest/{contract}``."""
+    def mount(
+        self, contract: str, *, path: str, face: JobListFace = DAL_FACE
+    ) -> JobListApplication:
+        """Another job list of ``contract``'s jobs, at ``path``: the same jobs, owners and
+        WAIT bound as at ``/rest/{contract}``, presented as ``face`` says (by default as
+        the async endpoint of a DAL service, TAP's ``/tap/async``: :mod:`.face`)."""
         served = self.job_lists[contract]
         return JobListApplication(
             contract=contract,
@@ -65,6 +69,7 @@ class RestRoutes:
             waits=self.waits,
             max_listed_jobs=served.max_listed_jobs,
             pages=self.pages,
+            face=face,
         )
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:

@@ -185,6 +185,8 @@ class PropertyBuilder:
             return None if value is None else format_utc(value)
 
         add("jobId", job.resource_id)
+        if job.run_id is not None:
+            add("runId", job.run_id)
         add("ownerId", None if job.owner == ANONYMOUS else job.owner)
         add("phase", str(job.phase))
         if job.quote.duration is not None:

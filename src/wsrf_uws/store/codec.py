@@ -143,6 +143,7 @@ ENCODERS: dict[str, Any] = {
     "note": lambda v: v,
     "run_count": int,
     "node": lambda v: v,
+    "run_id": lambda v: v,
 }
 
 
@@ -171,6 +172,7 @@ JOB_COLUMNS: tuple[str, ...] = (
     "description",
     "isolated",
     "node",
+    "run_id",
 )
 
 
@@ -198,6 +200,7 @@ def job_to_row(job: Job) -> tuple[Any, ...]:
         job.description,
         job.isolated,
         job.node,
+        job.run_id,
     )
 
 
@@ -233,4 +236,5 @@ def job_from_row(row: Row) -> Job:
         description=None if row["description"] is None else bytes(row["description"]),
         isolated=None if row["isolated"] is None else bool(row["isolated"]),
         node=row["node"],
+        run_id=row["run_id"],
     )

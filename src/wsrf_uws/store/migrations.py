@@ -83,6 +83,9 @@ MIGRATIONS: list[list[str]] = [
         """,
         "INSERT INTO operator_state (one, generation) VALUES (1, 0)",
     ],
+    # 6: the client's label of a job (UWS 1.1 RUNID), NULL when it gave none (and in
+    # every row recorded before).
+    ["ALTER TABLE jobs ADD COLUMN run_id TEXT"],
 ]
 
 #: The schema version this code writes.

@@ -120,6 +120,9 @@ MIGRATIONS: list[list[str]] = [
         """,
         "INSERT INTO operator_state (one, generation) VALUES (true, 0)",
     ],
+    # 4: the client's label of a job (UWS 1.1 RUNID), NULL when it gave none (and in
+    # every row recorded before). Free text, so no collation of its own.
+    ["ALTER TABLE jobs ADD COLUMN run_id text"],
 ]
 
 #: The schema version this code writes.

@@ -22,7 +22,7 @@ from ..core.errors import NotAuthenticatedError
 from ..jdl.adql.contract import AdqlContract
 from ..vo.cached_documents import CachedDocuments, document_key
 from ..vo.votable import error_votable
-from .async_jobs import AsyncQueries
+from .async_jobs import AsyncJobList, AsyncQueries
 from .pool import QueryPool
 from .sync import SyncQueries
 from .tables import documents as table_documents
@@ -47,7 +47,7 @@ class TapApplication:
         base_url: str,
         authenticate: Authenticate,
         limits: ServiceLimits,
-        async_jobs: WsgiApp | None = None,
+        async_jobs: AsyncJobList | None = None,
     ) -> None:
         options = contract.options
         self.url = base_url.rstrip("/") + PREFIX

@@ -9,6 +9,7 @@ from ..core.service import JobService
 from ..jdl.adql.contract import AdqlContract
 from ..settings import Settings
 from .application import PREFIX, TapApplication, WsgiApp
+from .async_jobs import AsyncJobList
 from .vosi import ServiceLimits
 
 
@@ -18,12 +19,12 @@ def tap_routes(
     *,
     base_url: str,
     authenticate: Authenticate,
-    job_list: Callable[[str], WsgiApp] | None = None,
+    job_list: Callable[[str], AsyncJobList] | None = None,
 ) -> dict[str, WsgiApp]:
     """``{"/tap": application}`` when the ``adql`` contract is served, else nothing.
 
     ``job_list(path)``, if given, is the REST job list of the ``adql`` contract mounted at
-    ``path``: TAP's ``/tap/async``.
+    ``path`` on its DAL face (:mod:`wsrf_uws.rest.face`): TAP's ``/tap/async``.
     """
     if "adql" not in service.registry:
         return {}
