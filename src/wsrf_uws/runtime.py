@@ -4,8 +4,8 @@ The embedded defaults: the SQLite store and per-resource folders in the data
 directory, the local process executor, and every installed contract. With
 ``database_url`` set, the store is PostgreSQL instead, and the service is a node of a
 cluster. A contract whose section says ``executor = "slurm"`` runs its jobs as Slurm
-batch jobs (:func:`contract_executors` for a single process, a :class:`SlurmLeader` on
-a cluster's nodes).
+batch jobs (a :class:`ContractRouter` in a single process, a :class:`SlurmLeader` on a
+cluster's nodes).
 """
 
 from __future__ import annotations
@@ -78,37 +78,15 @@ def build_service(
         raise
     quotas = owner_quotas(settings.quotas)
     files = JobFiles(settings.jobs_dir)
-    if executor is None and not isinstance(store, ClusterStore):
-        try:
-            executor = contract_executors(
-                settings,
-                registry=registry,
-                store=store,
-                files=files,
-                clock=clock,
-                quotas=quotas,
-                slots=slots,
-                public_url=public_url,
-            )
-        except BaseException:
-            store.close()
-            raise
-    duties: ClusterNode | None = None
-    if isinstance(store, ClusterStore) and executor is None:
-        name = node or settings.cluster.node_name()
-        leader = None
+    on_slurm: dict[str, SlurmJobSettings] = {}
+    make_slurm = None
+    if executor is None:
+        # Built once, for whichever shape runs the Slurm contracts: a single process routes
+        # them to one executor, a cluster's leader builds a new one at each take-over.
         try:
             on_slurm = slurm_contracts(settings, registry)
-        except BaseException:
-            store.close()
-            raise
-        if on_slurm:
-            leader = SlurmLeader(
-                store=store,
-                registry=registry,
-                clock=clock,
-                contracts=on_slurm,
-                make_executor=slurm_executors(
+            if on_slurm:
+                make_slurm = slurm_executors(
                     settings,
                     on_slurm=on_slurm,
                     store=store,
@@ -116,16 +94,35 @@ def build_service(
                     clock=clock,
                     quotas=quotas,
                     public_url=public_url,
-                ),
+                )
+            if make_slurm is not None and not isinstance(store, ClusterStore):
+                # A single process: the Slurm contracts' jobs to Slurm, every other job
+                # here. (On a cluster's store, the leader runs the Slurm jobs instead.)
+                executor = ContractRouter(
+                    default=local_executor(
+                        settings, registry=registry, slots=slots, max_running=quotas.executing_jobs
+                    ),
+                    routes=dict.fromkeys(on_slurm, make_slurm(None)),
+                )
+        except BaseException:
+            store.close()
+            raise
+    duties: ClusterNode | None = None
+    if isinstance(store, ClusterStore) and executor is None:
+        name = node or settings.cluster.node_name()
+        leader = None
+        if make_slurm is not None:
+            leader = SlurmLeader(
+                store=store,
+                registry=registry,
+                clock=clock,
+                contracts=on_slurm,
+                make_executor=make_slurm,
+                settle=settings.cluster.heartbeat_ttl,
             )
         local = None
         if role.runs_jobs:
-            local = LocalExecutor(
-                slots=slots,
-                kill_grace=settings.kill_grace,
-                nice=settings.job_nice,
-                preload=preload_plan(registry),
-            )
+            local = local_executor(settings, registry=registry, slots=slots, max_running=None)
         node_executor = NodeExecutor(
             store=store,
             node=name,
@@ -146,12 +143,8 @@ def build_service(
             ttl=settings.cluster.heartbeat_ttl,
         )
     if executor is None:
-        executor = LocalExecutor(
-            slots=slots,
-            kill_grace=settings.kill_grace,
-            max_running=quotas.executing_jobs,
-            nice=settings.job_nice,
-            preload=preload_plan(registry),
+        executor = local_executor(
+            settings, registry=registry, slots=slots, max_running=quotas.executing_jobs
         )
     return JobService(
         duties=duties,
@@ -175,44 +168,25 @@ def build_service(
     )
 
 
-def contract_executors(
+def local_executor(
     settings: Settings,
     *,
     registry: ContractRegistry,
-    store: JobStore,
-    files: JobFiles,
-    clock: Clock,
-    quotas: Quotas,
     slots: int,
-    public_url: str | None,
-) -> Executor | None:
-    """The executor of a single service process some of whose contracts run on Slurm
-    (their section's ``executor = "slurm"``): a :class:`ContractRouter` sending those
-    contracts' jobs to a :class:`SlurmExecutor` and every other job to the local executor.
-    None when every contract runs locally. (On a cluster's store, the leader runs the
-    Slurm jobs instead: :class:`SlurmLeader`.) Raises :class:`ValueError` when a
-    contract's ``executor``/``slurm`` keys are not valid.
+    max_running: Callable[[str], int] | None,
+) -> LocalExecutor:
+    """The executor of the jobs run in this process's own children, ``slots`` at a time.
+
+    ``max_running(owner)`` is the quota of one owner's executing jobs; None where another
+    part applies it (a cluster node's :class:`NodeExecutor`).
     """
-    on_slurm = slurm_contracts(settings, registry)
-    if not on_slurm:
-        return None
-    local = LocalExecutor(
+    return LocalExecutor(
         slots=slots,
         kill_grace=settings.kill_grace,
-        max_running=quotas.executing_jobs,
+        max_running=max_running,
         nice=settings.job_nice,
         preload=preload_plan(registry),
     )
-    make = slurm_executors(
-        settings,
-        on_slurm=on_slurm,
-        store=store,
-        files=files,
-        clock=clock,
-        quotas=quotas,
-        public_url=public_url,
-    )
-    return ContractRouter(default=local, routes=dict.fromkeys(on_slurm, make(None)))
 
 
 def slurm_contracts(settings: Settings, registry: ContractRegistry) -> dict[str, SlurmJobSettings]:

@@ -48,6 +48,9 @@ def test_metrics_count_jobs_requests_and_refusals_without_owners(tmp_path: Path)
         client.create(STEPS_JDL)  # stays PENDING
         with pytest.raises(QuotaExceeded):
             client.create(STEPS_JDL)
+        for path in ("/rest/steps", f"/rest/steps/{finished.resource_id}/phase"):
+            with urllib.request.urlopen(f"{server.base_url}{path}", timeout=30) as reply:
+                assert reply.status == 200
         text = _scrape(server)
     finally:
         server.stop()
@@ -64,6 +67,9 @@ def test_metrics_count_jobs_requests_and_refusals_without_owners(tmp_path: Path)
     created = ("wsrf_uws_request_seconds_count", frozenset({("operation", "createJob")}))
     assert samples[created] == 3
     assert samples[("wsrf_uws_request_seconds_count", frozenset({("operation", "startJob")}))] == 1
+    # The REST requests under the route's own label, not under the job's.
+    assert samples[("wsrf_uws_request_seconds_count", frozenset({("operation", "rest")}))] == 2
+    assert finished.resource_id not in text
     assert samples[("wsrf_uws_executor_slots", frozenset())] == 2
     assert samples[("wsrf_uws_executor_running", frozenset())] == 0
     ended = ("wsrf_uws_job_events_total", frozenset({("event", "ended"), ("contract", "steps")}))
@@ -142,3 +148,36 @@ def test_an_unknown_soap_action_is_counted_as_other(tmp_path: Path) -> None:
         )
         assert routes.operation({**post, "HTTP_SOAPACTION": wsrf}) == "GetResourceProperty"
         assert routes.operation({"REQUEST_METHOD": "GET", "PATH_INFO": "/results/x/y"}) == "results"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "label"),
+    [
+        ("GET", "/rest", "rest"),
+        ("GET", "/rest/steps", "rest"),
+        ("POST", "/rest/steps/3f2a9c/phase", "rest"),
+        ("GET", "/tap/sync", "tap_sync"),
+        ("POST", "/tap/sync", "tap_sync"),
+        ("GET", "/tap/async/3f2a9c/results/result", "tap_async"),
+        ("GET", "/tap/tables", "tap"),
+        ("GET", "/tap", "tap"),
+        ("GET", "/results/3f2a9c/out.txt", "results"),
+        ("GET", "/restless", "other"),
+        ("GET", "/tapestry/sync", "other"),
+        ("GET", "/", "other"),
+    ],
+)
+def test_requests_are_timed_under_their_route(
+    tmp_path: Path, method: str, path: str, label: str
+) -> None:
+    with build_test_service(tmp_path) as service:
+        metrics = ServiceMetrics()
+        routes = OperatorRoutes(
+            lambda environ, start_response: [],
+            health=HealthCheck(service),
+            metrics=metrics,
+            operations={"createJob"},
+        )
+        routes({"REQUEST_METHOD": method, "PATH_INFO": path}, lambda *args: None)
+        samples = _samples(metrics.render().decode())
+    assert samples[("wsrf_uws_request_seconds_count", frozenset({("operation", label)}))] == 1

@@ -4,9 +4,9 @@ Any node may lead (:mod:`wsrf_uws.core.node`), so every node has a :class:`Slurm
 it works only while its node leads. Workers never claim the jobs of its contracts
 (:meth:`~wsrf_uws.core.cluster.ClusterStore.claim`'s ``exclude``).
 
-- **Taking up** (:meth:`SlurmLeader.lead`): a fresh :class:`~.slurm.SlurmExecutor`
-  adopts the Slurm jobs its records name, as after a restart (the records are files in
-  the shared data directory). Then every job still recorded on
+- **Taking up** (:meth:`SlurmLeader.lead`): once the term has settled (below), a fresh
+  :class:`~.slurm.SlurmExecutor` adopts the Slurm jobs its records name, as after a
+  restart (the records are files in the shared data directory). Then every job still recorded on
   :data:`~wsrf_uws.core.cluster.SLURM_NODE` that no record names has no Slurm job (its
   leader died between taking it up and ``sbatch``, or after the job ended): a QUEUED
   one is released, to be submitted again; an EXECUTING one follows §2.4's rules
@@ -21,12 +21,20 @@ it works only while its node leads. Workers never claim the jobs of its contract
   job sends :data:`~wsrf_uws.core.cluster.Signal.ENDED`, which the front-end waits for.
 - **Stepping down**: the executor stops submitting and following; the jobs in Slurm
   go on, for the next leader.
+- **Settling**: a node takes the lead as soon as the lock is free, which a former
+  leader cut off from the store may not know yet: it follows its jobs until a heartbeat
+  fails, at the latest until it fences itself, ``ttl - interval`` after its last
+  heartbeat (:class:`~wsrf_uws.core.node.ClusterNode`). So a new term takes up the jobs
+  only ``settle`` seconds (the cluster's ``ttl``) after its node took the lead: no job
+  is followed by two leaders at once, as no run is recovered elsewhere before its node
+  fenced itself.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Collection
 
 from ..core.clock import Clock
@@ -78,7 +86,9 @@ class SlurmLeader(LeaderExecutor):
     """The :class:`LeaderExecutor` of the contracts on Slurm (see the module).
 
     ``make_executor(marks)`` builds a Slurm executor that records its jobs with ``marks``
-    (one per term of leadership: an executor does not start twice).
+    (one per term of leadership: an executor does not start twice). ``settle`` is how
+    many seconds a term waits after its node took the lead before taking up the Slurm
+    jobs: the cluster's heartbeat ttl (see the module), none outside a cluster.
     """
 
     def __init__(
@@ -89,12 +99,16 @@ class SlurmLeader(LeaderExecutor):
         clock: Clock,
         contracts: Collection[str],
         make_executor: Callable[[SlurmMarks], SlurmExecutor],
+        settle: float = 0.0,
     ) -> None:
         self.contracts = frozenset(contracts)
         self._store = store
         self._registry = registry
         self._clock = clock
         self._make_executor = make_executor
+        self._settle = settle
+        #: When this node was first asked to lead since it last stepped down (monotonic).
+        self._asked_since: float | None = None
         #: Serializes take-ups (which ask Slurm, and may take seconds).
         self._taking_up = threading.Lock()
         #: Guards the term; never held while waiting (step_down runs on a heartbeat).
@@ -108,7 +122,7 @@ class SlurmLeader(LeaderExecutor):
     def lead(self, listener: ExecutionListener) -> None:
         with self._taking_up:
             with self._lock:
-                if self._term is not None:
+                if self._term is not None or not self._settled():
                     return
                 ending, self._ending = self._ending, None
                 step_downs = self._step_downs
@@ -147,6 +161,7 @@ class SlurmLeader(LeaderExecutor):
 
     def step_down(self, *, wait: bool = True) -> None:
         with self._lock:
+            self._asked_since = None
             self._step_downs += 1
             term, self._term = self._term, None
             if term is not None and not wait:
@@ -174,6 +189,20 @@ class SlurmLeader(LeaderExecutor):
         return term is not None and term.executor.cancel(resource_id)
 
     # -- the term's work ---------------------------------------------------------------
+
+    def _settled(self) -> bool:
+        """Whether ``settle`` seconds have passed since this node was first asked to lead
+        (the node asks again at each beat while it leads). Under the lock."""
+        now = time.monotonic()
+        if self._asked_since is None:
+            self._asked_since = now
+            if self._settle > 0:
+                log.info(
+                    "leading: taking up the Slurm jobs in %.1f s, once a former leader "
+                    "has stopped following them",
+                    self._settle,
+                )
+        return now - self._asked_since >= self._settle
 
     def _release_untracked(self, executor: SlurmExecutor) -> None:
         """Jobs recorded on Slurm's node that no record names have no Slurm job (see the

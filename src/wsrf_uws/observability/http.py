@@ -19,14 +19,28 @@ import time
 from collections.abc import Callable, Collection, Iterable
 from typing import Any, Literal
 
+from .answers import StartResponse, uncached_answer
 from .health import HealthCheck
 from .metrics import CONTENT_TYPE, ServiceMetrics
 
-StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 MetricsAccess = Literal["loopback", "public", "off"]
 
 _ACTION_PARTS = re.compile(r"[/#:]")
+
+#: The label of a request below each of the service's own routes (by its path's first
+#: segments, the longest first), a fixed set: never a job's, a contract's or a caller's
+#: word. TAP's queries are apart from its metadata, since they take as long as the query.
+ROUTE_LABELS = {
+    "/rest": "rest",
+    "/tap/sync": "tap_sync",
+    "/tap/async": "tap_async",
+    "/tap": "tap",
+    "/results": "results",
+    "/wsdl": "wsdl",
+    "/schemas": "schemas",
+    "/demo": "demo",
+}
 
 
 class OperatorRoutes:
@@ -34,6 +48,7 @@ class OperatorRoutes:
 
     ``operations`` are the SOAP operations the service knows: a request's ``SOAPAction``
     names one of them, or it is counted as ``other`` (a caller cannot make up series).
+    Other requests are counted by their route (:data:`ROUTE_LABELS`), else as ``other``.
     """
 
     def __init__(
@@ -61,8 +76,12 @@ class OperatorRoutes:
         if path == "/health" and method in ("GET", "HEAD"):
             return self._health(start_response, head=method == "HEAD")
         if path == "/metrics" and method in ("GET", "HEAD") and self._may_read_metrics(environ):
-            return self._send(
-                start_response, "200 OK", CONTENT_TYPE, self.metrics.render(), head=method == "HEAD"
+            return uncached_answer(
+                start_response,
+                "200 OK",
+                self.metrics.render(),
+                content_type=CONTENT_TYPE,
+                head=method == "HEAD",
             )
         started = time.perf_counter()
         try:
@@ -82,9 +101,9 @@ class OperatorRoutes:
                 if name in self.operations:
                     return name
             return "other"
-        for route in ("results", "wsdl", "schemas", "demo"):
-            if path.startswith(f"/{route}/"):
-                return route
+        for route, label in ROUTE_LABELS.items():
+            if path == route or path.startswith(f"{route}/"):
+                return label
         return "other"
 
     def _may_read_metrics(self, environ: dict[str, Any]) -> bool:
@@ -104,18 +123,6 @@ class OperatorRoutes:
         healthy, report = self.health.report()
         status = "200 OK" if healthy else "503 Service Unavailable"
         body = json.dumps(report, indent=1).encode() + b"\n"
-        return self._send(start_response, status, "application/json", body, head=head)
-
-    @staticmethod
-    def _send(
-        start_response: StartResponse, status: str, content_type: str, body: bytes, *, head: bool
-    ) -> Iterable[bytes]:
-        start_response(
-            status,
-            [
-                ("Content-Type", content_type),
-                ("Content-Length", str(len(body))),
-                ("Cache-Control", "no-store"),
-            ],
+        return uncached_answer(
+            start_response, status, body, content_type="application/json", head=head
         )
-        return [] if head else [body]

@@ -26,6 +26,7 @@ from ..core.errors import (
     UnableToSetTerminationTimeError,
     UwsError,
 )
+from ..observability.answers import uncached_answer
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -157,16 +158,9 @@ def answer(
     **headers: str,
 ) -> list[bytes]:
     """A complete answer, never cached (a job changes under the same URL)."""
-    start_response(
-        status,
-        [
-            ("Content-Type", content_type),
-            ("Content-Length", str(len(body))),
-            ("Cache-Control", "no-store"),
-            *headers.items(),
-        ],
+    return uncached_answer(
+        start_response, status, body, content_type=content_type, head=head, headers=headers.items()
     )
-    return [] if head else [body]
 
 
 def text(start_response: StartResponse, value: str, *, head: bool = False) -> list[bytes]:

@@ -2,9 +2,12 @@
 
 Each request body is checked against the published schemas before anything else
 (contract first: what the WSDL promises is what is accepted); then the caller is
-identified, the resource named by the ``uwscore:ResourceId`` reference parameter is
-looked up for that caller, and the :class:`~wsrf_uws.core.service.JobService` does the
-work. Replies and faults carry WS-Addressing headers in the version the client used.
+identified, and the :class:`~wsrf_uws.core.service.JobService` does the work on the
+resource named by the ``uwscore:ResourceId`` reference parameter. A resource is looked
+up once per request, for that caller and this endpoint's contract
+(:meth:`JobService.get_job`'s ``contract``): elsewhere it is as unknown as another
+owner's, since its properties would be read as this contract's. Replies and faults carry
+WS-Addressing headers in the version the client used.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from lxml import etree
 from ..core.contract import Authenticate, Contract, JobHandle
 from ..core.errors import InvalidJobDescriptionError, ResourceUnknownError
 from ..core.lifetime import DEFAULT, Default
+from ..core.model import Job
 from ..core.service import JobService
 from ..core.xmldoc import first_error
 from ..published import compile_schemas
@@ -70,9 +74,6 @@ class Call:
 
 
 Handler = Callable[[Call], tuple[etree._Element, str]]
-
-#: The operations addressed to the service, not to one of its resources.
-_SERVICE_OPERATIONS = frozenset({"createJob", "listJobs"})
 
 
 class ContractEndpoint:
@@ -144,18 +145,8 @@ class ContractEndpoint:
         if operation != "createJob":  # createJob's JDL problems are job-description faults
             self._validate(exchange.body)
         owner = self.authenticate(headers=exchange.headers, environ=exchange.environ)
-        call = Call(exchange.body, addressing, owner)
-        if operation not in _SERVICE_OPERATIONS:
-            self._check_resource(call)
-        body, action = self.handlers[operation](call)
+        body, action = self.handlers[operation](Call(exchange.body, addressing, owner))
         return Reply(body=body, header=reply_headers(addressing, action=action))
-
-    def _check_resource(self, call: Call) -> None:
-        """A resource is addressed at its own contract's endpoint only: elsewhere it is as
-        unknown as another owner's (its properties would be read as this contract's)."""
-        job = self.service.get_job(call.resource_id, owner=call.owner)
-        if job.contract != self.contract.name:
-            raise ResourceUnknownError(job.resource_id)
 
     def fault(
         self, error: BaseException, exchange: Exchange | None
@@ -192,15 +183,15 @@ class ContractEndpoint:
         return response, self._action("createJob")
 
     def start_job(self, call: Call) -> tuple[etree._Element, str]:
-        phase = self.service.start_job(call.resource_id, owner=call.owner)
+        phase = self.service.start_job(call.resource_id, owner=call.owner, contract=self.name)
         return self._phase_response("startJob", str(phase)), self._action("startJob")
 
     def resume_job(self, call: Call) -> tuple[etree._Element, str]:
-        phase = self.service.resume_job(call.resource_id, owner=call.owner)
+        phase = self.service.resume_job(call.resource_id, owner=call.owner, contract=self.name)
         return self._phase_response("resumeJob", str(phase)), self._action("resumeJob")
 
     def abort_job(self, call: Call) -> tuple[etree._Element, str]:
-        phase = self.service.abort_job(call.resource_id, owner=call.owner)
+        phase = self.service.abort_job(call.resource_id, owner=call.owner, contract=self.name)
         response = etree.Element(q(CORE, "abortJobResponse"), nsmap={"uwscore": CORE})
         etree.SubElement(response, q(CORE, "Phase")).text = str(phase)
         return response, contract_action(CORE, "abortJob", response=True)
@@ -218,8 +209,8 @@ class ContractEndpoint:
         return response, contract_action(CORE, "listJobs", response=True)
 
     def get_resource_property(self, call: Call) -> tuple[etree._Element, str]:
+        job = self._job(call)
         name = self._property_name(call.body, call.body.text or "")
-        job = self.service.get_job(call.resource_id, owner=call.owner)
         response = etree.Element(q(RP, "GetResourcePropertyResponse"), nsmap={"wsrfrp": RP})
         response.extend(self.properties.get(name, job, self.service.clock.now()))
         return response, ACTIONS["GetResourceProperty"][1]
@@ -228,6 +219,7 @@ class ContractEndpoint:
         # Each property may be named once: a reply then holds each property at most once,
         # so it is never larger than the resource-property document. (Answering a name
         # given 1000 times 1000 times turned a 50 KB request into a 280 MB reply.)
+        job = self._job(call)
         names: list[str] = []
         for child in call.body.iterchildren(q(RP, "ResourceProperty")):
             name = self._property_name(child, child.text or "")
@@ -237,7 +229,6 @@ class ContractEndpoint:
                     f"the property {name} is named more than once; name each property once",
                 )
             names.append(name)
-        job = self.service.get_job(call.resource_id, owner=call.owner)
         now = self.service.clock.now()
         response = etree.Element(
             q(RP, "GetMultipleResourcePropertiesResponse"), nsmap={"wsrfrp": RP}
@@ -247,7 +238,7 @@ class ContractEndpoint:
         return response, ACTIONS["GetMultipleResourceProperties"][1]
 
     def get_resource_property_document(self, call: Call) -> tuple[etree._Element, str]:
-        job = self.service.get_job(call.resource_id, owner=call.owner)
+        job = self._job(call)
         response = etree.Element(q(RP, "GetResourcePropertyDocumentResponse"), nsmap={"wsrfrp": RP})
         response.append(self.properties.document(job, self.service.clock.now()))
         return response, ACTIONS["GetResourcePropertyDocument"][1]
@@ -268,7 +259,7 @@ class ContractEndpoint:
                     "invalid-request", f"cannot use the duration {duration.text!r}"
                 ) from None
         change = self.service.set_termination_time(
-            resource_id, owner=call.owner, requested=requested
+            resource_id, owner=call.owner, requested=requested, contract=self.name
         )
         response = etree.Element(
             q(RL, "SetTerminationTimeResponse"), nsmap={"wsrfrl": RL, "xsi": XSI}
@@ -282,19 +273,27 @@ class ContractEndpoint:
         return response, ACTIONS["SetTerminationTime"][1]
 
     def destroy(self, call: Call) -> tuple[etree._Element, str]:
-        self.service.destroy_job(call.resource_id, owner=call.owner)
+        self.service.destroy_job(call.resource_id, owner=call.owner, contract=self.name)
         return etree.Element(q(RL, "DestroyResponse"), nsmap={"wsrfrl": RL}), ACTIONS["Destroy"][1]
 
     def _extra(
         self, name: str, handler: Callable[[JobHandle, etree._Element], etree._Element]
     ) -> Handler:
         def call_extra(call: Call) -> tuple[etree._Element, str]:
-            handle = self.service.job_handle(call.resource_id, owner=call.owner)
+            handle = self.service.job_handle(call.resource_id, owner=call.owner, contract=self.name)
             return handler(handle, call.body), self._action(name)
 
         return call_extra
 
     # -- helpers -------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The contract's name: the only contract whose resources this endpoint knows."""
+        return self.contract.name
+
+    def _job(self, call: Call) -> Job:
+        return self.service.get_job(call.resource_id, owner=call.owner, contract=self.name)
 
     def _validate(self, body: etree._Element) -> None:
         error = first_error(body, self.schema)

@@ -10,7 +10,6 @@ sampling and exact arithmetic may differ, are left out of the comparison.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -18,34 +17,16 @@ import pytest
 from wsrf_uws.jdl.adql.catalog import Catalog
 from wsrf_uws.jdl.adql.query import describe, translate
 
-from adql_support import (
-    catalog_path,
-    column,
-    in_box,
-    in_polygon,
-    run,
-    separation,
-    table_arrays,
-    vectors,
-)
+# The module's fixtures, shared: imported under their own names for pytest to find.
+from adql_support import catalog as catalog
+from adql_support import column, in_box, in_polygon, run, separation, vectors
+from adql_support import hip as hip
 
 #: A concave polygon (an arrow head) near (40, 10) and a convex one, both in degrees.
 CONCAVE = [(36.0, 6.0), (44.0, 6.0), (40.0, 9.0), (44.0, 14.0), (36.0, 14.0)]
 CONVEX = [(100.0, -30.0), (110.0, -30.0), (112.0, -22.0), (98.0, -20.0)]
 RADIUS = 0.5
 HAIR = 2e-3  # degrees: closer than this to a decision boundary is not compared
-
-
-@pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
-    opened = Catalog.open(catalog_path(tmp_path_factory))
-    yield opened
-    opened.close()
-
-
-@pytest.fixture(scope="module")
-def hip(catalog: Catalog) -> dict[str, np.ndarray]:
-    return table_arrays(catalog, "hipparcos.main")
 
 
 def polygon_sql(vertices: list[tuple[float, float]]) -> str:
