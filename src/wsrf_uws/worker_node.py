@@ -52,7 +52,11 @@ def run_worker(
                 f"(data {settings.data_dir}; contracts {', '.join(service.registry.names())}; "
                 f"at start-up {len(report.requeued)} job(s) requeued, {len(report.held)} held)"
             )
-            stopping.wait()
+            # Timed waits: a signal the kernel hands to another thread runs its handler
+            # only when the main thread next runs Python code, and an untimed wait never
+            # returns to Python (a SIGTERM was once left unanswered for good).
+            while not stopping.wait(1.0):
+                pass
         finally:
             service.shutdown()
     finally:

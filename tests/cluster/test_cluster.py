@@ -8,9 +8,12 @@ only deadlines against hanging (:data:`SAFETY`), never measurements.
 
 from __future__ import annotations
 
+import ctypes
 import fcntl
 import io
 import os
+import platform
+import signal
 import subprocess
 import sys
 import threading
@@ -530,6 +533,28 @@ def test_a_restarting_worker_recovers_only_its_own_jobs(postgres_url: str, tmp_p
             raise
         finally:
             store.close()
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="tgkill's syscall number")
+def test_a_worker_stops_on_a_sigterm_the_kernel_hands_to_another_thread(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """A process-wide SIGTERM may be delivered to any thread; Python runs the handler in
+    the main thread only when that thread next runs Python code. Aimed here at one other
+    thread (tgkill): the worker must still stop, not wait in its main thread for ever."""
+    with running_cluster(
+        tmp_path / "data", database_url=postgres_url, frontends=0, workers=1
+    ) as cluster:
+        worker = cluster.worker("w0")
+        assert worker.pid is not None
+        others = [int(tid) for tid in os.listdir(f"/proc/{worker.pid}/task")]
+        others.remove(worker.pid)
+        assert others, "the worker runs threads besides its main one"
+        libc = ctypes.CDLL(None, use_errno=True)
+        tgkill = 234  # x86-64 syscall number; the test is skipped elsewhere
+        assert libc.syscall(tgkill, worker.pid, others[0], signal.SIGTERM) == 0
+        assert worker.process is not None
+        assert worker.process.wait(timeout=30) == 0
 
 
 # -- refusals ---------------------------------------------------------------------------
