@@ -110,7 +110,7 @@ def test_a_taken_resource_id_is_drawn_again(
 ) -> None:
     first = service.create_job(contract="steps", document=steps_jdl())
     fresh = iter([first.resource_id, "b" * 32])
-    monkeypatch.setattr("wsrf_uws.core.service.new_resource_id", lambda: next(fresh))
+    monkeypatch.setattr("wsrf_uws.core.job_creation.new_resource_id", lambda: next(fresh))
     second = service.create_job(contract="steps", document=steps_jdl())
     assert second.resource_id == "b" * 32
     assert service.store.count() == 2

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 try:
@@ -44,10 +44,10 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
     ) from exc
 
 from ..core.model import Job, Result
-from ..core.operator_state import OperatorState, QueueHold
+from ..core.operator_state import OperatorState
 from ..core.phases import Phase
 from ..core.ports import JobChanges, LiveJobsLimitError, ResourceIdTakenError, StoreError
-from . import codec
+from . import codec, shared_sql
 from .decoded_jobs import DecodedJobs
 from .postgres_cluster import PostgresCluster
 from .postgres_migrations import MIGRATIONS, SCHEMA_VERSION
@@ -295,23 +295,9 @@ class PostgresJobStore(PostgresCluster):
         after: datetime | None = None,
         last: int | None = None,
     ) -> list[Job]:
-        if phases is None:
-            phases = [p for p in Phase if p is not Phase.ARCHIVED]
-        clauses = ["phase = ANY(%s)"]
-        values: list[Any] = [[p.value for p in phases]]
-        if owner is not None:
-            clauses.append("owner = %s")
-            values.append(owner)
-        if after is not None:
-            clauses.append("creation_time > %s")
-            values.append(codec.time_to_db(after))
-        sql = (
-            f"SELECT {_COLUMNS} FROM jobs WHERE {' AND '.join(clauses)} "
-            "ORDER BY creation_time DESC, resource_id"
+        sql, values = shared_sql.job_list(
+            columns=_COLUMNS, style="pyformat", owner=owner, phases=phases, after=after, last=last
         )
-        if last is not None:
-            sql += " LIMIT %s"
-            values.append(last)
         with self._pool.connection() as conn:
             rows = conn.execute(sql, values).fetchall()
         return [self._job(row) for row in rows]
@@ -335,27 +321,15 @@ class PostgresJobStore(PostgresCluster):
 
     def operator_state(self) -> OperatorState:
         with self._pool.connection() as conn:
-            row = conn.execute(
-                "SELECT generation, held_by, held_since FROM operator_state"
-            ).fetchone()
-        return _operator_state(row)
+            return shared_sql.read_operator_state(conn.execute, "pyformat")
 
     def operator_acted(
         self, *, hold: bool | None = None, by: str = "", now: datetime | None = None
     ) -> OperatorState:
         with self._pool.connection() as conn, conn.transaction():
-            if hold is True:
-                conn.execute(
-                    "UPDATE operator_state SET held_by = %s, held_since = %s WHERE held_by IS NULL",
-                    (by, codec.time_to_db(now or datetime.now(UTC))),
-                )
-            elif hold is False:
-                conn.execute("UPDATE operator_state SET held_by = NULL, held_since = NULL")
-            row = conn.execute(
-                "UPDATE operator_state SET generation = generation + 1 "
-                "RETURNING generation, held_by, held_since"
-            ).fetchone()
-        return _operator_state(row)
+            return shared_sql.record_operator_action(
+                conn.execute, "pyformat", hold=hold, by=by, now=now
+            )
 
     def count_by_contract_and_phase(self) -> dict[tuple[str, Phase], int]:
         with self._pool.connection() as conn:
@@ -366,19 +340,13 @@ class PostgresJobStore(PostgresCluster):
 
     def next_termination_time(self) -> datetime | None:
         with self._pool.connection() as conn:
-            row = conn.execute(
-                "SELECT min(termination_time) AS t FROM jobs WHERE termination_time IS NOT NULL"
-            ).fetchone()
+            row = conn.execute(_NEXT_TERMINATION_TIME).fetchone()
         assert row is not None
         return codec.time_from_db(row["t"])
 
     def expired(self, now: datetime, *, limit: int) -> list[str]:
         with self._pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT resource_id FROM jobs WHERE termination_time IS NOT NULL "
-                "AND termination_time <= %s ORDER BY termination_time LIMIT %s",
-                (codec.time_to_db(now), limit),
-            ).fetchall()
+            rows = conn.execute(_EXPIRED, {"now": codec.time_to_db(now), "limit": limit}).fetchall()
         return [row["resource_id"] for row in rows]
 
     def remember_nonce(self, digest: bytes, *, expires: datetime, now: datetime) -> bool:
@@ -407,6 +375,8 @@ class PostgresJobStore(PostgresCluster):
 _COLUMNS = ", ".join(codec.JOB_COLUMNS)
 _INSERT = f"INSERT INTO jobs ({_COLUMNS}) VALUES ({', '.join(['%s'] * len(codec.JOB_COLUMNS))})"
 _SELECT_ONE = f"SELECT {_COLUMNS} FROM jobs WHERE resource_id = %s"
+_NEXT_TERMINATION_TIME = shared_sql.in_style(shared_sql.NEXT_TERMINATION_TIME, "pyformat")
+_EXPIRED = shared_sql.in_style(shared_sql.EXPIRED, "pyformat")
 
 
 def _count(conn: _Connection, owner: str | None) -> int:
@@ -425,13 +395,3 @@ def _assignments(changes: JobChanges) -> tuple[list[str], list[Any]]:
         [f"{name} = %s" for name in assigned],
         [codec.ENCODERS[name](value) for name, value in assigned.items()],
     )
-
-
-def _operator_state(row: Any) -> OperatorState:
-    assert row is not None
-    hold = None
-    if row["held_by"] is not None:
-        since = codec.time_from_db(row["held_since"])
-        assert since is not None
-        hold = QueueHold(by=row["held_by"], since=since)
-    return OperatorState(generation=int(row["generation"]), hold=hold)

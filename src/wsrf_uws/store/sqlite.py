@@ -14,17 +14,17 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime
+from datetime import datetime
 from hashlib import blake2b
 from pathlib import Path
 from typing import Any, Literal
 
 from ..core.model import Job, Result
-from ..core.operator_state import OperatorState, QueueHold
+from ..core.operator_state import OperatorState
 from ..core.phases import Phase
 from ..core.ports import JobChanges, JobStore, LiveJobsLimitError, ResourceIdTakenError, StoreError
 from ..core.sqlite_connections import ThreadConnections
-from . import codec
+from . import codec, shared_sql
 from .decoded_jobs import DecodedJobs
 from .migrations import MIGRATIONS, SCHEMA_VERSION
 
@@ -244,23 +244,9 @@ class SQLiteJobStore(JobStore):
         after: datetime | None = None,
         last: int | None = None,
     ) -> list[Job]:
-        if phases is None:
-            phases = [p for p in Phase if p is not Phase.ARCHIVED]
-        clauses = [f"phase IN ({', '.join('?' * len(phases))})"]
-        values: list[Any] = [p.value for p in phases]
-        if owner is not None:
-            clauses.append("owner = ?")
-            values.append(owner)
-        if after is not None:
-            clauses.append("creation_time > ?")
-            values.append(codec.time_to_db(after))
-        sql = (
-            f"SELECT {_COLUMNS} FROM jobs WHERE {' AND '.join(clauses)} "
-            "ORDER BY creation_time DESC, resource_id"
+        sql, values = shared_sql.job_list(
+            columns=_COLUMNS, style="named", owner=owner, phases=phases, after=after, last=last
         )
-        if last is not None:
-            sql += " LIMIT ?"
-            values.append(last)
         return [self._job(row) for row in self._connection().execute(sql, values)]
 
     def in_phases(self, phases: Collection[Phase]) -> Iterator[Job]:
@@ -291,29 +277,15 @@ class SQLiteJobStore(JobStore):
         return int(self._connection().execute(query, (owner,)).fetchone()[0])
 
     def operator_state(self) -> OperatorState:
-        row = (
-            self._connection()
-            .execute("SELECT generation, held_by, held_since FROM operator_state")
-            .fetchone()
-        )
-        return _operator_state(row)
+        return shared_sql.read_operator_state(self._connection().execute, "named")
 
     def operator_acted(
         self, *, hold: bool | None = None, by: str = "", now: datetime | None = None
     ) -> OperatorState:
         with self._write() as conn:
-            if hold is True:
-                conn.execute(
-                    "UPDATE operator_state SET held_by = ?, held_since = ? WHERE held_by IS NULL",
-                    (by, codec.time_to_db(now or datetime.now(UTC))),
-                )
-            elif hold is False:
-                conn.execute("UPDATE operator_state SET held_by = NULL, held_since = NULL")
-            row = conn.execute(
-                "UPDATE operator_state SET generation = generation + 1 "
-                "RETURNING generation, held_by, held_since"
-            ).fetchone()
-        return _operator_state(row)
+            return shared_sql.record_operator_action(
+                conn.execute, "named", hold=hold, by=by, now=now
+            )
 
     def count_by_contract_and_phase(self) -> dict[tuple[str, Phase], int]:
         rows = self._connection().execute(
@@ -323,12 +295,8 @@ class SQLiteJobStore(JobStore):
         return {(contract, Phase(phase)): int(n) for contract, phase, n in rows}
 
     def next_termination_time(self) -> datetime | None:
-        row = (
-            self._connection()
-            .execute("SELECT MIN(termination_time) FROM jobs WHERE termination_time IS NOT NULL")
-            .fetchone()
-        )
-        return codec.time_from_db(row[0])
+        row = self._connection().execute(shared_sql.NEXT_TERMINATION_TIME).fetchone()
+        return codec.time_from_db(row["t"])
 
     def remember_nonce(self, digest: bytes, *, expires: datetime, now: datetime) -> bool:
         # Not waiting for the disk (WAL keeps the commit atomic, and a killed process
@@ -343,11 +311,9 @@ class SQLiteJobStore(JobStore):
 
     def expired(self, now: datetime, *, limit: int) -> list[str]:
         rows = self._connection().execute(
-            "SELECT resource_id FROM jobs WHERE termination_time IS NOT NULL "
-            "AND termination_time <= ? ORDER BY termination_time LIMIT ?",
-            (codec.time_to_db(now), limit),
+            shared_sql.EXPIRED, {"now": codec.time_to_db(now), "limit": limit}
         )
-        return [row[0] for row in rows]
+        return [row["resource_id"] for row in rows]
 
 
 _PLACEHOLDERS = ", ".join("?" * len(_COLUMNS.split(", ")))
@@ -357,16 +323,6 @@ _BY_ID = "key = ? AND resource_id = ?"
 #: Results appended by one json_insert call: two arguments each, and SQLite's functions
 #: take at most 127 unless it was built with more.
 _MAX_APPENDED = 60
-
-
-def _operator_state(row: Any) -> OperatorState:
-    generation, held_by, held_since = row[0], row[1], row[2]
-    hold = None
-    if held_by is not None:
-        since = codec.time_from_db(held_since)
-        assert since is not None
-        hold = QueueHold(by=held_by, since=since)
-    return OperatorState(generation=int(generation), hold=hold)
 
 
 def _by_id(resource_id: str) -> tuple[int, str]:
