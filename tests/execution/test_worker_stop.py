@@ -21,10 +21,10 @@ _PROGRAM = textwrap.dedent(
 
     real_context = worker.WorkerContext
 
-    def stopped_while_starting(spec, conn):
+    def stopped_while_starting(spec, conn, **options):
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(5)  # the handler runs here
-        return real_context(spec, conn)
+        return real_context(spec, conn, **options)
 
     worker.WorkerContext = stopped_while_starting
     ours, theirs = Pipe()

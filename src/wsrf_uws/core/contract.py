@@ -113,6 +113,9 @@ class JobContext(Protocol):
     run_count: int
     #: The resource's termination time when the run began (None: infinite lifetime).
     termination_time: datetime | None
+    #: What :meth:`Contract.prepare_run` returned in this process before the job arrived
+    #: (the job runs in a prepared spare process), or None: prepare it yourself.
+    prepared: Any
 
     def progress(
         self, fraction: float | None = None, *, steps: tuple[ProgressStep, ...] | None = None
@@ -390,6 +393,33 @@ class Contract:
         goes beyond it ends in ERROR ("the job exceeded its memory limit of N bytes").
         """
         return default
+
+    def prepare_run(self) -> Any:
+        """Work a job process may do before its job is known; the run gets the result as
+        ``context.prepared``. None (the default): nothing to prepare.
+
+        Why: a contract whose runs all begin alike (open a database engine, read its
+        metadata) can take that off the job's latency. The local executor then keeps one
+        *spare* process per contract, forked from the warm parent ahead of the next job,
+        which calls this under the job's limits (its niceness, its own process group, its
+        address-space limit) and then waits for its job. A job may still run without it
+        (no spare was ready, a cold start, another executor): ``run`` must work with
+        ``context.prepared`` None.
+
+        May: open read-only resources that need no job (an engine, a catalogue) and
+        return them (what has a ``close()`` is closed once the job's outcome is
+        reported); take tens of milliseconds. May not: touch a job's folder or the
+        store, write anything shared, hold a lock others wait for, or keep what a job
+        could change for the next one (each spare serves one job and ends with it). An
+        exception is reported once in the service's log and the contract's jobs then
+        start without preparing.
+        """
+        return None
+
+    @property
+    def prepares_runs(self) -> bool:
+        """Whether the contract has a :meth:`prepare_run` of its own (its jobs get spares)."""
+        return type(self).prepare_run is not Contract.prepare_run
 
     def run(self, description: Any, context: JobContext) -> None:
         """Do the work, in a worker process. Return normally to complete the job.

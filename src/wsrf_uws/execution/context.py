@@ -32,8 +32,10 @@ class WorkerContext:
     Call :meth:`flush` when the job ends, so its last progress report is sent.
     """
 
-    def __init__(self, spec: RunSpec, conn: Connection) -> None:
+    def __init__(self, spec: RunSpec, conn: Connection, *, prepared: Any = None) -> None:
         self.resource_id = spec.resource_id
+        #: What the contract's ``prepare_run`` returned in this (spare) process, or None.
+        self.prepared = prepared
         self.workdir: Path = spec.workdir
         self.jdl_state: dict[str, Any] = dict(spec.jdl_state)
         self.run_count = spec.run_count

@@ -28,7 +28,6 @@ import logging
 import multiprocessing
 import os
 import signal
-import sys
 import threading
 import time
 import weakref
@@ -46,6 +45,8 @@ from ..core.ports import ExecutionListener, Executor, Outcome, OutcomeKind, RunS
 from .job_process import ColdProcess, JobProcess
 from .messages import ProgressReport, ResultReport, RunCompleted, RunEnd, RunFailed, StateReport
 from .processes import descendants, kill_tree, signal_tree
+from .spare_process import SpareReady
+from .spares import Spares
 from .warm import (
     WarmParent,
     WarmParentUnavailable,
@@ -53,6 +54,7 @@ from .warm import (
     can_start_warm,
     preload_modules,
 )
+from .zygote import job_setup
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +108,12 @@ class LocalExecutor(Executor):
     the modules of its warm parent (:func:`~.warm.preload_plan`): a job submitted with its
     contract's name then stays queued while its warm parent starts, and is claimed once it
     can start at once. A contract not named there gets its warm parent when its first job
-    is claimed, and that job waits for it in EXECUTING. ``nice`` is added to each
-    worker's scheduling niceness (and so to every process a job starts): jobs then take
-    the processor only when the service's request threads leave it.
+    is claimed, and that job waits for it in EXECUTING. A contract with a
+    :meth:`~wsrf_uws.core.contract.Contract.prepare_run` hook also gets a prepared spare
+    job process (:mod:`.spares`), which takes its next job; spares hold no slot. ``nice``
+    is added to each worker's scheduling niceness (and so to every process a job
+    starts): jobs then take the processor only when the service's request threads leave
+    it.
     """
 
     def __init__(
@@ -132,6 +137,8 @@ class LocalExecutor(Executor):
             self._ctx.set_forkserver_preload(["wsrf_uws.execution.worker"])
         #: The warm parent of each contract that has run a job, by contract name.
         self._warm: dict[str, WarmParent] = {}
+        #: The prepared spare job process of each contract that declares a hook.
+        self._spares = Spares(nice=nice)
         self._preload = {name: list(modules) for name, modules in (preload or {}).items()}
         self.slots = slots
         self.kill_grace = kill_grace
@@ -246,6 +253,11 @@ class LocalExecutor(Executor):
             held.update({rid: "running" for rid, run in self._runs.items() if not run.recorded})
             return held
 
+    def spare_pid(self, contract: str) -> int | None:
+        """The pid of the spare process ready for ``contract``'s next job (:mod:`.spares`),
+        or None while there is none."""
+        return self._spares.ready_pid(contract)
+
     def warm_parent(self, contract: str) -> WarmParent | None:
         """The warm parent of ``contract``'s jobs (None before its first job, or with a
         :mod:`multiprocessing` start method)."""
@@ -304,10 +316,14 @@ class LocalExecutor(Executor):
         while True:
             with self._lock:
                 if self._closing and not self._runs:
-                    return
+                    break
                 self._fill_slots()
                 runs = list(self._runs.values())
-            waitables: list[Any] = [self._wake_r]
+                closing = self._closing
+            if not closing:  # outside the lock: a fork must not hold up submit()
+                busy = {run.spec.contract.name for run in runs if not run.recorded}
+                self._spares.replenish(self._warm, busy=busy)
+            waitables: list[Any] = [self._wake_r, *self._spares.waitables()]
             now = time.monotonic()
             for run in runs:
                 waitables.append(run.process.sentinel)
@@ -317,6 +333,7 @@ class LocalExecutor(Executor):
             if self._wake_r in ready:
                 with contextlib.suppress(BlockingIOError):
                     os.read(self._wake_r, 4096)
+            self._spares.serve(ready)
             for run in runs:
                 if run.process.sentinel in ready and run.process.reap():
                     self._drain(run, limit=None)  # what it wrote before it ended
@@ -327,6 +344,7 @@ class LocalExecutor(Executor):
                 self._enforce_limits(run, time.monotonic())
                 if run.conn in ready:
                     self._drain(run, limit=MESSAGES_PER_TURN)
+        self._spares.close()
 
     def _fill_slots(self) -> None:
         for resource_id in list(self._claimed):  # their warm parent may be ready now
@@ -352,6 +370,12 @@ class LocalExecutor(Executor):
         (it is started when the warm parent says it is)."""
         claimed = self._claimed[resource_id]
         spec = claimed.spec
+        spare = self._spares.take(spec) if self._warm_starts else None
+        if spare is not None:  # prepared already: it runs the job at once
+            self._spares.want(spec)
+            del self._claimed[resource_id]
+            self._runs[resource_id] = self._new_run(claimed, *spare)
+            return
         warm = self._warm_parent(spec)
         if warm is not None and warm.state is WarmState.BOOTING:
             return
@@ -365,6 +389,7 @@ class LocalExecutor(Executor):
                     parent.close()
                     return  # it is being replaced: this job starts when it is ready
                 self._hand_over(process, parent, spec)
+                self._spares.want(spec)
             else:
                 process = ColdProcess(self._ctx, spec, child, self.nice)
         except Exception as exc:
@@ -378,15 +403,17 @@ class LocalExecutor(Executor):
         finally:
             child.close()
         del self._claimed[resource_id]
-        duration = spec.execution_duration
+        self._runs[resource_id] = self._new_run(claimed, process, parent)
+
+    def _new_run(self, claimed: _Claimed, process: JobProcess, conn: Connection) -> _Run:
+        duration = claimed.spec.execution_duration
         deadline = time.monotonic() + duration if duration else None
-        self._runs[resource_id] = _Run(spec, claimed.owner, process, parent, deadline)
+        return _Run(claimed.spec, claimed.owner, process, conn, deadline)
 
     def _hand_over(self, process: JobProcess, conn: Connection, spec: RunSpec) -> None:
         """Tell a job process forked by a warm parent how to run (see :mod:`.zygote`)."""
-        setup = {"sys_path": sys.path, "cwd": os.getcwd(), "argv": sys.argv, "nice": self.nice}
         try:
-            conn.send(setup)
+            conn.send(job_setup(nice=self.nice))
             conn.send(spec)
         except BaseException:
             kill_tree(process.pid, [])
@@ -425,7 +452,8 @@ class LocalExecutor(Executor):
         # A deadline counts until it is enforced (or the run has ended): one past would
         # otherwise wake the supervisor at once, again and again, through the kill grace.
         deadlines = [r.deadline for r in runs if r.stop is None and not r.recorded]
-        times = [t for t in [*deadlines, *(r.kill_at for r in runs)] if t is not None]
+        spares = self._spares.next_deadline()
+        times = [t for t in [*deadlines, *(r.kill_at for r in runs), spares] if t is not None]
         now = time.monotonic()
         times += [run.read_after for run in runs if run.read_after > now]
         return max(0.0, min(times) - now) if times else None
@@ -463,6 +491,8 @@ class LocalExecutor(Executor):
                     results[result.name] = result
                 case RunCompleted() | RunFailed():
                     run.final = message
+                case SpareReady():  # it was taken while preparing (see .spares)
+                    self._spares.report(run.spec.contract.name, message)
         if limit is not None and read >= limit:
             run.read_after = time.monotonic() + READ_PAUSE
         listener = self._engine()

@@ -18,6 +18,7 @@ import threading
 import traceback
 from multiprocessing.connection import Connection
 from types import FrameType
+from typing import Any
 
 from ..core import descriptions
 from ..core.errors import JobFailure
@@ -25,6 +26,7 @@ from ..core.ports import RunSpec
 from .context import WorkerContext
 from .messages import RunCompleted, RunEnd, RunFailed
 from .processes import descendants, signal_tree
+from .scheduling_group import lead_own_session
 
 
 class JobInterrupted(BaseException):
@@ -54,6 +56,18 @@ def _watch_service(conn: Connection, finished: threading.Event) -> None:
         os.killpg(0, signal.SIGKILL)
 
 
+def enter_job_limits(nice: int) -> None:
+    """Add ``nice`` to this process's niceness and make it lead a process group of its
+    own (once: a spare does this before preparing, its job does not again)."""
+    if nice:
+        os.nice(nice)
+    if os.getpgrp() != os.getpid():
+        if nice:  # and a scheduling group of its own, at that niceness
+            lead_own_session(nice=nice)
+        else:
+            os.setpgrp()
+
+
 def limit_address_space(limit: int) -> None:
     """Limit this process (and what it starts) to ``limit`` bytes of address space.
 
@@ -69,16 +83,16 @@ def limit_address_space(limit: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
-def run_job(spec: RunSpec, conn: Connection, nice: int = 0) -> None:
+def run_job(spec: RunSpec, conn: Connection, nice: int = 0, *, prepared: Any = None) -> None:
     """Run one job in this process, the job's own: forked from its contract's warm parent
     (:mod:`.zygote`), or started cold as the target of a ``multiprocessing.Process``.
 
     ``nice`` is added to the process's niceness before anything else runs, so every
-    process the job starts inherits it.
+    process the job starts inherits it. ``prepared`` is what the contract's
+    ``prepare_run`` returned in this process, a spare (:mod:`.spare_process`), which has
+    applied the niceness and its own process group already.
     """
-    if nice:
-        os.nice(nice)
-    os.setpgrp()
+    enter_job_limits(nice)
     signal.signal(signal.SIGTERM, _interrupt)
     finished = threading.Event()
     context: WorkerContext | None = None
@@ -89,7 +103,7 @@ def run_job(spec: RunSpec, conn: Connection, nice: int = 0) -> None:
         threading.Thread(
             target=_watch_service, args=(conn, finished), name="service-watchdog", daemon=True
         ).start()
-        context = WorkerContext(spec, conn)
+        context = WorkerContext(spec, conn, prepared=prepared)
         message = _run(spec, context)
     except JobInterrupted:
         message = None
@@ -106,6 +120,16 @@ def run_job(spec: RunSpec, conn: Connection, nice: int = 0) -> None:
         with contextlib.suppress(OSError):
             conn.send(message)
     conn.close()
+    _close_prepared(prepared)
+
+
+def _close_prepared(prepared: Any) -> None:
+    """Close what the contract prepared (if it can be closed): after the outcome is
+    reported, so that it costs the job's latency nothing."""
+    close = getattr(prepared, "close", None)
+    if callable(close):
+        with contextlib.suppress(Exception):
+            close()
 
 
 def _run(spec: RunSpec, context: WorkerContext) -> RunEnd:

@@ -31,8 +31,10 @@ Talking to the service, over the Unix socket it passed (``control``):
 End of file on the socket means the service is gone, and the warm parent exits (its jobs
 notice the service's end on their own connections). In the job process, the first two
 messages on its connection say how to run: the service's ``sys.path``, working folder,
-``sys.argv`` and niceness, then the :class:`~wsrf_uws.core.ports.RunSpec` (unpickled there,
-where a module not preloaded is imported), and :func:`~.worker.run_job` takes over.
+``sys.argv`` and niceness (:func:`job_setup`), then the
+:class:`~wsrf_uws.core.ports.RunSpec` (unpickled there, where a module not preloaded is
+imported), and :func:`~.worker.run_job` takes over. A *spare* gets a
+:class:`~.spare_process.SpareOrder` in place of the spec, prepares, and then gets its spec.
 """
 
 from __future__ import annotations
@@ -244,15 +246,22 @@ def _job(job_fd: int) -> NoReturn:
     status = 0
     try:
         from .messages import RunFailed
+        from .spare_process import SpareOrder, prepare_spare
         from .worker import run_job
 
+        prepared: Any = None
         try:
             setup = conn.recv()
             sys.path[:] = setup["sys_path"]
             sys.argv[:] = setup["argv"]
             if os.getcwd() != setup["cwd"]:
                 os.chdir(setup["cwd"])
+            nice = setup["nice"]
             spec = conn.recv()  # imports what the warm parent did not
+            if isinstance(spec, SpareOrder):  # a spare: prepare, then wait for the job
+                prepared = prepare_spare(spec, conn)
+                nice = 0  # applied by the spare already
+                spec = conn.recv()
         except BaseException as exc:  # reported to the service
             with contextlib.suppress(OSError, ValueError):
                 conn.send(
@@ -263,7 +272,7 @@ def _job(job_fd: int) -> NoReturn:
                 )
             status = 1
         else:
-            run_job(spec, conn, setup["nice"])
+            run_job(spec, conn, nice, prepared=prepared)
     except BaseException:  # the process ends here whatever happened
         traceback.print_exc()
         status = 1
@@ -272,6 +281,12 @@ def _job(job_fd: int) -> NoReturn:
             with contextlib.suppress(Exception):
                 stream.flush()
         os._exit(status)
+
+
+def job_setup(*, nice: int) -> dict[str, Any]:
+    """The first message to a job process forked from a warm parent: what of the service's
+    process it takes on (``sys.path``, working folder, ``sys.argv``) and its niceness."""
+    return {"sys_path": sys.path, "cwd": os.getcwd(), "argv": sys.argv, "nice": nice}
 
 
 def _reseed() -> None:

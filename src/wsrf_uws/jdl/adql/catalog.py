@@ -50,6 +50,7 @@ from .tap_schema import (
 __all__ = [
     "Catalog",
     "CatalogMetadata",
+    "PreparedCatalog",
     "ProgressCallback",
     "TableInfo",
     "add_table",
@@ -89,14 +90,10 @@ def _attach(
     connection.execute(f"USE {alias}")
 
 
-def _connect_read_only(
-    path: Path,
-    *,
-    threads: int | None,
-    memory_bytes: int | None,
-    spill_directory: Path,
-    spill_bytes: int | None,
+def _connect_unlocked(
+    path: Path, *, threads: int | None, memory_bytes: int | None
 ) -> duckdb.DuckDBPyConnection:
+    """DuckDB with the catalogue attached read-only, not locked down yet (no spilling)."""
     settings: dict[str, Any] = {
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
@@ -105,27 +102,81 @@ def _connect_read_only(
         # ADQL follows SQL: an integer divided by an integer is an integer.
         "integer_division": True,
         # No folder: DuckDB keeps everything in memory and fails beyond memory_limit.
-        "temp_directory": "" if spill_bytes == 0 else str(spill_directory),
+        "temp_directory": "",
     }
     if threads is not None:
         settings["threads"] = threads
     if memory_bytes is not None:
         settings["memory_limit"] = f"{memory_bytes}B"
-    if spill_bytes:
-        settings["max_temp_directory_size"] = f"{spill_bytes}B"
     connection = duckdb.connect(":memory:", config=settings)
     try:
         _attach(connection, path, DATABASE, read_only=True)
         # A connection's settings pass to its cursors: no progress bar on the terminal.
         connection.execute("SET enable_progress_bar = false")
-        # Only now, with the file open: no further file access, and no query may
-        # change any of these settings.
-        connection.execute("SET enable_external_access = false")
-        connection.execute("SET lock_configuration = true")
     except BaseException:
         connection.close()
         raise
     return connection
+
+
+def _lock_down(
+    connection: duckdb.DuckDBPyConnection, *, spill_directory: Path, spill_bytes: int | None
+) -> None:
+    """Set where queries spill, then forbid file access and any further setting."""
+    if spill_bytes != 0:
+        connection.execute(f"SET temp_directory = {_sql_string(str(spill_directory))}")
+    if spill_bytes:
+        connection.execute(f"SET max_temp_directory_size = '{spill_bytes}B'")
+    # Only now, with the file open: no further file access, and no query may
+    # change any of these settings.
+    connection.execute("SET enable_external_access = false")
+    connection.execute("SET lock_configuration = true")
+
+
+class PreparedCatalog:
+    """A catalogue opened ahead of its query (in a spare job process, see
+    :meth:`~.contract.AdqlContract.prepare_run`): DuckDB started, the file attached, its
+    metadata read, but not locked down yet, since where the query spills (the job's
+    folder) is known only when the job comes. :meth:`lock_down` makes it a
+    :class:`Catalog` like one from :meth:`Catalog.open`; :meth:`close` closes either.
+    """
+
+    def __init__(
+        self, path: Path, *, threads: int | None = None, memory_bytes: int | None = None
+    ) -> None:
+        if not path.is_file():
+            raise FileNotFoundError(f"no catalogue at {path}")
+        self.path = path
+        self.memory_bytes = memory_bytes
+        try:
+            self._connection = _connect_unlocked(path, threads=threads, memory_bytes=memory_bytes)
+        except duckdb.Error as exc:
+            raise ValueError(f"{path} is not a catalogue: {exc}") from None
+        try:
+            self.metadata = read_metadata(self._connection)
+        except (ValueError, duckdb.Error) as exc:
+            self._connection.close()
+            raise ValueError(f"{path} is not a catalogue: {exc}") from None
+
+    def lock_down(self, *, spill_directory: Path, spill_bytes: int | None) -> Catalog:
+        """The catalogue, its queries spilling into ``spill_directory`` (at most
+        ``spill_bytes``; 0: none), locked down. Once only."""
+        try:
+            _lock_down(self._connection, spill_directory=spill_directory, spill_bytes=spill_bytes)
+        except BaseException:
+            self._connection.close()
+            raise
+        return Catalog(
+            self.path,
+            self._connection,
+            self.metadata,
+            memory_bytes=self.memory_bytes,
+            spill_bytes=spill_bytes,
+        )
+
+    def close(self) -> None:
+        """Close DuckDB (and the :class:`Catalog` made of it); queries still running fail."""
+        self._connection.close()
 
 
 class Catalog:
@@ -184,13 +235,12 @@ class Catalog:
         if spill_directory is None:
             spill_directory = Path(tempfile.gettempdir()) / f"wsrf-uws-adql-{os.getpid()}"
         try:
-            connection = _connect_read_only(
-                path,
-                threads=threads,
-                memory_bytes=memory_bytes,
-                spill_directory=spill_directory,
-                spill_bytes=spill_bytes,
-            )
+            connection = _connect_unlocked(path, threads=threads, memory_bytes=memory_bytes)
+            try:
+                _lock_down(connection, spill_directory=spill_directory, spill_bytes=spill_bytes)
+            except BaseException:
+                connection.close()
+                raise
         except duckdb.Error as exc:
             raise ValueError(f"{path} is not a catalogue: {exc}") from None
         try:

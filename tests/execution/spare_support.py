@@ -1,0 +1,85 @@
+"""Contracts for the spare-process tests: ``steps`` with a ``prepare_run`` hook.
+
+:class:`PreparedSteps` prepares an object that records the process it was made in (pid,
+process group, niceness, address-space limit); a job writes the result ``prepared.json``:
+that record (null when the job ran without one) and the job's own pid. Closing the object,
+which the worker does once the job's outcome is reported, writes ``closed`` in the job's
+folder. :class:`FailingPrepareSteps`'s hook raises.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+from wsrf_uws.core.contract import JobContext
+from wsrf_uws.jdl.steps.contract import StepsContract, StepsJob
+
+HOOK_FAILURE = "the spare-test hook fails on purpose"
+
+
+class PreparedState:
+    """What :meth:`PreparedSteps.prepare_run` returns."""
+
+    def __init__(self) -> None:
+        self.record: dict[str, Any] = {
+            "pid": os.getpid(),
+            "pgid": os.getpgrp(),
+            "nice": os.nice(0),
+            "rlimit_as": resource.getrlimit(resource.RLIMIT_AS)[0],
+        }
+        self.workdir: Path | None = None
+
+    def close(self) -> None:
+        if self.workdir is not None:
+            (self.workdir / "closed").write_text(str(os.getpid()))
+
+
+class PreparedSteps(StepsContract):
+    """``steps`` whose runs are prepared in spares."""
+
+    def prepare_run(self) -> PreparedState:
+        return PreparedState()
+
+    def run(self, description: StepsJob, context: JobContext) -> None:
+        prepared = context.prepared
+        record = None
+        if isinstance(prepared, PreparedState):
+            prepared.workdir = context.workdir
+            record = prepared.record
+        report = {"prepared": record, "pid": os.getpid()}
+        context.write_result(
+            "prepared.json", json.dumps(report).encode(), mime_type="application/json"
+        )
+        super().run(description, context)
+
+
+class FailingPrepareSteps(StepsContract):
+    """``steps`` whose hook always fails: its jobs run as plain warm forks."""
+
+    def prepare_run(self) -> None:
+        raise RuntimeError(HOOK_FAILURE)
+
+
+#: Seconds the slow hooks take: long enough for a job to arrive while they run.
+SLOW_HOOK_SECONDS = 1.0
+
+
+class SlowPreparedSteps(PreparedSteps):
+    """``steps`` whose hook takes :data:`SLOW_HOOK_SECONDS`."""
+
+    def prepare_run(self) -> PreparedState:
+        time.sleep(SLOW_HOOK_SECONDS)
+        return PreparedState()
+
+
+class SlowFailingSteps(PreparedSteps):
+    """``steps`` whose hook fails after :data:`SLOW_HOOK_SECONDS`."""
+
+    def prepare_run(self) -> PreparedState:
+        time.sleep(SLOW_HOOK_SECONDS)
+        raise RuntimeError(HOOK_FAILURE)

@@ -1,0 +1,333 @@
+"""Prepared spares: a contract's next job process, forked and prepared before its job.
+
+Real warm parents, real spares, real signals (``wsrf_uws.execution.spares``): a job of a
+contract with ``prepare_run`` runs in the spare that prepared for it, under a job's
+limits; a spare holds no slot and is no running job; a killed spare is replaced; abort and
+executionDuration stop the tree of a job that ran in a spare; a failing hook is reported
+once and its jobs start as plain warm forks; shutdown leaves no spare behind. The
+``adql`` contract's hook (DuckDB started, catalogue attached, metadata read) gives the
+same answers as a run that opens its own catalogue, locked down the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import psutil
+import pytest
+from spare_support import (
+    HOOK_FAILURE,
+    FailingPrepareSteps,
+    PreparedSteps,
+    SlowFailingSteps,
+    SlowPreparedSteps,
+)
+
+from wsrf_uws.core import JobService, Phase
+from wsrf_uws.core.model import ANONYMOUS
+from wsrf_uws.execution.local import LocalExecutor
+from wsrf_uws.execution.spares import MAX_SPARE_DEATHS
+from wsrf_uws.jdl.adql.catalog import PreparedCatalog, build_hipparcos
+from wsrf_uws.jdl.adql.contract import AdqlContract
+from wsrf_uws.jdl.steps.contract import StepsContract, steps_jdl
+from wsrf_uws.testing import build_test_service, wait_for_job
+
+from conftest import alive, wait_for_children
+
+SAFETY = 60.0  # seconds: only a guard against hanging, never a measurement
+#: The address-space limit the tests give jobs (RLIMIT_AS), in bytes.
+JOB_MEMORY = 3 * 1024**3
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[JobService]:
+    with build_test_service(
+        tmp_path / "data", contracts=[PreparedSteps], slots=1, job_memory_bytes=JOB_MEMORY
+    ) as svc:
+        yield svc
+
+
+def executor(service: JobService) -> LocalExecutor:
+    assert isinstance(service.executor, LocalExecutor)
+    return service.executor
+
+
+def start(service: JobService, document: bytes, contract: str = "steps") -> str:
+    job = service.create_job(contract=contract, document=document)
+    service.start_job(job.resource_id, owner=ANONYMOUS)
+    return job.resource_id
+
+
+def ready_spare(service: JobService, contract: str = "steps", *, not_pid: int = 0) -> int:
+    """The pid of the contract's spare, once one (other than ``not_pid``) is ready."""
+    deadline = time.monotonic() + SAFETY
+    while True:
+        pid = executor(service).spare_pid(contract)
+        if pid is not None and pid != not_pid:
+            return pid
+        assert time.monotonic() < deadline, "no spare became ready"
+        time.sleep(0.01)
+
+
+def ends(pid: int) -> bool:
+    """Whether ``pid`` ends (a job's end is recorded as soon as it is reported, and its
+    process exits after that)."""
+    deadline = time.monotonic() + SAFETY
+    while alive([pid]):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def prepared_report(service: JobService, resource_id: str) -> dict[str, Any]:
+    done = wait_for_job(service, resource_id)
+    assert done.phase is Phase.COMPLETED, done.error
+    report: dict[str, Any] = json.loads(
+        service.files.file(resource_id, "prepared.json").read_text()
+    )
+    return report
+
+
+def test_a_job_runs_in_the_spare_that_prepared_it_under_a_jobs_limits(
+    service: JobService,
+) -> None:
+    first = prepared_report(service, start(service, steps_jdl(1, 0)))
+    assert first["prepared"] is None  # the contract's first job: no spare yet
+
+    spare = ready_spare(service)
+    process = psutil.Process(spare)
+    assert executor(service).active() == {}  # a spare is no running job
+    warm = executor(service).warm_parent("steps")
+    assert warm is not None and process.ppid() == warm.pid
+    assert os.getpgid(spare) == spare  # its own group, as a job's process
+    assert process.rlimit(psutil.RLIMIT_AS)[0] == JOB_MEMORY
+
+    # With one slot and the spare waiting, a job still gets the slot: the spare's process.
+    second_id = start(service, steps_jdl(1, 0))
+    second = prepared_report(service, second_id)
+    record = second["prepared"]
+    assert record is not None
+    assert second["pid"] == record["pid"] == spare
+    assert record["pgid"] == spare
+    assert record["rlimit_as"] == JOB_MEMORY
+    assert record["nice"] == os.nice(0) + executor(service).nice
+    # What it prepared is closed once the job's outcome is reported (off its latency).
+    closed = service.files.file(second_id, "closed")
+    deadline = time.monotonic() + SAFETY
+    while not closed.exists():
+        assert time.monotonic() < deadline, "the prepared state was not closed"
+        time.sleep(0.01)
+    assert closed.read_text() == str(spare)
+    assert ends(spare)  # one job per spare: it ends with its job
+
+    third = ready_spare(service, not_pid=spare)  # the next one, once no job runs
+    assert prepared_report(service, start(service, steps_jdl(1, 0)))["pid"] == third
+
+
+def test_a_contract_without_a_hook_gets_no_spare(tmp_path: Path) -> None:
+    with build_test_service(tmp_path / "data", contracts=[StepsContract]) as svc:
+        for _ in range(2):
+            assert wait_for_job(svc, start(svc, steps_jdl(1, 0))).phase is Phase.COMPLETED
+        assert executor(svc).spare_pid("steps") is None
+        deadline = time.monotonic() + SAFETY
+        while living_children(svc):  # the last job's process may still be exiting
+            assert time.monotonic() < deadline, "a process waits for a job"
+            time.sleep(0.01)
+
+
+def test_a_killed_spare_is_replaced(service: JobService) -> None:
+    wait_for_job(service, start(service, steps_jdl(1, 0)))
+    killed = ready_spare(service)
+    os.kill(killed, signal.SIGKILL)
+    replacement = ready_spare(service, not_pid=killed)
+    assert alive([killed]) == []
+    report = prepared_report(service, start(service, steps_jdl(1, 0)))
+    assert report["pid"] == replacement
+
+
+def test_spares_that_keep_dying_are_given_up_and_jobs_still_run(
+    service: JobService, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="wsrf_uws.execution.spares")
+    wait_for_job(service, start(service, steps_jdl(1, 0)))
+    killed = 0
+    for _ in range(MAX_SPARE_DEATHS):
+        killed = ready_spare(service, not_pid=killed)
+        os.kill(killed, signal.SIGKILL)
+    deadline = time.monotonic() + SAFETY
+    while not any("no more spare processes" in r.getMessage() for r in caplog.records):
+        assert time.monotonic() < deadline, "the dying spares were never given up"
+        time.sleep(0.01)
+    assert executor(service).spare_pid("steps") is None
+    report = prepared_report(service, start(service, steps_jdl(1, 0)))
+    assert report["prepared"] is None
+
+
+def test_abort_and_execution_duration_stop_the_tree_of_a_job_in_a_spare(
+    service: JobService,
+) -> None:
+    wait_for_job(service, start(service, steps_jdl(1, 0)))
+    spare = ready_spare(service)
+    aborted = start(service, steps_jdl(1, 0, children=3))
+    children = wait_for_children(service, aborted)
+    assert {psutil.Process(child).ppid() for child in children} == {spare}
+    assert service.abort_job(aborted, owner=ANONYMOUS) is Phase.ABORTED
+    assert alive([spare, *children]) == []  # at once: abort waits for it
+
+    spare = ready_spare(service, not_pid=spare)
+    timed = start(service, steps_jdl(100, 0.2, execution_duration=1, children=2))
+    children = wait_for_children(service, timed)
+    assert {psutil.Process(child).ppid() for child in children} == {spare}
+    done = wait_for_job(service, timed)
+    assert done.phase is Phase.ABORTED
+    assert done.error is not None and "execution duration of 1 s" in done.error.message
+    assert alive([spare, *children]) == []
+    assert executor(service).active() == {}
+
+
+def test_a_failing_hook_is_reported_once_and_jobs_start_as_plain_forks(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="wsrf_uws.execution.spares")
+    with build_test_service(tmp_path / "data", contracts=[FailingPrepareSteps]) as svc:
+        for _ in range(4):
+            done = wait_for_job(svc, start(svc, steps_jdl(1, 0)))
+            assert done.phase is Phase.COMPLETED, done.error
+        deadline = time.monotonic() + SAFETY
+        while not caplog.records:
+            assert time.monotonic() < deadline, "the failing hook was never reported"
+            time.sleep(0.01)
+        assert executor(svc).spare_pid("steps") is None
+        # No spare is left waiting (the last job's process may still be exiting).
+        while living_children(svc):
+            assert time.monotonic() < deadline, "a spare of the failing hook was left"
+            time.sleep(0.01)
+    reports = [r.getMessage() for r in caplog.records]
+    assert len(reports) == 1, reports
+    assert HOOK_FAILURE in reports[0] and "plain warm forks" in reports[0]
+
+
+def test_shutdown_leaves_no_spare_behind(tmp_path: Path) -> None:
+    with build_test_service(tmp_path / "data", contracts=[PreparedSteps]) as svc:
+        wait_for_job(svc, start(svc, steps_jdl(1, 0)))
+        spare = ready_spare(svc)
+        warm = executor(svc).warm_parent("steps")
+        assert warm is not None and warm.pid is not None
+        warm_pid = warm.pid
+    assert alive([spare, warm_pid]) == []
+
+
+# -- adql ----------------------------------------------------------------------------------
+
+TINY_QUERY = "SELECT TOP 5 hip, ra, dec FROM hipparcos.main WHERE hip &lt; 100 ORDER BY hip"
+
+
+def adql_jdl(query: str = TINY_QUERY) -> bytes:
+    return f'<job xmlns="urn:wsrf-uws:adql:v1"><query>{query}</query></job>'.encode()
+
+
+@pytest.fixture(scope="module")
+def catalogue(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("spare-adql") / "hipparcos.duckdb"
+    build_hipparcos(path)
+    return path
+
+
+def test_an_adql_job_in_a_spare_answers_as_one_that_opens_its_catalogue(
+    tmp_path: Path, catalogue: Path
+) -> None:
+    settings = {"catalog": str(catalogue)}
+    with build_test_service(tmp_path / "data", contracts=[AdqlContract], adql=settings) as svc:
+        cold = wait_for_job(svc, start(svc, adql_jdl(), "adql"))  # no spare yet
+        assert cold.phase is Phase.COMPLETED, cold.error
+        spare = ready_spare(svc, "adql")
+        warm = wait_for_job(svc, start(svc, adql_jdl(), "adql"))
+        assert warm.phase is Phase.COMPLETED, warm.error
+        assert ends(spare)  # it ran the job, and ends with it
+        assert warm.jdl_state["rows"] == cold.jdl_state["rows"] == 5
+        assert warm.jdl_state["columns"] == cold.jdl_state["columns"]
+        votables = [svc.files.file(job.resource_id, "result").read_bytes() for job in (cold, warm)]
+        assert votables[0] == votables[1] and b"<STREAM" in votables[0]
+
+
+def test_a_prepared_catalogue_is_locked_down_as_an_opened_one(
+    tmp_path: Path, catalogue: Path
+) -> None:
+    prepared = PreparedCatalog(catalogue, threads=1, memory_bytes=64 * 1024**2)
+    assert prepared.metadata.table("hipparcos.main") is not None
+    spill = tmp_path / "spill"
+    catalog = prepared.lock_down(spill_directory=spill, spill_bytes=10**6)
+    try:
+        connection = catalog.connection()
+        settings = dict(
+            connection.execute(
+                "SELECT name, value FROM duckdb_settings() WHERE name IN "
+                "('temp_directory', 'lock_configuration', 'enable_external_access', "
+                "'threads', 'integer_division')"
+            ).fetchall()
+        )
+        assert settings == {
+            "temp_directory": str(spill),
+            "lock_configuration": "true",
+            "enable_external_access": "false",
+            "threads": "1",
+            "integer_division": "true",
+        }
+        with pytest.raises(duckdb.Error, match="locked"):
+            connection.execute("SET temp_directory = '/tmp'")
+        with pytest.raises(duckdb.Error):
+            connection.execute(f"SELECT * FROM read_csv('{catalogue}')")
+        assert connection.execute("SELECT count(*) FROM hipparcos.main").fetchone() == (117955,)
+    finally:
+        prepared.close()
+
+
+def living_children(service: JobService, contract: str = "steps") -> list[int]:
+    """The pids of the warm parent's children that run (not zombies)."""
+    warm = executor(service).warm_parent(contract)
+    assert warm is not None and warm.pid is not None
+    return alive([child.pid for child in psutil.Process(warm.pid).children()])
+
+
+def preparing_spare(service: JobService, *, not_pid: int) -> int:
+    """The pid of the spare being prepared: the warm parent's one child but ``not_pid``
+    (the last job's process, which may still be exiting)."""
+    deadline = time.monotonic() + SAFETY
+    while not (children := [pid for pid in living_children(service) if pid != not_pid]):
+        assert time.monotonic() < deadline, "no spare was forked"
+        time.sleep(0.005)
+    assert executor(service).spare_pid("steps") is None  # not ready yet: still preparing
+    return children[0]
+
+
+def test_a_job_is_handed_to_a_spare_still_preparing_and_runs_prepared(tmp_path: Path) -> None:
+    with build_test_service(tmp_path / "data", contracts=[SlowPreparedSteps]) as svc:
+        first = prepared_report(svc, start(svc, steps_jdl(1, 0)))
+        spare = preparing_spare(svc, not_pid=first["pid"])
+        report = prepared_report(svc, start(svc, steps_jdl(1, 0)))
+        assert report["pid"] == spare
+        assert report["prepared"] is not None and report["prepared"]["pid"] == spare
+
+
+def test_a_job_handed_to_a_spare_whose_hook_fails_runs_unprepared(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="wsrf_uws.execution.spares")
+    with build_test_service(tmp_path / "data", contracts=[SlowFailingSteps]) as svc:
+        first = prepared_report(svc, start(svc, steps_jdl(1, 0)))
+        spare = preparing_spare(svc, not_pid=first["pid"])
+        report = prepared_report(svc, start(svc, steps_jdl(1, 0)))
+        assert report == {"prepared": None, "pid": spare}
+        assert prepared_report(svc, start(svc, steps_jdl(1, 0)))["prepared"] is None
+    reports = [r.getMessage() for r in caplog.records]
+    assert len(reports) == 1, reports
+    assert HOOK_FAILURE in reports[0] and "plain warm forks" in reports[0]
