@@ -5,16 +5,39 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 import pytest
 
+from wsrf_uws.core.cluster import NodeRole
+from wsrf_uws.core.service import JobService
 from wsrf_uws.execution.slurm_commands import SlurmJob
+from wsrf_uws.settings import ClusterSettings
+from wsrf_uws.testing import build_test_service
 from wsrf_uws.testing.polling import eventually
 from wsrf_uws.testing.slurm import SlurmCluster, slurm_in_environment, slurm_jobs, why_unavailable
 
 #: Kept under the name the Slurm tests have used: :func:`wsrf_uws.testing.polling.eventually`.
 wait_until = eventually
+
+
+def slurm_front_end(
+    folder: Path, url: str, name: str, *, cluster: ClusterSettings | None = None
+) -> JobService:
+    """A started front-end built in this process, on the PostgreSQL store at ``url``, with
+    the ``steps`` contract on Slurm (polled every 0.2 s); ``cluster``: its heartbeat."""
+    service = build_test_service(
+        folder,
+        database_url=url,
+        role=NodeRole.FRONTEND,
+        node=name,
+        steps={"executor": "slurm"},
+        slurm={"poll_interval": 0.2},
+        **({} if cluster is None else {"cluster": cluster}),
+    )
+    service.startup()
+    return service
 
 
 def slurm_cluster() -> Iterator[SlurmCluster]:

@@ -34,7 +34,7 @@ from wsrf_uws.testing.postgres import Cluster
 from wsrf_uws.testing.slurm import SlurmCluster, slurm_jobs
 
 from factories import make_job
-from slurm_support import slurm_cluster
+from slurm_support import slurm_cluster, slurm_front_end
 
 SAFETY = 120.0  # seconds: only a guard against hanging, never a measurement
 CEA = "urn:wsrf-uws:cea:v1"
@@ -277,17 +277,14 @@ def test_a_leader_cut_off_from_the_store_leaves_its_slurm_jobs_to_the_next(
     started = []
     try:
         for name in ("fe1", "fe2"):  # two front-ends in this process; fe1 leads
-            node = build_test_service(
-                tmp_path / "data",
-                database_url=url,
-                role=NodeRole.FRONTEND,
-                node=name,
-                steps={"executor": "slurm"},
-                slurm={"poll_interval": 0.2},
-                cluster=ClusterSettings(heartbeat_interval=0.2, heartbeat_ttl=1.0),
+            started.append(
+                slurm_front_end(
+                    tmp_path / "data",
+                    url,
+                    name,
+                    cluster=ClusterSettings(heartbeat_interval=0.2, heartbeat_ttl=1.0),
+                )
             )
-            node.startup()
-            started.append(node)
         first, second = started
         assert isinstance(first.duties, ClusterNode) and isinstance(second.duties, ClusterNode)
         assert isinstance(first.executor, NodeExecutor) and first.executor.leader is not None

@@ -20,19 +20,17 @@ import psycopg
 import pytest
 
 from wsrf_uws.core import Phase
-from wsrf_uws.core.cluster import NodeRole
 from wsrf_uws.core.model import ANONYMOUS
 from wsrf_uws.core.node import ClusterNode
 from wsrf_uws.core.node_executor import NodeExecutor
 from wsrf_uws.core.service import JobService
 from wsrf_uws.jdl.steps.contract import steps_jdl
 from wsrf_uws.settings import ClusterSettings
-from wsrf_uws.testing import build_test_service
 from wsrf_uws.testing.polling import eventually as poll_until
 from wsrf_uws.testing.postgres import Cluster
 from wsrf_uws.testing.slurm import SlurmCluster
 
-from slurm_support import slurm_cluster
+from slurm_support import slurm_cluster, slurm_front_end
 
 SAFETY = 120.0  # seconds: only a guard against hanging, never a measurement
 eventually = partial(poll_until, timeout=SAFETY)
@@ -45,17 +43,9 @@ def slurm() -> Iterator[SlurmCluster]:
 
 
 def front_end(folder: Path, url: str, name: str) -> JobService:
-    node = build_test_service(
-        folder,
-        database_url=url,
-        role=NodeRole.FRONTEND,
-        node=name,
-        steps={"executor": "slurm"},
-        slurm={"poll_interval": 0.2},
-        cluster=ClusterSettings(heartbeat_interval=1.0, heartbeat_ttl=4.0),
+    return slurm_front_end(
+        folder, url, name, cluster=ClusterSettings(heartbeat_interval=1.0, heartbeat_ttl=4.0)
     )
-    node.startup()
-    return node
 
 
 def test_a_new_leader_takes_up_the_slurm_jobs_once_the_cut_off_leader_let_go(

@@ -11,13 +11,13 @@ from typing import Any
 
 import psycopg
 import pytest
+from store_support import assert_the_run_id_column_works, older_row
 
 from wsrf_uws.core.model import Job
 from wsrf_uws.core.phases import Phase
-from wsrf_uws.core.ports import JobChanges, LiveJobsLimitError, StoreError
+from wsrf_uws.core.ports import LiveJobsLimitError, StoreError
 from wsrf_uws.runtime import job_store
 from wsrf_uws.settings import Settings
-from wsrf_uws.store import codec
 from wsrf_uws.store.postgres import PostgresJobStore
 from wsrf_uws.store.postgres_migrations import MIGRATIONS, SCHEMA_VERSION
 
@@ -118,21 +118,14 @@ def test_a_store_of_version_3_gains_the_run_id_column(postgres_url: str) -> None
     store = PostgresJobStore(postgres_url)
     try:
         assert store.schema_version() == SCHEMA_VERSION
-        assert store.get(job.resource_id) == job  # without a RUNID
-        labelled = store.update_in_phase(job.resource_id, Phase.PENDING, JobChanges(run_id="r"))
-        assert labelled is not None and labelled.run_id == "r"
-        assert store.get(job.resource_id) == labelled
+        assert_the_run_id_column_works(store, job)
     finally:
         store.close()
 
 
 def insert_row(conn: psycopg.Connection[Any], job: Job, *, without: tuple[str, ...]) -> None:
     """Insert ``job``'s row as an older schema had it: its columns but ``without``."""
-    pairs = [
-        (column, value)
-        for column, value in zip(codec.JOB_COLUMNS, codec.job_to_row(job), strict=True)
-        if column not in without
-    ]
+    pairs = older_row(job, without=without)
     conn.execute(
         f"INSERT INTO jobs ({', '.join(c for c, _ in pairs)}) "
         f"VALUES ({', '.join(['%s'] * len(pairs))})",

@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from store_support import assert_the_run_id_column_works, older_row
 
 from wsrf_uws.core.atomic import write_atomic
 from wsrf_uws.core.jobfiles import JobFiles
@@ -31,7 +32,7 @@ from wsrf_uws.core.model import (
 )
 from wsrf_uws.core.phases import Phase
 from wsrf_uws.core.ports import JobChanges, JobStore, ResourceIdTakenError, StoreError
-from wsrf_uws.store import SQLiteJobStore, codec
+from wsrf_uws.store import SQLiteJobStore
 from wsrf_uws.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from wsrf_uws.store.postgres_migrations import SCHEMA_VERSION as POSTGRES_SCHEMA_VERSION
 from wsrf_uws.store.sqlite import row_key
@@ -266,21 +267,14 @@ def test_a_store_of_version_5_gains_the_run_id_column(tmp_path: Path) -> None:
     store = SQLiteJobStore(path)
     try:
         assert store.schema_version() == SCHEMA_VERSION
-        assert store.get(job.resource_id) == job  # without a RUNID
-        labelled = store.update_in_phase(job.resource_id, Phase.PENDING, JobChanges(run_id="r"))
-        assert labelled is not None and labelled.run_id == "r"
-        assert store.get(job.resource_id) == labelled
+        assert_the_run_id_column_works(store, job)
     finally:
         store.close()
 
 
 def insert_row(conn: sqlite3.Connection, job: Job, *, without: tuple[str, ...]) -> None:
     """Insert ``job``'s row as an older schema had it: its columns but ``without``."""
-    pairs = [("key", row_key(job.resource_id))] + [
-        (column, value)
-        for column, value in zip(codec.JOB_COLUMNS, codec.job_to_row(job), strict=True)
-        if column not in without
-    ]
+    pairs = [("key", row_key(job.resource_id)), *older_row(job, without=without)]
     conn.execute(
         f"INSERT INTO jobs ({', '.join(c for c, _ in pairs)}) "
         f"VALUES ({', '.join('?' * len(pairs))})",
