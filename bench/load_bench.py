@@ -24,8 +24,11 @@ server; then while these attacks run together:
 
 Then the attacks stop, and the resident memory of the service process (and of the service
 with its worker processes) is read for a minute. Printed: the probe's p50, p99 and maximum,
-idle and under attack, their ratios, the attackers' own counts, memory at each stage, and
-PASS or FAIL per goal. Figures also go to ``bench/out/load_bench.json``.
+idle and under attack, their ratios, the service's processor time in each phase (with
+the machine's load, which on a shared machine moves the latencies more than the
+service does), the attackers' own counts, memory at each stage, and PASS or FAIL per
+goal. ``--attacks`` runs a subset, to see which attack moves the probe. Figures also go
+to ``bench/out/load_bench.json``.
 
 Run from the project root: ``python bench/load_bench.py`` (about three minutes on two
 cores), or ``python bench/load_bench.py --quick`` for a shorter run whose ratios are only
@@ -394,6 +397,39 @@ def attack_process(
     reports.put(mix.finish())
 
 
+# -- processor ------------------------------------------------------------------------
+
+
+@dataclass
+class ProcessorUse:
+    """The service's processor time over one phase, and the machine's load meanwhile.
+
+    Why: the probe's latencies depend on everything else the machine runs (on a shared
+    machine, much more than on the service), but the processor time the service itself
+    spends answering its attackers does not: it says whether a change made the service
+    cheaper to attack even when the latencies are too noisy to tell.
+    """
+
+    pid: int
+    started: float = 0.0
+    cpu_started: float = 0.0
+    share: float = float("nan")
+    load: float = float("nan")
+
+    def __enter__(self) -> ProcessorUse:
+        self.started, self.cpu_started = time.monotonic(), self._cpu()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        elapsed = time.monotonic() - self.started
+        self.share = (self._cpu() - self.cpu_started) / elapsed if elapsed > 0 else float("nan")
+        self.load = os.getloadavg()[0] / (os.cpu_count() or 1)
+
+    def _cpu(self) -> float:
+        times = psutil.Process(self.pid).cpu_times()
+        return float(times.user + times.system)
+
+
 # -- memory ---------------------------------------------------------------------------
 
 
@@ -525,7 +561,8 @@ def run(server: RunningServer, args: argparse.Namespace) -> int:
     time.sleep(2)
     baseline = resident(pid)
     print(f"probing the idle service ({args.probes} requests)...")
-    idle = probe(server, resource_id, count=args.probes, interval=args.interval)
+    with ProcessorUse(pid) as idle_cpu:
+        idle = probe(server, resource_id, count=args.probes, interval=args.interval)
 
     context = multiprocessing.get_context("spawn")
     stop, reports = context.Event(), context.Queue()
@@ -537,7 +574,8 @@ def run(server: RunningServer, args: argparse.Namespace) -> int:
         attack.start()
         time.sleep(args.ramp)
         print(f"probing under attack ({args.probes} requests)...")
-        attacked = probe(server, resource_id, count=args.probes, interval=args.interval)
+        with ProcessorUse(pid) as attack_cpu:
+            attacked = probe(server, resource_id, count=args.probes, interval=args.interval)
         stop.set()
         attackers = reports.get(timeout=180)
         attack.join(30)
@@ -564,6 +602,12 @@ def run(server: RunningServer, args: argparse.Namespace) -> int:
     print()
     print(table(["probe", "requests", "failures", "p50 ms", "p99 ms", "max ms"], rows))
     print(f"\nunder attack / idle: p50 {p50_ratio:.2f}x, p99 {p99_ratio:.2f}x")
+    print(
+        "service processor time, share of one core: "
+        f"idle {idle_cpu.share:.0%}, under attack {attack_cpu.share:.0%}; machine load per "
+        f"core meanwhile {idle_cpu.load:.1f} and {attack_cpu.load:.1f} (above 1, the "
+        "latencies measure the machine's other work as much as the service)"
+    )
     print("\nattackers:")
     for name, counts in attackers.items():
         shown = ", ".join(f"{what} {n}" for what, n in sorted(counts.items())) or "-"
@@ -592,6 +636,8 @@ def run(server: RunningServer, args: argparse.Namespace) -> int:
             "options": {k: str(v) for k, v in vars(args).items()},
             "probe": {"idle": idle_figures, "under_attack": attack_figures},
             "ratios": {"p50": p50_ratio, "p99": p99_ratio},
+            "service_cpu_share": {"idle": idle_cpu.share, "under_attack": attack_cpu.share},
+            "load_per_core": {"idle": idle_cpu.load, "under_attack": attack_cpu.load},
             "attackers": attackers,
             "memory_bytes": {
                 "before": baseline,

@@ -125,3 +125,56 @@ def test_a_section_naming_no_contract_is_a_warning(tmp_path: Path) -> None:
     finally:
         server.kill()
     assert "the settings section [adqll] names no installed contract" in "".join(server.log)
+
+
+def test_the_event_loop_takes_a_large_body_in_few_reads(tmp_path: Path) -> None:
+    """Each read is a turn of the event loop, which asks every connection whether it is
+    readable: with waitress's 8 KiB reads a 1 MiB body took 128 turns at least."""
+    import socket
+    import threading
+
+    from wsrf_uws.server import RECEIVE_BYTES, build_application, http_server
+    from wsrf_uws.settings import Settings
+
+    settings = Settings()
+    service = build_test_service(tmp_path, contracts=[StepsContract])
+    listener = socket.create_server(("127.0.0.1", 0))
+    server = http_server(settings, build_application(settings, service), listener)
+    assert server.adj.recv_bytes == RECEIVE_BYTES
+    reads: list[int] = []
+    guarded = server.channel_class
+
+    class CountingChannel(guarded):  # type: ignore[misc, valid-type]
+        def recv(self, buffer_size: int) -> bytes:
+            data: bytes = super().recv(buffer_size)
+            reads.append(len(data))
+            return data
+
+    server.channel_class = CountingChannel
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            server.asyncore.loop(timeout=0.05, map=server._map, count=1)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    body = b"<x>" + b" " * (1024 * 1024) + b"</x>"
+    try:
+        port = listener.getsockname()[1]
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/uws/steps",
+            data=body,
+            headers={"Content-Type": "text/xml; charset=utf-8"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:  # not SOAP: a fault
+            urllib.request.urlopen(request, timeout=30)
+        assert refused.value.code in (400, 500)
+    finally:
+        stop.set()
+        thread.join(10)
+        server.close()
+        server.task_dispatcher.shutdown()
+        service.shutdown()
+    assert sum(reads) >= len(body)
+    assert len(reads) < len(body) // (8 * 1024), len(reads)

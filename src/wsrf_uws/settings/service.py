@@ -99,7 +99,19 @@ class Settings(BaseSettings):
         ge=0,
         le=19,
         description="Niceness added to job processes, so that answering requests goes "
-        "before running jobs when the processors are busy; 0 = the service's own.",
+        "before running jobs when the processors are busy; above 0, each job also leads a "
+        "session of its own whose scheduling group (Linux autogroup) gets this niceness, so "
+        "that its processor time is not counted against the service's. 0 = the service's "
+        "own.",
+    )
+    spare_processes: int = Field(
+        2,
+        ge=0,
+        le=8,
+        description="Prepared spare job processes kept for each contract with a prepare_run "
+        "hook (adql): each is forked while none of the contract's jobs runs, runs the hook, "
+        "and takes a next job at once; with 2, a job right behind another still finds one "
+        "ready. Each costs memory (a prepared adql spare: MEMORY_TBD). 0 = none.",
     )
     job_memory_bytes: int = Field(
         2 * 1024**3,
