@@ -60,6 +60,7 @@ import psutil
 
 from wsrf_uws.accounts import UsersFile
 from wsrf_uws.client import Service
+from wsrf_uws.execution.scheduling_group import lead_own_session
 from wsrf_uws.settings import Settings
 from wsrf_uws.testing.server import RunningServer
 
@@ -388,9 +389,15 @@ def attack_process(
     A process of its own at the lowest priority: the attackers of a real service are
     other hosts, and here they share the service's processors; at niceness 19 they take
     only what the service leaves, so the figures measure the service, not a contest
-    between the benchmark and the service for two cores.
+    between the benchmark and the service for two cores. In a session of its own, whose
+    scheduling group is at niceness 19 too: on a kernel that groups processes by session
+    (``sched_autogroup``), niceness ranks a process only within its group, and in the
+    benchmark's session the attackers' processor time would be charged to the group the
+    service shares with the benchmark (as it was for the jobs: see
+    :mod:`wsrf_uws.execution.scheduling_group`).
     """
     os.nice(19)
+    lead_own_session(nice=19)
     mix = AttackMix(base_url, large_result=large_result)
     mix.start(names)
     stop.wait()
