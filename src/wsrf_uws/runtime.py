@@ -186,6 +186,7 @@ def local_executor(
         max_running=max_running,
         nice=settings.job_nice,
         preload=preload_plan(registry),
+        spare_processes=settings.spare_processes,
     )
 
 

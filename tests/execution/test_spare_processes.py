@@ -4,7 +4,9 @@ Real warm parents, real spares, real signals (``wsrf_uws.execution.spares``): a 
 contract with ``prepare_run`` runs in the spare that prepared for it, under a job's
 limits; a spare holds no slot and is no running job; a killed spare is replaced; abort and
 executionDuration stop the tree of a job that ran in a spare; a failing hook is reported
-once and its jobs start as plain warm forks; shutdown leaves no spare behind. The
+once and its jobs start as plain warm forks; shutdown leaves no spare behind. With
+``spare_processes`` 2, two spares are kept (prepared one at a time) and serve two jobs in
+a row; with 0 there is none. The
 ``adql`` contract's hook (DuckDB started, catalogue attached, metadata read) gives the
 same answers as a run that opens its own catalogue, locked down the same way.
 """
@@ -224,6 +226,63 @@ def test_shutdown_leaves_no_spare_behind(tmp_path: Path) -> None:
         assert warm is not None and warm.pid is not None
         warm_pid = warm.pid
     assert alive([spare, warm_pid]) == []
+
+
+def ready_spares(service: JobService, count: int, *, not_pids: set[int]) -> list[int]:
+    """The pids of the contract's ready spares, oldest first, once ``count`` spares none of
+    ``not_pids`` are ready."""
+    deadline = time.monotonic() + SAFETY
+    while True:
+        pids = executor(service).spare_pids("steps")
+        if len(pids) == count and not_pids.isdisjoint(pids):
+            return pids
+        assert time.monotonic() < deadline, f"{count} spares never became ready: {pids}"
+        time.sleep(0.01)
+
+
+def test_two_spares_are_kept_and_serve_two_jobs_in_a_row(tmp_path: Path) -> None:
+    with build_test_service(
+        tmp_path / "data", contracts=[PreparedSteps], slots=1, spare_processes=2
+    ) as svc:
+        prepared_report(svc, start(svc, steps_jdl(1, 0)))
+        spares = ready_spares(svc, 2, not_pids=set())
+        warm = executor(svc).warm_parent("steps")
+        assert warm is not None and warm.pid is not None
+        warm_pid = warm.pid
+        assert {psutil.Process(pid).ppid() for pid in spares} == {warm_pid}
+        assert executor(svc).active() == {}  # spares are no running jobs
+
+        # Submitted back to back, with one slot: each finds a spare ready, oldest first.
+        jobs = [start(svc, steps_jdl(1, 0)), start(svc, steps_jdl(1, 0))]
+        reports = [prepared_report(svc, job) for job in jobs]
+        assert [report["pid"] for report in reports] == spares
+        assert all(report["prepared"] is not None for report in reports)
+        assert all(ends(pid) for pid in spares)  # one job each
+
+        refilled = ready_spares(svc, 2, not_pids=set(spares))  # kept full once idle
+    assert alive([*refilled, warm_pid]) == []  # none left behind at shutdown
+
+
+def test_spares_are_prepared_one_at_a_time(tmp_path: Path) -> None:
+    with build_test_service(
+        tmp_path / "data", contracts=[SlowPreparedSteps], spare_processes=2
+    ) as svc:
+        first = prepared_report(svc, start(svc, steps_jdl(1, 0)))
+        preparing = preparing_spare(svc, not_pid=first["pid"])
+        # The second is forked once the first is ready, not beside it.
+        assert [pid for pid in living_children(svc) if pid != first["pid"]] == [preparing]
+        assert ready_spares(svc, 2, not_pids=set())[0] == preparing
+
+
+def test_no_spare_is_made_when_spare_processes_is_0(tmp_path: Path) -> None:
+    with build_test_service(tmp_path / "data", contracts=[PreparedSteps], spare_processes=0) as svc:
+        reports = [prepared_report(svc, start(svc, steps_jdl(1, 0))) for _ in range(3)]
+        assert [report["prepared"] for report in reports] == [None, None, None]
+        assert executor(svc).spare_pids("steps") == []
+        deadline = time.monotonic() + SAFETY
+        while living_children(svc):  # the last job's process may still be exiting
+            assert time.monotonic() < deadline, "a process waits for a job"
+            time.sleep(0.01)
 
 
 # -- adql ----------------------------------------------------------------------------------

@@ -109,8 +109,9 @@ class LocalExecutor(Executor):
     contract's name then stays queued while its warm parent starts, and is claimed once it
     can start at once. A contract not named there gets its warm parent when its first job
     is claimed, and that job waits for it in EXECUTING. A contract with a
-    :meth:`~wsrf_uws.core.contract.Contract.prepare_run` hook also gets a prepared spare
-    job process (:mod:`.spares`), which takes its next job; spares hold no slot. ``nice``
+    :meth:`~wsrf_uws.core.contract.Contract.prepare_run` hook also gets up to
+    ``spare_processes`` prepared spare job processes (:mod:`.spares`), which take its next
+    jobs (0: none); spares hold no slot. ``nice``
     is added to each worker's scheduling niceness (and so to every process a job
     starts): jobs then take the processor only when the service's request threads leave
     it.
@@ -125,6 +126,7 @@ class LocalExecutor(Executor):
         max_running: Callable[[str], int] | None = None,
         nice: int = 0,
         preload: Mapping[str, Sequence[str]] | None = None,
+        spare_processes: int = 1,
     ) -> None:
         if slots < 1:
             raise ValueError("slots must be at least 1")
@@ -137,8 +139,8 @@ class LocalExecutor(Executor):
             self._ctx.set_forkserver_preload(["wsrf_uws.execution.worker"])
         #: The warm parent of each contract that has run a job, by contract name.
         self._warm: dict[str, WarmParent] = {}
-        #: The prepared spare job process of each contract that declares a hook.
-        self._spares = Spares(nice=nice)
+        #: The prepared spare job processes of each contract that declares a hook.
+        self._spares = Spares(per_contract=spare_processes, nice=nice)
         self._preload = {name: list(modules) for name, modules in (preload or {}).items()}
         self.slots = slots
         self.kill_grace = kill_grace
@@ -256,7 +258,13 @@ class LocalExecutor(Executor):
     def spare_pid(self, contract: str) -> int | None:
         """The pid of the spare process ready for ``contract``'s next job (:mod:`.spares`),
         or None while there is none."""
-        return self._spares.ready_pid(contract)
+        pids = self._spares.ready_pids(contract)
+        return pids[0] if pids else None
+
+    def spare_pids(self, contract: str) -> list[int]:
+        """The pids of ``contract``'s spare processes that are ready, the next job's
+        first (:mod:`.spares`)."""
+        return self._spares.ready_pids(contract)
 
     def warm_parent(self, contract: str) -> WarmParent | None:
         """The warm parent of ``contract``'s jobs (None before its first job, or with a

@@ -1,14 +1,17 @@
-"""Spare job processes: a contract's next job process, forked and prepared before its job.
+"""Spare job processes: a contract's next job processes, forked and prepared before their jobs.
 
 A contract whose runs all begin alike declares
 :meth:`~wsrf_uws.core.contract.Contract.prepare_run` (``adql``: start DuckDB, attach the
 catalogue, read its metadata: 25 to 35 ms). For such a contract the local executor keeps
-one *spare*: a job process forked from the contract's warm parent, which has run that hook
-(:mod:`.spare_process`) and waits for its job. A job is handed to the spare, ready or still
-preparing (it then waits only for the rest of the hook, less than a plain fork and the
-whole hook would take), and the next spare is forked as soon as no job of the contract
-runs (:meth:`Spares.replenish` says why). Each job still runs in a process of its own,
-which an abort, an execution duration or a restart stops exactly as any other.
+up to ``per_contract`` *spares* (the ``spare_processes`` setting): job processes forked
+from the contract's warm parent, which have run that hook (:mod:`.spare_process`) and wait
+for their jobs. A job is handed to a ready spare, or else to one still preparing (it then
+waits only for the rest of the hook, less than a plain fork and the whole hook would
+take). Spares are forked, one preparing at a time, while no job of the contract runs
+(:meth:`Spares.replenish` says why): with two, the second job of a burst finds one ready
+too, though in a steady stream of jobs each replacement still prepares beside a job (on
+two shared cores, measured no faster than one spare). Each job still runs in a process of
+its own, which an abort, an execution duration or a restart stops exactly as any other.
 
 A spare is no job: it holds no slot, is not listed as running, and is not recorded
 anywhere. What it is made from (the contract, the job's address-space limit) is learnt
@@ -18,7 +21,7 @@ a hook that fails, or an unused spare that takes longer than :data:`PREPARE_TIME
 prepare, is reported once in the log and the contract's jobs go on starting as plain warm
 forks (a job handed to a spare whose hook then fails runs unprepared; its own execution
 duration bounds a hook that never returns). :meth:`Spares.close` kills every spare. Only
-the executor's supervisor thread calls a :class:`Spares`, but :meth:`Spares.ready_pid`.
+the executor's supervisor thread calls a :class:`Spares`, but :meth:`Spares.ready_pids`.
 """
 
 from __future__ import annotations
@@ -55,31 +58,44 @@ class _Spare:
 
 
 class Spares:
-    """The spare of each contract that has one (see the module's description)."""
+    """The spares of each contract that has them (see the module's description).
 
-    def __init__(self, *, nice: int = 0) -> None:
+    ``per_contract``: how many spares each such contract keeps; 0 makes none.
+    """
+
+    def __init__(self, *, per_contract: int = 1, nice: int = 0) -> None:
+        if per_contract < 0:
+            raise ValueError("per_contract must be at least 0")
+        self.per_contract = per_contract
         self.nice = nice
-        #: What each contract's spare is made from, learnt from its last job.
+        #: What each contract's spares are made from, learnt from its last job.
         self._orders: dict[str, SpareOrder] = {}
-        self._spares: dict[str, _Spare] = {}
+        #: Each contract's spares, oldest first. A list is replaced, never changed in
+        #: place, so that :meth:`ready_pids` reads a whole one from any thread.
+        self._spares: dict[str, tuple[_Spare, ...]] = {}
         #: Contracts whose spares failed: their jobs start as plain warm forks.
         self._given_up: set[str] = set()
         self._deaths: dict[str, int] = {}
 
     def take(self, spec: RunSpec) -> tuple[WarmProcess, Connection] | None:
-        """The spare for ``spec``'s job, its spec sent, or None: start it otherwise.
+        """A spare for ``spec``'s job, its spec sent, or None: start it otherwise.
 
-        A spare still preparing says how its hook went on the run's connection, where
-        the executor hands the :class:`~.spare_process.SpareReady` to :meth:`report`.
+        A ready spare is taken first, else the oldest still preparing. A spare still
+        preparing says how its hook went on the run's connection, where the executor
+        hands the :class:`~.spare_process.SpareReady` to :meth:`report`.
         """
         name = spec.contract.name
-        spare = self._spares.get(name)
-        if spare is None or (not spare.ready and time.monotonic() >= spare.prepare_by):
+        for stale in [s for s in self._of(name) if s.order.memory_bytes != spec.memory_bytes]:
+            self._remove(name, stale)  # prepared under other limits: the next get the job's
+            self._discard(stale)
+        now = time.monotonic()
+        spares = self._of(name)
+        spare = next((s for s in spares if s.ready), None) or next(
+            (s for s in spares if now < s.prepare_by), None
+        )
+        if spare is None:
             return None
-        del self._spares[name]
-        if spare.order.memory_bytes != spec.memory_bytes:
-            self._discard(spare)  # prepared under other limits: the next one gets the job's
-            return None
+        self._remove(name, spare)
         try:
             spare.conn.send(spec)
         except (OSError, ValueError):
@@ -89,25 +105,28 @@ class Spares:
         return spare.process, spare.conn
 
     def want(self, spec: RunSpec) -> None:
-        """Keep a spare for the next job of ``spec``'s contract (if it prepares runs)."""
+        """Keep spares for the next jobs of ``spec``'s contract (if it prepares runs)."""
         contract = spec.contract
-        if contract.prepares_runs and contract.name not in self._given_up:
+        if self.per_contract and contract.prepares_runs and contract.name not in self._given_up:
             self._orders[contract.name] = SpareOrder(contract, spec.memory_bytes, self.nice)
 
     def replenish(self, warm_parent_of: dict[str, WarmParent], *, busy: set[str]) -> None:
-        """Fork a spare for every contract that wants one and has none, where its warm
-        parent is ready and none of its jobs runs (``busy``: the contracts with a job
-        that has not reported its outcome yet). The others are tried at the next call.
+        """Fork a spare for every contract that wants more, where its warm parent is
+        ready, none of its jobs runs (``busy``: the contracts with a job that has not
+        reported its outcome yet) and none of its spares is still preparing. The others
+        are tried at the next call (the supervisor calls again when a spare is ready).
 
         Why not while a job of the contract runs: the hook's work (DuckDB starts eight
         threads) would take the processor from that job, and measured on two cores it
-        cost a tiny query more than the spare saved the next one.
+        cost a tiny query more than the spare saved the next one. Why one preparing at a
+        time: a job that arrives meanwhile then shares the processors with one hook only.
         """
         for name, order in self._orders.items():
             warm = warm_parent_of.get(name)
-            if name in self._spares or name in busy or warm is None:
+            spares = self._of(name)
+            if len(spares) >= self.per_contract or name in busy or warm is None:
                 continue
-            if warm.state is not WarmState.READY:
+            if warm.state is not WarmState.READY or not all(s.ready for s in spares):
                 continue
             ours, theirs = Pipe()
             try:
@@ -125,7 +144,7 @@ class Spares:
                 log.warning("a spare of %s could not be started: %s", name, exc)
                 self._discard(spare)
                 continue
-            self._spares[name] = spare
+            self._spares[name] = (*spares, spare)
 
     def report(self, contract: str, report: SpareReady) -> None:
         """How the hook of a spare taken while preparing went (read on its job's
@@ -139,7 +158,7 @@ class Spares:
         """What the supervisor waits on for the spares: their ends, and the reports of
         those not ready yet."""
         found: list[Any] = []
-        for spare in self._spares.values():
+        for spare in self._all():
             found.append(spare.process.sentinel)
             if not spare.ready:
                 found.append(spare.conn)
@@ -147,37 +166,53 @@ class Spares:
 
     def next_deadline(self) -> float | None:
         """The soonest instant (monotonic) a spare's preparation times out, or None."""
-        times = [s.prepare_by for s in self._spares.values() if not s.ready]
+        times = [s.prepare_by for s in self._all() if not s.ready]
         return min(times) if times else None
 
     def serve(self, ready: set[Any]) -> None:
         """Apply what ``ready`` (from the supervisor's wait) says of the spares: a spare
         prepared, failed, timed out or ended."""
         now = time.monotonic()
-        for name, spare in list(self._spares.items()):
-            if not spare.ready and spare.conn in ready:
-                self._read_report(name, spare)  # first: a failed hook's spare ends after it
-                if self._spares.get(name) is not spare:
-                    continue  # given up
-            if spare.process.sentinel in ready and spare.process.reap():
-                del self._spares[name]
-                self._died(name, spare)
-            elif not spare.ready and now >= spare.prepare_by:
-                self._give_up(name, f"its preparation took more than {PREPARE_TIMEOUT:g} s")
+        for name, spares in list(self._spares.items()):
+            for spare in spares:
+                if not spare.ready and spare.conn in ready:
+                    self._read_report(name, spare)  # first: a failed hook's spare ends after it
+                    if name in self._given_up:
+                        break  # its spares are gone
+                if spare.process.sentinel in ready and spare.process.reap():
+                    self._remove(name, spare)
+                    self._died(name, spare)
+                elif not spare.ready and now >= spare.prepare_by:
+                    self._give_up(name, f"its preparation took more than {PREPARE_TIMEOUT:g} s")
+                if name in self._given_up:
+                    break
 
     def close(self) -> None:
         """Kill every spare and make no more."""
         self._orders.clear()
         for name in list(self._spares):
-            self._discard(self._spares.pop(name))
+            for spare in self._spares.pop(name):
+                self._discard(spare)
 
-    def ready_pid(self, contract: str) -> int | None:
-        """The pid of ``contract``'s spare if it is ready for a job (for tests and
-        operators; safe from any thread)."""
-        spare = self._spares.get(contract)
-        return spare.process.pid if spare is not None and spare.ready else None
+    def ready_pids(self, contract: str) -> list[int]:
+        """The pids of ``contract``'s spares that are ready for a job, oldest first (for
+        tests and operators; safe from any thread)."""
+        return [s.process.pid for s in self._spares.get(contract, ()) if s.ready]
 
     # -- inside -------------------------------------------------------------------------
+
+    def _of(self, name: str) -> tuple[_Spare, ...]:
+        return self._spares.get(name, ())
+
+    def _all(self) -> list[_Spare]:
+        return [spare for spares in self._spares.values() for spare in spares]
+
+    def _remove(self, name: str, spare: _Spare) -> None:
+        left = tuple(s for s in self._of(name) if s is not spare)
+        if left:
+            self._spares[name] = left
+        else:
+            self._spares.pop(name, None)
 
     def _read_report(self, name: str, spare: _Spare) -> None:
         try:
@@ -200,7 +235,7 @@ class Spares:
             self._give_up(name, f"{deaths} spares in a row ended before their job came")
         else:
             log.warning(
-                "the spare of %s (pid %d) ended unused; starting another", name, spare.process.pid
+                "a spare of %s (pid %d) ended unused; starting another", name, spare.process.pid
             )
 
     def _give_up(self, name: str, why: str, detail: str | None = None) -> None:
@@ -213,8 +248,7 @@ class Spares:
             )
         self._given_up.add(name)
         self._orders.pop(name, None)
-        spare = self._spares.pop(name, None)
-        if spare is not None:
+        for spare in self._spares.pop(name, ()):
             self._discard(spare)
 
     def _discard(self, spare: _Spare) -> None:
