@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -535,3 +536,31 @@ def test_new_limits_must_be_positive() -> None:
         Limits(processes=0)
     with pytest.raises(ValueError, match="output_bytes"):
         Limits(output_bytes=0)
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self/autogroup").exists(), reason="the kernel does not group by session"
+)
+def test_the_applications_session_group_takes_the_jobs_niceness(tmp_path: Path) -> None:
+    """The application leads a session of its own, a scheduling group at niceness 0 unless
+    the sandbox gives it the job's: its processor time would then compete with the service
+    as an equal, whatever its processes' niceness. Run in a process of its own, at
+    niceness 6, as a job process would be."""
+    code = f"""
+        import os, sys
+        from pathlib import Path
+        from wsrf_uws.jdl.cea.sandbox import Limits, run_application, scrubbed_environment
+        os.nice(6)
+        folder = Path({str(tmp_path)!r})
+        run_application(
+            ["/bin/sh", "-c", "sleep 0.5; cat /proc/self/autogroup"],
+            cwd=folder,
+            env=scrubbed_environment(folder),
+            limits=Limits(wall_seconds=20),
+            stdout=folder / "out.txt",
+            stderr=folder / "err.txt",
+        )
+        """
+    subprocess.run(python(code), check=True, timeout=60)
+    shown = (tmp_path / "out.txt").read_text()
+    assert shown.rstrip().endswith(" nice 6"), shown

@@ -273,6 +273,9 @@ def run_application(
         finally:
             output.started()
         processes.started(proc)
+        # Its new session is a scheduling group of its own, at niceness 0 unless told:
+        # the job's niceness would otherwise rank the application only within it.
+        _set_session_nice(proc.pid, nice=os.nice(0))
         # setsid() in the child made it the leader of a new group named after its pid.
         run = _Run(proc, pgid=proc.pid, processes=processes, output=output)
         try:
@@ -443,6 +446,15 @@ def _preexec_function(
             setrlimit(which, pair)
 
     return preexec
+
+
+def _set_session_nice(pid: int, *, nice: int) -> None:
+    """The niceness of the scheduling group of the session ``pid`` leads, if above 0 and
+    the kernel groups by session (as ``wsrf_uws.execution.scheduling_group`` does for
+    job processes; a contract does not import the executor)."""
+    if nice > 0:
+        with contextlib.suppress(OSError):
+            Path(f"/proc/{pid}/autogroup").write_text(f"{nice}\n")
 
 
 def _signal_group(pgid: int, sig: int) -> bool:
