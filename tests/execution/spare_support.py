@@ -83,3 +83,19 @@ class SlowFailingSteps(PreparedSteps):
     def prepare_run(self) -> PreparedState:
         time.sleep(SLOW_HOOK_SECONDS)
         raise RuntimeError(HOOK_FAILURE)
+
+
+#: The environment variable naming the file :class:`GatedPreparedSteps`'s hook waits for.
+GATE_VARIABLE = "WSRF_UWS_TEST_SPARE_GATE"
+
+
+class GatedPreparedSteps(PreparedSteps):
+    """``steps`` whose hook waits until the file named by ``$WSRF_UWS_TEST_SPARE_GATE``
+    exists (two minutes at most): a spare that stays preparing until the test says."""
+
+    def prepare_run(self) -> PreparedState:
+        gate = Path(os.environ[GATE_VARIABLE])
+        deadline = time.monotonic() + 120
+        while not gate.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return PreparedState()

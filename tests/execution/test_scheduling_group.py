@@ -1,9 +1,10 @@
-"""Job processes lead sessions of their own, their scheduling group at the job niceness.
+"""Job processes run in a session of their own, its scheduling group at the job niceness.
 
-A real server runs a ``steps`` job; while it executes, its worker leads a session (so a
-scheduling group, where the kernel groups by session) of its own, which the service's
-process does not share, and that group has the configured niceness. Without it, a job
-at niceness 19 still spent its service's group's share of the processors.
+A real server runs a ``steps`` job; while it executes, its worker is in a session (so a
+scheduling group, where the kernel groups by session) that the service's process does
+not share: the session its warm parent leads, which has the configured niceness.
+Without it, a job at niceness 19 still spent its service's group's share of the
+processors.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def workers(service_pid: int) -> list[psutil.Process]:
     return found
 
 
-def test_a_job_leads_a_session_of_its_own_at_the_job_niceness(tmp_path: Path) -> None:
+def test_a_job_runs_in_its_warm_parents_session_at_the_job_niceness(tmp_path: Path) -> None:
     with running_server(tmp_path, env={"WSRF_UWS_JOB_NICE": "7"}) as server:
         assert server.process is not None
         service_pid = server.process.pid
@@ -44,6 +45,8 @@ def test_a_job_leads_a_session_of_its_own_at_the_job_niceness(tmp_path: Path) ->
         deadline = time.monotonic() + 30
         sessions: dict[int, int] = {}
         groups: dict[int, int | None] = {}
+        parents: dict[int, int] = {}
+        process_groups: dict[int, int] = {}
         while time.monotonic() < deadline and not sessions:
             time.sleep(0.2)
             if job.phase != "EXECUTING":
@@ -53,13 +56,17 @@ def test_a_job_leads_a_session_of_its_own_at_the_job_niceness(tmp_path: Path) ->
                     if worker.nice() == psutil.Process(service_pid).nice() + 7:
                         sessions[worker.pid] = os.getsid(worker.pid)
                         groups[worker.pid] = autogroup_nice(worker.pid)
+                        parents[worker.pid] = worker.ppid()
+                        process_groups[worker.pid] = os.getpgid(worker.pid)
                 except (psutil.NoSuchProcess, ProcessLookupError):
                     continue
         service_session = os.getsid(service_pid)
         job.destroy()
     assert sessions, "no job process was seen executing"
     for pid, session in sessions.items():
-        assert session == pid != service_session
+        # Its warm parent leads the session; the job leads its own process group.
+        assert session == parents[pid] != service_session
+        assert process_groups[pid] == pid
         if GROUPED:
             assert groups[pid] == 7
 

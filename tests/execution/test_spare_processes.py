@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,8 +27,10 @@ import duckdb
 import psutil
 import pytest
 from spare_support import (
+    GATE_VARIABLE,
     HOOK_FAILURE,
     FailingPrepareSteps,
+    GatedPreparedSteps,
     PreparedSteps,
     SlowFailingSteps,
     SlowPreparedSteps,
@@ -390,3 +393,32 @@ def test_a_job_handed_to_a_spare_whose_hook_fails_runs_unprepared(
     reports = [r.getMessage() for r in caplog.records]
     assert len(reports) == 1, reports
     assert HOOK_FAILURE in reports[0] and "plain warm forks" in reports[0]
+
+
+def test_a_large_job_handed_to_a_spare_still_preparing_does_not_hold_up_the_executor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spare reads its job's spec while its hook runs: a spec larger than the
+    connection's buffer (a 3 MiB description here) would otherwise keep the executor's
+    supervisor, and every caller of the executor, waiting until the hook is done."""
+    gate = tmp_path / "gate"
+    monkeypatch.setenv(GATE_VARIABLE, str(gate))
+    large = steps_jdl(1, 0).replace(b"</job>", b"<!--" + b"x" * (3 * 1024**2) + b"--></job>")
+    with build_test_service(tmp_path / "data", contracts=[GatedPreparedSteps]) as svc:
+        first = prepared_report(svc, start(svc, steps_jdl(1, 0)))
+        spare = preparing_spare(svc, not_pid=first["pid"])
+        resource_id = start(svc, large)
+
+        def until_it_runs() -> None:
+            while resource_id not in executor(svc).active():
+                time.sleep(0.01)
+
+        watching = threading.Thread(target=until_it_runs, daemon=True)
+        watching.start()
+        watching.join(SAFETY)
+        still_blocked = watching.is_alive()
+        gate.touch()  # the hook ends either way, and the job with it
+        assert not still_blocked, "the executor waited for the spare's hook"
+        report = prepared_report(svc, resource_id)
+        assert report["pid"] == spare
+        assert report["prepared"] is not None and report["prepared"]["pid"] == spare

@@ -440,7 +440,7 @@ class LocalExecutor(Executor):
     def _warm_parent_of(self, contract: str, modules: Sequence[str]) -> WarmParent:
         warm = self._warm.get(contract)
         if warm is None:
-            warm = WarmParent(contract, modules, on_change=self._wake)
+            warm = WarmParent(contract, modules, nice=self.nice, on_change=self._wake)
             self._warm[contract] = warm
             warm.start()
         return warm

@@ -37,9 +37,20 @@ def lead_own_session(*, nice: int) -> None:
     asks; a kernel without the file, or one that refuses, leaves it at 0.
     """
     os.setsid()
+    set_session_nice("self", nice=nice)
+
+
+def set_session_nice(pid: int | str, *, nice: int) -> None:
+    """Give the scheduling group of the session ``pid`` leads the niceness ``nice`` (if
+    above 0); best effort, as in :func:`lead_own_session`.
+
+    Without ``CAP_SYS_ADMIN`` the kernel takes one such change every 100 ms on the whole
+    machine, and refuses the others: so a warm parent's session gets it once, and the
+    job processes it forks share that session (see :func:`~.worker.enter_job_limits`).
+    """
     if nice > 0:
         with suppress(OSError):
-            AUTOGROUP.write_text(f"{nice}\n")
+            Path(f"/proc/{pid}/autogroup").write_text(f"{nice}\n")
 
 
 def autogroup_nice(pid: int | str = "self") -> int | None:

@@ -14,6 +14,7 @@ job and ends with it, as every job process does. A hook that fails is reported i
 
 from __future__ import annotations
 
+import threading
 import traceback
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -42,19 +43,38 @@ class SpareReady:
     detail: str | None = None
 
 
-def prepare_spare(order: SpareOrder, conn: Connection) -> Any:
-    """Become a job process under ``order``'s limits, run the contract's hook, report.
+def prepare_spare(order: SpareOrder, conn: Connection) -> tuple[Any, Any]:
+    """Become a job process under ``order``'s limits, run the contract's hook, report,
+    and wait for the job: returns what the hook returned (None if it failed: the failure
+    is reported, and the job prepares itself) and the job's spec.
 
-    Returns what the hook returned, for the run: None if it failed (the failure is
-    reported, and the job, if one comes, prepares itself). Raises OSError if the executor
-    is gone.
+    The spec is read while the hook runs, by a thread: the executor may hand its job to
+    this spare before the hook is done, and a spec larger than the connection's buffer
+    would otherwise keep the executor's ``send`` (and the executor with it) waiting for
+    the hook. Raises what reading the spec raised (EOFError or OSError: the executor is
+    gone).
     """
-    enter_job_limits(order.nice)
+    enter_job_limits(order.nice, own_session=False)  # the warm parent's session
     limit_address_space(order.memory_bytes)
+    received: list[Any] = []
+    failed: list[BaseException] = []
+
+    def receive() -> None:
+        try:
+            received.append(conn.recv())
+        except BaseException as exc:  # raised again in the main thread
+            failed.append(exc)
+
+    reader = threading.Thread(target=receive, name="spare-spec", daemon=True)
+    reader.start()
+    prepared: Any = None
     try:
         prepared = order.contract.prepare_run()
     except Exception as exc:  # any failure is the contract's, and reported
         conn.send(SpareReady(f"{type(exc).__name__}: {exc}", traceback.format_exc()))
-        return None
-    conn.send(SpareReady())
-    return prepared
+    else:
+        conn.send(SpareReady())
+    reader.join()
+    if failed:
+        raise failed[0]
+    return prepared, received[0]

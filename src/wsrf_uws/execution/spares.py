@@ -121,30 +121,45 @@ class Spares:
         cost a tiny query more than the spare saved the next one. Why one preparing at a
         time: a job that arrives meanwhile then shares the processors with one hook only.
         """
-        for name, order in self._orders.items():
+        for name, order in list(self._orders.items()):
             warm = warm_parent_of.get(name)
             spares = self._of(name)
             if len(spares) >= self.per_contract or name in busy or warm is None:
                 continue
             if warm.state is not WarmState.READY or not all(s.ready for s in spares):
                 continue
-            ours, theirs = Pipe()
             try:
-                process = warm.fork(theirs)
-            except WarmParentUnavailable:
-                ours.close()
+                spare = self._fork(name, order, warm)
+            except Exception as exc:  # out of descriptors, an order that cannot be sent...
+                # ... must not end the supervisor thread, which calls this.
+                self._give_up(name, f"a spare could not be started: {type(exc).__name__}: {exc}")
                 continue
-            finally:
-                theirs.close()
-            spare = _Spare(order, process, ours, time.monotonic() + PREPARE_TIMEOUT)
-            try:
-                ours.send(job_setup(nice=self.nice))
-                ours.send(order)
-            except (OSError, ValueError) as exc:
+            if spare is not None:
+                self._spares[name] = (*spares, spare)
+
+    def _fork(self, name: str, order: SpareOrder, warm: WarmParent) -> _Spare | None:
+        """A new spare of ``name``, its order sent; None if its warm parent is gone."""
+        ours, theirs = Pipe()
+        try:
+            process = warm.fork(theirs)
+        except BaseException as exc:
+            ours.close()
+            if isinstance(exc, WarmParentUnavailable):
+                return None
+            raise
+        finally:
+            theirs.close()
+        spare = _Spare(order, process, ours, time.monotonic() + PREPARE_TIMEOUT)
+        try:
+            ours.send(job_setup(nice=self.nice))
+            ours.send(order)
+        except BaseException as exc:
+            self._discard(spare)
+            if isinstance(exc, OSError | ValueError):
                 log.warning("a spare of %s could not be started: %s", name, exc)
-                self._discard(spare)
-                continue
-            self._spares[name] = (*spares, spare)
+                return None
+            raise
+        return spare
 
     def report(self, contract: str, report: SpareReady) -> None:
         """How the hook of a spare taken while preparing went (read on its job's

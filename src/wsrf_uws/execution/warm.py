@@ -40,6 +40,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from ..core.contract import Contract
+from .scheduling_group import set_session_nice
 from .zygote import ARROW_MALLOC_CONF, ARROW_NO_THREAD, STATUS
 
 log = logging.getLogger(__name__)
@@ -104,9 +105,13 @@ class WarmParent:
         contract: str,
         modules: Sequence[str],
         *,
+        nice: int = 0,
         on_change: Callable[[], None] = lambda: None,
     ) -> None:
         self.contract = contract
+        #: The job niceness: with it, the warm parent leads a session of its own whose
+        #: scheduling group has that niceness, shared by the jobs it forks.
+        self.nice = nice
         self.modules = list(modules)
         #: Modules not preloaded, and why (their jobs import them when they start).
         self.failures: dict[str, str] = {}
@@ -243,7 +248,9 @@ class WarmParent:
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,
                 env=environment,
+                start_new_session=self.nice > 0,
             )
+            set_session_nice(process.pid, nice=self.nice)
         except OSError as exc:
             log.error("the warm parent of %s could not be started: %s", self.contract, exc)
             ours.close()

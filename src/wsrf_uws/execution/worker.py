@@ -28,6 +28,9 @@ from .messages import RunCompleted, RunEnd, RunFailed
 from .processes import descendants, signal_tree
 from .scheduling_group import lead_own_session
 
+#: Seconds a job process gives the close of what its contract prepared, after its outcome.
+CLOSE_SECONDS = 5.0
+
 
 class JobInterrupted(BaseException):
     """Raised in the job's main thread when the executor asks it to stop (SIGTERM).
@@ -56,13 +59,20 @@ def _watch_service(conn: Connection, finished: threading.Event) -> None:
         os.killpg(0, signal.SIGKILL)
 
 
-def enter_job_limits(nice: int) -> None:
+def enter_job_limits(nice: int, *, own_session: bool = True) -> None:
     """Add ``nice`` to this process's niceness and make it lead a process group of its
-    own (once: a spare does this before preparing, its job does not again)."""
+    own (once: a spare does this before preparing, its job does not again).
+
+    With ``nice`` and ``own_session``, the group is a session of its own whose scheduling
+    group has that niceness (:mod:`.scheduling_group`). A process forked from a warm
+    parent passes ``own_session=False``: the warm parent leads such a session already
+    (:class:`~.warm.WarmParent`), which its jobs share, so the group's niceness is set
+    once per warm parent rather than once per job (which the kernel may refuse).
+    """
     if nice:
         os.nice(nice)
     if os.getpgrp() != os.getpid():
-        if nice:  # and a scheduling group of its own, at that niceness
+        if nice and own_session:
             lead_own_session(nice=nice)
         else:
             os.setpgrp()
@@ -83,7 +93,14 @@ def limit_address_space(limit: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
-def run_job(spec: RunSpec, conn: Connection, nice: int = 0, *, prepared: Any = None) -> None:
+def run_job(
+    spec: RunSpec,
+    conn: Connection,
+    nice: int = 0,
+    *,
+    prepared: Any = None,
+    own_session: bool = True,
+) -> None:
     """Run one job in this process, the job's own: forked from its contract's warm parent
     (:mod:`.zygote`), or started cold as the target of a ``multiprocessing.Process``.
 
@@ -92,7 +109,7 @@ def run_job(spec: RunSpec, conn: Connection, nice: int = 0, *, prepared: Any = N
     ``prepare_run`` returned in this process, a spare (:mod:`.spare_process`), which has
     applied the niceness and its own process group already.
     """
-    enter_job_limits(nice)
+    enter_job_limits(nice, own_session=own_session)
     signal.signal(signal.SIGTERM, _interrupt)
     finished = threading.Event()
     context: WorkerContext | None = None
@@ -125,11 +142,23 @@ def run_job(spec: RunSpec, conn: Connection, nice: int = 0, *, prepared: Any = N
 
 def _close_prepared(prepared: Any) -> None:
     """Close what the contract prepared (if it can be closed): after the outcome is
-    reported, so that it costs the job's latency nothing."""
+    reported, so that it costs the job's latency nothing.
+
+    For at most :data:`CLOSE_SECONDS`: once the outcome is recorded the executor no
+    longer enforces the run's limits, and the process must end (it keeps a slot until it
+    does) even if the close hangs; ending the process frees what the close would have.
+    """
     close = getattr(prepared, "close", None)
-    if callable(close):
+    if not callable(close):
+        return
+
+    def quietly() -> None:
         with contextlib.suppress(Exception):
             close()
+
+    closing = threading.Thread(target=quietly, name="close-prepared", daemon=True)
+    closing.start()
+    closing.join(CLOSE_SECONDS)
 
 
 def _run(spec: RunSpec, context: WorkerContext) -> RunEnd:

@@ -259,9 +259,8 @@ def _job(job_fd: int) -> NoReturn:
             nice = setup["nice"]
             spec = conn.recv()  # imports what the warm parent did not
             if isinstance(spec, SpareOrder):  # a spare: prepare, then wait for the job
-                prepared = prepare_spare(spec, conn)
+                prepared, spec = prepare_spare(spec, conn)
                 nice = 0  # applied by the spare already
-                spec = conn.recv()
         except BaseException as exc:  # reported to the service
             with contextlib.suppress(OSError, ValueError):
                 conn.send(
@@ -272,7 +271,7 @@ def _job(job_fd: int) -> NoReturn:
                 )
             status = 1
         else:
-            run_job(spec, conn, nice, prepared=prepared)
+            run_job(spec, conn, nice, prepared=prepared, own_session=False)
     except BaseException:  # the process ends here whatever happened
         traceback.print_exc()
         status = 1
