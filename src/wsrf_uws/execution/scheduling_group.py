@@ -11,10 +11,11 @@ request threads wait behind the machine's other sessions. Measured with
 under attack fell from 3.5-6.9 times its idle figure to 2.0-3.3 times once the jobs had
 groups of their own.
 
-:func:`lead_own_session` makes a job process lead a session of its own (so also a
-process group of its own, which the executor signals) and gives that session's group the
-job's niceness (``/proc/self/autogroup``): the job then takes, against the service and
-everything else on the machine, only what they leave. Where there is no automatic
+A warm parent is started in a session of its own and :func:`set_session_nice` gives
+that session's group the job niceness (``/proc/PID/autogroup``); the jobs it forks share
+the session, each leading a process group of its own, which the executor signals. A job
+started cold calls :func:`lead_own_session` instead. The jobs then take, against the
+service and everything else on the machine, only what they leave. Where there is no automatic
 grouping (another kernel, or the service in a cgroup of its own under systemd, where the
 cgroup's weight counts instead) the session changes nothing, and the file is left alone.
 """
