@@ -112,19 +112,22 @@ def test_cea_runs_on_slurm_and_steps_on_the_worker_at_the_same_time(
     cluster, store = shared
     frontend = not_leading(cluster, store)
     cea = Service(frontend.url("cea")).create(starfield(3))
-    steps = Service(frontend.url("steps")).create(steps_jdl(4, 0.5))
+    # Long enough to be still running when cea starts: a new leader takes up the Slurm
+    # jobs only a heartbeat ttl after it took the lead (slurm_leader, "settling").
+    steps = Service(frontend.url("steps")).create(steps_jdl(30, 0.5))
     cea.start()
     steps.start()
 
     # Both run at once: cea in Slurm (recorded on Slurm's node), steps on the worker.
-    running = eventually(
-        lambda: phase_is(store, cea.resource_id, Phase.EXECUTING), what="cea executing"
-    )
-    assert running.node == SLURM_NODE
     on_worker = eventually(
         lambda: phase_is(store, steps.resource_id, Phase.EXECUTING), what="steps executing"
     )
     assert on_worker.node == "w0"
+    running = eventually(
+        lambda: phase_is(store, cea.resource_id, Phase.EXECUTING), what="cea executing"
+    )
+    assert running.node == SLURM_NODE
+    assert phase_is(store, steps.resource_id, Phase.EXECUTING), "steps ended before cea began"
     assert run_job_processes(cea.resource_id)
 
     for job in (cea, steps):
