@@ -12,7 +12,7 @@ decision without crossing are left out of the comparison.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -20,7 +20,9 @@ import pytest
 from wsrf_uws.jdl.adql.catalog import Catalog
 from wsrf_uws.jdl.adql.errors import AdqlError
 
-from adql_support import catalog_path, column, in_box, in_polygon, run, table_arrays, vectors
+from adql_support import catalog as catalog
+from adql_support import column, in_box, in_polygon, run, vectors
+from adql_support import hip as hip
 
 #: A concave polygon (an arrow head) near (40, 10), in degrees.
 CONCAVE = [(36.0, 6.0), (44.0, 6.0), (40.0, 9.0), (44.0, 14.0), (36.0, 14.0)]
@@ -33,15 +35,7 @@ FIELD = "ra BETWEEN 33 AND 47 AND dec BETWEEN 3 AND 17"
 
 
 @pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
-    opened = Catalog.open(catalog_path(tmp_path_factory))
-    yield opened
-    opened.close()
-
-
-@pytest.fixture(scope="module")
-def field(catalog: Catalog) -> dict[str, np.ndarray]:
-    hip = table_arrays(catalog, "hipparcos.main")
+def field(hip: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     chosen = (hip["ra"] > 33) & (hip["ra"] < 47) & (hip["dec"] > 3) & (hip["dec"] < 17)
     return {key: hip[key][chosen] for key in ("hip", "ra", "dec", "hpmag")}
 
@@ -215,8 +209,7 @@ def test_circles_against_column_polygons(catalog: Catalog, field: dict[str, np.n
     assert 3 < len(centre_in) < len(field["hip"]) - 3
 
 
-def test_points_in_boxes_from_columns(catalog: Catalog) -> None:
-    hip = table_arrays(catalog, "hipparcos.main")
+def test_points_in_boxes_from_columns(catalog: Catalog, hip: dict[str, np.ndarray]) -> None:
     near = (np.abs(hip["dec"] - 20) < 1.5) & (np.abs(hip["ra"] - 10) < 2)
     result = run(
         catalog,
