@@ -31,14 +31,8 @@ class JobWatch:
 
     def emit(self, event: JobEvent) -> None:
         """Wake whoever waits for ``event``'s job."""
-        if not event.resource_id:
-            return
-        with self._lock:
-            waiters = self._waiters.get(event.resource_id)
-            if not waiters:
-                return
-            for waiter in waiters:
-                waiter.set()
+        if event.resource_id:
+            self.wake(event.resource_id)
 
     def wake(self, resource_id: str) -> None:
         """Wake whoever waits for the job ``resource_id`` (a step recorded elsewhere)."""
