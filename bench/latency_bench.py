@@ -22,9 +22,9 @@ measured against its own GetResourceProperty:
 3. *tiny ADQL query*: the same for ``SELECT TOP 5 hip, ra, dec FROM hipparcos.main WHERE
    hip < 100`` on the ``adql`` contract's default catalogue (built before the timing).
    Each job after the first runs in a prepared spare (``wsrf_uws.execution.spares``:
-   DuckDB started, catalogue attached, metadata read before the job came); the jobs of
-   a part follow each other at once, so a spare may still be preparing when its job
-   comes. Goal: p50 <= 30 x GRP p50.
+   DuckDB started and catalogue attached before the job came); the jobs of a part
+   follow each other at once, so the spare that replaced the last one may still be
+   preparing when its job comes. Goal: p50 <= 30 x GRP p50.
    All of them take turns in rounds, so drift on the machine affects them alike.
 4. *jobs per second*: N ``steps`` jobs of one step of no duration created first, then
    started back to back from one client; from the first startJob to the last job's end

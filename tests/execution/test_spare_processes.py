@@ -325,10 +325,11 @@ def test_a_prepared_catalogue_is_locked_down_as_an_opened_one(
     tmp_path: Path, catalogue: Path
 ) -> None:
     prepared = PreparedCatalog(catalogue, threads=1, memory_bytes=64 * 1024**2)
-    assert prepared.metadata.table("hipparcos.main") is not None
     spill = tmp_path / "spill"
     catalog = prepared.lock_down(spill_directory=spill, spill_bytes=10**6)
     try:
+        # Read once locked down, when a job with uploads by URI translates.
+        assert catalog.metadata.table("hipparcos.main") is not None
         connection = catalog.connection()
         settings = dict(
             connection.execute(

@@ -192,8 +192,9 @@ def test_a_module_that_cannot_be_preloaded_is_reported_once_and_its_jobs_import_
 
 def test_the_warm_parent_of_duckdb_pyarrow_and_astropy_is_safe_to_fork(tmp_path: Path) -> None:
     """The adql contract's modules start threads (OpenBLAS under numpy, pyarrow's
-    allocator) and could leave files open: its warm parent, once ready, runs one thread
-    and holds no file, and preloaded every module it was given."""
+    allocator, DuckDB's own in its warm-up) and could leave files open: its warm parent,
+    once ready, runs one thread and holds no file, and preloaded every module it was
+    given."""
     changed = threading.Event()
     warm = WarmParent("adql", preload_modules(AdqlContract()), on_change=changed.set)
     warm.start()

@@ -329,8 +329,7 @@ class LocalExecutor(Executor):
                 runs = list(self._runs.values())
                 closing = self._closing
             if not closing:  # outside the lock: a fork must not hold up submit()
-                busy = {run.spec.contract.name for run in runs if not run.recorded}
-                self._spares.replenish(self._warm, busy=busy)
+                self._spares.replenish(self._warm)
             waitables: list[Any] = [self._wake_r, *self._spares.waitables()]
             now = time.monotonic()
             for run in runs:

@@ -1,17 +1,16 @@
 """Spare job processes: a contract's next job processes, forked and prepared before their jobs.
 
 A contract whose runs all begin alike declares
-:meth:`~wsrf_uws.core.contract.Contract.prepare_run` (``adql``: start DuckDB, attach the
-catalogue, read its metadata: 25 to 35 ms). For such a contract the local executor keeps
+:meth:`~wsrf_uws.core.contract.Contract.prepare_run` (``adql``: start DuckDB and attach
+the catalogue, about 20 ms). For such a contract the local executor keeps
 up to ``per_contract`` *spares* (the ``spare_processes`` setting): job processes forked
 from the contract's warm parent, which have run that hook (:mod:`.spare_process`) and wait
 for their jobs. A job is handed to a ready spare, or else to one still preparing (it then
 waits only for the rest of the hook, less than a plain fork and the whole hook would
-take). Spares are forked, one preparing at a time, while no job of the contract runs
-(:meth:`Spares.replenish` says why): with two, the second job of a burst finds one ready
-too, though in a steady stream of jobs each replacement still prepares beside a job (on
-two shared cores, measured no faster than one spare). Each job still runs in a process of
-its own, which an abort, an execution duration or a restart stops exactly as any other.
+take). A spare taken is replaced at once, one preparing at a time
+(:meth:`Spares.replenish` says why); with two, the second job of a burst finds one ready
+too. Each job still runs in a process of its own, which an abort, an execution duration
+or a restart stops exactly as any other.
 
 A spare is no job: it holds no slot, is not listed as running, and is not recorded
 anywhere. What it is made from (the contract, the job's address-space limit) is learnt
@@ -110,21 +109,22 @@ class Spares:
         if self.per_contract and contract.prepares_runs and contract.name not in self._given_up:
             self._orders[contract.name] = SpareOrder(contract, spec.memory_bytes, self.nice)
 
-    def replenish(self, warm_parent_of: dict[str, WarmParent], *, busy: set[str]) -> None:
+    def replenish(self, warm_parent_of: dict[str, WarmParent]) -> None:
         """Fork a spare for every contract that wants more, where its warm parent is
-        ready, none of its jobs runs (``busy``: the contracts with a job that has not
-        reported its outcome yet) and none of its spares is still preparing. The others
-        are tried at the next call (the supervisor calls again when a spare is ready).
+        ready and none of its spares is still preparing. The others are tried at the
+        next call (the supervisor calls again when a spare is ready).
 
-        Why not while a job of the contract runs: the hook's work (DuckDB starts eight
-        threads) would take the processor from that job, and measured on two cores it
-        cost a tiny query more than the spare saved the next one. Why one preparing at a
-        time: a job that arrives meanwhile then shares the processors with one hook only.
+        Why at once, while the job that took the last spare runs: a client that submits
+        its next job as soon as it sees one end (``bench/latency_bench.py``) otherwise
+        finds the spare still preparing. Measured on two cores, a tiny query's p50 from
+        createJob to COMPLETED went from 50 to 37 ms, though the job beside the preparing
+        spare runs 2 to 3 ms slower. Why one preparing at a time: a job that arrives
+        meanwhile then shares the processors with one hook only.
         """
         for name, order in list(self._orders.items()):
             warm = warm_parent_of.get(name)
             spares = self._of(name)
-            if len(spares) >= self.per_contract or name in busy or warm is None:
+            if len(spares) >= self.per_contract or warm is None:
                 continue
             if warm.state is not WarmState.READY or not all(s.ready for s in spares):
                 continue

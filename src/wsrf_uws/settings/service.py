@@ -109,8 +109,8 @@ class Settings(BaseSettings):
         ge=0,
         le=8,
         description="Prepared spare job processes kept for each contract with a prepare_run "
-        "hook (adql): forked while none of the contract's jobs runs, each runs the hook and "
-        "takes a next job at once; more than 1 serves bursts of jobs. Each costs memory (a "
+        "hook (adql): each runs the hook and takes a next job at once, and one taken is "
+        "replaced at once; more than 1 serves bursts of jobs. Each costs memory (a "
         "prepared adql spare: about 14 MiB of its own, 36 MiB PSS, 100 MiB RSS mostly shared "
         "with its warm parent). 0 = none: jobs start as plain warm forks.",
     )

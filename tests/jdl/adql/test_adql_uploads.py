@@ -271,9 +271,7 @@ def run_result(
 ) -> pa.Table:
     """What a run of the job reads: the uploads fetched by :func:`query_to_run`."""
     description = read_job(root, catalog=catalog, limits=limits)
-    translated, uploads = query_to_run(
-        description, metadata=catalog.metadata, limits=limits, workdir=workdir
-    )
+    translated, uploads = query_to_run(description, catalog=catalog, limits=limits, workdir=workdir)
     return execute(catalog, translated, uploads=uploads).read_all()
 
 
@@ -465,7 +463,7 @@ def test_failed_fetches_end_the_run_saying_why(
             limits=allowed,
         )
         with pytest.raises(JobFailure, match=f"upload 'x'.*{reason}"):
-            query_to_run(description, metadata=catalog.metadata, limits=allowed, workdir=tmp_path)
+            query_to_run(description, catalog=catalog, limits=allowed, workdir=tmp_path)
     # No answer at all reads the same whatever the cause (the log has it).
     description = read_job(
         by_uri("SELECT * FROM TAP_UPLOAD.x", ("x", f"http://127.0.0.1:{closed}/x.vot")),
@@ -473,7 +471,7 @@ def test_failed_fetches_end_the_run_saying_why(
         limits=allowed,
     )
     with pytest.raises(JobFailure, match=re.escape(UNREACHABLE)):
-        query_to_run(description, metadata=catalog.metadata, limits=allowed, workdir=tmp_path)
+        query_to_run(description, catalog=catalog, limits=allowed, workdir=tmp_path)
     # A wildcard entry does not open the service's own network.
     wildcard = remote_limits("http://*:*")
     description = read_job(
@@ -482,7 +480,7 @@ def test_failed_fetches_end_the_run_saying_why(
         limits=wildcard,
     )
     with pytest.raises(JobFailure, match=r"127\.0\.0\.1 is a loopback address"):
-        query_to_run(description, metadata=catalog.metadata, limits=wildcard, workdir=tmp_path)
+        query_to_run(description, catalog=catalog, limits=wildcard, workdir=tmp_path)
     assert list((tmp_path / UPLOAD_FOLDER).iterdir()) == []
 
 
@@ -503,7 +501,7 @@ def test_fetched_uploads_share_the_size_limit_with_in_line_ones(
     short = remote_limits(f"{files.url}/lists/", max_upload_bytes=in_line_bytes + len(remote) - 1)
     description = read_job(root, catalog=catalog, limits=short)
     with pytest.raises(JobFailure, match=r"upload 'b': .*larger than the limit.*max_upload_bytes"):
-        query_to_run(description, metadata=catalog.metadata, limits=short, workdir=tmp_path)
+        query_to_run(description, catalog=catalog, limits=short, workdir=tmp_path)
 
 
 def test_a_query_that_does_not_fit_the_fetched_table_ends_the_run(
@@ -515,4 +513,4 @@ def test_a_query_that_does_not_fit_the_fetched_table_ends_the_run(
         by_uri("SELECT nosuch FROM TAP_UPLOAD.x", ("x", url)), catalog=catalog, limits=limits
     )
     with pytest.raises(JobFailure, match=r"ADQL: .*nosuch"):
-        query_to_run(description, metadata=catalog.metadata, limits=limits, workdir=tmp_path)
+        query_to_run(description, catalog=catalog, limits=limits, workdir=tmp_path)

@@ -135,10 +135,13 @@ def _lock_down(
 
 class PreparedCatalog:
     """A catalogue opened ahead of its query (in a spare job process, see
-    :meth:`~.contract.AdqlContract.prepare_run`): DuckDB started, the file attached, its
-    metadata read, but not locked down yet, since where the query spills (the job's
-    folder) is known only when the job comes. :meth:`lock_down` makes it a
-    :class:`Catalog` like one from :meth:`Catalog.open`; :meth:`close` closes either.
+    :meth:`~.contract.AdqlContract.prepare_run`): DuckDB started and the file attached,
+    but not locked down yet, since where the query spills (the job's folder) is known
+    only when the job comes. :meth:`lock_down` makes it a :class:`Catalog` like one from
+    :meth:`Catalog.open`; :meth:`close` closes either.
+
+    Its metadata is not read ahead (5 ms in a spare): a job translated at createJob
+    never needs it, and one with uploads by URI reads it when it translates.
     """
 
     def __init__(
@@ -152,11 +155,6 @@ class PreparedCatalog:
             self._connection = _connect_unlocked(path, threads=threads, memory_bytes=memory_bytes)
         except duckdb.Error as exc:
             raise ValueError(f"{path} is not a catalogue: {exc}") from None
-        try:
-            self.metadata = read_metadata(self._connection)
-        except (ValueError, duckdb.Error) as exc:
-            self._connection.close()
-            raise ValueError(f"{path} is not a catalogue: {exc}") from None
 
     def lock_down(self, *, spill_directory: Path, spill_bytes: int | None) -> Catalog:
         """The catalogue, its queries spilling into ``spill_directory`` (at most
@@ -169,7 +167,7 @@ class PreparedCatalog:
         return Catalog(
             self.path,
             self._connection,
-            self.metadata,
+            None,
             memory_bytes=self.memory_bytes,
             spill_bytes=spill_bytes,
         )
@@ -182,7 +180,8 @@ class PreparedCatalog:
 class Catalog:
     """An open, read-only catalogue.
 
-    ``metadata`` describes every table a query may name. :meth:`connection` gives each
+    ``metadata`` describes every table a query may name (read on first use if it is not
+    given, as for a :class:`PreparedCatalog`). :meth:`connection` gives each
     thread its own DuckDB connection to the one database (DuckDB runs queries of
     different connections in parallel; a connection serves one query at a time).
     """
@@ -191,7 +190,7 @@ class Catalog:
         self,
         path: Path,
         connection: duckdb.DuckDBPyConnection,
-        metadata: CatalogMetadata,
+        metadata: CatalogMetadata | None,
         *,
         memory_bytes: int | None = None,
         spill_bytes: int | None = None,
@@ -257,7 +256,18 @@ class Catalog:
 
     @property
     def metadata(self) -> CatalogMetadata:
-        """The description of every table in the catalogue."""
+        """The description of every table in the catalogue.
+
+        Raises ValueError if the catalogue has none (only where it was not read at
+        opening).
+        """
+        if self._metadata is None:
+            with self._lock:
+                if self._metadata is None:
+                    try:
+                        self._metadata = read_metadata(self._root)
+                    except duckdb.Error as exc:
+                        raise ValueError(f"{self._path} is not a catalogue: {exc}") from None
         return self._metadata
 
     def connection(self) -> duckdb.DuckDBPyConnection:

@@ -30,7 +30,6 @@ from .errors import error_at
 from .query import AdqlError, TranslatedQuery, describe, translate
 from .remote_uploads import UPLOAD_FOLDER, RemoteUpload, fetch_upload, remote_upload
 from .size import QuerySize
-from .tap_schema import CatalogMetadata
 from .uploads import UPLOAD_SCHEMA, Upload, UploadError, read_upload, with_uploads
 from .validation import check_structure
 
@@ -128,13 +127,14 @@ def read_job(root: etree._Element, *, catalog: Catalog, limits: QueryLimits) -> 
 
 
 def query_to_run(
-    job: AdqlJob, *, metadata: CatalogMetadata, limits: QueryLimits, workdir: Path
+    job: AdqlJob, *, catalog: Catalog, limits: QueryLimits, workdir: Path
 ) -> tuple[TranslatedQuery, tuple[Upload, ...]]:
     """The query a run executes and the tables it reads, in the job's run.
 
     For a job with uploads by URI: fetches them (into ``workdir``, under ``limits``: the
     allow-list, the timeout, what the in-line uploads left of ``max_upload_bytes``), then
-    translates the query against ``metadata`` and every upload. Raises
+    translates the query against ``catalog``'s tables (whose metadata only such a job
+    reads) and every upload. Raises
     :class:`~wsrf_uws.core.errors.JobFailure` saying which upload could not be used and why,
     or why the query does not fit the tables.
     """
@@ -160,7 +160,10 @@ def query_to_run(
         uploads.append(upload)
     try:
         translated = translate(
-            job.query, metadata=with_uploads(metadata, uploads), maxrec=job.maxrec, size=limits.size
+            job.query,
+            metadata=with_uploads(catalog.metadata, uploads),
+            maxrec=job.maxrec,
+            size=limits.size,
         )
     except AdqlError as error:
         raise JobFailure(f"ADQL: {error}") from None
