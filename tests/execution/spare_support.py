@@ -4,7 +4,8 @@
 process group, niceness, address-space limit); a job writes the result ``prepared.json``:
 that record (null when the job ran without one) and the job's own pid. Closing the object,
 which the worker does once the job's outcome is reported, writes ``closed`` in the job's
-folder. :class:`FailingPrepareSteps`'s hook raises.
+folder. :class:`FailingPrepareSteps`'s hook raises. The ``Rehearsing`` contracts also
+rehearse their runs: the record then says ``rehearsed``, or their rehearsal raises.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from wsrf_uws.core.contract import JobContext
 from wsrf_uws.jdl.steps.contract import StepsContract, StepsJob
 
 HOOK_FAILURE = "the spare-test hook fails on purpose"
+REHEARSAL_FAILURE = "the spare-test rehearsal fails on purpose"
 
 
 class PreparedState:
@@ -99,3 +101,24 @@ class GatedPreparedSteps(PreparedSteps):
         while not gate.exists() and time.monotonic() < deadline:
             time.sleep(0.01)
         return PreparedState()
+
+
+class RehearsingSteps(PreparedSteps):
+    """``steps`` whose spares rehearse: the record says so, with the rehearsing pid."""
+
+    def rehearse_run(self, prepared: PreparedState) -> None:
+        prepared.record["rehearsed"] = os.getpid()
+
+
+class GatedRehearsingSteps(GatedPreparedSteps):
+    """:class:`GatedPreparedSteps` that also rehearses (but not for a job already waiting)."""
+
+    def rehearse_run(self, prepared: PreparedState) -> None:
+        prepared.record["rehearsed"] = os.getpid()
+
+
+class FailingRehearsalSteps(PreparedSteps):
+    """``steps`` whose rehearsal always fails: its jobs run as plain warm forks."""
+
+    def rehearse_run(self, prepared: PreparedState) -> None:
+        raise RuntimeError(REHEARSAL_FAILURE)

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -29,9 +30,13 @@ import pytest
 from spare_support import (
     GATE_VARIABLE,
     HOOK_FAILURE,
+    REHEARSAL_FAILURE,
     FailingPrepareSteps,
+    FailingRehearsalSteps,
     GatedPreparedSteps,
+    GatedRehearsingSteps,
     PreparedSteps,
+    RehearsingSteps,
     SlowFailingSteps,
     SlowPreparedSteps,
 )
@@ -221,6 +226,56 @@ def test_a_failing_hook_is_reported_once_and_jobs_start_as_plain_forks(
     assert HOOK_FAILURE in reports[0] and "plain warm forks" in reports[0]
 
 
+def test_a_spare_rehearses_before_its_job_comes(tmp_path: Path) -> None:
+    with build_test_service(tmp_path / "data", contracts=[RehearsingSteps]) as svc:
+        first = prepared_report(svc, start(svc, steps_jdl(1, 0)))
+        assert first["prepared"] is None  # no spare for a contract's first job
+        spare = ready_spare(svc, not_pid=first["pid"])
+        report = prepared_report(svc, start(svc, steps_jdl(1, 0)))
+        assert report["pid"] == spare
+        assert report["prepared"]["rehearsed"] == spare
+
+
+def test_a_spare_whose_job_comes_while_it_prepares_does_not_rehearse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = tmp_path / "gate"
+    monkeypatch.setenv(GATE_VARIABLE, str(gate))
+    with build_test_service(tmp_path / "data", contracts=[GatedRehearsingSteps]) as svc:
+        first = prepared_report(svc, start(svc, steps_jdl(1, 0)))
+        spare = preparing_spare(svc, not_pid=first["pid"])
+        resource_id = start(svc, steps_jdl(1, 0))
+        deadline = time.monotonic() + SAFETY
+        while resource_id not in executor(svc).active():  # handed to the preparing spare
+            assert time.monotonic() < deadline, "the job was never started"
+            time.sleep(0.01)
+        time.sleep(0.2)  # the spare reads the spec while its hook still waits at the gate
+        gate.touch()
+        report = prepared_report(svc, resource_id)
+        assert report["pid"] == spare and report["prepared"] is not None
+        assert "rehearsed" not in report["prepared"]
+        # The next spare, ready before its job, rehearses.
+        spare = ready_spare(svc, not_pid=spare)
+        assert prepared_report(svc, start(svc, steps_jdl(1, 0)))["prepared"]["rehearsed"] == spare
+
+
+def test_a_failing_rehearsal_is_reported_once_and_jobs_start_as_plain_forks(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="wsrf_uws.execution.spares")
+    with build_test_service(tmp_path / "data", contracts=[FailingRehearsalSteps]) as svc:
+        for _ in range(3):
+            assert prepared_report(svc, start(svc, steps_jdl(1, 0)))["prepared"] is None
+        deadline = time.monotonic() + SAFETY
+        while not caplog.records:
+            assert time.monotonic() < deadline, "the failing rehearsal was never reported"
+            time.sleep(0.01)
+        assert executor(svc).spare_pid("steps") is None
+    reports = [r.getMessage() for r in caplog.records]
+    assert len(reports) == 1, reports
+    assert REHEARSAL_FAILURE in reports[0] and "plain warm forks" in reports[0]
+
+
 def test_shutdown_leaves_no_spare_behind(tmp_path: Path) -> None:
     with build_test_service(tmp_path / "data", contracts=[PreparedSteps]) as svc:
         wait_for_job(svc, start(svc, steps_jdl(1, 0)))
@@ -321,10 +376,18 @@ def test_an_adql_job_in_a_spare_answers_as_one_that_opens_its_catalogue(
         assert votables[0] == votables[1] and b"<STREAM" in votables[0]
 
 
+@pytest.mark.parametrize("rehearsed", [False, True])
 def test_a_prepared_catalogue_is_locked_down_as_an_opened_one(
-    tmp_path: Path, catalogue: Path
+    tmp_path: Path, catalogue: Path, monkeypatch: pytest.MonkeyPatch, rehearsed: bool
 ) -> None:
+    """Also after the adql contract's rehearsal, which leaves no folder behind."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
     prepared = PreparedCatalog(catalogue, threads=1, memory_bytes=64 * 1024**2)
+    if rehearsed:
+        AdqlContract().rehearse_run(prepared)
+        assert list(temporary.iterdir()) == []
     spill = tmp_path / "spill"
     catalog = prepared.lock_down(spill_directory=spill, spill_bytes=10**6)
     try:

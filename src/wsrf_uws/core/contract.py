@@ -416,6 +416,23 @@ class Contract:
         """
         return None
 
+    def rehearse_run(self, prepared: Any) -> None:
+        """Run once through what a run does, on work of the contract's own, in a spare
+        that has prepared (``prepared`` is what :meth:`prepare_run` returned) and whose
+        job has not come yet. Nothing (the default): no rehearsal.
+
+        Why: a spare is forked from its warm parent, and each page of the parent's
+        memory it first writes (a Python object's reference count is a write) costs it a
+        page fault and a copy. A rehearsal takes those faults before the job comes:
+        measured for ``adql``, a tiny query's run fell from 11 to 7 ms of processor time.
+        A spare whose job is already waiting skips its rehearsal.
+
+        Same rules as :meth:`prepare_run`: no job's folder (write in a temporary folder
+        of the rehearsal's own, and remove it), no store, nothing shared; an exception
+        is reported once in the service's log and the contract's jobs then start
+        without preparing.
+        """
+
     @property
     def prepares_runs(self) -> bool:
         """Whether the contract has a :meth:`prepare_run` of its own (its jobs get spares)."""

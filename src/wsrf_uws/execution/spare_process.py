@@ -4,8 +4,10 @@ A spare is forked from its contract's warm parent like any job process (:mod:`.z
 but its second message is a :class:`SpareOrder` rather than the job's spec. It then
 becomes what a job process is (its niceness, a process group of its own, the job's
 address-space limit), calls the contract's
-:meth:`~wsrf_uws.core.contract.Contract.prepare_run`, says :class:`SpareReady`, and waits
-for its job's spec on the same connection: the run then starts with what the hook
+:meth:`~wsrf_uws.core.contract.Contract.prepare_run` and, unless its job has come
+meanwhile, :meth:`~wsrf_uws.core.contract.Contract.rehearse_run`, says
+:class:`SpareReady`, and waits for its job's spec on the same connection: the run then
+starts with what the hook
 returned (``context.prepared``) instead of doing that work on the job's latency (a job
 handed over while the hook still runs waits only for the rest of it). A spare serves one
 job and ends with it, as every job process does. A hook that fails is reported in the
@@ -21,7 +23,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from ..core.contract import Contract
-from .worker import enter_job_limits, limit_address_space
+from .worker import close_prepared, enter_job_limits, limit_address_space
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,11 @@ def prepare_spare(order: SpareOrder, conn: Connection) -> tuple[Any, Any]:
     prepared: Any = None
     try:
         prepared = order.contract.prepare_run()
+        if not received and not failed:  # a job that has come would wait for it
+            order.contract.rehearse_run(prepared)
     except Exception as exc:  # any failure is the contract's, and reported
+        close_prepared(prepared)  # after a failed rehearsal, not to be trusted by the job
+        prepared = None
         conn.send(SpareReady(f"{type(exc).__name__}: {exc}", traceback.format_exc()))
     else:
         conn.send(SpareReady())

@@ -137,12 +137,13 @@ def run_job(
         with contextlib.suppress(OSError):
             conn.send(message)
     conn.close()
-    _close_prepared(prepared)
+    close_prepared(prepared)
 
 
-def _close_prepared(prepared: Any) -> None:
+def close_prepared(prepared: Any) -> None:
     """Close what the contract prepared (if it can be closed): after the outcome is
-    reported, so that it costs the job's latency nothing.
+    reported, so that it costs the job's latency nothing (or in a spare whose rehearsal
+    failed).
 
     For at most :data:`CLOSE_SECONDS`: once the outcome is recorded the executor no
     longer enforces the run's limits, and the process must end (it keeps a slot until it

@@ -172,6 +172,17 @@ class PreparedCatalog:
             spill_bytes=spill_bytes,
         )
 
+    @contextlib.contextmanager
+    def rehearsal(self) -> Iterator[Catalog]:
+        """The catalogue as a :class:`Catalog` before its lock-down, for a rehearsal of a
+        run (:meth:`~.contract.AdqlContract.rehearse_run`) on a query of the contract's
+        own, never a user's. Its connections are closed at the end, DuckDB is not."""
+        catalog = Catalog(self.path, self._connection, None, memory_bytes=self.memory_bytes)
+        try:
+            yield catalog
+        finally:
+            catalog.close(keep_database=True)
+
     def close(self) -> None:
         """Close DuckDB (and the :class:`Catalog` made of it); queries still running fail."""
         self._connection.close()
@@ -309,8 +320,10 @@ class Catalog:
         for connection in list(self._running):
             connection.interrupt()
 
-    def close(self) -> None:
-        """Close every connection; queries still running fail."""
+    def close(self, *, keep_database: bool = False) -> None:
+        """Close every connection; queries still running fail. With ``keep_database``,
+        the connection the catalogue was made of stays open (for a
+        :meth:`PreparedCatalog.rehearsal`)."""
         with self._lock:
             if self._closed:
                 return
@@ -318,7 +331,8 @@ class Catalog:
             for connection in self._connections:
                 connection.close()
             self._connections.clear()
-            self._root.close()
+            if not keep_database:
+                self._root.close()
 
     def __enter__(self) -> Catalog:
         return self

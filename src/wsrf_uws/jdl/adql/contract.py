@@ -19,6 +19,7 @@ first use (:mod:`.catalog`).
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -51,6 +52,7 @@ from .commands import CATALOG_COMMAND
 from .cursor import CursorSummary, ResultCursor, write_cursor
 from .jdl import NAMESPACE, AdqlJob, QueryLimits, query_to_run, read_job
 from .query import ExecutionError, ExecutionInterrupted, execute, result_columns
+from .rehearsal import REHEARSAL_JOB, RehearsalContext
 from .result_size import BoundedSink, ResultTooLarge, bounded_batches
 from .settings import AdqlSettings
 from .size import QuerySize
@@ -170,17 +172,7 @@ class AdqlContract(Contract):
         try:
             summary, columns = self._query(description, context)
             context.progress(0.7, steps=_steps(active=2))
-            with (
-                ResultCursor.open(context.workdir / CURSOR_FILE) as cursor,
-                context.open_result(RESULT_NAME, mime_type=VOTABLE_MIME_TYPE) as out,
-            ):
-                write_votable(
-                    BoundedSink(out, max_bytes=self.options.max_result_bytes),
-                    cursor.iter_batches(),
-                    columns=cursor.columns,
-                    serialization=description.serialization,
-                    overflow=cursor.overflow,
-                )
+            self._write_result(description, context)
         except ResultTooLarge:
             (context.workdir / CURSOR_FILE).unlink(missing_ok=True)
             raise JobFailure(
@@ -193,6 +185,32 @@ class AdqlContract(Contract):
         )
         context.set_state(completed.to_dict())
         context.progress(1.0, steps=_steps(active=len(_STEPS)))
+
+    def rehearse_run(self, prepared: PreparedCatalog) -> None:
+        """A small query of the catalogue's own ``tap_schema``, cached and written as a
+        VOTable as a job's would be, in a temporary folder: the job's own run then finds
+        most of its memory paged in (:mod:`.rehearsal`)."""
+        with (
+            tempfile.TemporaryDirectory(prefix="wsrf-uws-adql-rehearsal-") as folder,
+            prepared.rehearsal() as catalog,
+        ):
+            context = RehearsalContext(Path(folder))
+            self._cache(REHEARSAL_JOB, catalog, context)
+            self._write_result(REHEARSAL_JOB, context)
+
+    def _write_result(self, description: AdqlJob, context: JobContext) -> None:
+        """Write the rows cached in the job's folder as its VOTable result."""
+        with (
+            ResultCursor.open(context.workdir / CURSOR_FILE) as cursor,
+            context.open_result(RESULT_NAME, mime_type=VOTABLE_MIME_TYPE) as out,
+        ):
+            write_votable(
+                BoundedSink(out, max_bytes=self.options.max_result_bytes),
+                cursor.iter_batches(),
+                columns=cursor.columns,
+                serialization=description.serialization,
+                overflow=cursor.overflow,
+            )
 
     def _query(
         self, description: AdqlJob, context: JobContext
