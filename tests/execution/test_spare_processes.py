@@ -80,7 +80,7 @@ def ready_spare(service: JobService, contract: str = "steps", *, not_pid: int = 
     """The pid of the contract's spare, once one (other than ``not_pid``) is ready."""
     deadline = time.monotonic() + SAFETY
     while True:
-        pid = executor(service).spare_pid(contract)
+        pid = next(iter(executor(service).spare_pids(contract)), None)
         if pid is not None and pid != not_pid:
             return pid
         assert time.monotonic() < deadline, "no spare became ready"
@@ -147,7 +147,7 @@ def test_a_contract_without_a_hook_gets_no_spare(tmp_path: Path) -> None:
     with build_test_service(tmp_path / "data", contracts=[StepsContract]) as svc:
         for _ in range(2):
             assert wait_for_job(svc, start(svc, steps_jdl(1, 0))).phase is Phase.COMPLETED
-        assert executor(svc).spare_pid("steps") is None
+        assert executor(svc).spare_pids("steps") == []
         deadline = time.monotonic() + SAFETY
         while living_children(svc):  # the last job's process may still be exiting
             assert time.monotonic() < deadline, "a process waits for a job"
@@ -177,7 +177,7 @@ def test_spares_that_keep_dying_are_given_up_and_jobs_still_run(
     while not any("no more spare processes" in r.getMessage() for r in caplog.records):
         assert time.monotonic() < deadline, "the dying spares were never given up"
         time.sleep(0.01)
-    assert executor(service).spare_pid("steps") is None
+    assert executor(service).spare_pids("steps") == []
     report = prepared_report(service, start(service, steps_jdl(1, 0)))
     assert report["prepared"] is None
 
@@ -216,7 +216,7 @@ def test_a_failing_hook_is_reported_once_and_jobs_start_as_plain_forks(
         while not caplog.records:
             assert time.monotonic() < deadline, "the failing hook was never reported"
             time.sleep(0.01)
-        assert executor(svc).spare_pid("steps") is None
+        assert executor(svc).spare_pids("steps") == []
         # No spare is left waiting (the last job's process may still be exiting).
         while living_children(svc):
             assert time.monotonic() < deadline, "a spare of the failing hook was left"
@@ -270,7 +270,7 @@ def test_a_failing_rehearsal_is_reported_once_and_jobs_start_as_plain_forks(
         while not caplog.records:
             assert time.monotonic() < deadline, "the failing rehearsal was never reported"
             time.sleep(0.01)
-        assert executor(svc).spare_pid("steps") is None
+        assert executor(svc).spare_pids("steps") == []
     reports = [r.getMessage() for r in caplog.records]
     assert len(reports) == 1, reports
     assert REHEARSAL_FAILURE in reports[0] and "plain warm forks" in reports[0]
@@ -431,7 +431,7 @@ def preparing_spare(service: JobService, *, not_pid: int) -> int:
     while not (children := [pid for pid in living_children(service) if pid != not_pid]):
         assert time.monotonic() < deadline, "no spare was forked"
         time.sleep(0.005)
-    assert executor(service).spare_pid("steps") is None  # not ready yet: still preparing
+    assert executor(service).spare_pids("steps") == []  # not ready yet: still preparing
     return children[0]
 
 

@@ -255,12 +255,6 @@ class LocalExecutor(Executor):
             held.update({rid: "running" for rid, run in self._runs.items() if not run.recorded})
             return held
 
-    def spare_pid(self, contract: str) -> int | None:
-        """The pid of the spare process ready for ``contract``'s next job (:mod:`.spares`),
-        or None while there is none."""
-        pids = self._spares.ready_pids(contract)
-        return pids[0] if pids else None
-
     def spare_pids(self, contract: str) -> list[int]:
         """The pids of ``contract``'s spare processes that are ready, the next job's
         first (:mod:`.spares`)."""
