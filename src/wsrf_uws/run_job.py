@@ -165,14 +165,26 @@ class _OneRun(ExecutionListener):
     def on_results(self, resource_id: str, results: Sequence[Result]) -> None:
         self._recorder.on_results(resource_id, results)
 
-    def on_finished(self, resource_id: str, outcome: Outcome) -> None:
+    def on_finished(
+        self,
+        resource_id: str,
+        outcome: Outcome,
+        *,
+        state: dict[str, Any] | None = None,
+        progress: Progress | None = None,
+    ) -> None:
         if outcome.kind is not OutcomeKind.COMPLETED:
             self._stopping.wait(STOP_SETTLE)
         stopped = self._stopping.is_set() and outcome.kind is not OutcomeKind.COMPLETED
         if stopped or outcome.kind is OutcomeKind.INTERRUPTED:
             self.unrecorded = True
+            # The outcome is the service's to record; the last reports are recorded here.
+            if state is not None:
+                self._recorder.on_state(resource_id, state)
+            if progress is not None:
+                self._recorder.on_progress(resource_id, progress)
         else:
-            self._recorder.on_finished(resource_id, outcome)
+            self._recorder.on_finished(resource_id, outcome, state=state, progress=progress)
         self.outcome = outcome
         self.wake.set()
 

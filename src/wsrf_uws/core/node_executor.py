@@ -345,8 +345,15 @@ class _LocalRuns:
     def on_results(self, resource_id: str, results: Sequence[Result]) -> None:
         self._recorder.on_results(resource_id, results)
 
-    def on_finished(self, resource_id: str, outcome: Outcome) -> None:
-        self._recorder.on_finished(resource_id, outcome)
+    def on_finished(
+        self,
+        resource_id: str,
+        outcome: Outcome,
+        *,
+        state: dict[str, Any] | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self._recorder.on_finished(resource_id, outcome, state=state, progress=progress)
         if outcome.kind is OutcomeKind.INTERRUPTED:
             # The node is stopping or fenced: the job stays EXECUTING here, for the node's
             # own recovery or the leader's sweep.

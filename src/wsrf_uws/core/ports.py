@@ -360,8 +360,20 @@ class ExecutionListener(Protocol):
         """The job announced several results (in this order), to be recorded together."""
         ...
 
-    def on_finished(self, resource_id: str, outcome: Outcome) -> None:
-        """The run is over and its processes are gone."""
+    def on_finished(
+        self,
+        resource_id: str,
+        outcome: Outcome,
+        *,
+        state: dict[str, Any] | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        """The run is over (it has said how it ended, or its processes are gone).
+
+        ``state`` and ``progress``, when given, are the run's last reports, not recorded
+        yet: they are recorded with its end, in the same change (one store write where
+        there would be three, on every job's path).
+        """
         ...
 
 

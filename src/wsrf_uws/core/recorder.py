@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from .clock import Clock
@@ -16,7 +17,15 @@ from .job_events import JobEvent, JobEventKind, JobEvents, NoJobEvents, ended_ev
 from .jobfiles import ResultStorage
 from .model import ErrorSummary, ErrorType, Job, Progress, Result
 from .phases import Phase
-from .ports import ExecutionListener, JobChanges, JobStore, Outcome, OutcomeKind, RunSpec
+from .ports import (
+    KEEP,
+    ExecutionListener,
+    JobChanges,
+    JobStore,
+    Outcome,
+    OutcomeKind,
+    RunSpec,
+)
 from .registry import ContractRegistry
 
 log = logging.getLogger(__name__)
@@ -116,19 +125,34 @@ class ExecutionRecorder(ExecutionListener):
     def on_results(self, resource_id: str, results: Sequence[Result]) -> None:
         self._store.record_results(resource_id, results)
 
-    def on_finished(self, resource_id: str, outcome: Outcome) -> None:
+    def on_finished(
+        self,
+        resource_id: str,
+        outcome: Outcome,
+        *,
+        state: dict[str, Any] | None = None,
+        progress: Progress | None = None,
+    ) -> None:
         now = self._clock.now()
+        last = JobChanges(
+            jdl_state=KEEP if state is None else state,
+            progress=KEEP if progress is None else progress,
+        )
         if outcome.kind is OutcomeKind.COMPLETED:
-            job = self._store.get(resource_id)
-            if job is None:
-                return
+            if progress is None:
+                job = self._store.get(resource_id)
+                if job is None:
+                    return
+                progress = job.progress
             ended = self._store.transition(
                 resource_id,
                 Phase.COMPLETED,
                 expected={Phase.EXECUTING},
                 running_on=self._node,
-                changes=JobChanges(
-                    end_time=now, progress=Progress(fraction=1.0, steps=job.progress.steps)
+                changes=replace(
+                    last,
+                    end_time=now,
+                    progress=Progress(fraction=1.0, steps=progress.steps),
                 ),
             )
         elif outcome.kind in (OutcomeKind.FAILED, OutcomeKind.DIED):
@@ -141,7 +165,7 @@ class ExecutionRecorder(ExecutionListener):
                 resource_id,
                 Phase.ERROR,
                 expected={Phase.EXECUTING},
-                changes=JobChanges(end_time=now, error=error),
+                changes=replace(last, end_time=now, error=error),
                 running_on=self._node,
             )
         elif outcome.kind is OutcomeKind.TIMED_OUT:
@@ -150,7 +174,8 @@ class ExecutionRecorder(ExecutionListener):
                 resource_id,
                 Phase.ABORTED,
                 expected={Phase.EXECUTING},
-                changes=JobChanges(
+                changes=replace(
+                    last,
                     end_time=now,
                     error=ErrorSummary(outcome.message or "execution duration exceeded"),
                 ),
@@ -159,8 +184,13 @@ class ExecutionRecorder(ExecutionListener):
         else:
             # ABORTED: the service already moved the job (and told) before stopping it.
             # INTERRUPTED: the service is stopping; restart recovery decides at next start-up.
-            return
-        self._ended(ended, reason=outcome.kind.value)
+            ended = None
+        if ended is None and last.assigned():
+            # The job's phase was changed meanwhile (or is left as it is): its last
+            # reports are still recorded, as they would have been on their own.
+            self._store.record(resource_id, last)
+        if ended is not None:
+            self._ended(ended, reason=outcome.kind.value)
 
     def _ended(self, job: Job | None, *, reason: str | None = None) -> None:
         """Tell the end of ``job`` (None: the compare-and-set failed, nothing ended here)."""

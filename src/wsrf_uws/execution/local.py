@@ -500,19 +500,21 @@ class LocalExecutor(Executor):
         if results:
             with _recording("results", rid):
                 listener.on_results(rid, list(results.values()))
+        if run.final is not None and run.stop is None and not run.recorded:
+            # The job has said how it ended, after its results and its last progress, and
+            # stopped whatever it started: its end is recorded now, not once its process
+            # has finished exiting (milliseconds for a process holding large libraries),
+            # with the state and progress it reported last.
+            run.recorded = True
+            with _recording("the end", rid):
+                listener.on_finished(rid, self._outcome(run), state=state, progress=progress)
+            return
         if state is not None:
             with _recording("the state", rid):
                 listener.on_state(rid, state)
         if progress is not None:
             with _recording("progress", rid):
                 listener.on_progress(rid, progress)
-        if run.final is not None and run.stop is None and not run.recorded:
-            # The job has said how it ended, after its results and its last progress, and
-            # stopped whatever it started: its end is recorded now, not once its process
-            # has finished exiting (milliseconds for a process holding large libraries).
-            run.recorded = True
-            with _recording("the end", rid):
-                listener.on_finished(rid, self._outcome(run))
 
     def _enforce_limits(self, run: _Run, now: float) -> None:
         if run.recorded:
