@@ -100,8 +100,14 @@ class WorkerContext:
                     self._due.wait(wait if self._pending is not None else None)
 
     def set_state(self, state: dict[str, Any]) -> None:
-        """Replace the contract state; it must be JSON-serializable."""
+        """Replace the contract state; it must be JSON-serializable.
+
+        A state equal to the current one is not sent: a run that first sets the state
+        it was created with (as ``adql`` does) costs the service no store write.
+        """
         json.dumps(state)
+        if state == self.jdl_state:
+            return
         self.jdl_state = dict(state)
         self._send(StateReport(self.jdl_state))
 
