@@ -204,13 +204,21 @@ def test_abort_and_execution_duration_stop_the_tree_of_a_job_in_a_spare(
     assert executor(service).active() == {}
 
 
+@pytest.mark.parametrize(
+    ("contract", "failure"),
+    [(FailingPrepareSteps, HOOK_FAILURE), (FailingRehearsalSteps, REHEARSAL_FAILURE)],
+    ids=["hook", "rehearsal"],
+)
 def test_a_failing_hook_is_reported_once_and_jobs_start_as_plain_forks(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, contract: type[StepsContract], failure: str
 ) -> None:
     caplog.set_level(logging.WARNING, logger="wsrf_uws.execution.spares")
-    with build_test_service(tmp_path / "data", contracts=[FailingPrepareSteps]) as svc:
+    with build_test_service(tmp_path / "data", contracts=[contract]) as svc:
         for _ in range(4):
-            done = wait_for_job(svc, start(svc, steps_jdl(1, 0)))
+            resource_id = start(svc, steps_jdl(1, 0))
+            if issubclass(contract, PreparedSteps):  # its jobs say what they were given
+                assert prepared_report(svc, resource_id)["prepared"] is None
+            done = wait_for_job(svc, resource_id)
             assert done.phase is Phase.COMPLETED, done.error
         deadline = time.monotonic() + SAFETY
         while not caplog.records:
@@ -223,7 +231,7 @@ def test_a_failing_hook_is_reported_once_and_jobs_start_as_plain_forks(
             time.sleep(0.01)
     reports = [r.getMessage() for r in caplog.records]
     assert len(reports) == 1, reports
-    assert HOOK_FAILURE in reports[0] and "plain warm forks" in reports[0]
+    assert failure in reports[0] and "plain warm forks" in reports[0]
 
 
 def test_a_spare_rehearses_before_its_job_comes(tmp_path: Path) -> None:
@@ -257,23 +265,6 @@ def test_a_spare_whose_job_comes_while_it_prepares_does_not_rehearse(
         # The next spare, ready before its job, rehearses.
         spare = ready_spare(svc, not_pid=spare)
         assert prepared_report(svc, start(svc, steps_jdl(1, 0)))["prepared"]["rehearsed"] == spare
-
-
-def test_a_failing_rehearsal_is_reported_once_and_jobs_start_as_plain_forks(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.WARNING, logger="wsrf_uws.execution.spares")
-    with build_test_service(tmp_path / "data", contracts=[FailingRehearsalSteps]) as svc:
-        for _ in range(3):
-            assert prepared_report(svc, start(svc, steps_jdl(1, 0)))["prepared"] is None
-        deadline = time.monotonic() + SAFETY
-        while not caplog.records:
-            assert time.monotonic() < deadline, "the failing rehearsal was never reported"
-            time.sleep(0.01)
-        assert executor(svc).spare_pids("steps") == []
-    reports = [r.getMessage() for r in caplog.records]
-    assert len(reports) == 1, reports
-    assert REHEARSAL_FAILURE in reports[0] and "plain warm forks" in reports[0]
 
 
 def test_shutdown_leaves_no_spare_behind(tmp_path: Path) -> None:
