@@ -17,13 +17,10 @@ from astropy.io import fits
 from astropy.time import Time
 from cdshealpix import nested
 
-from wsrf_uws.jdl.image.archive import (
-    BAND_WAVELENGTHS,
-    ArchiveIndex,
-    healpix_order,
-    polygon_cells,
-)
+from wsrf_uws.jdl.image.archive import ArchiveIndex
 from wsrf_uws.jdl.image.fields import Field, angular_distance
+from wsrf_uws.jdl.image.frames import BAND_WAVELENGTHS
+from wsrf_uws.jdl.image.healpix_cells import healpix_order, polygon_cells
 
 from image_support import (
     field_samples,

@@ -14,7 +14,7 @@ from astropy.utils.exceptions import AstropyWarning
 from astropy.wcs import WCS
 from numpy.typing import NDArray
 
-from wsrf_uws.jdl.image.archive import ArchiveIndex, Frame
+from wsrf_uws.jdl.image.archive import ArchiveIndex
 from wsrf_uws.jdl.image.cutout import (
     NoOverlap,
     OutputTooLarge,
@@ -23,6 +23,7 @@ from wsrf_uws.jdl.image.cutout import (
 )
 from wsrf_uws.jdl.image.demo import make_demo_archive
 from wsrf_uws.jdl.image.fields import Field, angular_distance
+from wsrf_uws.jdl.image.frames import Frame
 
 from image_support import frame_wcs, write_frame
 

@@ -18,10 +18,11 @@ from astropy.utils.exceptions import AstropyWarning
 from astropy.wcs import WCS
 from numpy.typing import NDArray
 
-from wsrf_uws.jdl.image.archive import ArchiveIndex, Frame
+from wsrf_uws.jdl.image.archive import ArchiveIndex
 from wsrf_uws.jdl.image.cutout import NoOverlap, OutputTooLarge
 from wsrf_uws.jdl.image.demo import demo_stars, make_demo_archive
 from wsrf_uws.jdl.image.fields import Field, angular_distance
+from wsrf_uws.jdl.image.frames import Frame
 from wsrf_uws.jdl.image.mosaic import (
     MAX_MOSAIC_SIDE,
     MOSAIC_EXTRA,

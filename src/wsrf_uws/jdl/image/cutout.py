@@ -31,9 +31,9 @@ from numpy.typing import NDArray
 
 from ... import __version__
 from ...core.atomic import atomic_writer
-from .archive import Frame
 from .budget import check_size
 from .fields import Field, SkyPolygon, angular_distance
+from .frames import Frame
 
 __all__ = [
     "CARRIED_KEYWORDS",

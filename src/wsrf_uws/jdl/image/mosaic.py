@@ -24,7 +24,6 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from numpy.typing import NDArray
 
-from .archive import Frame
 from .budget import check_size
 from .cutout import (
     NoOverlap,
@@ -41,6 +40,7 @@ from .cutout import (
     write_fits_atomically,
 )
 from .fields import Field
+from .frames import Frame
 
 __all__ = [
     "MAX_MOSAIC_SIDE",

@@ -27,10 +27,11 @@ import numpy as np
 from ...core.contract import JobContext
 from ...core.errors import JobFailure
 from ...core.model import Result
-from .archive import ArchiveIndex, Frame
+from .archive import ArchiveIndex
 from .budget import OverBudget, StagingBudget
 from .cutout import StagedImage, make_cutout
 from .fields import Field, tangent_plane
+from .frames import Frame
 from .jdl import ImageJob
 from .limits import StagingLimits
 from .mosaic import make_mosaic, mosaic_shape
