@@ -294,6 +294,12 @@ def test_kill_9_of_a_worker_reruns_its_isolated_job_elsewhere_and_holds_the_othe
                 lambda: all(job_in(store, i, lambda j: j.node == "w0") for i in ids),
                 what="both jobs run on w0",
             )
+            # EXECUTING is recorded at the claim, before the job's process starts: on a
+            # busy machine the kill could otherwise come before the first run wrote its start.
+            eventually(
+                lambda: starts(read_ledger(ledger))[isolated.resource_id] == 1,
+                what="the isolated job's first run has started",
+            )
             assert doomed.pid is not None
             job_processes = psutil.Process(doomed.pid).children(recursive=True)
             cluster.add_worker("w1", slots=2)

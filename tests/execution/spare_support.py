@@ -122,3 +122,23 @@ class FailingRehearsalSteps(PreparedSteps):
 
     def rehearse_run(self, prepared: PreparedState) -> None:
         raise RuntimeError(REHEARSAL_FAILURE)
+
+
+#: Seconds the prepared object of :class:`SlowClosingSteps` takes to close.
+SLOW_CLOSE_SECONDS = 3.0
+
+
+class SlowClosingState(PreparedState):
+    """A prepared object whose close takes :data:`SLOW_CLOSE_SECONDS` (after the job's
+    outcome is reported: its process is exiting meanwhile)."""
+
+    def close(self) -> None:
+        time.sleep(SLOW_CLOSE_SECONDS)
+
+
+class SlowClosingSteps(PreparedSteps):
+    """``steps`` whose job processes take :data:`SLOW_CLOSE_SECONDS` to exit after their
+    outcome."""
+
+    def prepare_run(self) -> SlowClosingState:
+        return SlowClosingState()

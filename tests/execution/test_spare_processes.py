@@ -37,6 +37,7 @@ from spare_support import (
     GatedRehearsingSteps,
     PreparedSteps,
     RehearsingSteps,
+    SlowClosingSteps,
     SlowFailingSteps,
     SlowPreparedSteps,
 )
@@ -214,16 +215,20 @@ def test_a_failing_hook_is_reported_once_and_jobs_start_as_plain_forks(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="wsrf_uws.execution.spares")
     with build_test_service(tmp_path / "data", contracts=[contract]) as svc:
-        for _ in range(4):
+        done = wait_for_job(svc, start(svc, steps_jdl(1, 0)))
+        assert done.phase is Phase.COMPLETED, done.error
+        # The spare made after the first job fails (a spare whose job comes while it
+        # prepares skips its rehearsal, so none comes before the report).
+        deadline = time.monotonic() + SAFETY
+        while not caplog.records:
+            assert time.monotonic() < deadline, "the failing hook was never reported"
+            time.sleep(0.01)
+        for _ in range(3):
             resource_id = start(svc, steps_jdl(1, 0))
             if issubclass(contract, PreparedSteps):  # its jobs say what they were given
                 assert prepared_report(svc, resource_id)["prepared"] is None
             done = wait_for_job(svc, resource_id)
             assert done.phase is Phase.COMPLETED, done.error
-        deadline = time.monotonic() + SAFETY
-        while not caplog.records:
-            assert time.monotonic() < deadline, "the failing hook was never reported"
-            time.sleep(0.01)
         assert executor(svc).spare_pids("steps") == []
         # No spare is left waiting (the last job's process may still be exiting).
         while living_children(svc):
@@ -265,6 +270,20 @@ def test_a_spare_whose_job_comes_while_it_prepares_does_not_rehearse(
         # The next spare, ready before its job, rehearses.
         spare = ready_spare(svc, not_pid=spare)
         assert prepared_report(svc, start(svc, steps_jdl(1, 0)))["prepared"]["rehearsed"] == spare
+
+
+def test_destroy_does_not_wait_for_the_process_of_a_run_that_has_ended(tmp_path: Path) -> None:
+    """Once a run's end is recorded its process only exits (here it takes seconds to
+    close what it prepared): a Destroy answers without waiting for it or killing it."""
+    with build_test_service(tmp_path / "data", contracts=[SlowClosingSteps]) as svc:
+        prepared_report(svc, start(svc, steps_jdl(1, 0)))
+        ready_spare(svc)
+        resource_id = start(svc, steps_jdl(1, 0))
+        pid = prepared_report(svc, resource_id)["pid"]
+        assert alive([pid]) == [pid]  # still exiting: closing for seconds
+        svc.destroy_job(resource_id, owner=ANONYMOUS)
+        assert alive([pid]) == [pid]  # left to exit on its own
+        assert ends(pid)
 
 
 def test_shutdown_leaves_no_spare_behind(tmp_path: Path) -> None:

@@ -188,6 +188,10 @@ class LocalExecutor(Executor):
                 return True
             claimed = self._claimed.pop(resource_id, None)
             run = self._runs.get(resource_id)
+            if run is not None and run.recorded:
+                # Its work is over and its end recorded: the process is only exiting
+                # (closing what it prepared), which a Destroy need not wait for.
+                return False
             if run is not None and run.stop is None:
                 run.stop = OutcomeKind.ABORTED
                 self._terminate(run)
