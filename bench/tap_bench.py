@@ -13,8 +13,9 @@ the workers started before timing), one keep-alive HTTP client (``requests.Sessi
 1. *job GET*: ``GET /rest/adql/{id}`` of a PENDING job: the baseline (p50).
 2. *sync tiny*: ``SELECT TOP 5 hip, ra, dec FROM hipparcos.main WHERE hip < 100``.
 3. *sync cone*: the stars within 0.5 degree of Sirius (hip, ra, dec, hpmag).
-4. *async tiny*: the tiny query as a job: POST /tap/async with PHASE=RUN, GET the job with
-   WAIT until it ends (event-driven), GET the result (following the redirect).
+4. *async tiny*: the tiny query as a job, as pyvo's ``run_async`` makes it: POST /tap/async
+   with PHASE=RUN, GET the job with WAIT until it ends (event-driven), GET
+   ``{job}/results/result`` (following a redirect, were there one), DELETE the job.
 
 They take turns in rounds, so drift on the machine affects them alike. Printed: p50 and p90
 of each, the ratios to the job GET's p50 and PASS/MISS per goal (tiny <= 5x, cone <= 8x,

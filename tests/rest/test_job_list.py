@@ -95,10 +95,17 @@ def test_pyvo_drives_a_job_to_its_results(jobs: str) -> None:
     assert names == ["step-1.txt", "step-2.txt"]
     first = requests.get(job.results[0].href, timeout=30)
     assert first.content == b"step 1 of run 1\n"
-    # The result by link below the job: a 303 to the same file.
+    # The result below the job is the file itself (no redirect to follow), ranges too.
     linked = requests.get(f"{job.url}/results/step-2.txt", timeout=30)
-    assert linked.history[0].status_code == 303
+    assert (linked.status_code, linked.history) == (200, [])
     assert linked.content == b"step 2 of run 1\n"
+    assert linked.headers["Content-Disposition"] == 'attachment; filename="step-2.txt"'
+    part = requests.get(f"{job.url}/results/step-2.txt", headers={"Range": "bytes=5-5"}, timeout=30)
+    assert (part.status_code, part.content) == (206, b"2")
+    assert requests.head(f"{job.url}/results/step-2.txt", timeout=30).headers[
+        "Content-Length"
+    ] == str(len(linked.content))
+    assert requests.get(f"{job.url}/results/nothing", timeout=30).status_code == 404
     url = job.url
     job.delete()
     assert requests.get(url, timeout=30).status_code == 404

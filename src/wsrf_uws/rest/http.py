@@ -84,7 +84,7 @@ CHALLENGE = 'Basic realm="wsrf-uws", charset="UTF-8"'
 class RestRequest:
     """One request: method, path below the job list, parameters and body."""
 
-    def __init__(self, environ: Mapping[str, Any], *, path: str) -> None:
+    def __init__(self, environ: dict[str, Any], *, path: str) -> None:
         self.environ = environ
         self.method = str(environ.get("REQUEST_METHOD", "GET")).upper()
         #: The path below the job list, without leading or trailing slashes.

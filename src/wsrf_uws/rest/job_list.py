@@ -8,7 +8,8 @@
 - ``{list}/{id}/phase``, ``/executionduration``, ``/destruction``: GET text, POST 303;
   ``/error``, ``/quote``, ``/owner``: GET text.
 - ``{list}/{id}/parameters`` (``uws:parameters``), ``/parameters/jdl`` (the JDL),
-  ``/results`` (``uws:results``), ``/results/{name}`` (303 to the file).
+  ``/results`` (``uws:results``), ``/results/{name}`` (the file itself, as at
+  ``/results/{id}/{name}``: one request where a redirect would take two).
 
 The jobs are the :class:`~wsrf_uws.core.service.JobService`'s, with the same ids, owners
 and owner checks as over SOAP: a job created by either binding is read and driven by
@@ -35,6 +36,7 @@ from ..core.errors import InvalidJobDescriptionError, UwsError
 from ..core.model import Job
 from ..core.service import JobService
 from ..soap.properties import PropertyBuilder, result_url
+from ..soap.results import send_file
 from ..vo.votable import error_votable
 from . import documents
 from .face import REST_FACE, JobListFace
@@ -188,7 +190,7 @@ class JobListApplication:
         if part == "parameters":
             return self._parameters(start, job, below, head=head)
         if part == "results":
-            return self._results(start, job, below, head=head)
+            return self._results(request, start, job, below, head=head)
         raise RestError("404 Not Found", f"a job has no {'/'.join(rest)}")
 
     # -- the job list ----------------------------------------------------------------------
@@ -337,14 +339,22 @@ class JobListApplication:
         raise RestError("404 Not Found", f"the only parameter is {documents.JDL_PARAMETER}")
 
     def _results(
-        self, start: StartResponse, job: Job, below: list[str], *, head: bool
+        self, request: RestRequest, start: StartResponse, job: Job, below: list[str], *, head: bool
     ) -> Iterable[bytes]:
         if not below:
             return xml(start, documents.results_document(self.builder, job, self._now()), head=head)
         result = job.result(below[0]) if len(below) == 1 else None
         if result is None:
             raise RestError("404 Not Found", f"job {job.resource_id} has no such result")
-        return see_other(start, result_url(self.base_url, job, result))
+        if not result.is_local:  # kept elsewhere: the client fetches it there
+            return see_other(start, result.location)
+        # Served here, as the results route serves it (ranges, headers): a TAP client
+        # fetching {job}/results/result makes one request, not two.
+        try:
+            path = self.service.files.file(job.resource_id, result.location)
+        except ValueError:
+            raise RestError("404 Not Found", f"result {result.name} is not available") from None
+        return send_file(request.environ, start, path, name=result.name, mime_type=result.mime_type)
 
     # -- values ----------------------------------------------------------------------------
 
