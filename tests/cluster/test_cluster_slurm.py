@@ -15,7 +15,6 @@ from functools import partial
 from pathlib import Path
 
 import psutil
-import psycopg
 import pytest
 
 from wsrf_uws.client import Service
@@ -30,7 +29,7 @@ from wsrf_uws.store.postgres import PostgresJobStore
 from wsrf_uws.testing import build_test_service
 from wsrf_uws.testing.cluster import RunningCluster, RunningFrontend, running_cluster
 from wsrf_uws.testing.polling import eventually as poll_until
-from wsrf_uws.testing.postgres import Cluster
+from wsrf_uws.testing.postgres import Cluster, end_node_sessions
 from wsrf_uws.testing.slurm import SlurmCluster, slurm_jobs
 
 from factories import make_job
@@ -301,11 +300,7 @@ def test_a_leader_cut_off_from_the_store_leaves_its_slurm_jobs_to_the_next(
         session = first.duties._session
         assert session is not None
         monkeypatch.setattr(session, "try_lead", lambda: False)
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(
-                "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
-                "WHERE application_name = 'wsrf-uws node fe1'"
-            )
+        assert end_node_sessions(url, "fe1", signals=False) == 1
         eventually(lambda: second.duties.leading, what="fe2 leads")  # type: ignore[attr-defined]
         # fe1 steps down at its next heartbeat, which finds the link gone (fe2 may take the
         # lock first): it follows nothing then; fe2 follows the job to its end.

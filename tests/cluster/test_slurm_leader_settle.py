@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from wsrf_uws.core import Phase
@@ -27,7 +26,7 @@ from wsrf_uws.core.service import JobService
 from wsrf_uws.jdl.steps.contract import steps_jdl
 from wsrf_uws.settings import ClusterSettings
 from wsrf_uws.testing.polling import eventually as poll_until
-from wsrf_uws.testing.postgres import Cluster
+from wsrf_uws.testing.postgres import Cluster, end_node_sessions
 from wsrf_uws.testing.slurm import SlurmCluster
 
 from slurm_support import slurm_cluster, slurm_front_end
@@ -80,11 +79,7 @@ def test_a_new_leader_takes_up_the_slurm_jobs_once_the_cut_off_leader_let_go(
 
         monkeypatch.setattr(session, "heartbeat", hanging_heartbeat)
         monkeypatch.setattr(session, "try_lead", lambda: False)
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(
-                "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
-                "WHERE application_name = 'wsrf-uws node fe1'"
-            )
+        assert end_node_sessions(url, "fe1", signals=False) == 1
         eventually(lambda: second.duties.leading, what="fe2 leads")  # type: ignore[attr-defined]
         both: list[bool] = []
 

@@ -1,7 +1,7 @@
 """The cluster half of the PostgreSQL store (wsrf_uws.store.postgres_cluster), on a real
 server: claims under real concurrency (threads on separate connections and pools, as on
 several nodes), node names and leadership held by sessions that are killed for real
-(pg_terminate_backend ends a session's backend as kill -9 of its node would), signals
+(wsrf_uws.testing.postgres.end_node_sessions ends them as kill -9 of the node would), signals
 through LISTEN/NOTIFY, and the bookkeeping of nodes and their runs.
 
 Elapsed times are never asserted: where something happens asynchronously (a signal
@@ -32,7 +32,7 @@ from wsrf_uws.core.model import Job
 from wsrf_uws.core.phases import Phase
 from wsrf_uws.store.postgres import PostgresJobStore
 from wsrf_uws.store.postgres_names import SchemaNames
-from wsrf_uws.testing.postgres import Cluster
+from wsrf_uws.testing.postgres import Cluster, end_node_sessions
 
 from conftest import at_once
 from factories import T0, make_job
@@ -103,21 +103,6 @@ def join(
     )
     sessions.append(session)
     return session, heard
-
-
-def kill_backends(cluster: Cluster, node: str, *, signals_only: bool = False) -> int:
-    """End the node's connections to the server, as its death would; returns how many."""
-    names = [f"wsrf-uws node {node} (signals)"]
-    if not signals_only:
-        names.append(f"wsrf-uws node {node}")
-    with psycopg.connect(cluster.url, autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
-            "WHERE application_name = ANY(%s)",
-            (names,),
-        ).fetchall()
-    assert all(row[0] for row in rows)
-    return len(rows)
 
 
 def eventually(check: Callable[[], bool], timeout: float = 20) -> bool:
@@ -320,7 +305,7 @@ def test_a_claim_skips_a_job_another_transaction_holds(store: PostgresJobStore) 
 
 
 def test_a_name_is_held_while_its_session_lives(
-    store: PostgresJobStore, postgres_cluster: Cluster, sessions: list[ClusterSession]
+    store: PostgresJobStore, sessions: list[ClusterSession]
 ) -> None:
     holder, _ = join(store, "alpha", sessions, slots=4)
 
@@ -335,7 +320,7 @@ def test_a_name_is_held_while_its_session_lives(
     holder.close()
     join(store, "alpha", sessions, slots=1)  # free after close()
     assert [(n.name, n.slots) for n in store.status().nodes] == [("alpha", 1)]
-    assert kill_backends(postgres_cluster, "alpha") == 2  # as if its process were killed
+    assert end_node_sessions(store.url, "alpha") == 2  # as if its process were killed
     assert eventually(lambda: _can_join(store, "alpha", sessions))
 
 
@@ -423,7 +408,7 @@ def test_a_failing_handler_does_not_stop_the_signals(
 
 
 def test_one_node_leads_and_another_takes_over_when_it_dies(
-    nodes: list[PostgresJobStore], postgres_cluster: Cluster, sessions: list[ClusterSession]
+    nodes: list[PostgresJobStore], sessions: list[ClusterSession]
 ) -> None:
     first, _ = join(nodes[0], "first", sessions)
     second, _ = join(nodes[1], "second", sessions)
@@ -435,7 +420,7 @@ def test_one_node_leads_and_another_takes_over_when_it_dies(
     status = nodes[1].status()
     assert status.leader == "first"
     assert status.leader_since is not None
-    kill_backends(postgres_cluster, "first")
+    assert end_node_sessions(nodes[0].url, "first") == 2
     assert eventually(second.try_lead)
     assert second.leading
     assert nodes[0].status().leader == "second"
@@ -462,13 +447,13 @@ def test_the_leader_record_counts_only_while_its_lock_is_held(
 
 
 def test_a_lost_session_is_reported_once_and_opened_again(
-    store: PostgresJobStore, postgres_cluster: Cluster, sessions: list[ClusterSession]
+    store: PostgresJobStore, sessions: list[ClusterSession]
 ) -> None:
     session, heard = join(store, "worker", sessions)
     assert session.try_lead()
     session.heartbeat()
     assert heard.links == []
-    kill_backends(postgres_cluster, "worker")
+    assert end_node_sessions(store.url, "worker") == 2
     with pytest.raises(ClusterLinkLostError):
         session.heartbeat()
     assert heard.links == [False]
@@ -484,10 +469,10 @@ def test_a_lost_session_is_reported_once_and_opened_again(
 
 
 def test_a_lost_listening_connection_is_a_lost_session(
-    store: PostgresJobStore, postgres_cluster: Cluster, sessions: list[ClusterSession]
+    store: PostgresJobStore, sessions: list[ClusterSession]
 ) -> None:
     session, heard = join(store, "worker", sessions)
-    assert kill_backends(postgres_cluster, "worker", signals_only=True) == 1
+    assert end_node_sessions(store.url, "worker", store=False) == 1
 
     def lost() -> bool:
         try:
@@ -505,10 +490,10 @@ def test_a_lost_listening_connection_is_a_lost_session(
 
 
 def test_a_lost_name_taken_by_another_process_is_not_taken_back(
-    nodes: list[PostgresJobStore], postgres_cluster: Cluster, sessions: list[ClusterSession]
+    nodes: list[PostgresJobStore], sessions: list[ClusterSession]
 ) -> None:
     session, heard = join(nodes[0], "worker", sessions)
-    kill_backends(postgres_cluster, "worker")
+    assert end_node_sessions(nodes[0].url, "worker") == 2
     with pytest.raises(ClusterLinkLostError):
         session.heartbeat()
     join(nodes[1], "worker", sessions)  # a new process under that name
@@ -535,7 +520,7 @@ def test_a_heartbeat_that_cannot_be_recorded_in_time_is_a_lost_session(
 
 
 def test_a_session_ends_its_own_former_backend_if_that_still_holds_its_name(
-    store: PostgresJobStore, postgres_cluster: Cluster, sessions: list[ClusterSession]
+    store: PostgresJobStore, sessions: list[ClusterSession]
 ) -> None:
     # A link this side dropped (a timed-out heartbeat, a failed listener) may keep its
     # backend, and the name's lock, until the server notices, which over a broken
@@ -543,7 +528,7 @@ def test_a_session_ends_its_own_former_backend_if_that_still_holds_its_name(
     # name's lock, recorded as the session's former backend (private state, as the
     # real case cannot be staged on one machine).
     session, heard = join(store, "worker", sessions)
-    kill_backends(postgres_cluster, "worker")
+    assert end_node_sessions(store.url, "worker") == 2
     with pytest.raises(ClusterLinkLostError):
         session.heartbeat()
     with psycopg.connect(store.url, autocommit=True) as stale:
