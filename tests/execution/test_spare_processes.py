@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -46,6 +45,7 @@ from wsrf_uws.core import JobService, Phase
 from wsrf_uws.core.model import ANONYMOUS
 from wsrf_uws.execution.local import LocalExecutor
 from wsrf_uws.execution.spares import MAX_SPARE_DEATHS
+from wsrf_uws.jdl.adql import rehearsal
 from wsrf_uws.jdl.adql.catalog import PreparedCatalog, build_hipparcos
 from wsrf_uws.jdl.adql.contract import AdqlContract
 from wsrf_uws.jdl.steps.contract import StepsContract, steps_jdl
@@ -390,10 +390,12 @@ def test_an_adql_job_in_a_spare_answers_as_one_that_opens_its_catalogue(
 def test_a_prepared_catalogue_is_locked_down_as_an_opened_one(
     tmp_path: Path, catalogue: Path, monkeypatch: pytest.MonkeyPatch, rehearsed: bool
 ) -> None:
-    """Also after the adql contract's rehearsal, which leaves no folder behind."""
+    """Also after the adql contract's rehearsal, which leaves no folder behind (in a
+    memory file system where there is one, else the system's temporary folder)."""
     temporary = tmp_path / "tmp"
     temporary.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    monkeypatch.setattr(rehearsal, "MEMORY_FOLDER", str(temporary))
+    assert rehearsal.rehearsal_parent() == str(temporary)
     prepared = PreparedCatalog(catalogue, threads=1, memory_bytes=64 * 1024**2)
     if rehearsed:
         AdqlContract().rehearse_run(prepared)
@@ -425,6 +427,13 @@ def test_a_prepared_catalogue_is_locked_down_as_an_opened_one(
         assert connection.execute("SELECT count(*) FROM hipparcos.main").fetchone() == (117955,)
     finally:
         prepared.close()
+
+
+def test_an_adql_rehearsal_without_a_memory_file_system_uses_the_temporary_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rehearsal, "MEMORY_FOLDER", str(tmp_path / "none"))
+    assert rehearsal.rehearsal_parent() is None
 
 
 def living_children(service: JobService, contract: str = "steps") -> list[int]:

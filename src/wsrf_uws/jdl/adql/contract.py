@@ -52,7 +52,7 @@ from .commands import CATALOG_COMMAND
 from .cursor import CursorSummary, ResultCursor, write_cursor
 from .jdl import NAMESPACE, AdqlJob, QueryLimits, query_to_run, read_job
 from .query import ExecutionError, ExecutionInterrupted, execute, result_columns
-from .rehearsal import REHEARSAL_JOB, RehearsalContext
+from .rehearsal import REHEARSAL_JOB, RehearsalContext, rehearsal_parent
 from .result_size import BoundedSink, ResultTooLarge, bounded_batches
 from .settings import AdqlSettings
 from .size import QuerySize
@@ -191,7 +191,9 @@ class AdqlContract(Contract):
         VOTable as a job's would be, in a temporary folder: the job's own run then finds
         most of its memory paged in (:mod:`.rehearsal`)."""
         with (
-            tempfile.TemporaryDirectory(prefix="wsrf-uws-adql-rehearsal-") as folder,
+            tempfile.TemporaryDirectory(
+                prefix="wsrf-uws-adql-rehearsal-", dir=rehearsal_parent()
+            ) as folder,
             prepared.rehearsal() as catalog,
         ):
             context = RehearsalContext(Path(folder))
