@@ -13,10 +13,13 @@ same answers as a run that opens its own catalogue, locked down the same way.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import signal
+import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -45,6 +48,7 @@ from wsrf_uws.core import JobService, Phase
 from wsrf_uws.core.model import ANONYMOUS
 from wsrf_uws.execution.local import LocalExecutor
 from wsrf_uws.execution.spares import MAX_SPARE_DEATHS
+from wsrf_uws.jdl.adql import contract as contract_module
 from wsrf_uws.jdl.adql import rehearsal
 from wsrf_uws.jdl.adql.catalog import PreparedCatalog, build_hipparcos
 from wsrf_uws.jdl.adql.contract import AdqlContract
@@ -430,10 +434,48 @@ def test_a_prepared_catalogue_is_locked_down_as_an_opened_one(
 
 
 def test_an_adql_rehearsal_without_a_memory_file_system_uses_the_temporary_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, catalogue: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(rehearsal, "MEMORY_FOLDER", str(tmp_path / "none"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     assert rehearsal.rehearsal_parent() is None
+    made: list[Path] = []
+    original = rehearsal.rehearsal_folder
+
+    @contextlib.contextmanager
+    def watched() -> Iterator[Path]:
+        with original() as folder:
+            made.append(folder)
+            yield folder
+
+    monkeypatch.setattr(contract_module, "rehearsal_folder", watched)
+    prepared = PreparedCatalog(catalogue, threads=1)
+    try:
+        AdqlContract().rehearse_run(prepared)
+    finally:
+        prepared.close()
+    assert [folder.parent for folder in made] == [tmp_path]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_adql_rehearsal_removes_the_folders_of_spares_that_are_gone(
+    tmp_path: Path, catalogue: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A spare killed while it rehearses leaves its folder (in memory): the next removes it."""
+    monkeypatch.setattr(rehearsal, "MEMORY_FOLDER", str(tmp_path))
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    gone = tmp_path / f"{rehearsal.FOLDER_PREFIX}{ended.pid}-left"
+    gone.mkdir()
+    (gone / "result").write_bytes(b"<VOTABLE/>")
+    living = tmp_path / f"{rehearsal.FOLDER_PREFIX}{os.getpid()}-busy"
+    living.mkdir()
+    prepared = PreparedCatalog(catalogue, threads=1)
+    try:
+        AdqlContract().rehearse_run(prepared)
+    finally:
+        prepared.close()
+    assert [path.name for path in tmp_path.iterdir()] == [living.name]
 
 
 def living_children(service: JobService, contract: str = "steps") -> list[int]:

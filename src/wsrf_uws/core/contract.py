@@ -425,7 +425,8 @@ class Contract:
         memory it first writes (a Python object's reference count is a write) costs it a
         page fault and a copy. A rehearsal takes those faults before the job comes:
         measured for ``adql``, a tiny query's run fell from 11 to 7 ms of processor time.
-        A spare whose job is already waiting skips its rehearsal.
+        A spare whose job is already waiting skips its rehearsal; a job that comes during
+        it waits for its end (keep it to a few milliseconds).
 
         Same rules as :meth:`prepare_run`: no job's folder (write in a temporary folder
         of the rehearsal's own, and remove it), no store, nothing shared; an exception

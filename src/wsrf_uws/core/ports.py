@@ -397,7 +397,9 @@ class Executor(ABC):
     def cancel(self, resource_id: str) -> bool:
         """Stop the job's work, queued or running; returns once nothing of it runs.
 
-        True if there was work to stop.
+        A run whose end is recorded has no work left: its process may still be exiting
+        (closing what its contract prepared), and is not waited for. True if there was
+        work to stop.
         """
 
     @abstractmethod

@@ -187,8 +187,11 @@ class ExecutionRecorder(ExecutionListener):
             ended = None
         if ended is None and last.assigned():
             # The job's phase was changed meanwhile (or is left as it is): its last
-            # reports are still recorded, as they would have been on their own.
-            self._store.record(resource_id, last)
+            # reports are still recorded, as they would have been on their own, unless
+            # another node runs the job since (this one was cut off): they are not its.
+            job = self._store.get(resource_id)
+            if job is not None and job.node in (None, self._node):
+                self._store.record(resource_id, last)
         if ended is not None:
             self._ended(ended, reason=outcome.kind.value)
 

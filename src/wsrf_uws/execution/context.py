@@ -38,6 +38,8 @@ class WorkerContext:
         self.prepared = prepared
         self.workdir: Path = spec.workdir
         self.jdl_state: dict[str, Any] = dict(spec.jdl_state)
+        #: The state the service has, as JSON: a state that reads the same is not sent.
+        self._state_json = json.dumps(spec.jdl_state)
         self.run_count = spec.run_count
         self.termination_time = spec.termination_time
         self._conn = conn
@@ -102,13 +104,16 @@ class WorkerContext:
     def set_state(self, state: dict[str, Any]) -> None:
         """Replace the contract state; it must be JSON-serializable.
 
-        A state equal to the current one is not sent: a run that first sets the state
-        it was created with (as ``adql`` does) costs the service no store write.
+        A state whose JSON is the service's already is not sent: a run that first sets
+        the state it was created with (as ``adql`` does) costs the service no store
+        write. The comparison is of the JSON, not of the objects, so a state changed in
+        place (a list appended to) and set again is sent.
         """
-        json.dumps(state)
-        if state == self.jdl_state:
+        text = json.dumps(state)
+        if text == self._state_json:
             return
-        self.jdl_state = dict(state)
+        self._state_json = text
+        self.jdl_state = json.loads(text)
         self._send(StateReport(self.jdl_state))
 
     def add_result(self, result: Result) -> None:

@@ -70,14 +70,17 @@ def prepare_spare(order: SpareOrder, conn: Connection) -> tuple[Any, Any]:
     reader = threading.Thread(target=receive, name="spare-spec", daemon=True)
     reader.start()
     prepared: Any = None
+    hook = "prepare_run"
     try:
         prepared = order.contract.prepare_run()
         if not received and not failed:  # a job that has come would wait for it
+            hook = "rehearse_run"
             order.contract.rehearse_run(prepared)
     except Exception as exc:  # any failure is the contract's, and reported
         close_prepared(prepared)  # after a failed rehearsal, not to be trusted by the job
         prepared = None
-        conn.send(SpareReady(f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+        failure = f"{hook}: {type(exc).__name__}: {exc}"
+        conn.send(SpareReady(failure, traceback.format_exc()))
     else:
         conn.send(SpareReady())
     reader.join()

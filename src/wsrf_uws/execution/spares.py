@@ -166,7 +166,7 @@ class Spares:
         connection): a failure is logged, once, and no more spares are made."""
         if report.failure is not None:
             self._give_up(
-                contract, f"its contract's prepare_run failed: {report.failure}", report.detail
+                contract, f"its contract's spare hook failed: {report.failure}", report.detail
             )
 
     def waitables(self) -> list[Any]:
@@ -239,7 +239,7 @@ class Spares:
             return
         failure = report.failure if isinstance(report, SpareReady) else repr(report)
         detail = report.detail if isinstance(report, SpareReady) else None
-        self._give_up(name, f"its contract's prepare_run failed: {failure}", detail)
+        self._give_up(name, f"its contract's spare hook failed: {failure}", detail)
 
     def _died(self, name: str, spare: _Spare) -> None:
         spare.process.close()

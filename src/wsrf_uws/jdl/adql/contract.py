@@ -19,7 +19,6 @@ first use (:mod:`.catalog`).
 from __future__ import annotations
 
 import shutil
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -52,7 +51,7 @@ from .commands import CATALOG_COMMAND
 from .cursor import CursorSummary, ResultCursor, write_cursor
 from .jdl import NAMESPACE, AdqlJob, QueryLimits, query_to_run, read_job
 from .query import ExecutionError, ExecutionInterrupted, execute, result_columns
-from .rehearsal import REHEARSAL_JOB, RehearsalContext, rehearsal_parent
+from .rehearsal import REHEARSAL_JOB, RehearsalContext, rehearsal_folder
 from .result_size import BoundedSink, ResultTooLarge, bounded_batches
 from .settings import AdqlSettings
 from .size import QuerySize
@@ -191,12 +190,10 @@ class AdqlContract(Contract):
         VOTable as a job's would be, in a temporary folder: the job's own run then finds
         most of its memory paged in (:mod:`.rehearsal`)."""
         with (
-            tempfile.TemporaryDirectory(
-                prefix="wsrf-uws-adql-rehearsal-", dir=rehearsal_parent()
-            ) as folder,
+            rehearsal_folder() as folder,
             prepared.rehearsal() as catalog,
         ):
-            context = RehearsalContext(Path(folder))
+            context = RehearsalContext(folder)
             self._cache(REHEARSAL_JOB, catalog, context)
             self._write_result(REHEARSAL_JOB, context)
 

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import AbstractContextManager
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -52,10 +55,43 @@ REHEARSAL_JOB = AdqlJob(
 MEMORY_FOLDER = "/dev/shm"  # noqa: S108 (mkdtemp makes a private folder of its own there)
 
 
+#: How a rehearsal's folder is named: with the pid of the spare that made it.
+FOLDER_PREFIX = "wsrf-uws-adql-rehearsal-"
+
+
 def rehearsal_parent() -> str | None:
     """The folder to make the rehearsal's folder in: :data:`MEMORY_FOLDER` if this
     process may write there, else None (the system's temporary folder)."""
     return MEMORY_FOLDER if os.access(MEMORY_FOLDER, os.W_OK | os.X_OK) else None
+
+
+@contextmanager
+def rehearsal_folder() -> Iterator[Path]:
+    """A new folder for this spare's rehearsal, removed at the end.
+
+    A spare killed while it rehearses (the service stopping, an abort of the job that
+    waits for it) cannot remove its folder, and a memory file system is not emptied
+    until the machine restarts: each rehearsal first removes the folders of spares that
+    are gone (named with their pid, and this user's).
+    """
+    parent = Path(rehearsal_parent() or tempfile.gettempdir())
+    for left in parent.glob(f"{FOLDER_PREFIX}*-*"):
+        pid = left.name[len(FOLDER_PREFIX) :].split("-", 1)[0]
+        with suppress(OSError):
+            if pid.isdigit() and left.stat().st_uid == os.getuid() and not _alive(int(pid)):
+                shutil.rmtree(left, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=f"{FOLDER_PREFIX}{os.getpid()}-", dir=parent) as made:
+        yield Path(made)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's: not ours to judge
+    return True
 
 
 class RehearsalContext:
