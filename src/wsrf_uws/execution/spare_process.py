@@ -7,11 +7,11 @@ address-space limit), calls the contract's
 :meth:`~wsrf_uws.core.contract.Contract.prepare_run` and, unless its job has come
 meanwhile, :meth:`~wsrf_uws.core.contract.Contract.rehearse_run`, says
 :class:`SpareReady`, and waits for its job's spec on the same connection: the run then
-starts with what the hook
-returned (``context.prepared``) instead of doing that work on the job's latency (a job
-handed over while the hook still runs waits only for the rest of it). A spare serves one
-job and ends with it, as every job process does. A hook that fails is reported in the
-:class:`SpareReady`, and a job the spare gets runs without what it would have prepared.
+starts with what the hook returned (``context.prepared``) instead of doing that work on
+the job's latency (a job handed over while the hook still runs waits only for the rest of
+it). A spare serves one job and ends with it, as every job process does. A hook that
+fails is reported in the :class:`SpareReady`, and a job the spare gets runs without what
+it would have prepared.
 """
 
 from __future__ import annotations

@@ -21,6 +21,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+import psutil
+
 from ...core.atomic import atomic_writer, write_atomic
 from ...core.model import ProgressStep, Result
 from ...vo.columns import ColumnInfo
@@ -78,20 +80,14 @@ def rehearsal_folder() -> Iterator[Path]:
     for left in parent.glob(f"{FOLDER_PREFIX}*-*"):
         pid = left.name[len(FOLDER_PREFIX) :].split("-", 1)[0]
         with suppress(OSError):
-            if pid.isdigit() and left.stat().st_uid == os.getuid() and not _alive(int(pid)):
+            if (
+                pid.isdigit()
+                and left.stat().st_uid == os.getuid()
+                and not psutil.pid_exists(int(pid))
+            ):
                 shutil.rmtree(left, ignore_errors=True)
     with tempfile.TemporaryDirectory(prefix=f"{FOLDER_PREFIX}{os.getpid()}-", dir=parent) as made:
         yield Path(made)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's: not ours to judge
-    return True
 
 
 class RehearsalContext:
