@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -19,6 +21,7 @@ from wsrf_uws.core import (
     Phase,
     ResourceUnknownError,
 )
+from wsrf_uws.core.job_events import AllJobEvents, JobEvent, JobEventKind
 from wsrf_uws.core.model import ANONYMOUS
 from wsrf_uws.core.ports import JobChanges
 from wsrf_uws.jdl.steps.contract import NAMESPACE, StepsContract, StepsJob, read_result, steps_jdl
@@ -151,6 +154,45 @@ def test_start_queues_before_returning_then_completes(service: JobService) -> No
         assert result.size == path.stat().st_size
         assert result.mime_type == "text/plain"
     assert done.run_count == 1
+
+
+def test_create_with_start_records_the_job_queued_in_one_write(
+    service: JobService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What UWS 1.1 REST's PHASE=RUN and EXECUTIONDURATION at creation do: the job is
+    inserted QUEUED with its duration, told as created and queued, and then runs."""
+    writes: list[str] = []
+    for name in ("insert", "transition", "update", "update_in_phase", "record"):
+        method = getattr(service.store, name)
+
+        def counted(*args: object, _name: str = name, _method: Any = method, **kw: object) -> Any:
+            if threading.current_thread() is threading.main_thread():
+                writes.append(_name)
+            return _method(*args, **kw)
+
+        monkeypatch.setattr(service.store, name, counted)
+    told: list[tuple[JobEventKind, Phase | None]] = []
+    service.events = AllJobEvents([service.events, _Told(told)])
+    job = service.create_job(
+        contract="steps", document=steps_jdl(2, 0.01), execution_duration=77, start=True
+    )
+    assert (job.phase, job.execution_duration) == (Phase.QUEUED, 77)
+    assert writes == ["insert"]
+    assert told[:2] == [(JobEventKind.CREATED, Phase.PENDING), (JobEventKind.QUEUED, Phase.QUEUED)]
+    done = wait_for_job(service, job.resource_id)
+    assert (done.phase, done.execution_duration, done.run_count) == (Phase.COMPLETED, 77, 1)
+    capped = service.create_job(contract="steps", document=steps_jdl(), execution_duration=10**9)
+    assert capped.phase is Phase.PENDING
+    assert capped.execution_duration == service.limits.resolve(10**9)
+
+
+class _Told:
+    def __init__(self, told: list[tuple[JobEventKind, Phase | None]]) -> None:
+        self.told = told
+
+    def emit(self, event: JobEvent) -> None:
+        if event.kind in (JobEventKind.CREATED, JobEventKind.QUEUED):
+            self.told.append((event.kind, event.phase))
 
 
 def test_start_is_idempotent_while_active_and_refused_when_final(service: JobService) -> None:

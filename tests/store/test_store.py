@@ -10,7 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import fields, replace
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +19,7 @@ import pytest
 from store_support import assert_the_run_id_column_works, older_row
 
 from wsrf_uws.core.atomic import write_atomic
-from wsrf_uws.core.jobfiles import JobFiles
+from wsrf_uws.core.jobfiles import TRASH_EMPTIER, JobFiles
 from wsrf_uws.core.model import (
     ErrorSummary,
     ErrorType,
@@ -221,6 +221,50 @@ def test_reaper_queries_read_only_the_index(sqlite_store: SQLiteJobStore) -> Non
         assert "SCAN jobs" not in plan.replace("USING COVERING INDEX", "")
 
 
+def test_a_running_jobs_reports_do_not_wait_for_the_disk_and_its_end_does(
+    sqlite_store: SQLiteJobStore,
+) -> None:
+    """Progress, state and results are committed with synchronous=NORMAL (no fsync: the
+    next durable commit takes them to the disk with it); a transition with FULL."""
+    job = make_job(phase=Phase.EXECUTING, start_time=T0, end_time=None)
+    sqlite_store.insert(job)
+    statements: list[str] = []
+    # The calling thread's own connection, which the store writes with.
+    sqlite_store._connections.get().set_trace_callback(statements.append)
+
+    def synchronous_at_commit(write: Callable[[], object]) -> str:
+        statements.clear()
+        assert write()
+        commit = statements.index("COMMIT")
+        modes = [s for s in statements[:commit] if s.startswith("PRAGMA synchronous")]
+        return modes[-1] if modes else "PRAGMA synchronous (unchanged)"
+
+    rid = job.resource_id
+    progress = JobChanges(progress=Progress(0.5))
+    state = JobChanges(jdl_state={"rows": 3})
+    results = [Result("result", "result.xml", "text/xml", 10)]
+    for report in (
+        lambda: sqlite_store.record(rid, progress),
+        lambda: sqlite_store.record(rid, state),
+        lambda: sqlite_store.record_results(rid, results),
+    ):
+        assert synchronous_at_commit(report) == "PRAGMA synchronous=NORMAL"
+        assert statements[-1] == "PRAGMA synchronous=FULL"  # restored for the next write
+
+    def end() -> object:
+        return sqlite_store.transition(rid, Phase.COMPLETED, expected={Phase.EXECUTING})
+
+    assert synchronous_at_commit(end) == "PRAGMA synchronous (unchanged)"
+    stored = sqlite_store.get(rid)
+    assert stored is not None
+    assert (stored.phase, stored.progress, stored.jdl_state) == (
+        Phase.COMPLETED,
+        Progress(0.5),
+        {"rows": 3},
+    )
+    assert [r.name for r in stored.results] == ["result"]
+
+
 def test_sqlite_schema_version_is_recorded_and_newer_stores_refused(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite"
     SQLiteJobStore(path).close()
@@ -374,6 +418,9 @@ def test_files_are_per_resource_and_removed_whole(tmp_path: Path) -> None:
     files.remove(rid)
     assert not folder.exists()
     files.remove(rid)  # idempotent
+    # Its files are deleted by the trash's thread, soon after.
+    TRASH_EMPTIER.wait()
+    assert list((files.root / ".trash").iterdir()) == []
 
 
 def test_sweep_removes_orphans_and_trash(tmp_path: Path) -> None:

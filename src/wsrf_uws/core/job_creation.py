@@ -30,6 +30,8 @@ class JobCreation(JobAccess):
         address: str = "",
         termination_time: datetime | Default | None = DEFAULT,
         run_id: str | None = None,
+        execution_duration: int | None = None,
+        start: bool = False,
     ) -> Job:
         """createJob: read ``document`` with the contract, quote it, record it PENDING.
 
@@ -39,6 +41,13 @@ class JobCreation(JobAccess):
         :class:`InvalidJobDescriptionError` (or a lifetime or quota error) and records
         nothing if the job is not acceptable: beyond the owner's quotas (live jobs, bytes
         the quote stages) it is :class:`QuotaExceededError`.
+
+        For a binding that sets more at creation (UWS 1.1 REST: ``EXECUTIONDURATION``,
+        ``PHASE=RUN``), in the same insert: ``execution_duration`` the seconds the
+        client asks instead of the contract's (within the service's limits, as
+        :meth:`~.job_control.JobControl.set_execution_duration` allows them), and
+        ``start`` records the job QUEUED, as a startJob right after would (one write to
+        the store instead of three).
         """
         plugin = self.registry.get(contract)
         # An owner at its quota is refused before the contract's work (parsing, planning,
@@ -64,14 +73,19 @@ class JobCreation(JobAccess):
         ends = self.policy.initial(
             now, requested=termination_time, proposed_lifetime=assessment.lifetime
         )
+        seconds = (
+            assessment.execution_duration
+            if execution_duration is None
+            else max(0, execution_duration)
+        )
         job = Job(
             resource_id="",
             contract=plugin.name,
             owner=owner,
-            phase=Phase.PENDING,
+            phase=Phase.QUEUED if start else Phase.PENDING,
             creation_time=now,
             termination_time=ends,
-            execution_duration=self.limits.resolve(assessment.execution_duration),
+            execution_duration=self.limits.resolve(seconds),
             jdl=document,
             address=address,
             quote=quote,
@@ -88,6 +102,11 @@ class JobCreation(JobAccess):
         self.events.emit(
             JobEvent(JobEventKind.CREATED, job.resource_id, job.contract, owner, Phase.PENDING)
         )
+        if start:
+            self.executor.submit(job.resource_id, owner=owner, contract=job.contract)
+            self.events.emit(
+                JobEvent(JobEventKind.QUEUED, job.resource_id, job.contract, owner, Phase.QUEUED)
+            )
         return job
 
     def create_refused_job(

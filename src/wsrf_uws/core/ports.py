@@ -189,6 +189,13 @@ class JobStore(ABC):
         second and whose recorder needs nothing back: a store may skip decoding the
         whole job each time, which for a job of thousands of steps or results is most
         of the cost.
+
+        A store may commit it without waiting for the disk: a crash of the service
+        loses none of it, a crash of the machine at most the last reports of a job that
+        is then still EXECUTING, and so run again at restart. The run's end, a durable
+        :meth:`transition`, makes the reports before it durable too (a database's log
+        reaches the disk in order), and spares the job's last moments a wait for the
+        disk per report (a tiny ``adql`` query sends three as it ends).
         """
         return self.update(resource_id, changes) is not None
 
@@ -196,7 +203,8 @@ class JobStore(ABC):
         """:meth:`add_results` without reading the job back; False if the job is unknown.
 
         A job announcing its results one by one must cost the same for its thousandth
-        result as for its first: a store may append without decoding those it has.
+        result as for its first: a store may append without decoding those it has. As
+        :meth:`record`, it may commit without waiting for the disk.
         """
         return self.add_results(resource_id, results) is not None
 

@@ -238,7 +238,11 @@ class JobListApplication:
         }
         if refusal is None:
             try:
-                job = self.service.create_job(**given)
+                # Queued, when asked, before the 303 is sent: the client's next read sees
+                # QUEUED or later.
+                job = self.service.create_job(
+                    **given, execution_duration=seconds, start=wanted is not None
+                )
             except InvalidJobDescriptionError as error:
                 if not self.face.refused_as_jobs:
                     raise
@@ -246,12 +250,6 @@ class JobListApplication:
         if refusal is not None:
             # Ended already: PHASE=RUN changes nothing, and neither may a duration.
             job = self.service.create_refused_job(**given, reason=refusal)
-            return f"{self.url}/{job.resource_id}"
-        if seconds is not None:
-            self.service.set_execution_duration(job.resource_id, owner=owner, requested=seconds)
-        if wanted is not None:
-            # Queued before the 303 is sent: the client's next read sees QUEUED or later.
-            self.service.start_job(job.resource_id, owner=owner)
         return f"{self.url}/{job.resource_id}"
 
     # -- one job -------------------------------------------------------------------------

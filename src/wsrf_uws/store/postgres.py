@@ -255,7 +255,7 @@ class PostgresJobStore(PostgresCluster):
         assignments, values = _assignments(changes)
         if not values:
             return self.exists(resource_id)
-        with self._pool.connection() as conn:
+        with self._transaction(durable=False) as conn:
             cursor = conn.execute(
                 f"UPDATE jobs SET {', '.join(assignments)} WHERE resource_id = %s",
                 (*values, resource_id),
@@ -271,7 +271,7 @@ class PostgresJobStore(PostgresCluster):
             # decoding the results already there; if a name is there already, the row is
             # left alone and the merging path below replaces it.
             items = f"[{','.join(map(codec.result_to_db, results))}]"
-            with self._pool.connection() as conn:
+            with self._transaction(durable=False) as conn:
                 cursor = conn.execute(
                     "UPDATE jobs SET results = (results::jsonb || %s::jsonb)::text "
                     "WHERE resource_id = %s AND NOT EXISTS (SELECT FROM "

@@ -200,7 +200,7 @@ class SQLiteJobStore(JobStore):
         assignments, values = _assignments(changes)
         if not values:
             return self.exists(resource_id)
-        with self._write() as conn:
+        with self._connections.write(durable=False) as conn:
             cursor = conn.execute(
                 f"UPDATE jobs SET {assignments.lstrip(', ')} WHERE {_BY_ID}",
                 (*values, *_by_id(resource_id)),
@@ -216,7 +216,7 @@ class SQLiteJobStore(JobStore):
             # the results already there; a name already there takes the merging path.
             marks = ", ".join("?" * len(names))
             appends = ", ".join("'$[#]', json(?)" for _ in names)
-            with self._write() as conn:
+            with self._connections.write(durable=False) as conn:
                 replaces = conn.execute(
                     f"SELECT EXISTS (SELECT 1 FROM jobs, json_each(jobs.results) WHERE "
                     f"jobs.key = ? AND jobs.resource_id = ? "
