@@ -16,7 +16,7 @@ from .clock import Clock
 from .contract import Contract, JobHandle
 from .errors import ResourceUnknownError
 from .execution_limits import ExecutionLimits
-from .job_events import JobEvents
+from .job_events import JobEvent, JobEventKind, JobEvents
 from .jobfiles import ResultStorage
 from .lifetime import TerminationPolicy
 from .model import Job
@@ -39,6 +39,14 @@ class JobAccess:
     limits: ExecutionLimits
     quotas: Quotas
     events: JobEvents
+
+    def _queued(self, job: Job) -> None:
+        """Hand a job just recorded QUEUED (by startJob, resumeJob, or a create that
+        starts it) to the executor, and tell it."""
+        self.executor.submit(job.resource_id, owner=job.owner, contract=job.contract)
+        self.events.emit(
+            JobEvent(JobEventKind.QUEUED, job.resource_id, job.contract, job.owner, Phase.QUEUED)
+        )
 
     def get_job(self, resource_id: str, *, owner: str, contract: str | None = None) -> Job:
         """The job, if it exists, belongs to ``owner`` and, given ``contract``, is one of

@@ -164,12 +164,7 @@ class JobControl(JobAccess):
                 resource_id, Phase.QUEUED, expected={job.phase}, changes=changes
             )
             if queued is not None:
-                self.executor.submit(resource_id, owner=job.owner, contract=job.contract)
-                self.events.emit(
-                    JobEvent(
-                        JobEventKind.QUEUED, resource_id, job.contract, job.owner, Phase.QUEUED
-                    )
-                )
+                self._queued(queued)
                 return Phase.QUEUED
             job = self.get_job(resource_id, owner=owner)  # raced with another change
         if job.phase in ACTIVE_PHASES:

@@ -103,10 +103,7 @@ class JobCreation(JobAccess):
             JobEvent(JobEventKind.CREATED, job.resource_id, job.contract, owner, Phase.PENDING)
         )
         if start:
-            self.executor.submit(job.resource_id, owner=owner, contract=job.contract)
-            self.events.emit(
-                JobEvent(JobEventKind.QUEUED, job.resource_id, job.contract, owner, Phase.QUEUED)
-            )
+            self._queued(job)
         return job
 
     def create_refused_job(
