@@ -80,6 +80,25 @@ def test_phase_run_at_creation_queues_before_the_redirect(jobs: str) -> None:
     assert phase.text in {"QUEUED", "EXECUTING", "COMPLETED"}
 
 
+def test_an_execution_duration_at_creation_is_recorded_and_a_bad_one_creates_nothing(
+    jobs: str,
+) -> None:
+    created = create(jobs, steps_jdl(), PHASE="RUN", EXECUTIONDURATION="77")
+    assert created.status_code == 303
+    location = created.headers["Location"]
+    assert requests.get(location + "/executionduration", timeout=30).text == "77"
+    job = valid_uws(requests.get(location, timeout=30).content)
+    assert job.findtext(f"{{{UWS}}}executionDuration") == "77"
+    assert job.findtext(f"{{{UWS}}}phase") in {"QUEUED", "EXECUTING", "COMPLETED"}
+    before = datetime.now(UTC)
+    for bad in ("soon", "-5"):
+        refused = create(jobs, steps_jdl(), PHASE="RUN", EXECUTIONDURATION=bad)
+        assert refused.status_code == 400
+        assert "EXECUTIONDURATION" in refused.text
+    listing = requests.get(jobs, params={"AFTER": before.isoformat()}, timeout=30)
+    assert list(valid_uws(listing.content)) == []  # nothing half-created
+
+
 def test_pyvo_drives_a_job_to_its_results(jobs: str) -> None:
     job = AsyncTAPJob(create(jobs, steps_jdl()).headers["Location"])
     assert job.phase == "PENDING"
