@@ -14,6 +14,7 @@ from wsrf_uws.core import JobService, Phase
 from wsrf_uws.core.model import ANONYMOUS, Progress, ProgressStep, StepStatus
 from wsrf_uws.core.ports import Outcome, OutcomeKind
 from wsrf_uws.jdl.steps.contract import steps_jdl
+from wsrf_uws.store import SQLiteJobStore
 from wsrf_uws.testing import build_test_service
 
 LAST_STATE = {"said": "the last state"}
@@ -90,3 +91,30 @@ def test_last_reports_are_kept_when_the_job_was_aborted_meanwhile(service: JobSe
     assert job is not None and job.phase is Phase.ABORTED  # the abort stands
     assert job.jdl_state == LAST_STATE
     assert job.progress == LAST_PROGRESS
+
+
+def test_a_claim_does_not_wait_for_the_disk_and_the_runs_end_does(service: JobService) -> None:
+    """Recovery treats a job a crash left QUEUED as one it left EXECUTING, so the claim
+    commits with synchronous=NORMAL (SQLite: no fsync); the run's end with FULL, which
+    takes the claim to the disk with it."""
+    store = service.store
+    assert isinstance(store, SQLiteJobStore)
+    job = service.create_job(contract="steps", document=steps_jdl(1, 0))
+    service.start_job(job.resource_id, owner=ANONYMOUS)
+    statements: list[str] = []
+    # The calling thread's own connection, which the store writes with.
+    store._connections.get().set_trace_callback(statements.append)
+
+    def synchronous_at_commit() -> str:
+        commit = statements.index("COMMIT")
+        modes = [s for s in statements[:commit] if s.startswith("PRAGMA synchronous")]
+        statements.clear()
+        return modes[-1] if modes else "PRAGMA synchronous (unchanged)"
+
+    statements.clear()
+    assert service.recorder.claim(job.resource_id) is not None
+    assert synchronous_at_commit() == "PRAGMA synchronous=NORMAL"
+    service.recorder.on_finished(job.resource_id, Outcome(OutcomeKind.COMPLETED))
+    assert synchronous_at_commit() == "PRAGMA synchronous (unchanged)"  # FULL, the default
+    ended = store.get(job.resource_id)
+    assert ended is not None and ended.phase is Phase.COMPLETED and ended.run_count == 1

@@ -135,9 +135,11 @@ class JobStore(ABC):
         to: Phase,
         changes: JobChanges,
         running_on: str | None = None,
+        durable: bool = True,
     ) -> Job | None:
         """Set the phase to ``to`` (and ``changes``) only if it is one of ``expected``
-        (and, with ``running_on``, only if the job is recorded as running on that node)."""
+        (and, with ``running_on``, only if the job is recorded as running on that node);
+        ``durable`` as in :meth:`transition`."""
 
     def transition(
         self,
@@ -147,6 +149,7 @@ class JobStore(ABC):
         expected: Collection[Phase] | None = None,
         changes: JobChanges = NO_CHANGES,
         running_on: str | None = None,
+        durable: bool = True,
     ) -> Job | None:
         """Move the job to phase ``to`` if its phase is one of ``expected``, with ``changes``.
 
@@ -155,12 +158,19 @@ class JobStore(ABC):
         recorded as running on that node (:attr:`Job.node`): a node that was cut off and
         whose job another node has claimed since cannot finish it. Returns the updated
         job, or None when the job does not exist or a condition does not hold.
+
+        ``durable=False`` lets a store commit without waiting for the disk where a
+        commit lost to a crash of the machine can only have described processes that
+        crashed with it: SQLite, on the service's own machine. A crash of the service
+        alone loses nothing. :class:`~wsrf_uws.store.postgres.PostgresJobStore` waits
+        regardless: its server may crash alone, and a claim it lost would let another
+        node start the job again while the first still runs it.
         """
         allowed = sources_of(to) if expected is None else frozenset(expected)
         illegal = sorted(p for p in allowed if not is_legal(p, to))
         if illegal:
             raise ValueError(f"{', '.join(illegal)} → {to} is not a legal transition")
-        return self._compare_and_set(resource_id, allowed, to, changes, running_on)
+        return self._compare_and_set(resource_id, allowed, to, changes, running_on, durable)
 
     def update_in_phase(self, resource_id: str, phase: Phase, changes: JobChanges) -> Job | None:
         """Apply ``changes`` only if the job is in ``phase``, which it stays in: a

@@ -76,6 +76,10 @@ class ExecutionRecorder(ExecutionListener):
             changes=JobChanges(
                 start_time=self._clock.now(), end_time=None, run_count=job.run_count + 1
             ),
+            # Recovery treats a job that a crash left QUEUED as one it left EXECUTING
+            # (run again if isolated, else held for resumeJob), so the claim need not
+            # wait for the disk: a millisecond or more before the job's process starts.
+            durable=False,
         )
         if claimed is None:
             return None

@@ -206,6 +206,7 @@ class PostgresJobStore(PostgresCluster):
         to: Phase,
         changes: JobChanges,
         running_on: str | None = None,
+        durable: bool = True,  # always durable here (see JobStore.transition)
     ) -> Job | None:
         assignments, values = _assignments(changes)
         conditions: list[Any] = [resource_id, sorted(p.value for p in expected)]

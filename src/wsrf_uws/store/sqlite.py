@@ -152,6 +152,7 @@ class SQLiteJobStore(JobStore):
         to: Phase,
         changes: JobChanges,
         running_on: str | None = None,
+        durable: bool = True,
     ) -> Job | None:
         assignments, values = _assignments(changes)
         marks = ", ".join("?" * len(expected))
@@ -160,7 +161,7 @@ class SQLiteJobStore(JobStore):
         if running_on is not None:
             node = " AND node = ?"
             conditions.append(running_on)
-        with self._write() as conn:
+        with self._connections.write(durable=durable) as conn:
             row = conn.execute(
                 f"UPDATE jobs SET phase = ?{assignments} "
                 f"WHERE {_BY_ID} AND phase IN ({marks}){node} RETURNING {_COLUMNS}",
