@@ -178,3 +178,33 @@ def test_the_event_loop_takes_a_large_body_in_few_reads(tmp_path: Path) -> None:
         service.shutdown()
     assert sum(reads) >= len(body)
     assert len(reads) < len(body) // (8 * 1024), len(reads)
+
+
+def test_the_service_is_built_without_importing_astropy(tmp_path: Path) -> None:
+    """A restart must serve again within 2 s (issue 18), and importing astropy alone takes
+    about 0.3 s: the contracts that need it (``image``, ``adql``) import it on first use.
+    Builds the service and its WSGI application, every contract installed, in a fresh
+    interpreter, as ``serve`` does before it listens."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from wsrf_uws.runtime import build_service\n"
+        "from wsrf_uws.server import build_application\n"
+        "from wsrf_uws.settings import Settings\n"
+        "settings = Settings(data_dir=Path(sys.argv[1]))\n"
+        "service = build_service(settings)\n"
+        "build_application(settings, service)\n"
+        "print(sorted(service.registry.names()))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('astropy', 'cdshealpix')))\n"
+        "service.store.close()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "data")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    contracts, imported = done.stdout.splitlines()[-2:]
+    assert "'image'" in contracts and "'adql'" in contracts
+    assert imported == "[]"

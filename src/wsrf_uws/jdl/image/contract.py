@@ -12,6 +12,11 @@ folder, so it is isolated: after a restart it runs again by itself.
 
 Without a configured archive the service generates a small demonstration archive in
 its data folder on first use (:mod:`.demo`).
+
+The archive, staging and state modules (astropy, cdshealpix: about 0.3 s) are imported
+on first use, not with this module: a service restarting with many resources serves
+again before its first image request needs them. The warm parent of the contract's jobs
+preloads them (:attr:`ImageContract.preload`).
 """
 
 from __future__ import annotations
@@ -19,19 +24,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
 from ...core.contract import Assessment, Contract, ContractEnvironment, JobContext
 from ...core.model import Job, Quote, Result
 from ...published import schema_path
-from .archive import ArchiveIndex
-from .demo import make_demo_archive
 from .jdl import NAMESPACE, ImageJob, JobLimits, read_job
 from .limits import StagingLimits
 from .settings import ImageSettings
-from .staging import initial_state, plan, stage
-from .state import state_element
+
+if TYPE_CHECKING:
+    from .archive import ArchiveIndex
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +57,9 @@ class ImageContract(Contract):
     state_name = "state"
     schema_path = schema_path("image.xsd")
     settings_model = ImageSettings
-    preload = ("reproject", "reproject.mosaicking")  # a mosaic's (scipy, dask: ~0.5 s)
+    #: What a run imports: staging (with the archive, astropy) and a mosaic's reproject
+    #: (scipy, dask: about 0.5 s).
+    preload = ("wsrf_uws.jdl.image.staging", "reproject", "reproject.mosaicking")
 
     def __init__(self, environment: ContractEnvironment | None = None) -> None:
         super().__init__(environment)
@@ -76,6 +83,9 @@ class ImageContract(Contract):
         return self.per_process("index", self._open_index)
 
     def _open_index(self) -> ArchiveIndex:
+        from .archive import ArchiveIndex
+        from .demo import make_demo_archive
+
         if self.options.archive is None:
             make_demo_archive(self.archive)
         elif not self.archive.is_dir():
@@ -90,6 +100,8 @@ class ImageContract(Contract):
         return read_job(root, limits=self.limits)
 
     def assess(self, description: ImageJob, *, owner: str) -> Assessment:
+        from .staging import initial_state, plan
+
         staging = plan(description, self.index, limits=self.staging_limits())
         frames = sum(len(image.frames) for image in staging.images)
         return Assessment(
@@ -127,6 +139,8 @@ class ImageContract(Contract):
         """
         if not self.index_path.is_file():
             return 0  # no job was ever assessed: none can be running
+        from .archive import ArchiveIndex
+
         index = ArchiveIndex.open(self.archive, index_path=self.index_path, refresh=False)
         try:
             return index.largest_file_bytes()
@@ -143,6 +157,9 @@ class ImageContract(Contract):
         )
 
     def run(self, description: ImageJob, context: JobContext) -> None:
+        from .archive import ArchiveIndex
+        from .staging import stage
+
         publisher = f"ivo://{self.authority}/image?{context.resource_id}"
         # The service process keeps the index up to date; a worker only reads it.
         index = ArchiveIndex.open(self.archive, index_path=self.index_path, refresh=False)
@@ -162,4 +179,6 @@ class ImageContract(Contract):
     def state_element(
         self, job: Job, *, result_url: Callable[[Result], str]
     ) -> etree._Element | None:
+        from .state import state_element
+
         return state_element(job, workdir=self.job_folder(job.resource_id), result_url=result_url)

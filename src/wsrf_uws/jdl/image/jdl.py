@@ -19,7 +19,6 @@ from lxml import etree
 from ...core.errors import InvalidJobDescriptionError
 from ...wire.elements import source_line
 from .fields import Field
-from .mosaic import MOSAIC_EXTRA, mosaic_available
 
 NAMESPACE = "urn:wsrf-uws:image:v1"
 _NS = {"image": NAMESPACE}
@@ -52,6 +51,10 @@ class JobLimits:
 def read_job(root: etree._Element, *, limits: JobLimits) -> ImageJob:
     """Check a schema-valid ``image:job`` element and turn it into an :class:`ImageJob`."""
     mode: Mode = "mosaic" if _text(root, "mode") == "mosaic" else "cutout"
+    # Imported here: the mosaic module imports astropy, which a restarting service
+    # should not wait for before it serves (see the contract's module).
+    from .mosaic import MOSAIC_EXTRA, mosaic_available
+
     if mode == "mosaic" and not mosaic_available():
         raise InvalidJobDescriptionError(
             "mode mosaic needs the reproject library, which this service does not have "
