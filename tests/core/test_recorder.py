@@ -17,6 +17,8 @@ from wsrf_uws.jdl.steps.contract import steps_jdl
 from wsrf_uws.store import SQLiteJobStore
 from wsrf_uws.testing import build_test_service
 
+from sqlite_commits import UNCHANGED, synchronous_at_commit, trace_statements
+
 LAST_STATE = {"said": "the last state"}
 LAST_PROGRESS = Progress(
     fraction=0.9, steps=(ProgressStep("only step", StepStatus.DONE, detail="done"),)
@@ -101,20 +103,11 @@ def test_a_claim_does_not_wait_for_the_disk_and_the_runs_end_does(service: JobSe
     assert isinstance(store, SQLiteJobStore)
     job = service.create_job(contract="steps", document=steps_jdl(1, 0))
     service.start_job(job.resource_id, owner=ANONYMOUS)
-    statements: list[str] = []
-    # The calling thread's own connection, which the store writes with.
-    store._connections.get().set_trace_callback(statements.append)
-
-    def synchronous_at_commit() -> str:
-        commit = statements.index("COMMIT")
-        modes = [s for s in statements[:commit] if s.startswith("PRAGMA synchronous")]
-        statements.clear()
-        return modes[-1] if modes else "PRAGMA synchronous (unchanged)"
-
-    statements.clear()
+    statements = trace_statements(store)
     assert service.recorder.claim(job.resource_id) is not None
-    assert synchronous_at_commit() == "PRAGMA synchronous=NORMAL"
+    assert synchronous_at_commit(statements) == "PRAGMA synchronous=NORMAL"
+    statements.clear()  # the mode restored after it
     service.recorder.on_finished(job.resource_id, Outcome(OutcomeKind.COMPLETED))
-    assert synchronous_at_commit() == "PRAGMA synchronous (unchanged)"  # FULL, the default
+    assert synchronous_at_commit(statements) == UNCHANGED  # FULL, the default
     ended = store.get(job.resource_id)
     assert ended is not None and ended.phase is Phase.COMPLETED and ended.run_count == 1

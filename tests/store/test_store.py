@@ -39,6 +39,7 @@ from wsrf_uws.store.sqlite import row_key
 
 from conftest import StoreFactory, open_store
 from factories import T0, make_job
+from sqlite_commits import UNCHANGED, synchronous_at_commit, trace_statements
 
 
 @pytest.fixture
@@ -228,16 +229,12 @@ def test_a_running_jobs_reports_do_not_wait_for_the_disk_and_its_end_does(
     next durable commit takes them to the disk with it); a transition with FULL."""
     job = make_job(phase=Phase.EXECUTING, start_time=T0, end_time=None)
     sqlite_store.insert(job)
-    statements: list[str] = []
-    # The calling thread's own connection, which the store writes with.
-    sqlite_store._connections.get().set_trace_callback(statements.append)
+    statements = trace_statements(sqlite_store)
 
-    def synchronous_at_commit(write: Callable[[], object]) -> str:
+    def synchronous_of(write: Callable[[], object]) -> str:
         statements.clear()
         assert write()
-        commit = statements.index("COMMIT")
-        modes = [s for s in statements[:commit] if s.startswith("PRAGMA synchronous")]
-        return modes[-1] if modes else "PRAGMA synchronous (unchanged)"
+        return synchronous_at_commit(statements)
 
     rid = job.resource_id
     progress = JobChanges(progress=Progress(0.5))
@@ -248,13 +245,13 @@ def test_a_running_jobs_reports_do_not_wait_for_the_disk_and_its_end_does(
         lambda: sqlite_store.record(rid, state),
         lambda: sqlite_store.record_results(rid, results),
     ):
-        assert synchronous_at_commit(report) == "PRAGMA synchronous=NORMAL"
+        assert synchronous_of(report) == "PRAGMA synchronous=NORMAL"
         assert statements[-1] == "PRAGMA synchronous=FULL"  # restored for the next write
 
     def end() -> object:
         return sqlite_store.transition(rid, Phase.COMPLETED, expected={Phase.EXECUTING})
 
-    assert synchronous_at_commit(end) == "PRAGMA synchronous (unchanged)"
+    assert synchronous_of(end) == UNCHANGED
     stored = sqlite_store.get(rid)
     assert stored is not None
     assert (stored.phase, stored.progress, stored.jdl_state) == (
