@@ -254,7 +254,8 @@ def test_download_all_or_some_and_resume(
     assert again.returncode == 0, again.stderr
     assert (out / "step-2.txt").read_bytes() == whole
     assert not (out / "step-2.txt.part").exists()
-    assert any(f'/step-2.txt" 206 {len(whole) - 5} ' in line for line in server.log[log_start:])
+    answered = server.access_log_since(log_start)
+    assert any(f'/step-2.txt" 206 {len(whole) - 5} ' in line for line in answered)
     missing = wsrf_uws(env, "download", resource_id, "nope.txt", "--contract", "steps")
     assert missing.returncode == 1 and "no result 'nope.txt'" in missing.stderr
 
@@ -269,7 +270,7 @@ def test_one_call_is_one_wsdl_validation_and_its_operation(
     def requests_of(*argv: str) -> list[str]:
         start = len(server.log)
         assert wsrf_uws(env, *argv).returncode == 0
-        answered[:] = [line for line in server.log[start:] if "wsrf_uws.access" in line]
+        answered[:] = server.access_log_since(start)
         return [line.split('"')[1] for line in answered]
 
     endpoint = server.url("steps")
@@ -291,7 +292,7 @@ def test_one_call_is_one_wsdl_validation_and_its_operation(
     start = len(server.log)
     uncached = {**env, "WSRF_UWS_CACHE_DIR": ""}
     assert wsrf_uws(uncached, "status", resource_id, "--contract", "steps").returncode == 0
-    fetched = [line for line in server.log[start:] if '"GET /' in line]
+    fetched = [line for line in server.access_log_since(start) if '"GET /' in line]
     assert len(fetched) > 5
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,8 +17,6 @@ from wsrf_uws.client.wsdl_cache import DocumentCache, default_cache_folder
 from wsrf_uws.jdl.steps.contract import steps_jdl
 from wsrf_uws.testing.server import RunningServer, running_server
 
-SAFETY = 30.0  # seconds: only a guard against hanging, never a measurement
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
@@ -28,21 +25,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
 
 
 def gets(server: RunningServer, start: int) -> list[str]:
-    """The GET lines of the server's access log since line ``start``, up to a marker.
-
-    The server logs a request after answering it, and the log reaches the test through a
-    pipe: a GET of the health route with a marker of its own, once its line is in,
-    means the lines of the requests before it are in too.
-    """
-    marker = f"/health?log={uuid.uuid4().hex}"
-    requests.get(server.base_url + marker, timeout=30)
-    deadline = time.monotonic() + SAFETY
-    while not any(marker in line for line in server.log[start:]):
-        assert time.monotonic() < deadline, "the marker request never reached the log"
-        time.sleep(0.01)
-    lines = server.log[start:]
-    lines = lines[: next(i for i, line in enumerate(lines) if marker in line)]
-    return [line for line in lines if '"GET /' in line and "/health?log=" not in line]
+    """The GET lines of the server's access log since line ``start``."""
+    return [line for line in server.access_log_since(start) if '"GET /' in line]
 
 
 def test_the_service_validates_its_documents_with_an_etag(server: RunningServer) -> None:

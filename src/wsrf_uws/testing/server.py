@@ -17,6 +17,10 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -142,6 +146,40 @@ class RunningServer(ServiceProcess):
         command = [sys.executable, "-m", "wsrf_uws.cli", "serve", "--port", "0"]
         command += ["--data", str(self.data_dir), *self.args]
         self.base_url = self._launch(command, _READY, "the server")["base"]
+
+    def log_since(self, start: int = 0, *, timeout: float = 30.0) -> list[str]:
+        """Every line the process wrote since ``len(self.log)`` was ``start``, up to now.
+
+        The log reaches the test through a pipe and a reader thread, so a line may not be
+        in :attr:`log` yet when the answer it precedes is. A marker request, sent now, is
+        logged after every line written before; once its line is in, so are they.
+        RuntimeError if it is not in within ``timeout`` seconds.
+        """
+        marker = f"/health?log={uuid.uuid4().hex}"
+        try:
+            url = self.base_url + marker  # http: the base URL this process logged
+            with urllib.request.urlopen(url, timeout=timeout) as answer:  # noqa: S310
+                answer.read()
+        except urllib.error.HTTPError:
+            pass  # an unhealthy service (503) logs the request all the same
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self.log[start:]
+            end = next((i for i, line in enumerate(lines) if marker in line), None)
+            if end is not None:
+                return lines[:end]
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the marker request {marker} never reached the log")
+            time.sleep(0.01)
+
+    def access_log_since(self, start: int, *, timeout: float = 30.0) -> list[str]:
+        """The access-log lines (one per request answered) of :meth:`log_since`.
+
+        The server writes a request's line before it sends the answer, so every request
+        answered before this call is there.
+        """
+        lines = self.log_since(start, timeout=timeout)
+        return [line for line in lines if "wsrf_uws.access" in line]
 
 
 @contextmanager

@@ -216,7 +216,7 @@ def test_unreachable_inputs_fail_alike_and_only_the_log_tells_why(
         jobs[kind] = job.resource_id
     assert set(messages.values()) == {f"input 'file': http://127.0.0.1:PORT/x {UNREACHABLE}"}
     # The reasons are in the service's log, with the job they belong to.
-    log = "".join(trusting.log)
+    log = "".join(trusting.log_since())
     assert f"cea job {jobs['closed']}: input 'file': GET" in log
     assert "Connection refused" in log
     assert "no answer within 1 s" in log
