@@ -456,31 +456,41 @@ def test_a_fork_storm_without_a_cgroup_is_stopped_by_the_count(tmp_path: Path, m
     assert marked(marker) == []
 
 
+#: The service's part of the RLIMIT_NPROC test, in an interpreter of its own: it imports
+#: what it needs as root, then becomes 'nobody' (the venv may lie where 'nobody' cannot go).
+UNPRIVILEGED_RUN = """
+import json, os, sys
+from pathlib import Path
+from wsrf_uws.jdl.cea.sandbox import Limits, run_application, scrubbed_environment
+workdir, sh, script = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+os.setgroups([])
+os.setgid(65534)
+os.setuid(65534)
+result = run_application(
+    [sh, "-c", script], cwd=workdir, env=scrubbed_environment(workdir),
+    limits=Limits(processes=10, wall_seconds=30),
+    stdout=workdir / "out.txt", stderr=workdir / "err.txt",
+)
+(workdir / "result.json").write_text(json.dumps({"exceeded": result.exceeded}))
+"""
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root, to run the service as 'nobody'")
 def test_rlimit_nproc_bounds_an_unprivileged_run() -> None:
-    # The service's part of this runs in a child of the test process that becomes the user
-    # 'nobody' and keeps the interpreter it has (the venv may lie where 'nobody' cannot
-    # go). No cgroup, so RLIMIT_NPROC is what refuses the storm.
+    # No cgroup, so RLIMIT_NPROC is what refuses the storm. The service's part runs in a
+    # process of its own, not a fork of pytest's (which has threads).
     sh = binary("/bin/sh")
-    nobody = 65534
     script = "for i in $(seq 200); do sleep 5 & echo $! >> pids; done"
     with tempfile.TemporaryDirectory(prefix="wsrf-uws-nproc-") as folder:
         workdir = Path(folder)
         workdir.chmod(0o777)  # pytest's own temporary folders are root's alone
-        pid = os.fork()
-        if pid == 0:  # the child: never returns into pytest
-            status = 1
-            try:
-                os.setgroups([])
-                os.setgid(nobody)
-                os.setuid(nobody)
-                result = run(workdir, [sh, "-c", script], Limits(processes=10, wall_seconds=30))
-                (workdir / "result.json").write_text(json.dumps({"exceeded": result.exceeded}))
-                status = 0
-            finally:
-                os._exit(status)
-        _, status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
+        service = subprocess.run(
+            [sys.executable, "-c", UNPRIVILEGED_RUN, str(workdir), sh, script],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert service.returncode == 0, service.stderr
         errors = (workdir / "err.txt").read_text()
         assert "fork" in errors.lower(), errors  # the shell was refused new processes
         assert len((workdir / "pids").read_text().split()) < 10
