@@ -35,6 +35,10 @@ MODULES = [
     "wsrf_uws.client",
     "wsrf_uws.client.commands",
     "wsrf_uws.testing.server",
+    # Imported on first use (the service starts without them): each must import alone.
+    "wsrf_uws.jdl.adql.run",
+    "wsrf_uws.jdl.adql.state",
+    "wsrf_uws.tap.application",
 ]
 
 

@@ -48,8 +48,8 @@ from wsrf_uws.core import JobService, Phase
 from wsrf_uws.core.model import ANONYMOUS
 from wsrf_uws.execution.local import LocalExecutor
 from wsrf_uws.execution.spares import MAX_SPARE_DEATHS
-from wsrf_uws.jdl.adql import contract as contract_module
 from wsrf_uws.jdl.adql import rehearsal
+from wsrf_uws.jdl.adql import run as run_module
 from wsrf_uws.jdl.adql.catalog import PreparedCatalog, build_hipparcos
 from wsrf_uws.jdl.adql.contract import AdqlContract
 from wsrf_uws.jdl.steps.contract import StepsContract, steps_jdl
@@ -448,7 +448,7 @@ def test_an_adql_rehearsal_without_a_memory_file_system_uses_the_temporary_folde
             made.append(folder)
             yield folder
 
-    monkeypatch.setattr(contract_module, "rehearsal_folder", watched)
+    monkeypatch.setattr(run_module, "rehearsal_folder", watched)
     prepared = PreparedCatalog(catalogue, threads=1)
     try:
         AdqlContract().rehearse_run(prepared)

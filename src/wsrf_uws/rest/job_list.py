@@ -37,7 +37,7 @@ from ..core.model import Job
 from ..core.service import JobService
 from ..soap.properties import PropertyBuilder, result_url
 from ..soap.results import send_file
-from ..vo.votable import error_votable
+from ..vo.votable_document import error_votable
 from . import documents
 from .face import REST_FACE, JobListFace
 from .html import TOKEN_FIELD, JobPages, needs_token, wants_html

@@ -21,8 +21,9 @@ from ..core.contract import Authenticate
 from ..core.errors import NotAuthenticatedError
 from ..jdl.adql.contract import AdqlContract
 from ..vo.cached_documents import CachedDocuments, document_key
-from ..vo.votable import error_votable
+from ..vo.votable_document import error_votable
 from .async_jobs import AsyncJobList, AsyncQueries
+from .mount import PREFIX
 from .pool import QueryPool
 from .sync import SyncQueries
 from .tables import documents as table_documents
@@ -31,9 +32,6 @@ from .worker import WorkerSettings
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-
-#: Where the service is mounted below the public URL.
-PREFIX = "/tap"
 
 
 class TapApplication:

@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 
 from lxml import etree
 
-from ..jdl.adql.jdl import NAMESPACE
+from ..jdl.adql.names import NAMESPACE
 from .formats import UnknownFormat
 from .parameters import BadParameters, TapParameters, read_parameters
 from .sync import SyncQueries

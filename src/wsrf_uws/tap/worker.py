@@ -42,7 +42,7 @@ from ..jdl.adql.remote_uploads import RemoteUpload, fetch_upload
 from ..jdl.adql.result_size import BoundedSink, ResultTooLarge, bounded_batches
 from ..jdl.adql.uploads import Upload, UploadError, read_upload, with_uploads
 from ..vo.columns import ColumnInfo
-from ..vo.votable import error_votable
+from ..vo.votable_document import error_votable
 from .formats import ResponseFormat
 
 #: The status of an answer a client's request caused (DALI: an error document, HTTP 400).

@@ -66,13 +66,12 @@ import pyarrow as pa
 from .columns import ColumnInfo
 from .votable_binary2 import Base64Lines, Binary2Encoder
 from .votable_document import (
-    ESCAPE_TEXT,
-    INVALID_XML,
     VOTABLE_NAMESPACE,
     VOTABLE_VERSION,
     Serialization,
     document_head,
     document_tail,
+    error_votable,
 )
 from .votable_plans import CellError, plan_column
 from .votable_tabledata import tabledata_rows
@@ -188,21 +187,6 @@ def votable_bytes(
         chunk_rows=chunk_rows,
     )
     return buffer.getvalue()
-
-
-def error_votable(message: str) -> bytes:
-    """A TAP error document: a results RESOURCE whose QUERY_STATUS is ERROR, no table.
-
-    pyvo raises ``DALQueryError`` with ``message`` on reading it.
-    """
-    # An error report must not fail: characters XML cannot carry become U+FFFD.
-    text = INVALID_XML.sub("\ufffd", message).translate(ESCAPE_TEXT)
-    return (
-        f'<?xml version="1.0" encoding="UTF-8"?>\n<VOTABLE version="{VOTABLE_VERSION}" '
-        f'xmlns="{VOTABLE_NAMESPACE}">\n<RESOURCE type="results">\n'
-        f'<INFO name="QUERY_STATUS" value="ERROR">{text}</INFO>\n'
-        "</RESOURCE>\n</VOTABLE>\n"
-    ).encode()
 
 
 def _write(out: ByteSink, data: Any) -> int:

@@ -1,4 +1,5 @@
-"""The XML of a VOTable around its rows: the head (RESOURCE, INFOs, FIELDs) and the tail.
+"""The XML of a VOTable around its rows: the head (RESOURCE, INFOs, FIELDs) and the tail;
+and the error document of a TAP service (:func:`error_votable`), which has no rows.
 
 Text and attribute values are escaped here; characters XML 1.0 cannot carry are a
 ValueError naming what held them.
@@ -117,3 +118,18 @@ def document_tail(serialization: Serialization, *, overflow: bool) -> str:
         lines.append(_info("QUERY_STATUS", "OVERFLOW", None))
     lines += ["</RESOURCE>", "</VOTABLE>"]
     return "\n".join(lines) + "\n"
+
+
+def error_votable(message: str) -> bytes:
+    """A TAP error document: a results RESOURCE whose QUERY_STATUS is ERROR, no table.
+
+    pyvo raises ``DALQueryError`` with ``message`` on reading it.
+    """
+    # An error report must not fail: characters XML cannot carry become U+FFFD.
+    text = INVALID_XML.sub("\ufffd", message).translate(ESCAPE_TEXT)
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<VOTABLE version="{VOTABLE_VERSION}" '
+        f'xmlns="{VOTABLE_NAMESPACE}">\n<RESOURCE type="results">\n'
+        f'<INFO name="QUERY_STATUS" value="ERROR">{text}</INFO>\n'
+        "</RESOURCE>\n</VOTABLE>\n"
+    ).encode()

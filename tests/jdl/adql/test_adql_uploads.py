@@ -23,7 +23,8 @@ from lxml import etree
 
 from wsrf_uws.core.errors import InvalidJobDescriptionError, JobFailure
 from wsrf_uws.jdl.adql.catalog import Catalog
-from wsrf_uws.jdl.adql.jdl import NAMESPACE, QueryLimits, query_to_run, read_job
+from wsrf_uws.jdl.adql.jdl import QueryLimits, query_to_run, read_job
+from wsrf_uws.jdl.adql.names import NAMESPACE
 from wsrf_uws.jdl.adql.query import execute
 from wsrf_uws.jdl.adql.remote_uploads import UPLOAD_FOLDER
 from wsrf_uws.testing.http_files import PROXY_VARIABLES, FileServer

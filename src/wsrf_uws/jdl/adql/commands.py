@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 from ...core.contract import CliCommand, ContractEnvironment
-from .catalog import build_hipparcos, build_synthetic
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +24,8 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _build_catalog(args: argparse.Namespace, environment: ContractEnvironment) -> int:
+    from .catalog import build_hipparcos, build_synthetic  # DuckDB: not for other commands
+
     output: Path = args.output
     if output.exists():
         print(f"wsrf-uws: {output} exists; give a new file", file=sys.stderr)

@@ -3,25 +3,30 @@
 createJob parses, validates and translates the query against the catalogue's metadata
 (:mod:`.jdl`, :mod:`.query`). The run executes it on DuckDB (read-only) and streams the
 result into a cursor file in the job's folder (:mod:`.cursor`), then writes the whole
-result as one VOTable, the job's result ``result``. A run's DuckDB has bounded memory and
-threads (``[adql] query_memory_bytes``, ``query_threads``) and spills what does not fit
-into the job's folder, up to ``max_spill_bytes``: a query that needs more ends in ERROR
-saying so, and the worker's memory and the disk stay within the bounds; so does a result
-larger than ``max_result_bytes`` (:mod:`.result_size`). The extra operation
-``exposeRows`` selects a range of rows, which the job state then shows (:mod:`.state`).
-Everything the job writes lies in its own folder, so it is isolated: after a restart it
-runs again.
+result as one VOTable, the job's result ``result`` (:mod:`.run`). A run's DuckDB has
+bounded memory and threads (``[adql] query_memory_bytes``, ``query_threads``) and spills
+what does not fit into the job's folder, up to ``max_spill_bytes``: a query that needs
+more ends in ERROR saying so, and the worker's memory and the disk stay within the
+bounds; so does a result larger than ``max_result_bytes`` (:mod:`.result_size`). The
+extra operation ``exposeRows`` selects a range of rows, which the job state then shows
+(:mod:`.state`). Everything the job writes lies in its own folder, so it is isolated:
+after a restart it runs again.
 
 Without a configured catalogue the service loads Hipparcos 2 into its data folder on
 first use (:mod:`.catalog`).
+
+The query machinery (sqlglot, DuckDB, pyarrow, requests: about 0.4 s of imports) is
+imported on first use, not with this module: a service restarting with many resources
+serves again before its first ADQL request needs it. The warm parent of the contract's
+jobs preloads it (:attr:`AdqlContract.preload`).
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Mapping, Sequence
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lxml import etree
 
@@ -36,40 +41,20 @@ from ...core.contract import (
     JobHandle,
     WebRoute,
 )
-from ...core.errors import InvalidPhaseError, JobFailure, UwsError
+from ...core.errors import InvalidPhaseError, UwsError
 from ...core.model import Job, Result
 from ...core.phases import Phase
-from ...core.progress import steps_in_order
-from ...core.sizes import format_bytes
 from ...published import schema_path
-from ...vo.columns import ColumnInfo
-from ...vo.transfer import TransferPolicy
-from ...vo.votable import write_votable
 from ...wire.namespaces import q
-from .catalog import Catalog, PreparedCatalog, ensure_hipparcos
 from .commands import CATALOG_COMMAND
-from .cursor import CursorSummary, ResultCursor, write_cursor
-from .jdl import NAMESPACE, AdqlJob, QueryLimits, query_to_run, read_job
-from .query import ExecutionError, ExecutionInterrupted, execute, result_columns
-from .rehearsal import REHEARSAL_JOB, RehearsalContext, rehearsal_folder
-from .result_size import BoundedSink, ResultTooLarge, bounded_batches
+from .names import NAMESPACE
 from .settings import AdqlSettings
-from .size import QuerySize
-from .state import (
-    CURSOR_FILE,
-    RESULT_NAME,
-    VOTABLE_MIME_TYPE,
-    AdqlState,
-    exposed_rows,
-    state_element,
-)
 from .vosi_tables import ROUTE as TABLES_ROUTE
 from .vosi_tables import tables_route
 
-_STEPS = ("run the query", "cache the result", "write the VOTable")
-
-#: The folder of a job's workdir where its query spills what does not fit in memory.
-SPILL_FOLDER = ".duckdb-spill"
+if TYPE_CHECKING:
+    from .catalog import Catalog, PreparedCatalog
+    from .jdl import AdqlJob, QueryLimits
 
 #: Address space a worker maps beyond twice its query's memory: Python, pyarrow and DuckDB
 #: reserve far more than they use (measured: 2.5 GiB mapped with a 64 MiB query limit,
@@ -88,25 +73,34 @@ class AdqlContract(Contract):
     #: Sample tables to upload by URI (``/demo/adql/{file}``).
     demo_data = Path(__file__).resolve().parent / "demo" / "data"
     settings_model = AdqlSettings
-    #: A run needs no module beyond this one's (DuckDB, pyarrow, astropy); the warm parent
-    #: also starts and stops a DuckDB once, so that its jobs start theirs sooner.
-    preload = ("wsrf_uws.jdl.adql.duckdb_warmup",)
+    #: What a run imports (:mod:`.run`: DuckDB, pyarrow, sqlglot); the warm parent also
+    #: starts and stops a DuckDB once, so that its jobs start theirs sooner.
+    preload = ("wsrf_uws.jdl.adql.run", "wsrf_uws.jdl.adql.duckdb_warmup")
 
     def __init__(self, environment: ContractEnvironment | None = None) -> None:
         super().__init__(environment)
         self.options: AdqlSettings = self.settings
         self.catalog_path = self.options.catalog or self.data_dir / "adql" / "hipparcos.duckdb"
-        self.limits = QueryLimits(
-            default_maxrec=self.options.default_maxrec,
-            max_maxrec=self.options.max_maxrec,
+
+    @cached_property
+    def limits(self) -> QueryLimits:
+        """What a query may ask for and upload (from ``[adql]``)."""
+        from ...vo.transfer_policy import TransferPolicy
+        from .jdl import QueryLimits
+        from .size import QuerySize
+
+        options = self.options
+        return QueryLimits(
+            default_maxrec=options.default_maxrec,
+            max_maxrec=options.max_maxrec,
             size=QuerySize(
-                max_chars=self.options.max_query_chars,
-                max_tokens=self.options.max_query_tokens,
-                max_depth=self.options.max_query_depth,
+                max_chars=options.max_query_chars,
+                max_tokens=options.max_query_tokens,
+                max_depth=options.max_query_depth,
             ),
-            max_upload_bytes=self.options.max_upload_bytes,
-            fetch_policy=TransferPolicy.parse(self.options.fetch_allow, public_url=self.public_url),
-            fetch_timeout=self.options.fetch_timeout,
+            max_upload_bytes=options.max_upload_bytes,
+            fetch_policy=TransferPolicy.parse(options.fetch_allow, public_url=self.public_url),
+            fetch_timeout=options.fetch_timeout,
         )
 
     @property
@@ -117,12 +111,18 @@ class AdqlContract(Contract):
 
     def _open_catalog(self) -> Catalog:
         if self.options.catalog is None:
+            from .catalog import ensure_hipparcos
+
             ensure_hipparcos(self.catalog_path)
         elif not self.catalog_path.is_file():
             raise FileNotFoundError(f"the ADQL catalogue {self.catalog_path} is missing")
-        return self._open(spill_directory=None, spill_bytes=0)
+        return self.open_catalog(spill_directory=None, spill_bytes=0)
 
-    def _open(self, *, spill_directory: Path | None, spill_bytes: int) -> Catalog:
+    def open_catalog(self, *, spill_directory: Path | None, spill_bytes: int) -> Catalog:
+        """A DuckDB of this process's own on the catalogue, read-only, within the
+        ``[adql]`` bounds of memory and threads, spilling into ``spill_directory``."""
+        from .catalog import Catalog
+
         return Catalog.open(
             self.catalog_path,
             threads=self.options.query_threads,
@@ -136,16 +136,18 @@ class AdqlContract(Contract):
         spare process spends before its job arrives); the run locks it down with the
         job's spill folder, and the worker closes it once the job's outcome is reported
         (3 ms less on the job's latency). Builds nothing: a missing catalogue fails."""
-        return PreparedCatalog(
-            self.catalog_path,
-            threads=self.options.query_threads,
-            memory_bytes=self.options.query_memory_bytes,
-        )
+        from .run import prepare_catalog
+
+        return prepare_catalog(self)
 
     def describe(self, root: etree._Element) -> AdqlJob:
+        from .jdl import read_job
+
         return read_job(root, catalog=self.catalog, limits=self.limits)
 
     def assess(self, description: AdqlJob, *, owner: str) -> Assessment:
+        from .state import AdqlState
+
         return Assessment(
             execution_duration=description.execution_duration,
             jdl_state=AdqlState.for_job(description).to_dict(),
@@ -165,113 +167,23 @@ class AdqlContract(Contract):
         return max(default, 2 * self.options.query_memory_bytes + ADDRESS_SPACE_RESERVE)
 
     def run(self, description: AdqlJob, context: JobContext) -> None:
-        state = AdqlState.for_job(description)
-        context.set_state(state.to_dict())
-        context.progress(0.0, steps=_steps(active=0))
-        try:
-            summary, columns = self._query(description, context)
-            context.progress(0.7, steps=_steps(active=2))
-            self._write_result(description, context)
-        except ResultTooLarge:
-            (context.workdir / CURSOR_FILE).unlink(missing_ok=True)
-            raise JobFailure(
-                f"the result is larger than the {format_bytes(self.options.max_result_bytes)} this "
-                "service keeps for a query: ask for fewer rows (maxrec or TOP) or fewer, "
-                "narrower columns"
-            ) from None
-        completed = state.completed(
-            rows=summary.total_rows, overflow=summary.overflow, columns=columns
-        )
-        context.set_state(completed.to_dict())
-        context.progress(1.0, steps=_steps(active=len(_STEPS)))
+        from .run import run_query_job
+
+        run_query_job(self, description, context)
 
     def rehearse_run(self, prepared: PreparedCatalog) -> None:
         """A small query of the catalogue's own ``tap_schema``, cached and written as a
         VOTable as a job's would be, in a temporary folder: the job's own run then finds
         most of its memory paged in (:mod:`.rehearsal`)."""
-        with (
-            rehearsal_folder() as folder,
-            prepared.rehearsal() as catalog,
-        ):
-            context = RehearsalContext(folder)
-            self._cache(REHEARSAL_JOB, catalog, context)
-            self._write_result(REHEARSAL_JOB, context)
+        from .run import rehearse
 
-    def _write_result(self, description: AdqlJob, context: JobContext) -> None:
-        """Write the rows cached in the job's folder as its VOTable result."""
-        with (
-            ResultCursor.open(context.workdir / CURSOR_FILE) as cursor,
-            context.open_result(RESULT_NAME, mime_type=VOTABLE_MIME_TYPE) as out,
-        ):
-            write_votable(
-                BoundedSink(out, max_bytes=self.options.max_result_bytes),
-                cursor.iter_batches(),
-                columns=cursor.columns,
-                serialization=description.serialization,
-                overflow=cursor.overflow,
-            )
-
-    def _query(
-        self, description: AdqlJob, context: JobContext
-    ) -> tuple[CursorSummary, list[ColumnInfo]]:
-        """Run the query on a DuckDB of the run's own and cache its rows in the job's folder.
-
-        That DuckDB spills into the job's folder (removed with the job; emptied here when
-        the query is done, and first, in case a killed run left some).
-        """
-        spill = context.workdir / SPILL_FOLDER
-        shutil.rmtree(spill, ignore_errors=True)
-        spill_bytes = self.options.max_spill_bytes
-        prepared = context.prepared
-        if isinstance(prepared, PreparedCatalog):  # by this job's spare process
-            catalog = prepared.lock_down(spill_directory=spill, spill_bytes=spill_bytes)
-        else:
-            catalog = self._open(spill_directory=spill, spill_bytes=spill_bytes)
-        try:
-            return self._cache(description, catalog, context)
-        except ExecutionInterrupted:
-            raise
-        except ExecutionError as error:
-            raise JobFailure(str(error)) from None
-        finally:
-            if not isinstance(prepared, PreparedCatalog):
-                catalog.close()  # a prepared one is closed after the outcome is reported
-            shutil.rmtree(spill, ignore_errors=True)
-
-    def _cache(
-        self, description: AdqlJob, catalog: Catalog, context: JobContext
-    ) -> tuple[CursorSummary, list[ColumnInfo]]:
-        """Run the query on ``catalog`` and cache its rows in the job's cursor file."""
-        # The executor stops a job with SIGTERM: DuckDB checks for signals while it runs
-        # and abandons the query, so executionDuration interrupts a long query at once.
-        # A job's uploads by URI are fetched here, in its run (:mod:`.remote_uploads`).
-        translated, uploads = query_to_run(
-            description, catalog=catalog, limits=self.limits, workdir=context.workdir
-        )
-        reader = execute(catalog, translated, batch_rows=self.options.batch_rows, uploads=uploads)
-        # DuckDB takes no other query on the connection while a reader is left unread
-        # (after an overflow it is), so the reader is closed as soon as the cursor is cached.
-        with reader:
-            columns = result_columns(reader.schema, translated)
-            context.progress(0.1, steps=_steps(active=1))
-
-            def on_rows(rows: int) -> None:
-                if description.maxrec:
-                    context.progress(0.1 + 0.6 * min(1.0, rows / description.maxrec))
-
-            summary = write_cursor(
-                bounded_batches(reader, max_bytes=self.options.max_result_bytes),
-                context.workdir / CURSOR_FILE,
-                columns=columns,
-                max_rows=description.maxrec,
-                batch_rows=self.options.batch_rows,
-                on_rows=on_rows,
-            )
-        return summary, summary.columns  # text columns found to need unicodeChar
+        rehearse(self, prepared)
 
     def state_element(
         self, job: Job, *, result_url: Callable[[Result], str]
     ) -> etree._Element | None:
+        from .state import AdqlState, state_element
+
         state = AdqlState.from_dict(job.jdl_state)
         return state_element(state, workdir=self.job_folder(job.resource_id))
 
@@ -295,6 +207,8 @@ class AdqlContract(Contract):
         }
 
     def _expose_rows(self, handle: JobHandle, request: etree._Element) -> etree._Element:
+        from .state import CURSOR_FILE, AdqlState, exposed_rows
+
         job = handle.job
         state = AdqlState.from_dict(job.jdl_state)
         if job.phase != Phase.COMPLETED or state.result is None:
@@ -322,9 +236,6 @@ class AdqlContract(Contract):
         etree.SubElement(response, _q("rows")).text = str(total)
         response.append(element)
         return response
-
-
-_steps = partial(steps_in_order, _STEPS)
 
 
 _q = partial(q, NAMESPACE)

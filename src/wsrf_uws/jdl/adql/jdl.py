@@ -27,13 +27,13 @@ from ...wire.elements import source_line
 from .catalog import Catalog
 from .dialect import parse_adql
 from .errors import error_at
+from .names import NAMESPACE
 from .query import AdqlError, TranslatedQuery, describe, translate
 from .remote_uploads import UPLOAD_FOLDER, RemoteUpload, fetch_upload, remote_upload
 from .size import QuerySize
 from .uploads import UPLOAD_SCHEMA, Upload, UploadError, read_upload, with_uploads
 from .validation import check_structure
 
-NAMESPACE = "urn:wsrf-uws:adql:v1"
 _NS = {"adql": NAMESPACE}
 #: The attribute naming an upload by URI (links are xlink:href in every project schema).
 _XLINK_HREF = "{http://www.w3.org/1999/xlink}href"

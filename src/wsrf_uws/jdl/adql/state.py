@@ -21,7 +21,8 @@ from ...vo.votable import Serialization, votable_bytes
 from ...wire.namespaces import q
 from ...wire.parsing import safe_parser
 from .cursor import ResultCursor
-from .jdl import NAMESPACE, AdqlJob
+from .jdl import AdqlJob
+from .names import NAMESPACE
 
 #: The cursor file in the job's folder (not a result: clients page it with exposeRows).
 CURSOR_FILE = "cursor.arrow"

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from ...vo.columns import ColumnInfo
 from .reserved_words import adql_name, plain_name
@@ -32,6 +31,9 @@ from .tap_schema_upgrade import (
     target_column,
     upgrade_description,
 )
+
+if TYPE_CHECKING:
+    import duckdb  # in annotations only: the service reads this module without DuckDB
 
 __all__ = [
     "DESCRIPTION_VERSION",

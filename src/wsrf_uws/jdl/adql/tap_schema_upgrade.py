@@ -10,9 +10,12 @@ never a data table, so it is cheap and safe on a catalogue of any size.
 
 from __future__ import annotations
 
-import duckdb
+from typing import TYPE_CHECKING
 
 from .reserved_words import adql_name, plain_name
+
+if TYPE_CHECKING:
+    import duckdb  # in annotations only: the service reads this module without DuckDB
 
 #: The schema holding the description.
 SCHEMA = "tap_schema"
