@@ -515,3 +515,15 @@ def test_a_query_that_does_not_fit_the_fetched_table_ends_the_run(
     )
     with pytest.raises(JobFailure, match=r"ADQL: .*nosuch"):
         query_to_run(description, catalog=catalog, limits=limits, workdir=tmp_path)
+
+
+def test_an_invalid_fetch_allow_entry_fails_the_contract_at_its_construction() -> None:
+    """At the service's start (which then logs that adql is not served), not at the first
+    createJob: the contract makes its query limits on first use, its fetch policy at once."""
+    from wsrf_uws.core.contract import ContractEnvironment
+    from wsrf_uws.jdl.adql.contract import AdqlContract
+    from wsrf_uws.jdl.adql.settings import AdqlSettings
+
+    environment = ContractEnvironment(settings=AdqlSettings(fetch_allow=["ftp://x.example.org/"]))
+    with pytest.raises(ValueError, match="names scheme 'ftp'; only http and https"):
+        AdqlContract(environment)

@@ -45,6 +45,7 @@ from ...core.errors import InvalidPhaseError, UwsError
 from ...core.model import Job, Result
 from ...core.phases import Phase
 from ...published import schema_path
+from ...vo.transfer_policy import TransferPolicy
 from ...wire.namespaces import q
 from .commands import CATALOG_COMMAND
 from .names import NAMESPACE
@@ -81,11 +82,15 @@ class AdqlContract(Contract):
         super().__init__(environment)
         self.options: AdqlSettings = self.settings
         self.catalog_path = self.options.catalog or self.data_dir / "adql" / "hipparcos.duckdb"
+        # Parsed here, so that an invalid entry stops the service at its start.
+        self.fetch_policy = TransferPolicy.parse(
+            self.options.fetch_allow, public_url=self.public_url
+        )
 
     @cached_property
     def limits(self) -> QueryLimits:
-        """What a query may ask for and upload (from ``[adql]``)."""
-        from ...vo.transfer_policy import TransferPolicy
+        """What a query may ask for and upload (from ``[adql]``), made on first use: its
+        query size checks import sqlglot."""
         from .jdl import QueryLimits
         from .size import QuerySize
 
@@ -99,7 +104,7 @@ class AdqlContract(Contract):
                 max_depth=options.max_query_depth,
             ),
             max_upload_bytes=options.max_upload_bytes,
-            fetch_policy=TransferPolicy.parse(options.fetch_allow, public_url=self.public_url),
+            fetch_policy=self.fetch_policy,
             fetch_timeout=options.fetch_timeout,
         )
 
