@@ -112,9 +112,9 @@ class AdqlContract(Contract):
     def catalog(self) -> Catalog:
         """The catalogue for createJob, opened read-only on first use (built first, for the
         default one). It only binds queries, so it never spills to disk."""
-        return self.per_process("catalog", self._open_catalog)
+        return self.per_process("catalog", self._open_for_binding)
 
-    def _open_catalog(self) -> Catalog:
+    def _open_for_binding(self) -> Catalog:
         if self.options.catalog is None:
             from .catalog import ensure_hipparcos
 

@@ -74,8 +74,7 @@ def prepare_catalog(contract: AdqlContract) -> PreparedCatalog:
 
 
 def rehearse(contract: AdqlContract, prepared: PreparedCatalog) -> None:
-    """A small query of the catalogue's own ``tap_schema``, cached and written as a
-    VOTable as a job's would be, in a temporary folder (:mod:`.rehearsal`)."""
+    """The run :meth:`~.contract.AdqlContract.rehearse_run` describes, on ``prepared``."""
     with (
         rehearsal_folder() as folder,
         prepared.rehearsal() as catalog,
