@@ -23,9 +23,11 @@ from wsrf_uws.core import (
 )
 from wsrf_uws.core.job_events import AllJobEvents, JobEvent, JobEventKind
 from wsrf_uws.core.model import ANONYMOUS
-from wsrf_uws.core.ports import JobChanges
+from wsrf_uws.core.ports import JobChanges, JobStore
 from wsrf_uws.jdl.steps.contract import NAMESPACE, StepsContract, StepsJob, read_result, steps_jdl
 from wsrf_uws.testing import build_test_service, wait_for_job
+
+from conftest import open_store
 
 BAD_DOCUMENTS = {
     "empty": (b"", "empty"),
@@ -344,9 +346,14 @@ def test_a_description_is_read_once_and_travels_to_the_worker_and_across_restart
         svc.start_job(job.resource_id, owner=ANONYMOUS)
         assert wait_for_job(svc, job.resource_id).phase is Phase.COMPLETED
         assert len(readings(data)) == 1  # the worker did not read the JDL again
-        # A job the service stopped with: recovery re-queues it, without reading it either.
         left = svc.create_job(contract="steps", document=steps_jdl(1, 0))
-        svc.store.transition(left.resource_id, Phase.QUEUED)
+    # A job the service stopped with: recovery re-queues it, without reading it either.
+    # Queued once the service is down: a cluster node up would claim it from the queue.
+    store = _stored(data)
+    try:
+        assert store.transition(left.resource_id, Phase.QUEUED, expected={Phase.PENDING})
+    finally:
+        store.close()
     assert len(readings(data)) == 2
     with build_test_service(data, contracts=[CountingSteps]) as again:
         assert again.startup_report is not None
@@ -355,6 +362,14 @@ def test_a_description_is_read_once_and_travels_to_the_worker_and_across_restart
         assert again.startup_report.requeued == requeued
         assert wait_for_job(again, left.resource_id).phase is Phase.COMPLETED
     assert len(readings(data)) == 2
+
+
+def _stored(data: Path) -> JobStore:
+    """A store on the database a service on ``data`` used, in whichever store it was."""
+    url = os.environ.get("WSRF_UWS_DATABASE_URL")  # set by WSRF_UWS_TEST_STORE=postgres
+    if url:
+        return open_store("postgres", url)
+    return open_store("sqlite", str(data / "wsrf-uws.sqlite"))
 
 
 def _spoil_descriptions(data: Path) -> None:
